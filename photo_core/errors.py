@@ -1,0 +1,137 @@
+"""One error hierarchy for photo-sync, split by what the caller must do next.
+
+* ``PermanentError``: retrying cannot help (bad name, bad JPEG, unknown user, missing permission,
+  the service refused the photo). The drop is rejected and the reason recorded; the invocation
+  returns normally so it never loops into the poison queue.
+* ``TransientError``: the same request may well succeed later (throttling, 5xx, connection
+  resets, timeouts). Raised out of the function so the platform retries the delivery.
+
+Every error carries a stable ``code`` (snake_case, safe to store, index and query) and a human
+message. Messages never contain secrets, tokens or photo bytes.
+"""
+
+from __future__ import annotations
+
+
+class PhotoSyncError(Exception):
+    """Base of every error photo-sync raises on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else self.code
+
+
+class PermanentError(PhotoSyncError):
+    """Retrying will not change the answer: reject the drop and record why."""
+
+    code = "rejected"
+
+
+class TransientError(PhotoSyncError):
+    """The operation may succeed if repeated later: let the platform redeliver."""
+
+    code = "transient"
+
+
+# --- configuration -----------------------------------------------------------------------
+
+
+class SettingsError(PhotoSyncError):
+    """Settings are missing or invalid. Lists every problem at once so one fix pass is enough."""
+
+    code = "invalid_settings"
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        listed = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"{len(self.problems)} setting problem(s):\n{listed}")
+
+
+# --- input: names and photos ---------------------------------------------------------------
+
+
+class InvalidPhoto(PermanentError):
+    """The file is not an acceptable JPEG; ``code`` says why (e.g. ``not_jpeg``, ``too_small``)."""
+
+    code = "invalid_photo"
+
+
+class InvalidUserReference(PermanentError):
+    """A user reference (from a blob name or a lookup URL) cannot name a user."""
+
+    code = "invalid_user_reference"
+
+
+# --- the photo API --------------------------------------------------------------------------
+
+
+class UserNotFound(PermanentError):
+    """The directory has no such user (or no single user matches an employee id)."""
+
+    code = "user_not_found"
+
+
+class AmbiguousUser(PermanentError):
+    """Several directory users match one employee id; picking one could put a photo on the
+    wrong person, so none is picked."""
+
+    code = "ambiguous_user"
+
+
+class NoMailbox(PermanentError):
+    """The user exists but has no mailbox the photo API can write to."""
+
+    code = "no_mailbox"
+
+
+class Forbidden(PermanentError):
+    """The app's token lacks the permission the operation needs; the message names it."""
+
+    code = "forbidden"
+
+    def __init__(self, message: str, *, permission: str) -> None:
+        super().__init__(message)
+        self.permission = permission
+
+
+class RejectedByService(PermanentError):
+    """The service refused the request for a reason retrying will not fix (4xx)."""
+
+    code = "rejected_by_service"
+
+    def __init__(self, message: str, *, status: int, service_code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.service_code = service_code
+
+
+class AuthFailure(PermanentError):
+    """The identity platform refused our credentials (wrong secret, certificate, client id or
+    tenant, or a managed identity that does not exist). Fixing configuration is the only cure."""
+
+    code = "auth_failed"
+
+
+class Throttled(TransientError):
+    """The service asked us to slow down and the wait does not fit the time budget.
+
+    ``retry_after`` is the service's requested wait in seconds (None when it gave none)."""
+
+    code = "throttled"
+
+    def __init__(self, message: str, *, retry_after: float | None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ServiceUnavailable(TransientError):
+    """5xx, connection reset, timeout, or token endpoint outage, beyond the retry budget."""
+
+    code = "service_unavailable"

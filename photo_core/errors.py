@@ -106,8 +106,15 @@ class RejectedByService(PermanentError):
 
     code = "rejected_by_service"
 
-    def __init__(self, message: str, *, status: int, service_code: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        service_code: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message, code=code)
         self.status = status
         self.service_code = service_code
 
@@ -129,6 +136,12 @@ class Throttled(TransientError):
     def __init__(self, message: str, *, retry_after: float | None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class UnsupportedOperation(PermanentError):
+    """The configured dialect cannot do this (e.g. sized photos or employee ids on Outlook)."""
+
+    code = "unsupported_operation"
 
 
 class ServiceUnavailable(TransientError):

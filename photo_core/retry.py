@@ -1,0 +1,130 @@
+"""Retry policy: when to try a request again and how long to wait first.
+
+The policy never sleeps. It returns a delay, and the caller decides whether to wait or to raise a
+retryable error so the platform redelivers later. The budget is the function timeout: a policy
+that slept for an hour on a ``Retry-After`` would be killed by the host half-way through, and the
+drop would be retried anyway, later and with less information.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+DEFAULT_MAX_ATTEMPTS = 6
+DEFAULT_BUDGET_SECONDS = 120.0
+DEFAULT_BACKOFF_BASE_SECONDS = 0.5
+DEFAULT_BACKOFF_MAX_SECONDS = 30.0
+MAX_RETRY_AFTER_SECONDS = 600.0
+
+# 408 and 429 are the only client errors worth repeating: the request was fine, the timing was
+# not. Every other 4xx will get the same answer next time.
+RETRYABLE_CLIENT_STATUSES = frozenset({408, 429})
+
+
+def is_retryable_status(status: int) -> bool:
+    """Server errors and request-timeout/throttling statuses may succeed when repeated."""
+    return status >= 500 or status in RETRYABLE_CLIENT_STATUSES
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header in either form (delta-seconds or HTTP-date).
+
+    Returns ``None`` when the header is missing or malformed; never a negative number, since a
+    date in the past means "now".
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded attempts within a time budget, exponential backoff with full jitter, and
+    ``Retry-After`` honoured (clamped, so a hostile or buggy header cannot park us for days)."""
+
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    budget_seconds: float = DEFAULT_BUDGET_SECONDS
+    backoff_base: float = DEFAULT_BACKOFF_BASE_SECONDS
+    backoff_max: float = DEFAULT_BACKOFF_MAX_SECONDS
+    retry_after_max: float = MAX_RETRY_AFTER_SECONDS
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if self.budget_seconds < 0 or self.backoff_base < 0 or self.backoff_max < 0:
+            raise ValueError("budget and backoff must not be negative")
+
+    def backoff(self, attempts_made: int, rand: Callable[[], float]) -> float:
+        """Full-jitter exponential backoff: uniform in [0, min(max, base * 2**(n-1))].
+
+        Full jitter spreads retries of many concurrent drops apart instead of having them
+        return in lock step and trip the same throttle again.
+        """
+        ceiling = min(self.backoff_max, self.backoff_base * 2.0 ** max(0, attempts_made - 1))
+        return ceiling * rand()
+
+    def next_delay(
+        self,
+        *,
+        attempts_made: int,
+        elapsed: float,
+        retry_after: float | None,
+        rand: Callable[[], float],
+    ) -> float | None:
+        """How long to wait before the next attempt, or ``None`` to stop retrying.
+
+        Stops when the attempts are used up or when waiting would overrun the budget; the caller
+        then raises a retryable error and the platform redelivers the work later.
+        """
+        if attempts_made >= self.max_attempts:
+            return None
+        if retry_after is not None:
+            delay = min(max(0.0, retry_after), self.retry_after_max)
+        else:
+            delay = self.backoff(attempts_made, rand)
+        if elapsed + delay > self.budget_seconds:
+            return None
+        return delay
+
+
+class Clock(Protocol):
+    """Time as the client sees it; tests pass a fake that advances without sleeping."""
+
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+def system_random() -> float:
+    """Jitter source; not for security."""
+    return random.random()  # noqa: S311 - jitter, not cryptography

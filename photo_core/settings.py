@@ -1,0 +1,232 @@
+"""One frozen settings object, read from environment variables and validated once.
+
+Every problem is collected before anything is raised, so an operator fixing a deployment sees the
+whole list in one go instead of one error per restart. Secret values are excluded from ``repr`` and
+never appear in messages: a message names the setting, not its value.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from photo_core.dialects import CLOUD_ENDPOINTS, Cloud, Dialect, default_base_url, default_scope
+from photo_core.errors import SettingsError
+from photo_core.imaging import ImagePolicy
+from photo_core.naming import NamingRules, UserRef, parse_user_reference
+from photo_core.retry import RetryPolicy
+
+SERVICE_UPLOAD_LIMIT_BYTES = 4 * 1024 * 1024
+
+
+class AuthMode(enum.Enum):
+    MANAGED_IDENTITY = "managed_identity"
+    CLIENT_SECRET = "client_secret"  # noqa: S105 - a mode name, not a secret
+    CERTIFICATE = "certificate"
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    dialect: Dialect = Dialect.GRAPH
+    cloud: Cloud = Cloud.PUBLIC
+    base_url: str = default_base_url(Dialect.GRAPH, Cloud.PUBLIC)
+    scope: str = default_scope(Dialect.GRAPH, Cloud.PUBLIC)
+    upload_method: str = "PATCH"
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    ca_bundle: str | None = None
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    mode: AuthMode = AuthMode.MANAGED_IDENTITY
+    authority: str | None = None
+    tenant_id: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    certificate_path: str | None = None
+    certificate_pem: str | None = field(default=None, repr=False)
+    certificate_password: str | None = field(default=None, repr=False)
+
+    @property
+    def custom_authority(self) -> bool:
+        """True when the authority is not a well-known Microsoft host (e.g. the emulator), so
+        MSAL must skip instance discovery, which would ask Microsoft about it."""
+        hosts = {urlsplit(e.login).netloc for e in CLOUD_ENDPOINTS.values()}
+        return bool(self.authority) and urlsplit(self.authority or "").netloc not in hosts
+
+
+@dataclass(frozen=True)
+class Settings:
+    api: ApiSettings = field(default_factory=ApiSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    naming: NamingRules = field(default_factory=NamingRules)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    image: ImagePolicy = field(default_factory=ImagePolicy)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate every setting; raise ``SettingsError`` listing all problems."""
+        return _Reader(os.environ if env is None else env).settings()
+
+
+E = TypeVar("E", bound=enum.Enum)
+N = TypeVar("N", int, float)
+
+
+class _Reader:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.problems: list[str] = []
+
+    def text(self, name: str) -> str | None:
+        value = self.env.get(name, "").strip()
+        return value or None
+
+    def required(self, name: str, why: str) -> str | None:
+        value = self.text(name)
+        if value is None:
+            self.problems.append(f"{name} is required {why}")
+        return value
+
+    def choice(self, name: str, kind: type[E], default: E) -> E:
+        value = self.text(name)
+        if value is None:
+            return default
+        try:
+            return kind(value.lower())
+        except ValueError:
+            allowed = ", ".join(m.value for m in kind)
+            self.problems.append(f"{name}={value!r} is not one of: {allowed}")
+            return default
+
+    def number(
+        self, name: str, default: N, convert: Callable[[str], N], low: float, high: float
+    ) -> N:
+        value = self.text(name)
+        if value is None:
+            return default
+        try:
+            number = convert(value)
+        except ValueError:
+            self.problems.append(f"{name}={value!r} is not a number")
+            return default
+        if not low <= number <= high:
+            self.problems.append(f"{name}={value} is outside {low:g}..{high:g}")
+            return default
+        return number
+
+    def flag(self, name: str) -> bool:
+        value = self.text(name)
+        if value is None:
+            return False
+        if value.lower() in ("1", "true", "yes", "on"):
+            return True
+        if value.lower() not in ("0", "false", "no", "off"):
+            self.problems.append(f"{name}={value!r} is not true or false")
+        return False
+
+    def https_url(self, name: str, default: str) -> str:
+        value = (self.text(name) or default).rstrip("/")
+        parts = urlsplit(value)
+        if parts.scheme != "https" or not parts.netloc or parts.query or parts.fragment:
+            self.problems.append(f"{name} must be an https URL without query or fragment")
+        return value
+
+    def settings(self) -> Settings:
+        api = self.api()
+        auth = self.auth(api.cloud)
+        naming = self.naming(api.dialect)
+        retry = RetryPolicy(
+            max_attempts=self.number("PHOTO_RETRY_MAX_ATTEMPTS", 6, int, 1, 20),
+            budget_seconds=self.number("PHOTO_RETRY_BUDGET_SECONDS", 120.0, float, 0, 3600),
+            backoff_max=self.number("PHOTO_RETRY_BACKOFF_MAX_SECONDS", 30.0, float, 0, 600),
+        )
+        d = ImagePolicy()
+        image = ImagePolicy(
+            min_side=self.number("PHOTO_MIN_SIDE", d.min_side, int, 1, 10_000),
+            max_side=self.number("PHOTO_MAX_SIDE", d.max_side, int, 48, 20_000),
+            max_upload_bytes=self.number("PHOTO_MAX_UPLOAD_BYTES", d.max_upload_bytes, int,
+                                         16 * 1024, SERVICE_UPLOAD_LIMIT_BYTES),
+            max_pixels=self.number("PHOTO_MAX_PIXELS", d.max_pixels, int, 1, 1_000_000_000),
+            jpeg_quality=self.number("PHOTO_JPEG_QUALITY", d.jpeg_quality, int, 50, 95),
+            max_input_bytes=self.number("PHOTO_MAX_BLOB_BYTES", d.max_input_bytes, int,
+                                        1024, 1024**3),
+        )
+        if image.min_side > image.max_side:
+            self.problems.append("PHOTO_MIN_SIDE is larger than PHOTO_MAX_SIDE")
+        if self.problems:
+            raise SettingsError(self.problems)
+        return Settings(api=api, auth=auth, naming=naming, retry=retry, image=image)
+
+    def api(self) -> ApiSettings:
+        dialect = self.choice("PHOTO_API_DIALECT", Dialect, Dialect.GRAPH)
+        cloud = self.choice("PHOTO_CLOUD", Cloud, Cloud.PUBLIC)
+        method = (self.text("PHOTO_UPLOAD_METHOD") or "PATCH").upper()
+        if method not in ("PATCH", "PUT"):
+            self.problems.append(f"PHOTO_UPLOAD_METHOD={method!r} is not PATCH or PUT")
+        ca_bundle = self.text("PHOTO_CA_BUNDLE")
+        if ca_bundle and not os.path.isfile(ca_bundle):
+            self.problems.append("PHOTO_CA_BUNDLE does not name a readable file")
+        return ApiSettings(
+            dialect=dialect,
+            cloud=cloud,
+            base_url=self.https_url("PHOTO_API_BASE_URL", default_base_url(dialect, cloud)),
+            scope=default_scope(dialect, cloud),
+            upload_method=method,
+            connect_timeout=self.number("PHOTO_HTTP_CONNECT_TIMEOUT_SECONDS", 5.0, float, 0.1, 60),
+            read_timeout=self.number("PHOTO_HTTP_READ_TIMEOUT_SECONDS", 30.0, float, 0.1, 300),
+            ca_bundle=ca_bundle,
+        )
+
+    def auth(self, cloud: Cloud) -> AuthSettings:
+        mode = self.choice("PHOTO_AUTH_MODE", AuthMode, AuthMode.MANAGED_IDENTITY)
+        if mode is AuthMode.MANAGED_IDENTITY:
+            return AuthSettings(mode=mode, client_id=self.text("PHOTO_CLIENT_ID"))
+        why = f"when PHOTO_AUTH_MODE is {mode.value}"
+        tenant = self.required("PHOTO_TENANT_ID", why)
+        client_id = self.required("PHOTO_CLIENT_ID", why)
+        default_authority = f"{CLOUD_ENDPOINTS[cloud].login}/{tenant or 'organizations'}"
+        authority = self.https_url("PHOTO_AUTHORITY", default_authority)
+        secret = cert_path = cert_pem = None
+        if mode is AuthMode.CLIENT_SECRET:
+            secret = self.required("PHOTO_CLIENT_SECRET", why)
+        else:
+            cert_path = self.text("PHOTO_CLIENT_CERTIFICATE_PATH")
+            cert_pem = self.text("PHOTO_CLIENT_CERTIFICATE")
+            if not cert_path and not cert_pem:
+                self.problems.append(
+                    "PHOTO_CLIENT_CERTIFICATE_PATH or PHOTO_CLIENT_CERTIFICATE is required " + why
+                )
+            elif cert_path and not os.path.isfile(cert_path):
+                self.problems.append("PHOTO_CLIENT_CERTIFICATE_PATH does not name a readable file")
+        return AuthSettings(
+            mode=mode,
+            authority=authority,
+            tenant_id=tenant,
+            client_id=client_id,
+            client_secret=secret,
+            certificate_path=cert_path,
+            certificate_pem=cert_pem,
+            certificate_password=self.text("PHOTO_CLIENT_CERTIFICATE_PASSWORD"),
+        )
+
+    def naming(self, dialect: Dialect) -> NamingRules:
+        domain = self.text("PHOTO_DEFAULT_DOMAIN")
+        employee_ids = self.flag("PHOTO_EMPLOYEE_ID_MODE")
+        if domain:
+            probe = parse_user_reference(f"probe@{domain}")
+            if not isinstance(probe, UserRef):
+                self.problems.append(f"PHOTO_DEFAULT_DOMAIN is not a domain: {probe.message}")
+        if domain and employee_ids:
+            self.problems.append(
+                "PHOTO_DEFAULT_DOMAIN and PHOTO_EMPLOYEE_ID_MODE cannot both be set: a bare "
+                "name such as 123456 could then be either an alias or an employee id"
+            )
+        if employee_ids and dialect is not Dialect.GRAPH:
+            self.problems.append("PHOTO_EMPLOYEE_ID_MODE needs PHOTO_API_DIALECT=graph")
+        return NamingRules(default_domain=domain, employee_id_mode=employee_ids)

@@ -1,0 +1,123 @@
+"""Settings: defaults, derived values, and errors that list every problem by name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from photo_core.dialects import Cloud, Dialect
+from photo_core.errors import SettingsError
+from photo_core.settings import AuthMode, Settings
+
+
+def test_defaults_are_graph_public_cloud_and_managed_identity() -> None:
+    settings = Settings.from_env({})
+    assert settings.api.dialect is Dialect.GRAPH
+    assert settings.api.base_url == "https://graph.microsoft.com/v1.0"
+    assert settings.api.scope == "https://graph.microsoft.com/.default"
+    assert settings.api.upload_method == "PATCH"
+    assert settings.auth.mode is AuthMode.MANAGED_IDENTITY
+    assert settings.image.min_side == 48
+    assert settings.image.max_upload_bytes == 4 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("env", "base_url", "scope"),
+    [
+        ({"PHOTO_CLOUD": "usgov"}, "https://graph.microsoft.us/v1.0",
+         "https://graph.microsoft.us/.default"),
+        ({"PHOTO_CLOUD": "china"}, "https://microsoftgraph.chinacloudapi.cn/v1.0",
+         "https://microsoftgraph.chinacloudapi.cn/.default"),
+        ({"PHOTO_API_DIALECT": "outlook"}, "https://outlook.office.com/api/v2.0",
+         "https://outlook.office.com/.default"),
+        ({"PHOTO_API_BASE_URL": "https://127.0.0.1:8443/v1.0/"}, "https://127.0.0.1:8443/v1.0",
+         "https://graph.microsoft.com/.default"),
+    ],
+)
+def test_one_cloud_setting_moves_api_and_scope(
+    env: dict[str, str], base_url: str, scope: str
+) -> None:
+    settings = Settings.from_env(env)
+    assert settings.api.base_url == base_url
+    assert settings.api.scope == scope
+
+
+def test_client_secret_mode_derives_the_authority_from_cloud_and_tenant() -> None:
+    settings = Settings.from_env({
+        "PHOTO_AUTH_MODE": "client_secret", "PHOTO_CLOUD": "usgov",
+        "PHOTO_TENANT_ID": "t1", "PHOTO_CLIENT_ID": "c1", "PHOTO_CLIENT_SECRET": "s3cr3t",
+    })
+    assert settings.auth.authority == "https://login.microsoftonline.us/t1"
+    assert settings.auth.custom_authority is False
+
+
+def test_a_local_authority_is_custom_so_instance_discovery_is_skipped() -> None:
+    settings = Settings.from_env({
+        "PHOTO_AUTH_MODE": "client_secret", "PHOTO_TENANT_ID": "t1", "PHOTO_CLIENT_ID": "c1",
+        "PHOTO_CLIENT_SECRET": "x", "PHOTO_AUTHORITY": "https://127.0.0.1:9999/t1",
+    })
+    assert settings.auth.custom_authority is True
+
+
+def test_every_problem_is_listed_by_name_at_once() -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({
+            "PHOTO_API_DIALECT": "ews",
+            "PHOTO_AUTH_MODE": "client_secret",
+            "PHOTO_MIN_SIDE": "tiny",
+            "PHOTO_MAX_UPLOAD_BYTES": str(8 * 1024 * 1024),
+            "PHOTO_UPLOAD_METHOD": "POST",
+            "PHOTO_API_BASE_URL": "http://graph.microsoft.com/v1.0",
+            "PHOTO_EMPLOYEE_ID_MODE": "maybe",
+        })
+    text = str(raised.value)
+    for name in ("PHOTO_API_DIALECT", "PHOTO_TENANT_ID", "PHOTO_CLIENT_ID", "PHOTO_CLIENT_SECRET",
+                 "PHOTO_MIN_SIDE", "PHOTO_MAX_UPLOAD_BYTES", "PHOTO_UPLOAD_METHOD",
+                 "PHOTO_API_BASE_URL", "PHOTO_EMPLOYEE_ID_MODE"):
+        assert name in text
+    assert len(raised.value.problems) == 9
+
+
+def test_secret_values_never_appear_in_errors_or_repr() -> None:
+    settings = Settings.from_env({
+        "PHOTO_AUTH_MODE": "client_secret", "PHOTO_TENANT_ID": "t", "PHOTO_CLIENT_ID": "c",
+        "PHOTO_CLIENT_SECRET": "very-secret-value",
+    })
+    assert "very-secret-value" not in repr(settings)
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({"PHOTO_AUTH_MODE": "client_secret",
+                           "PHOTO_CLIENT_SECRET": "very-secret-value", "PHOTO_MIN_SIDE": "x"})
+    assert "very-secret-value" not in str(raised.value)
+
+
+def test_alias_and_employee_id_modes_are_exclusive() -> None:
+    with pytest.raises(SettingsError, match="cannot both be set"):
+        Settings.from_env({"PHOTO_DEFAULT_DOMAIN": "contoso.com", "PHOTO_EMPLOYEE_ID_MODE": "1"})
+
+
+def test_employee_id_mode_needs_graph() -> None:
+    with pytest.raises(SettingsError, match="PHOTO_API_DIALECT=graph"):
+        Settings.from_env({"PHOTO_API_DIALECT": "outlook", "PHOTO_EMPLOYEE_ID_MODE": "true"})
+
+
+def test_default_domain_must_be_a_domain() -> None:
+    with pytest.raises(SettingsError, match="PHOTO_DEFAULT_DOMAIN"):
+        Settings.from_env({"PHOTO_DEFAULT_DOMAIN": "contoso com"})
+
+
+def test_certificate_mode_needs_a_readable_certificate(tmp_path: Path) -> None:
+    base = {"PHOTO_AUTH_MODE": "certificate", "PHOTO_TENANT_ID": "t", "PHOTO_CLIENT_ID": "c"}
+    with pytest.raises(SettingsError, match="PHOTO_CLIENT_CERTIFICATE_PATH or"):
+        Settings.from_env(base)
+    with pytest.raises(SettingsError, match="does not name a readable file"):
+        Settings.from_env({**base, "PHOTO_CLIENT_CERTIFICATE_PATH": str(tmp_path / "none.pem")})
+    pem = tmp_path / "cert.pem"
+    pem.write_text("-----BEGIN PRIVATE KEY-----\n")
+    settings = Settings.from_env({**base, "PHOTO_CLIENT_CERTIFICATE_PATH": str(pem)})
+    assert settings.auth.certificate_path == str(pem)
+
+
+def test_managed_identity_takes_an_optional_user_assigned_client_id() -> None:
+    assert Settings.from_env({"PHOTO_CLIENT_ID": "mi-1"}).auth.client_id == "mi-1"
+    assert Settings.from_env({"PHOTO_CLOUD": "CHINA"}).api.cloud is Cloud.CHINA

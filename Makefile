@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+NODE   := node_modules/.installed
 
 .PHONY: run test lint typecheck unit integration emulator clean
 
@@ -15,10 +16,14 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install -q -r requirements-dev.txt
 	touch $@
 
-run: $(STAMP)
+$(NODE): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+run: $(STAMP) $(NODE)
 	$(BIN)/python -m devstack.demo
 
-test: lint typecheck
+test: lint typecheck $(NODE)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -30,7 +35,7 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
 
-integration: $(STAMP)
+integration: $(STAMP) $(NODE)
 	$(BIN)/python -m pytest tests/integration
 
 emulator: $(STAMP)

@@ -1,0 +1,39 @@
+"""Outcomes: how every drop ends, as plain data.
+
+A drop ends as exactly one of ``uploaded``, ``unchanged`` or ``rejected`` (with a reason code and
+a message), or the invocation raises a ``TransientError`` and the platform delivers it again.
+``would-upload`` is the dry-run stand-in for ``uploaded``.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class Status(enum.Enum):
+    UPLOADED = "uploaded"
+    UNCHANGED = "unchanged"
+    REJECTED = "rejected"
+    WOULD_UPLOAD = "would-upload"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The recorded end of one drop. ``reason`` is a stable code (``None`` for a plain upload);
+    ``message`` says what happened in words an HR engineer can act on."""
+
+    status: Status
+    blob_name: str
+    message: str
+    at: datetime
+    reason: str | None = None
+    user: str | None = None
+    blob_etag: str | None = None
+    content_sha256: str | None = None
+    actions: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def is_final(self) -> bool:
+        return self.status is not Status.WOULD_UPLOAD

@@ -1,0 +1,228 @@
+"""The sync use case: one dropped blob in, one recorded outcome out.
+
+Order matters and is deliberate: the name is checked before anything is read, the size before
+the download, the per-user claim before the upload, and the outcome is written on the blob only
+if the blob is still the version that was processed. Permanent failures become ``rejected``
+outcomes; transient ones propagate so the platform delivers the drop again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from photo_core.errors import PermanentError, TransientError
+from photo_core.imaging import ImagePolicy, PreparedPhoto, prepare_photo
+from photo_core.naming import NameRejection, NamingRules, UserRef, UserRefKind, parse_blob_name
+from photo_core.outcomes import Outcome, Status
+from photo_core.photo_api import PhotoApi
+from photo_core.ports import (
+    Disposal,
+    Drop,
+    DropChanged,
+    DropInfo,
+    StateConflict,
+    StateStore,
+    UserState,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_CLAIM_CONFLICTS = 20
+CLAIM_POLL_SECONDS = 0.5
+
+
+class UserBusy(TransientError):
+    """Another drop for the same user is being processed; this one waits its turn."""
+
+    code = "user_busy"
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    naming: NamingRules
+    image: ImagePolicy
+    processed: Disposal = Disposal.KEEP
+    processed_container: str | None = None
+    rejected: Disposal = Disposal.KEEP
+    rejected_container: str | None = None
+    lock_seconds: float = 330.0  # longer than the function timeout: a live holder is never robbed
+    lock_wait_seconds: float = 20.0
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class SyncDeps:
+    api: PhotoApi
+    state: StateStore
+    now: Callable[[], datetime]
+    sleep: Callable[[float], None]
+    owner: str  # this invocation's id, written into the per-user claim
+
+
+def sync_drop(drop: Drop, options: SyncOptions, deps: SyncDeps) -> Outcome:
+    """Process one drop to its outcome, record it, and dispose of the blob as configured."""
+    info = drop.info()
+    if info.recorded is not None and info.recorded.blob_name == info.name:
+        # Our own marker survives only while the content is unchanged: nothing to do again.
+        return _already_recorded(info, deps.now())
+    ref = parse_blob_name(info.name, options.naming)
+    if isinstance(ref, NameRejection):
+        return _finish(drop, info, _rejected(info, deps, ref.code, ref.message), options, None)
+    if info.size > options.image.max_input_bytes:
+        message = (f"blob is {info.size} bytes, over the {options.image.max_input_bytes}-byte "
+                   "cap; it was not downloaded")
+        return _finish(drop, info, _rejected(info, deps, "file_too_large", message, ref), options,
+                       None)
+    claimed = _claim(deps, options, ref.key, info)
+    if isinstance(claimed, Outcome):
+        return _finish(drop, info, claimed, options, None)
+    state, version = claimed
+    content: bytes | None = None
+    try:
+        content = drop.read()
+        outcome = _process(content, ref, state, info, options, deps)
+    except DropChanged:
+        _release(deps, state, version, None)
+        logger.info("drop %s was overwritten while processing; its new version follows", info.name)
+        return _outcome(info, deps, Status.UNCHANGED, "overwritten", "a newer upload replaced it",
+                        ref)
+    except BaseException:
+        _release(deps, state, version, None)
+        raise
+    _release(deps, state, version, outcome if outcome.is_final else None, info)
+    return _finish(drop, info, outcome, options, content)
+
+
+def _process(content: bytes, ref: UserRef, state: UserState, info: DropInfo,
+             options: SyncOptions, deps: SyncDeps) -> Outcome:
+    try:
+        prepared = prepare_photo(content, options.image)
+        target = _resolve(ref, deps.api)
+    except PermanentError as exc:
+        return _rejected(info, deps, exc.code, exc.message, ref)
+    actions = tuple(a.code for a in prepared.actions)
+    if state.content_sha256 == prepared.sha256 and state.last_status in ("uploaded", "unchanged"):
+        return _outcome(info, deps, Status.UNCHANGED, "same_content",
+                        "the same photo was already uploaded for this user", ref, prepared, actions)
+    if options.dry_run:
+        return _outcome(info, deps, Status.WOULD_UPLOAD, None, _describe(prepared), ref, prepared,
+                        actions)
+    try:
+        deps.api.set_photo(target, prepared.data)
+    except PermanentError as exc:
+        return _rejected(info, deps, exc.code, exc.message, ref)
+    return _outcome(info, deps, Status.UPLOADED, None, _describe(prepared), ref, prepared, actions)
+
+
+def _resolve(ref: UserRef, api: PhotoApi) -> UserRef:
+    if ref.kind is not UserRefKind.EMPLOYEE_ID:
+        return ref
+    user = api.find_user_by_employee_id(ref.value)
+    return UserRef(UserRefKind.OBJECT_ID, user.id)
+
+
+def _claim(deps: SyncDeps, options: SyncOptions, user: str,
+           info: DropInfo) -> tuple[UserState, str] | Outcome:
+    """Take the user's claim, or say the drop is superseded by a newer one already handled.
+
+    A claim is a lease written with optimistic concurrency: two drops for the same user never
+    upload at once, so an older photo can never land after a newer one."""
+    waited = 0.0
+    conflicts = 0
+    while True:
+        now = deps.now()
+        current = deps.state.get(user)
+        state, version = current if current else (UserState(user=user), None)
+        if state.source_modified and info.last_modified < state.source_modified:
+            return _outcome(info, deps, Status.UNCHANGED, "superseded",
+                            "a newer drop for this user was already processed", None)
+        if _held_by_other(state, deps.owner, now):
+            if waited >= options.lock_wait_seconds:
+                raise UserBusy(f"another drop for {user} is in progress")
+            deps.sleep(CLAIM_POLL_SECONDS)
+            waited += CLAIM_POLL_SECONDS
+            continue
+        claimed = replace(state, lock_owner=deps.owner,
+                          lock_expires=now + timedelta(seconds=options.lock_seconds),
+                          attempts=state.attempts + 1)
+        try:
+            return claimed, deps.state.put(claimed, version)
+        except StateConflict:
+            conflicts += 1
+            if conflicts >= MAX_CLAIM_CONFLICTS:
+                raise UserBusy(f"could not claim {user}: its state keeps changing") from None
+
+
+def _held_by_other(state: UserState, owner: str, now: datetime) -> bool:
+    return bool(state.lock_owner and state.lock_owner != owner and state.lock_expires
+                and state.lock_expires > now)
+
+
+def _release(deps: SyncDeps, state: UserState, version: str, outcome: Outcome | None,
+             info: DropInfo | None = None) -> None:
+    """Drop the claim, folding the outcome into the user's state when there is one."""
+    released = replace(state, lock_owner=None, lock_expires=None)
+    if outcome is not None and info is not None and outcome.reason != "superseded":
+        released = replace(
+            released,
+            last_status=outcome.status.value,
+            last_reason=outcome.reason,
+            last_message=outcome.message,
+            last_blob_name=info.name,
+            last_blob_etag=info.etag,
+            source_modified=max(filter(None, (state.source_modified, info.last_modified))),
+            updated_at=outcome.at,
+        )
+        if outcome.status in (Status.UPLOADED, Status.UNCHANGED):
+            released = replace(released, content_sha256=outcome.content_sha256)
+        if outcome.status is Status.UPLOADED:
+            released = replace(released, uploaded_at=outcome.at)
+    try:
+        deps.state.put(released, version)
+    except StateConflict:
+        logger.warning("claim on %s was taken over before release", state.user)
+
+
+def _finish(drop: Drop, info: DropInfo, outcome: Outcome, options: SyncOptions,
+            content: bytes | None) -> Outcome:
+    logger.info("drop %s: %s%s", info.name, outcome.status.value,
+                f" ({outcome.reason})" if outcome.reason else "")
+    if not outcome.is_final:
+        return outcome
+    drop.record(outcome)
+    if outcome.status is Status.REJECTED:
+        drop.dispose(options.rejected, options.rejected_container, content)
+    elif outcome.reason not in ("superseded", "overwritten"):
+        drop.dispose(options.processed, options.processed_container, content)
+    return outcome
+
+
+def _rejected(info: DropInfo, deps: SyncDeps, code: str, message: str,
+              ref: UserRef | None = None) -> Outcome:
+    return _outcome(info, deps, Status.REJECTED, code, message, ref)
+
+
+def _outcome(info: DropInfo, deps: SyncDeps, status: Status, reason: str | None, message: str,
+             ref: UserRef | None, prepared: PreparedPhoto | None = None,
+             actions: tuple[str, ...] = ()) -> Outcome:
+    return Outcome(
+        status=status, blob_name=info.name, message=message, at=deps.now(), reason=reason,
+        user=ref.value if ref else None, blob_etag=info.etag,
+        content_sha256=prepared.sha256 if prepared else None, actions=actions,
+    )
+
+
+def _already_recorded(info: DropInfo, now: datetime) -> Outcome:
+    recorded = info.recorded
+    assert recorded is not None
+    return Outcome(status=recorded.status, blob_name=info.name, at=now, reason=recorded.reason,
+                   message="already processed; outcome recorded on the blob",
+                   blob_etag=info.etag, content_sha256=recorded.content_sha256)
+
+
+def _describe(prepared: PreparedPhoto) -> str:
+    done = "; ".join(a.reason for a in prepared.actions) or "uploaded as provided"
+    return f"{prepared.width}x{prepared.height}, {len(prepared.data)} bytes: {done}"

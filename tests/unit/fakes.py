@@ -1,0 +1,129 @@
+"""In-memory fakes of photo-sync's own ports, for unit tests of the services."""
+
+from __future__ import annotations
+
+import io
+import itertools
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from photo_core.dialects import PhotoMetadata
+from photo_core.errors import PhotoSyncError, UserNotFound
+from photo_core.outcomes import Outcome
+from photo_core.photo_api import DirectoryUser, PhotoContent
+from photo_core.ports import Disposal, DropChanged, DropInfo, StateConflict, UserState
+from photo_core.naming import UserRef
+
+
+def jpeg(size: tuple[int, int] = (120, 120), color: tuple[int, int, int] = (200, 120, 40)) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+class FakeClock:
+    """Wall time that only moves when told to (or when something sleeps)."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+        self.slept: list[float] = []
+
+    def now(self) -> datetime:
+        return self.current
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.current += timedelta(seconds=seconds)
+
+
+@dataclass
+class FakeDrop:
+    name: str
+    content: bytes
+    etag: str = '"0x1"'
+    last_modified: datetime = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+    changed_before_read: bool = False
+    recorded: Outcome | None = None
+    marker: object = None
+    reads: int = 0
+    disposed: list[tuple[Disposal, str | None]] = field(default_factory=list)
+
+    def info(self) -> DropInfo:
+        return DropInfo(self.name, len(self.content), self.etag, self.last_modified,
+                        recorded=self.marker)  # type: ignore[arg-type]
+
+    def read(self) -> bytes:
+        self.reads += 1
+        if self.changed_before_read:
+            raise DropChanged(self.name)
+        return self.content
+
+    def record(self, outcome: Outcome) -> None:
+        self.recorded = outcome
+
+    def dispose(self, disposal: Disposal, target_container: str | None,
+                content: bytes | None) -> None:
+        self.disposed.append((disposal, target_container))
+
+
+class FakeStateStore:
+    """Optimistic concurrency like a table: every write gets a new version."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, tuple[UserState, str]] = {}
+        self._versions = itertools.count(1)
+        self.writes = 0
+
+    def get(self, user: str) -> tuple[UserState, str] | None:
+        return self.rows.get(user)
+
+    def put(self, state: UserState, version: str | None) -> str:
+        current = self.rows.get(state.user)
+        if (current is None) != (version is None) or (current and current[1] != version):
+            raise StateConflict(state.user)
+        new_version = f"v{next(self._versions)}"
+        self.rows[state.user] = (state, new_version)
+        self.writes += 1
+        return new_version
+
+
+class FakePhotoApi:
+    """Records uploads per user; raise a configured error per user value."""
+
+    def __init__(self) -> None:
+        self.photos: dict[str, bytes] = {}
+        self.uploads: list[tuple[str, bytes]] = []
+        self.errors: dict[str, PhotoSyncError] = {}
+        self.employees: dict[str, list[DirectoryUser]] = {}
+
+    def get_metadata(self, user: UserRef) -> PhotoMetadata | None:
+        self._maybe_raise(user)
+        data = self.photos.get(user.value.lower())
+        return PhotoMetadata("120x120", 120, 120, "image/jpeg", '"e"') if data else None
+
+    def get_photo(self, user: UserRef, size: str | None = None) -> PhotoContent | None:
+        self._maybe_raise(user)
+        data = self.photos.get(user.value.lower())
+        return PhotoContent(data, "image/jpeg", '"e"') if data else None
+
+    def list_sizes(self, user: UserRef) -> list[PhotoMetadata]:
+        meta = self.get_metadata(user)
+        return [meta] if meta else []
+
+    def set_photo(self, user: UserRef, jpeg: bytes) -> None:
+        self._maybe_raise(user)
+        self.photos[user.value.lower()] = jpeg
+        self.uploads.append((user.value, jpeg))
+
+    def find_user_by_employee_id(self, employee_id: str) -> DirectoryUser:
+        matches = self.employees.get(employee_id, [])
+        if len(matches) != 1:
+            raise UserNotFound(f"no single user has employeeId {employee_id!r}")
+        return matches[0]
+
+    def _maybe_raise(self, user: UserRef) -> None:
+        error = self.errors.get(user.value.lower())
+        if error is not None:
+            raise error

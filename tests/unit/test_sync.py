@@ -1,0 +1,183 @@
+"""The sync use case, against in-memory fakes of the storage and photo API ports."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from photo_core.errors import Forbidden, Throttled, UserNotFound
+from photo_core.imaging import ImagePolicy
+from photo_core.naming import NamingRules
+from photo_core.outcomes import Status
+from photo_core.photo_api import DirectoryUser
+from photo_core.ports import Disposal, RecordedOutcome, UserState
+from photo_core.sync import SyncDeps, SyncOptions, UserBusy, sync_drop
+from tests.unit.fakes import FakeClock, FakeDrop, FakePhotoApi, FakeStateStore, jpeg
+
+JANE = "jane.doe@contoso.com"
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def api() -> FakePhotoApi:
+    return FakePhotoApi()
+
+
+@pytest.fixture
+def state() -> FakeStateStore:
+    return FakeStateStore()
+
+
+def deps(api: FakePhotoApi, state: FakeStateStore, clock: FakeClock, owner: str = "inv-1") -> SyncDeps:
+    return SyncDeps(api=api, state=state, now=clock.now, sleep=clock.sleep, owner=owner)
+
+
+OPTIONS = SyncOptions(naming=NamingRules(), image=ImagePolicy())
+
+
+def test_a_valid_drop_is_uploaded_to_the_named_user_and_recorded(api, state, clock) -> None:
+    drop = FakeDrop(f"{JANE}.jpg", jpeg())
+    outcome = sync_drop(drop, OPTIONS, deps(api, state, clock))
+    assert outcome.status is Status.UPLOADED
+    assert [user for user, _ in api.uploads] == [JANE]
+    assert drop.recorded == outcome
+    row, _ = state.rows[f"upn:{JANE}"]
+    assert row.last_status == "uploaded" and row.content_sha256 == outcome.content_sha256
+    assert row.lock_owner is None
+    assert drop.disposed == [(Disposal.KEEP, None)]
+
+
+def test_a_bad_name_is_rejected_without_reading_or_calling_the_api(api, state, clock) -> None:
+    drop = FakeDrop("jane.doe@contoso.com.png", jpeg())
+    outcome = sync_drop(drop, OPTIONS, deps(api, state, clock))
+    assert (outcome.status, outcome.reason) == (Status.REJECTED, "wrong_extension")
+    assert drop.reads == 0 and not api.uploads and not state.rows
+    assert drop.recorded == outcome
+
+
+def test_a_blob_over_the_size_cap_is_never_downloaded(api, state, clock) -> None:
+    options = SyncOptions(naming=NamingRules(), image=ImagePolicy(max_input_bytes=1000))
+    drop = FakeDrop(f"{JANE}.jpg", b"\xff" * 5000)
+    outcome = sync_drop(drop, options, deps(api, state, clock))
+    assert (outcome.status, outcome.reason) == (Status.REJECTED, "file_too_large")
+    assert drop.reads == 0
+
+
+def test_a_file_that_is_not_a_jpeg_is_rejected_with_the_photo_reason(api, state, clock) -> None:
+    drop = FakeDrop(f"{JANE}.jpg", b"\x89PNG\r\n\x1a\n" + b"\0" * 100)
+    outcome = sync_drop(drop, OPTIONS, deps(api, state, clock))
+    assert (outcome.status, outcome.reason) == (Status.REJECTED, "not_jpeg")
+    assert not api.uploads
+    assert state.rows[f"upn:{JANE}"][0].last_status == "rejected"
+
+
+def test_the_same_content_dropped_again_is_unchanged(api, state, clock) -> None:
+    photo = jpeg()
+    sync_drop(FakeDrop(f"{JANE}.jpg", photo), OPTIONS, deps(api, state, clock))
+    clock.current += timedelta(minutes=1)
+    again = FakeDrop(f"hr/{JANE}.jpeg", photo, etag='"0x2"',
+                     last_modified=clock.current - timedelta(seconds=1))
+    outcome = sync_drop(again, OPTIONS, deps(api, state, clock))
+    assert (outcome.status, outcome.reason) == (Status.UNCHANGED, "same_content")
+    assert len(api.uploads) == 1
+
+
+def test_a_redelivered_drop_with_its_outcome_recorded_does_nothing(api, state, clock) -> None:
+    marker = RecordedOutcome(Status.UPLOADED, f"{JANE}.jpg", None, "abc")
+    drop = FakeDrop(f"{JANE}.jpg", jpeg(), marker=marker)
+    outcome = sync_drop(drop, OPTIONS, deps(api, state, clock))
+    assert outcome.status is Status.UPLOADED
+    assert drop.reads == 0 and drop.recorded is None and state.writes == 0
+
+
+def test_an_older_drop_arriving_late_never_overwrites_a_newer_photo(api, state, clock) -> None:
+    newer = FakeDrop(f"{JANE}.jpg", jpeg(color=(1, 2, 3)), etag='"new"',
+                     last_modified=clock.current)
+    sync_drop(newer, OPTIONS, deps(api, state, clock))
+    older = FakeDrop(f"old/{JANE}.jpg", jpeg(color=(250, 0, 0)), etag='"old"',
+                     last_modified=clock.current - timedelta(minutes=5))
+    outcome = sync_drop(older, OPTIONS, deps(api, state, clock))
+    assert (outcome.status, outcome.reason) == (Status.UNCHANGED, "superseded")
+    assert api.photos[JANE] == api.uploads[0][1]
+    assert len(api.uploads) == 1
+    assert state.rows[f"upn:{JANE}"][0].last_blob_etag == '"new"'
+
+
+def test_employee_ids_are_resolved_before_upload(api, state, clock) -> None:
+    api.employees["123456"] = [DirectoryUser("0b5c-id", "jane@contoso.com")]
+    options = SyncOptions(naming=NamingRules(employee_id_mode=True), image=ImagePolicy())
+    outcome = sync_drop(FakeDrop("123456.jpg", jpeg()), options, deps(api, state, clock))
+    assert outcome.status is Status.UPLOADED
+    assert [user for user, _ in api.uploads] == ["0b5c-id"]
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [(UserNotFound("no such user"), "user_not_found"),
+     (Forbidden("lacks ProfilePhoto.ReadWrite.All", permission="ProfilePhoto.ReadWrite.All"),
+      "forbidden")],
+)
+def test_permanent_api_failures_are_rejections_not_retries(api, state, clock, error,
+                                                           reason) -> None:
+    api.errors[JANE] = error
+    outcome = sync_drop(FakeDrop(f"{JANE}.jpg", jpeg()), OPTIONS, deps(api, state, clock))
+    assert (outcome.status, outcome.reason) == (Status.REJECTED, reason)
+    assert state.rows[f"upn:{JANE}"][0].lock_owner is None
+
+
+def test_transient_failures_raise_and_release_the_claim(api, state, clock) -> None:
+    api.errors[JANE] = Throttled("slow down", retry_after=30)
+    drop = FakeDrop(f"{JANE}.jpg", jpeg())
+    with pytest.raises(Throttled):
+        sync_drop(drop, OPTIONS, deps(api, state, clock))
+    assert drop.recorded is None
+    row, _ = state.rows[f"upn:{JANE}"]
+    assert row.lock_owner is None and row.last_status is None
+
+
+def test_a_drop_waits_for_another_in_flight_for_the_same_user(api, state, clock) -> None:
+    busy = UserState(user=f"upn:{JANE}", lock_owner="other",
+                     lock_expires=clock.current + timedelta(minutes=5))
+    state.rows[busy.user] = (busy, "v0")
+    with pytest.raises(UserBusy):
+        sync_drop(FakeDrop(f"{JANE}.jpg", jpeg()), OPTIONS, deps(api, state, clock))
+    assert sum(clock.slept) >= OPTIONS.lock_wait_seconds
+    assert not api.uploads
+
+
+def test_an_expired_claim_is_taken_over(api, state, clock) -> None:
+    stale = UserState(user=f"upn:{JANE}", lock_owner="crashed",
+                      lock_expires=clock.current - timedelta(seconds=1))
+    state.rows[stale.user] = (stale, "v0")
+    outcome = sync_drop(FakeDrop(f"{JANE}.jpg", jpeg()), OPTIONS, deps(api, state, clock))
+    assert outcome.status is Status.UPLOADED
+
+
+def test_a_blob_overwritten_mid_flight_is_left_to_its_new_version(api, state, clock) -> None:
+    drop = FakeDrop(f"{JANE}.jpg", jpeg(), changed_before_read=True)
+    outcome = sync_drop(drop, OPTIONS, deps(api, state, clock))
+    assert outcome.reason == "overwritten"
+    assert drop.recorded is None and not api.uploads
+    assert state.rows[f"upn:{JANE}"][0].lock_owner is None
+
+
+def test_dry_run_checks_everything_but_uploads_nothing(api, state, clock) -> None:
+    options = SyncOptions(naming=NamingRules(), image=ImagePolicy(), dry_run=True)
+    drop = FakeDrop(f"{JANE}.jpg", jpeg())
+    outcome = sync_drop(drop, options, deps(api, state, clock))
+    assert outcome.status is Status.WOULD_UPLOAD
+    assert not api.uploads and drop.recorded is None
+    assert state.rows[f"upn:{JANE}"][0].last_status is None
+
+
+def test_rejected_drops_can_be_moved_aside(api, state, clock) -> None:
+    options = SyncOptions(naming=NamingRules(), image=ImagePolicy(),
+                          rejected=Disposal.MOVE, rejected_container="rejected")
+    drop = FakeDrop(f"{JANE}.jpg", b"not a photo at all")
+    sync_drop(drop, options, deps(api, state, clock))
+    assert drop.disposed == [(Disposal.MOVE, "rejected")]

@@ -1,9 +1,106 @@
 """Azure Functions entry points for photo-sync (v2 programming model).
 
-The triggers arrive with the function-app work; until then this module only creates the app, so
-the host can load it. Nothing here does I/O at import time.
+Each function binds its input, calls one handler in ``photo_core.handlers``, and shapes the
+answer. Typed errors map to stable JSON error codes; nothing else leaks (no stack traces).
+Nothing here does I/O at import time: services are built on the first invocation.
 """
 
+from __future__ import annotations
+
+import json
+import logging
+import math
+
 import azure.functions as func
+import azurefunctions.extensions.bindings.blob as blob
+
+from photo_core import handlers
+from photo_core.errors import (
+    Forbidden,
+    InvalidUserReference,
+    NoMailbox,
+    PhotoSyncError,
+    Throttled,
+    UnsupportedOperation,
+    UserNotFound,
+)
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+logger = logging.getLogger("photo_sync")
+
+# Typed error -> HTTP status for lookups. Order matters: the first match wins.
+ERROR_STATUS: tuple[tuple[type[PhotoSyncError], int], ...] = (
+    (InvalidUserReference, 400),
+    (UnsupportedOperation, 400),
+    (UserNotFound, 404),
+    (NoMailbox, 404),
+    (Forbidden, 403),
+    (Throttled, 503),
+    (PhotoSyncError, 502),
+)
+DEFAULT_RETRY_AFTER_SECONDS = 30
+
+
+@app.function_name("sync_photo")
+@app.blob_trigger(arg_name="client", path="%PHOTO_DROP_CONTAINER%/{name}",
+                  connection="PhotoStorage", source=func.BlobSource.EVENT_GRID)
+def sync_photo(client: blob.BlobClient) -> None:
+    """HR drop -> profile photo. Transient failures raise so the platform redelivers."""
+    handlers.handle_drop(client)
+
+
+@app.function_name("photo_lookup")
+@app.route(route="users/{user}/photo", methods=["GET"])
+def photo_lookup(req: func.HttpRequest) -> func.HttpResponse:
+    """Photo metadata and the last sync outcome, with ETag / If-None-Match."""
+    try:
+        result = handlers.handle_lookup(req.route_params["user"])
+    except PhotoSyncError as exc:
+        return _error(exc)
+    headers = {"ETag": result.etag, "Cache-Control": "no-cache"}
+    if result.etag in _etags(req.headers.get("If-None-Match")):
+        return func.HttpResponse(status_code=304, headers=headers)
+    return func.HttpResponse(json.dumps(result.to_json()), status_code=200, headers=headers,
+                             mimetype="application/json")
+
+
+@app.function_name("photo_value")
+@app.route(route="users/{user}/photo/$value", methods=["GET"])
+def photo_value(req: func.HttpRequest) -> func.HttpResponse:
+    """The photo bytes, optionally one standard size (``?size=240x240``)."""
+    try:
+        photo = handlers.handle_photo(req.route_params["user"], req.params.get("size"))
+    except PhotoSyncError as exc:
+        return _error(exc)
+    headers = {"ETag": photo.etag} if photo.etag else {}
+    return func.HttpResponse(photo.data, status_code=200, headers=headers,
+                             mimetype=photo.content_type)
+
+
+@app.function_name("health")
+@app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def health(req: func.HttpRequest) -> func.HttpResponse:
+    """Liveness for probes: which checks pass, and nothing else."""
+    result = handlers.handle_health()
+    body = {"status": "ok" if result.ok else "failed", "checks": result.checks}
+    return func.HttpResponse(json.dumps(body), status_code=200 if result.ok else 503,
+                             mimetype="application/json")
+
+
+def _error(exc: PhotoSyncError) -> func.HttpResponse:
+    status = next(code for kind, code in ERROR_STATUS if isinstance(exc, kind))
+    headers = {}
+    if isinstance(exc, Throttled):
+        wait = exc.retry_after if exc.retry_after is not None else DEFAULT_RETRY_AFTER_SECONDS
+        headers["Retry-After"] = str(max(1, math.ceil(wait)))
+    if status >= 500:
+        logger.warning("lookup failed upstream: %s: %s", exc.code, exc.message)
+    body = {"error": {"code": exc.code, "message": exc.message}}
+    return func.HttpResponse(json.dumps(body), status_code=status, headers=headers,
+                             mimetype="application/json")
+
+
+def _etags(header: str | None) -> set[str]:
+    if not header:
+        return set()
+    return {tag.strip().removeprefix("W/") for tag in header.split(",")}

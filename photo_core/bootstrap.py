@@ -1,21 +1,28 @@
 """Composition root: the only place that builds clients from settings.
 
-Entry points (the function app, the CLI, the devstack) call ``bootstrap()`` once per process and
-keep the result, so the HTTP connection pool and the token cache live across invocations. Nothing
-here runs at import time.
+Entry points (the function app, the CLI, the devstack) call ``bootstrap()`` or ``app_services()``
+once per process and keep the result, so the HTTP connection pool and the token cache live across
+invocations. Nothing here runs at import time.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import requests
 from requests.adapters import HTTPAdapter
 
 from photo_core.auth import MsalTokenProvider, TokenProvider
 from photo_core.photo_api import HttpPhotoApi, PhotoApi
+from photo_core.ports import StateStore
 from photo_core.retry import SystemClock, system_random
-from photo_core.settings import ApiSettings, Settings
+from photo_core.settings import ApiSettings, Settings, StorageSettings
+from photo_core.sync import SyncOptions
+
+if TYPE_CHECKING:
+    from azure.data.tables import TableClient
 
 POOL_CONNECTIONS = 4
 POOL_MAXSIZE = 32  # above the host's blob parallelism, so no request waits for a connection
@@ -27,6 +34,13 @@ class Services:
     session: requests.Session
     tokens: TokenProvider
     photo_api: PhotoApi
+
+
+@dataclass(frozen=True)
+class AppServices(Services):
+    state: StateStore
+    table: TableClient
+    sync_options: SyncOptions
 
 
 def build_session(api: ApiSettings) -> requests.Session:
@@ -48,7 +62,7 @@ def build_session(api: ApiSettings) -> requests.Session:
 
 
 def bootstrap(settings: Settings | None = None) -> Services:
-    """Wire settings and adapters. Reads the environment when no settings are given."""
+    """Wire the photo API client. Reads the environment when no settings are given."""
     settings = settings or Settings.from_env()
     session = build_session(settings.api)
     tokens = MsalTokenProvider(settings.auth, settings.api, session)
@@ -61,3 +75,63 @@ def bootstrap(settings: Settings | None = None) -> Services:
         rand=system_random,
     )
     return Services(settings=settings, session=session, tokens=tokens, photo_api=api)
+
+
+def bootstrap_app(settings: Settings | None = None) -> AppServices:
+    """Everything the function app needs: the photo API plus storage-backed state."""
+    from photo_core.state_table import TableStateStore
+
+    settings = settings or Settings.from_env(require_storage=True)
+    core = bootstrap(settings)
+    table = build_table_client(settings.storage)
+    storage = settings.storage
+    options = SyncOptions(
+        naming=settings.naming,
+        image=settings.image,
+        processed=storage.processed_action,
+        processed_container=storage.processed_container,
+        rejected=storage.rejected_action,
+        rejected_container=storage.rejected_container,
+        dry_run=storage.dry_run,
+    )
+    return AppServices(
+        settings=settings, session=core.session, tokens=core.tokens, photo_api=core.photo_api,
+        state=TableStateStore(table), table=table, sync_options=options,
+    )
+
+
+def build_table_client(storage: StorageSettings) -> TableClient:
+    """Table client for the state table: a connection string locally, a managed identity in
+    Azure (``PhotoStorage__credential=managedidentity`` and optionally ``__clientId``)."""
+    from azure.data.tables import TableClient
+
+    if storage.connection_string:
+        return TableClient.from_connection_string(storage.connection_string, storage.state_table)
+    assert storage.table_service_uri, "validated by settings"
+    return TableClient(storage.table_service_uri, storage.state_table,
+                       credential=_identity_credential(storage))
+
+
+def _identity_credential(storage: StorageSettings) -> Any:
+    from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
+
+    if (storage.credential or "").lower() == "managedidentity":
+        if storage.client_id:
+            return ManagedIdentityCredential(client_id=storage.client_id)
+        return ManagedIdentityCredential()
+    return DefaultAzureCredential()
+
+
+_services: AppServices | None = None
+_services_lock = threading.Lock()
+
+
+def app_services() -> AppServices:
+    """The process-wide services, built on first use (never at import: in Functions an import
+    failure would silently remove every function)."""
+    global _services
+    if _services is None:
+        with _services_lock:
+            if _services is None:
+                _services = bootstrap_app()
+    return _services

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -18,9 +19,13 @@ from photo_core.dialects import CLOUD_ENDPOINTS, Cloud, Dialect, default_base_ur
 from photo_core.errors import SettingsError
 from photo_core.imaging import ImagePolicy
 from photo_core.naming import NamingRules, UserRef, parse_user_reference
+from photo_core.ports import Disposal
 from photo_core.retry import RetryPolicy
 
 SERVICE_UPLOAD_LIMIT_BYTES = 4 * 1024 * 1024
+STORAGE_CONNECTION = "PhotoStorage"  # the binding's connection name: a setting prefix
+_CONTAINER_NAME = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}")
+_TABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,62}")
 
 
 class AuthMode(enum.Enum):
@@ -61,17 +66,50 @@ class AuthSettings:
 
 
 @dataclass(frozen=True)
+class StorageSettings:
+    """Where drops arrive and where outcomes and state go.
+
+    The connection follows the Functions convention for the ``PhotoStorage`` binding: a
+    connection string in ``PhotoStorage`` locally, or identity-based ``PhotoStorage__*`` service
+    URIs in Azure (no key anywhere)."""
+
+    connection_string: str | None = field(default=None, repr=False)
+    blob_service_uri: str | None = None
+    table_service_uri: str | None = None
+    credential: str | None = None
+    client_id: str | None = None
+    drop_container: str = "hr-photos"
+    rejected_container: str = "hr-photos-rejected"
+    processed_container: str = "hr-photos-processed"
+    state_table: str = "photosyncstate"
+    processed_action: Disposal = Disposal.KEEP
+    rejected_action: Disposal = Disposal.KEEP
+    dry_run: bool = False
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.connection_string or (self.blob_service_uri and self.table_service_uri))
+
+
+@dataclass(frozen=True)
 class Settings:
     api: ApiSettings = field(default_factory=ApiSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     naming: NamingRules = field(default_factory=NamingRules)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     image: ImagePolicy = field(default_factory=ImagePolicy)
+    storage: StorageSettings = field(default_factory=StorageSettings)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Read and validate every setting; raise ``SettingsError`` listing all problems."""
-        return _Reader(os.environ if env is None else env).settings()
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, require_storage: bool = False
+    ) -> Settings:
+        """Read and validate every setting; raise ``SettingsError`` listing all problems.
+
+        ``require_storage`` is for the function app, which cannot work without its storage
+        connection; the CLI and the client tests need only the photo API settings."""
+        reader = _Reader(os.environ if env is None else env)
+        return reader.settings(require_storage=require_storage)
 
 
 E = TypeVar("E", bound=enum.Enum)
@@ -137,8 +175,9 @@ class _Reader:
             self.problems.append(f"{name} must be an https URL without query or fragment")
         return value
 
-    def settings(self) -> Settings:
+    def settings(self, *, require_storage: bool = False) -> Settings:
         api = self.api()
+        storage = self.storage(require_storage)
         auth = self.auth(api.cloud)
         naming = self.naming(api.dialect)
         retry = RetryPolicy(
@@ -161,7 +200,46 @@ class _Reader:
             self.problems.append("PHOTO_MIN_SIDE is larger than PHOTO_MAX_SIDE")
         if self.problems:
             raise SettingsError(self.problems)
-        return Settings(api=api, auth=auth, naming=naming, retry=retry, image=image)
+        return Settings(api=api, auth=auth, naming=naming, retry=retry, image=image,
+                        storage=storage)
+
+    def storage(self, required: bool) -> StorageSettings:
+        prefix = STORAGE_CONNECTION
+        names = {}
+        for setting, default, pattern in (
+            ("PHOTO_DROP_CONTAINER", "hr-photos", _CONTAINER_NAME),
+            ("PHOTO_REJECTED_CONTAINER", "hr-photos-rejected", _CONTAINER_NAME),
+            ("PHOTO_PROCESSED_CONTAINER", "hr-photos-processed", _CONTAINER_NAME),
+            ("PHOTO_STATE_TABLE", "photosyncstate", _TABLE_NAME),
+        ):
+            names[setting] = self.text(setting) or default
+            if not pattern.fullmatch(names[setting]):
+                self.problems.append(f"{setting}={names[setting]!r} is not a valid storage name")
+        rejected = self.choice("PHOTO_REJECTED_ACTION", Disposal, Disposal.KEEP)
+        if rejected is Disposal.DELETE:
+            self.problems.append("PHOTO_REJECTED_ACTION cannot be delete: HR needs the file "
+                                 "to see what was wrong; use keep or move")
+        storage = StorageSettings(
+            connection_string=self.text(prefix),
+            blob_service_uri=self.text(f"{prefix}__blobServiceUri")
+            or self.text(f"{prefix}__serviceUri"),
+            table_service_uri=self.text(f"{prefix}__tableServiceUri"),
+            credential=self.text(f"{prefix}__credential"),
+            client_id=self.text(f"{prefix}__clientId"),
+            drop_container=names["PHOTO_DROP_CONTAINER"],
+            rejected_container=names["PHOTO_REJECTED_CONTAINER"],
+            processed_container=names["PHOTO_PROCESSED_CONTAINER"],
+            state_table=names["PHOTO_STATE_TABLE"],
+            processed_action=self.choice("PHOTO_PROCESSED_ACTION", Disposal, Disposal.KEEP),
+            rejected_action=rejected,
+            dry_run=self.flag("PHOTO_DRY_RUN"),
+        )
+        if required and not storage.configured:
+            self.problems.append(
+                f"{prefix} (a connection string) or {prefix}__blobServiceUri and "
+                f"{prefix}__tableServiceUri (identity-based) are required"
+            )
+        return storage
 
     def api(self) -> ApiSettings:
         dialect = self.choice("PHOTO_API_DIALECT", Dialect, Dialect.GRAPH)

@@ -1,0 +1,141 @@
+"""Adapter: a dropped blob in Azure Storage, implementing the ``Drop`` port.
+
+Every write is conditional on the ETag of the version that was read, so an outcome can never be
+stamped on content HR uploaded after processing began. Outcomes go in two places: index tags
+(``photosync-status``, ``photosync-reason``) that operators can query across the container, and
+metadata with the details. Writing metadata changes the ETag; tags do not.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+from urllib.parse import quote, unquote
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+
+from photo_core.outcomes import Outcome, Status
+from photo_core.ports import Disposal, DropChanged, DropInfo, RecordedOutcome
+
+if TYPE_CHECKING:
+    from azure.storage.blob import BlobClient
+
+logger = logging.getLogger(__name__)
+
+META_PREFIX = "photosync_"
+TAG_STATUS = "photosync-status"
+TAG_REASON = "photosync-reason"
+_META_SAFE = " @.'-_:,;()=+!~*"
+
+
+class AzureBlobDrop:
+    """One drop blob; properties are read once and reused (no double reads)."""
+
+    def __init__(self, blob: BlobClient) -> None:
+        self._blob = blob
+        self._etag: str | None = None
+        self._metadata: dict[str, str] = {}
+        self._tag_count = 0
+
+    def info(self) -> DropInfo:
+        props = self._blob.get_blob_properties()
+        self._etag = props.etag
+        self._metadata = dict(props.metadata or {})
+        self._tag_count = props.tag_count or 0
+        return DropInfo(
+            name=self._blob.blob_name,
+            size=props.size,
+            etag=props.etag,
+            last_modified=props.last_modified,
+            recorded=_recorded(self._metadata),
+        )
+
+    def read(self) -> bytes:
+        try:
+            stream = self._blob.download_blob(
+                etag=self._etag, match_condition=MatchConditions.IfNotModified, max_concurrency=1
+            )
+            return stream.readall()
+        except (ResourceModifiedError, ResourceNotFoundError) as exc:
+            raise DropChanged(self._blob.blob_name) from exc
+
+    def record(self, outcome: Outcome) -> None:
+        metadata = {k: v for k, v in self._metadata.items() if not k.startswith(META_PREFIX)}
+        metadata.update(outcome_metadata(outcome))
+        try:
+            result = self._blob.set_blob_metadata(
+                metadata, etag=self._etag, match_condition=MatchConditions.IfNotModified
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            logger.info("drop %s changed before its outcome was written; the new version will "
+                        "get its own", self._blob.blob_name)
+            return
+        new_etag = result.get("etag")
+        self._etag = str(new_etag) if new_etag else self._etag
+        tags = dict(self._blob.get_blob_tags()) if self._tag_count else {}
+        tags[TAG_STATUS] = outcome.status.value
+        tags[TAG_REASON] = outcome.reason or "none"
+        self._blob.set_blob_tags(tags)
+
+    def dispose(self, disposal: Disposal, target_container: str | None,
+                content: bytes | None) -> None:
+        if disposal is Disposal.KEEP:
+            return
+        if disposal is Disposal.MOVE:
+            if content is None or not target_container:
+                logger.info("drop %s stays in place: it was never downloaded, so it is not moved",
+                            self._blob.blob_name)
+                return
+            target = self._sibling(target_container)
+            target.upload_blob(content, overwrite=True, metadata=self._current_metadata(),
+                               tags=dict(self._blob.get_blob_tags()))
+        try:
+            self._blob.delete_blob(etag=self._etag, match_condition=MatchConditions.IfNotModified)
+        except (ResourceModifiedError, ResourceNotFoundError):
+            logger.info("drop %s changed before it could be removed; left in place",
+                        self._blob.blob_name)
+
+    def _current_metadata(self) -> dict[str, str]:
+        return dict(self._blob.get_blob_properties().metadata or {})
+
+    def _sibling(self, container: str) -> BlobClient:
+        from azure.storage.blob import BlobClient
+
+        url = self._blob.url
+        marker = f"/{quote(self._blob.container_name)}/"
+        account_url = url[: url.index(marker)]
+        return BlobClient(account_url, container, self._blob.blob_name,
+                          credential=self._blob.credential)
+
+
+def outcome_metadata(outcome: Outcome) -> dict[str, str]:
+    """Outcome as blob metadata. Values are HTTP headers, so they are ASCII: percent-encoded."""
+    fields = {
+        "status": outcome.status.value,
+        "reason": outcome.reason or "",
+        "message": outcome.message[:512],
+        "user": outcome.user or "",
+        "sha256": outcome.content_sha256 or "",
+        "at": outcome.at.isoformat(),
+        "blob": outcome.blob_name,
+        "actions": ",".join(outcome.actions),
+    }
+    return {META_PREFIX + k: quote(v, safe=_META_SAFE) for k, v in fields.items() if v}
+
+
+def _recorded(metadata: dict[str, str]) -> RecordedOutcome | None:
+    status = metadata.get(META_PREFIX + "status")
+    blob = metadata.get(META_PREFIX + "blob")
+    if not status or not blob:
+        return None
+    try:
+        parsed = Status(unquote(status))
+    except ValueError:
+        return None
+    return RecordedOutcome(
+        status=parsed,
+        blob_name=unquote(blob),
+        reason=unquote(metadata.get(META_PREFIX + "reason", "")) or None,
+        content_sha256=metadata.get(META_PREFIX + "sha256") or None,
+    )

@@ -1,0 +1,68 @@
+"""What each trigger does, in product terms; function_app.py only binds and shapes responses."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from photo_core.blob_drop import AzureBlobDrop
+from photo_core.bootstrap import app_services
+from photo_core.lookup import LookupResult, lookup_photo, photo_bytes
+from photo_core.outcomes import Outcome
+from photo_core.photo_api import PhotoContent
+from photo_core.sync import SyncDeps, sync_drop
+
+if TYPE_CHECKING:
+    from azure.storage.blob import BlobClient
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def handle_drop(blob: BlobClient) -> Outcome:
+    services = app_services()
+    deps = SyncDeps(api=services.photo_api, state=services.state, now=utcnow, sleep=time.sleep,
+                    owner=uuid.uuid4().hex)
+    return sync_drop(AzureBlobDrop(blob), services.sync_options, deps)
+
+
+def handle_lookup(user: str) -> LookupResult:
+    services = app_services()
+    return lookup_photo(user, services.settings.naming, services.photo_api, services.state)
+
+
+def handle_photo(user: str, size: str | None) -> PhotoContent:
+    services = app_services()
+    return photo_bytes(user, size, services.settings.naming, services.photo_api)
+
+
+@dataclass(frozen=True)
+class Health:
+    ok: bool
+    checks: dict[str, str]
+
+
+def handle_health() -> Health:
+    """Settings valid, storage reachable, a token obtainable. Says which check failed, never why:
+    the route is anonymous and must leak no settings, secrets or user data."""
+    checks: dict[str, str] = {}
+    try:
+        services = app_services()
+        checks["settings"] = "ok"
+    except Exception:
+        return Health(False, {"settings": "failed"})
+    try:
+        services.state.get("health:probe")  # creates the table on first use, reads one row
+        checks["storage"] = "ok"
+    except Exception:
+        checks["storage"] = "failed"
+    try:
+        services.tokens.get_token()
+        checks["identity"] = "ok"
+    except Exception:
+        checks["identity"] = "failed"
+    return Health(all(v == "ok" for v in checks.values()), checks)

@@ -1,0 +1,91 @@
+"""The lookup use case: a user's photo metadata and the last sync outcome, or the photo itself.
+
+Every user reference is validated before any outbound call, so nothing a caller types can steer a
+request to another path or host.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from photo_core.dialects import PhotoMetadata, parse_size
+from photo_core.errors import InvalidUserReference, UserNotFound
+from photo_core.naming import NameRejection, NamingRules, UserRef, UserRefKind, parse_user_reference
+from photo_core.photo_api import PhotoApi, PhotoContent
+from photo_core.ports import StateStore, UserState
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    user: str
+    photo: PhotoMetadata | None
+    sizes: tuple[str, ...]
+    state: UserState | None
+
+    def to_json(self) -> dict[str, Any]:
+        photo = self.photo
+        return {
+            "user": self.user,
+            "hasPhoto": photo is not None,
+            "contentType": photo.content_type if photo else None,
+            "etag": photo.etag if photo else None,
+            "width": photo.width if photo else None,
+            "height": photo.height if photo else None,
+            "sizes": list(self.sizes),
+            "lastSync": _state_json(self.state),
+        }
+
+    @property
+    def etag(self) -> str:
+        """A strong validator of the whole answer, for ``If-None-Match``."""
+        body = json.dumps(self.to_json(), sort_keys=True).encode()
+        return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def resolve_reference(text: str, naming: NamingRules, api: PhotoApi) -> tuple[UserRef, UserRef]:
+    """(reference as typed, reference the photo API can address). Raises on an invalid one."""
+    ref = parse_user_reference(text, naming)
+    if isinstance(ref, NameRejection):
+        raise InvalidUserReference(ref.message, code=ref.code)
+    if ref.kind is UserRefKind.EMPLOYEE_ID:
+        return ref, UserRef(UserRefKind.OBJECT_ID, api.find_user_by_employee_id(ref.value).id)
+    return ref, ref
+
+
+def lookup_photo(text: str, naming: NamingRules, api: PhotoApi, state: StateStore) -> LookupResult:
+    ref, target = resolve_reference(text, naming, api)
+    metadata = api.get_metadata(target)
+    sizes = tuple(m.size_id for m in api.list_sizes(target)) if metadata else ()
+    current = state.get(ref.key)
+    return LookupResult(ref.value, metadata, sizes, current[0] if current else None)
+
+
+def photo_bytes(text: str, size: str | None, naming: NamingRules, api: PhotoApi) -> PhotoContent:
+    if size is not None:
+        try:
+            size = parse_size(size)
+        except ValueError as exc:
+            raise InvalidUserReference(str(exc), code="invalid_size") from exc
+    _, target = resolve_reference(text, naming, api)
+    content = api.get_photo(target, size)
+    if content is None:
+        raise UserNotFound(f"{text} has no photo", code="no_photo")
+    return content
+
+
+def _state_json(state: UserState | None) -> dict[str, Any] | None:
+    if state is None or state.last_status is None:
+        return None
+    return {
+        "status": state.last_status,
+        "reason": state.last_reason,
+        "message": state.last_message,
+        "time": state.updated_at.isoformat() if state.updated_at else None,
+        "blob": state.last_blob_name,
+        "contentSha256": state.content_sha256,
+        "uploadedAt": state.uploaded_at.isoformat() if state.uploaded_at else None,
+        "attempts": state.attempts,
+    }

@@ -67,6 +67,13 @@ class MsalTokenProvider:
         except ValueError as exc:  # MSAL: discovery refused, bad credential material
             raise AuthFailure(f"identity platform configuration rejected: {_first_line(exc)}") \
                 from exc
+        except Exception as exc:
+            from msal.exceptions import MsalServiceError
+
+            if not isinstance(exc, MsalServiceError):
+                raise
+            # MSAL raises this when the token endpoint fails without an OAuth error body.
+            raise ServiceUnavailable(f"identity platform failed: {_first_line(exc)}") from exc
         token = result.get("access_token")
         if isinstance(token, str) and token:
             return token

@@ -1,0 +1,329 @@
+"""The photo API client against the emulator over HTTPS, with real MSAL token flows."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+import requests
+from PIL import Image
+
+from photo_core.auth import MsalTokenProvider
+from photo_core.bootstrap import build_session
+from photo_core.errors import (
+    AmbiguousUser,
+    AuthFailure,
+    Forbidden,
+    NoMailbox,
+    ServiceUnavailable,
+    Throttled,
+    UnsupportedOperation,
+    UserNotFound,
+)
+from photo_core.naming import UserRef, UserRefKind
+from photo_core.photo_api import HttpPhotoApi
+from photo_core.retry import RetryPolicy, SystemClock
+from photo_core.settings import Settings
+from tests.integration.emulator_fixture import emulator_session
+
+pytestmark = pytest.mark.integration
+
+ADELE = UserRef(UserRefKind.UPN, "adele.vance@contoso.com")  # has a 96x96 photo
+ALEX = UserRef(UserRefKind.UPN, "alex.wilber@contoso.com")  # no photo
+OBRIEN = UserRef(UserRefKind.UPN, "o'brien@contoso.com")
+NESTOR = UserRef(UserRefKind.UPN, "nestor.wilke@contoso.com")  # no mailbox
+NOBODY = UserRef(UserRefKind.UPN, "nobody@contoso.com")
+
+
+class RecordingClock(SystemClock):
+    """Real time for everything but sleep, which is recorded and skipped."""
+
+    def __init__(self) -> None:
+        self.slept: list[float] = []
+        self.offset = 0.0
+
+    def monotonic(self) -> float:
+        return super().monotonic() + self.offset
+
+    def now(self) -> datetime:
+        return super().now() + timedelta(seconds=self.offset)
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.offset += seconds
+
+
+def settings_for(info: dict[str, Any], **env: str) -> Settings:
+    base = {
+        "PHOTO_API_BASE_URL": info["graph_base"],
+        "PHOTO_AUTHORITY": info["authority"],
+        "PHOTO_CA_BUNDLE": info["ca_cert"],
+        "PHOTO_AUTH_MODE": "client_secret",
+        "PHOTO_TENANT_ID": info["tenant"],
+        "PHOTO_CLIENT_ID": info["client_id"],
+        "PHOTO_CLIENT_SECRET": info["client_secret"],
+    }
+    if env.get("PHOTO_API_DIALECT") == "outlook":
+        base["PHOTO_API_BASE_URL"] = info["outlook_base"]
+    return Settings.from_env({**base, **env})
+
+
+def client_for(settings: Settings, clock: RecordingClock | None = None,
+               retry: RetryPolicy | None = None) -> HttpPhotoApi:
+    session = build_session(settings.api)
+    return HttpPhotoApi(
+        session=session,
+        tokens=MsalTokenProvider(settings.auth, settings.api, session),
+        api=settings.api,
+        retry=retry or settings.retry,
+        clock=clock or RecordingClock(),
+        rand=lambda: 0.5,
+    )
+
+
+def jpeg(size: tuple[int, int] = (200, 200), color: str = "#c04020") -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def admin(info: dict[str, Any], method: str, path: str, **kwargs: Any) -> requests.Response:
+    with emulator_session(info) as s:
+        resp = s.request(method, f"{info['admin_base']}{path}", timeout=10, **kwargs)
+    resp.raise_for_status()
+    return resp
+
+
+def faults(info: dict[str, Any], **settings: Any) -> None:
+    admin(info, "POST", "/faults", json=settings)
+
+
+def uploads(info: dict[str, Any]) -> list[dict[str, Any]]:
+    body = admin(info, "GET", "/uploads").json()
+    return list(body["value"] if isinstance(body, dict) else body)
+
+
+@pytest.fixture
+def graph(emu: dict[str, Any]) -> HttpPhotoApi:
+    return client_for(settings_for(emu))
+
+
+@pytest.fixture
+def outlook(emu: dict[str, Any]) -> HttpPhotoApi:
+    return client_for(settings_for(emu, PHOTO_API_DIALECT="outlook"))
+
+
+# --- both dialects: the happy paths ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("dialect", ["graph", "outlook"])
+def test_a_photo_set_can_be_read_back_in_both_dialects(emu: dict[str, Any], dialect: str) -> None:
+    api = client_for(settings_for(emu, PHOTO_API_DIALECT=dialect))
+    photo = jpeg((300, 200))
+    assert api.get_metadata(ALEX) is None
+    api.set_photo(ALEX, photo)
+    meta = api.get_metadata(ALEX)
+    assert meta is not None
+    assert (meta.width, meta.height, meta.content_type) == (300, 200, "image/jpeg")
+    content = api.get_photo(ALEX)
+    assert content is not None and content.data == photo
+    stored = admin(emu, "GET", f"/users/{ALEX.value}/photo").content
+    assert stored == photo
+
+
+@pytest.mark.parametrize("dialect", ["graph", "outlook"])
+def test_an_apostrophe_upn_reaches_the_right_user(emu: dict[str, Any], dialect: str) -> None:
+    api = client_for(settings_for(emu, PHOTO_API_DIALECT=dialect))
+    photo = jpeg(color="#123456")
+    api.set_photo(OBRIEN, photo)
+    assert admin(emu, "GET", "/users/o'brien@contoso.com/photo").content == photo
+    assert [u["userPrincipalName"] for u in uploads(emu)] == ["o'brien@contoso.com"]
+
+
+def test_the_etag_changes_on_every_update(graph: HttpPhotoApi) -> None:
+    graph.set_photo(ALEX, jpeg(color="#000000"))
+    first = graph.get_metadata(ALEX)
+    graph.set_photo(ALEX, jpeg(color="#ffffff"))
+    second = graph.get_metadata(ALEX)
+    assert first and second and first.etag and second.etag and first.etag != second.etag
+
+
+def test_graph_lists_sizes_up_to_the_photo_and_serves_one(graph: HttpPhotoApi) -> None:
+    graph.set_photo(ALEX, jpeg((250, 250)))
+    assert [m.size_id for m in graph.list_sizes(ALEX)] == [
+        "48x48", "64x64", "96x96", "120x120", "240x240"]
+    small = graph.get_photo(ALEX, "48x48")
+    assert small is not None
+    assert Image.open(io.BytesIO(small.data)).size == (48, 48)
+
+
+def test_a_user_without_a_photo_is_none_not_an_error(graph: HttpPhotoApi,
+                                                     outlook: HttpPhotoApi) -> None:
+    assert graph.get_metadata(ALEX) is None and outlook.get_metadata(ALEX) is None
+    assert graph.get_photo(ALEX) is None and outlook.get_photo(ALEX) is None
+    assert graph.list_sizes(ALEX) == []
+
+
+def test_outlook_serves_only_the_largest_photo(outlook: HttpPhotoApi) -> None:
+    with pytest.raises(UnsupportedOperation):
+        outlook.get_photo(ADELE, "48x48")
+
+
+# --- typed errors ---------------------------------------------------------------------------
+
+
+def test_an_unknown_user_is_user_not_found(graph: HttpPhotoApi) -> None:
+    with pytest.raises(UserNotFound):
+        graph.set_photo(NOBODY, jpeg())
+    with pytest.raises(UserNotFound):
+        graph.get_metadata(NOBODY)
+
+
+def test_a_user_without_a_mailbox_is_no_mailbox(graph: HttpPhotoApi) -> None:
+    with pytest.raises(NoMailbox):
+        graph.set_photo(NESTOR, jpeg())
+
+
+def test_missing_permission_is_forbidden_and_named(emu: dict[str, Any]) -> None:
+    api = client_for(settings_for(emu, PHOTO_CLIENT_ID=emu["noroles_client_id"],
+                                  PHOTO_CLIENT_SECRET=emu["noroles_client_secret"]))
+    with pytest.raises(Forbidden) as raised:
+        api.set_photo(ALEX, jpeg())
+    assert raised.value.permission == "ProfilePhoto.ReadWrite.All"
+    assert "ProfilePhoto.ReadWrite.All" in raised.value.message
+
+
+def test_employee_id_lookup_needs_user_read_all(graph: HttpPhotoApi) -> None:
+    with pytest.raises(Forbidden, match=r"User\.Read\.All"):
+        graph.find_user_by_employee_id("100002")
+
+
+def test_employee_ids_resolve_to_exactly_one_user(emu: dict[str, Any]) -> None:
+    api = client_for(settings_for(emu, PHOTO_CLIENT_ID=emu["full_client_id"],
+                                  PHOTO_CLIENT_SECRET=emu["full_client_secret"]))
+    assert api.find_user_by_employee_id("100002").user_principal_name == ALEX.value
+    with pytest.raises(UserNotFound):
+        api.find_user_by_employee_id("999999")
+    with pytest.raises(AmbiguousUser):
+        api.find_user_by_employee_id("200200")
+
+
+def test_a_wrong_secret_is_an_auth_failure(emu: dict[str, Any]) -> None:
+    api = client_for(settings_for(emu, PHOTO_CLIENT_SECRET="not-the-secret"))
+    with pytest.raises(AuthFailure) as raised:
+        api.get_metadata(ADELE)
+    assert "not-the-secret" not in raised.value.message
+
+
+def test_an_unknown_client_id_is_an_auth_failure(emu: dict[str, Any]) -> None:
+    api = client_for(settings_for(emu, PHOTO_CLIENT_ID="d0d0cafe-dead-4000-8000-000000000000"))
+    with pytest.raises(AuthFailure):
+        api.get_metadata(ADELE)
+
+
+# --- other credentials ---------------------------------------------------------------------
+
+
+def test_certificate_credentials_work(emu: dict[str, Any]) -> None:
+    api = client_for(settings_for(emu, PHOTO_AUTH_MODE="certificate",
+                                  PHOTO_CLIENT_CERTIFICATE_PATH=emu["client_cert"]))
+    assert api.get_metadata(ADELE) is not None
+
+
+@pytest.fixture
+def managed_identity_env(emu: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IDENTITY_ENDPOINT", emu["identity_endpoint"])
+    monkeypatch.setenv("IDENTITY_HEADER", emu["identity_header"])
+
+
+@pytest.mark.usefixtures("managed_identity_env")
+@pytest.mark.parametrize("client_id", ["mi", None])
+def test_managed_identity_works_user_and_system_assigned(emu: dict[str, Any],
+                                                         client_id: str | None) -> None:
+    env = {"PHOTO_AUTH_MODE": "managed_identity"}
+    if client_id:
+        env["PHOTO_CLIENT_ID"] = emu["mi_client_id"]
+    settings = Settings.from_env({"PHOTO_API_BASE_URL": emu["graph_base"],
+                                  "PHOTO_CA_BUNDLE": emu["ca_cert"], **env})
+    api = client_for(settings)
+    api.set_photo(ALEX, jpeg())
+    assert uploads(emu)[-1]["appId"] == emu["mi_client_id"]
+
+
+# --- retries --------------------------------------------------------------------------------
+
+
+def test_retry_after_in_seconds_is_honoured(emu: dict[str, Any]) -> None:
+    clock = RecordingClock()
+    api = client_for(settings_for(emu), clock)
+    faults(emu, script=[{"status": 429, "retry_after": 2}])
+    api.set_photo(ALEX, jpeg())
+    assert clock.slept == [2.0]
+    assert len(uploads(emu)) == 1
+
+
+def test_retry_after_as_an_http_date_is_honoured(emu: dict[str, Any]) -> None:
+    clock = RecordingClock()
+    api = client_for(settings_for(emu), clock)
+    faults(emu, script=[{"status": 429, "retry_after": 3, "retry_after_format": "http-date"}])
+    api.get_metadata(ADELE)
+    assert len(clock.slept) == 1 and 1.0 <= clock.slept[0] <= 4.0
+
+
+def test_a_throttle_longer_than_the_budget_is_raised_for_the_platform(emu: dict[str, Any]) -> None:
+    clock = RecordingClock()
+    api = client_for(settings_for(emu, PHOTO_RETRY_BUDGET_SECONDS="60"), clock)
+    faults(emu, script=[{"status": 429, "retry_after": 500}])
+    with pytest.raises(Throttled) as raised:
+        api.set_photo(ALEX, jpeg())
+    assert raised.value.retry_after == 500
+    assert clock.slept == [] and uploads(emu) == []
+
+
+def test_server_errors_and_resets_are_survived(emu: dict[str, Any]) -> None:
+    clock = RecordingClock()
+    api = client_for(settings_for(emu), clock)
+    faults(emu, script=[{"status": 503}, {"reset": True}, {"status": 500}])
+    api.set_photo(ALEX, jpeg())
+    assert len(clock.slept) == 3
+    assert len(uploads(emu)) == 1
+
+
+def test_persistent_failure_ends_as_service_unavailable(emu: dict[str, Any]) -> None:
+    api = client_for(settings_for(emu), RecordingClock(), RetryPolicy(max_attempts=3))
+    faults(emu, script=[{"status": 503}] * 3)
+    with pytest.raises(ServiceUnavailable):
+        api.set_photo(ALEX, jpeg())
+
+
+def test_client_errors_are_never_retried(emu: dict[str, Any]) -> None:
+    clock = RecordingClock()
+    api = client_for(settings_for(emu), clock)
+    with pytest.raises(UserNotFound):
+        api.set_photo(NOBODY, jpeg())
+    assert clock.slept == []
+
+
+def test_a_token_endpoint_outage_is_transient(emu: dict[str, Any]) -> None:
+    api = client_for(settings_for(emu), RecordingClock(), RetryPolicy(max_attempts=2))
+    faults(emu, token_error_rate=1.0)
+    with pytest.raises(ServiceUnavailable):
+        api.get_metadata(ADELE)
+
+
+def test_a_rejected_token_is_refreshed_once(emu: dict[str, Any]) -> None:
+    api = client_for(settings_for(emu))
+    api.get_metadata(ADELE)  # caches a token
+    faults(emu, script=[{"status": 401, "code": "InvalidAuthenticationToken"}])
+    assert api.get_metadata(ADELE) is not None
+
+
+def test_the_outlook_dialect_names_its_own_permission(emu: dict[str, Any]) -> None:
+    api = client_for(settings_for(emu, PHOTO_API_DIALECT="outlook",
+                                  PHOTO_CLIENT_ID=emu["noroles_client_id"],
+                                  PHOTO_CLIENT_SECRET=emu["noroles_client_secret"]))
+    with pytest.raises(Forbidden, match=r"User\.ReadWrite\.All"):
+        api.set_photo(ALEX, jpeg())
+

@@ -1,0 +1,128 @@
+"""The Pillow side of photo normalisation: strict decode, colour conversion, resize, encode.
+
+Kept apart from :mod:`photo_core.imaging` (which decides *what* to do from the header alone)
+so the decisions stay testable without pixels and Pillow is imported only when a photo is
+actually decoded: each function imports it on first use, which keeps function cold starts
+and ``import photo_core`` cheap.
+
+Strictness: ``ImageFile.LOAD_TRUNCATED_IMAGES`` is never touched (it stays False, so Pillow
+raises on data that ends early), only the JPEG plugin may open the bytes, and every Pillow
+failure becomes ``InvalidPhoto``. Pillow silences libjpeg's own warnings ("corrupt JPEG data:
+premature end of data segment") and pads what is missing; the segment reader's checks (EOI
+present, restart markers all there, progressive scans complete) cover that gap before we
+ever get here.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from typing import TYPE_CHECKING
+
+from photo_core.errors import InvalidPhoto
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+__all__ = ["decode", "encode", "orient", "resize", "to_rgb"]
+
+# EXIF orientation -> the Pillow transpose that makes the stored image upright, and its story.
+_ORIENTATIONS: dict[int, tuple[str, str]] = {
+    2: ("FLIP_LEFT_RIGHT", "mirrored left-right"),
+    3: ("ROTATE_180", "rotated 180°"),
+    4: ("FLIP_TOP_BOTTOM", "mirrored top-bottom"),
+    5: ("TRANSPOSE", "mirrored along the main diagonal (rotated 90° and mirrored)"),
+    6: ("ROTATE_270", "rotated 90° clockwise"),
+    7: ("TRANSVERSE", "mirrored along the anti-diagonal (rotated 90° and mirrored)"),
+    8: ("ROTATE_90", "rotated 90° counter-clockwise"),
+}
+
+
+def orientation_story(orientation: int) -> str:
+    return _ORIENTATIONS[orientation][1]
+
+
+def decode(data: bytes, draft_to: tuple[int, int] | None = None) -> Image.Image:
+    """Fully decode a JPEG, at a reduced DCT scale (1/2, 1/4, 1/8) when ``draft_to`` allows.
+
+    ``draft_to`` is the wanted size in stored orientation; libjpeg then decodes straight to
+    the smallest scale still at least that big, so a 24-megapixel photo never exists in
+    memory at full size. Every scan is still read, so damage anywhere is still caught.
+    """
+    from PIL import Image
+
+    try:
+        image = Image.open(io.BytesIO(data), formats=("JPEG",))
+        if draft_to is not None:
+            image.draft(None, draft_to)
+        image.load()
+    except Image.DecompressionBombError as exc:
+        raise InvalidPhoto(
+            f"the image is too large to decode safely: {exc}", code="decompression_bomb"
+        ) from exc
+    except OSError as exc:  # includes UnidentifiedImageError
+        if "truncated" in str(exc):
+            raise InvalidPhoto(
+                "the image data ends early; the file was cut short", code="truncated"
+            ) from exc
+        raise InvalidPhoto(
+            f"the image data cannot be decoded ({exc})", code="corrupt_image"
+        ) from exc
+    except (SyntaxError, ValueError, EOFError, IndexError, KeyError, struct.error) as exc:
+        raise InvalidPhoto(
+            f"the image data cannot be decoded ({exc})", code="corrupt_image"
+        ) from exc
+    return image
+
+
+def to_rgb(image: Image.Image, adobe: bool) -> tuple[Image.Image, str]:
+    """Convert a decoded CMYK/YCCK image to RGB; say how.
+
+    Pillow decodes every 4-component JPEG as Adobe-style *inverted* CMYK, which is what
+    Photoshop (and Pillow itself) write and what an Adobe APP14 marker announces. A CMYK JPEG
+    without that marker stores plain CMYK, so it is inverted back first (as browsers do). The
+    embedded ICC profile, when it is a usable CMYK profile, does the conversion to sRGB;
+    otherwise the naive formula is used (colours may shift, but the photo stays usable).
+    """
+    from PIL import ImageChops, ImageCms
+
+    icc = image.info.get("icc_profile")
+    if not adobe:
+        image = ImageChops.invert(image)
+    if isinstance(icc, bytes) and icc:
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            if source.profile.xcolor_space.strip() == "CMYK":
+                converted = ImageCms.profileToProfile(
+                    image, source, ImageCms.createProfile("sRGB"), outputMode="RGB"
+                )
+                if converted is not None:
+                    return converted, "using its embedded ICC profile"
+        except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+            pass
+    return image.convert("RGB"), "with the standard formula (no usable CMYK ICC profile)"
+
+
+def resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    from PIL import Image
+
+    if image.size == size:
+        return image
+    return image.resize(size, Image.Resampling.LANCZOS)
+
+
+def orient(image: Image.Image, orientation: int) -> Image.Image:
+    from PIL import Image
+
+    if orientation not in _ORIENTATIONS:
+        return image
+    return image.transpose(Image.Transpose[_ORIENTATIONS[orientation][0]])
+
+
+def encode(image: Image.Image, quality: int, icc: bytes | None) -> bytes:
+    """Baseline (sequential) JPEG, optimised Huffman tables, no metadata except ICC."""
+    out = io.BytesIO()
+    image.save(
+        out, "JPEG", quality=quality, optimize=True, progressive=False, icc_profile=icc or None
+    )
+    return out.getvalue()

@@ -1,0 +1,68 @@
+"""Remove metadata from a JPEG without re-encoding it: copy the segments a decoder needs.
+
+Why lossless: a photo that needs nothing else (upright, RGB, small enough) should reach
+Microsoft 365 exactly as HR exported it, with no generation loss. Why strip at all: EXIF
+carries GPS positions, camera serials and thumbnails; XMP and IPTC carry editing history and
+names. None of it belongs on a profile picture shown to the whole tenant.
+
+Kept, in their original order: SOI, JFIF APP0 and Adobe APP14 (both steer libjpeg's colour
+interpretation, so dropping them could change the decoded pixels), ICC profile chunks (colour
+appearance), DQT/DHT/DRI/SOF, and each SOS with its entropy-coded data byte-for-byte; then a
+fresh EOI. Dropped: every other APPn (EXIF, XMP, IPTC, MPF, thumbnails, maker notes), COM,
+fill bytes between segments and anything after EOI. The decoded pixels are identical.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from photo_core.errors import InvalidPhoto
+from photo_core.jpeg import JpegInfo
+
+__all__ = ["KEPT_KINDS", "Stripped", "strip_metadata"]
+
+KEPT_KINDS = frozenset({"SOF", "DQT", "DHT", "DRI", "SOS", "JFIF", "ICC", "Adobe"})
+_LABELS = {
+    "EXIF": "EXIF",
+    "XMP": "XMP",
+    "IPTC": "IPTC",
+    "COM": "comment",
+    "MPF": "MPF (multi-picture index)",
+    "JFXX": "JFIF thumbnail",
+    "other": "reserved segments",
+}
+
+# What people care about first when told what was removed; the rest keep file order.
+_RANK = {"EXIF": 0, "XMP": 1, "IPTC": 2, "comment": 3}
+
+
+@dataclass(frozen=True, slots=True)
+class Stripped:
+    """``removed`` names what went, for a human: EXIF (with GPS), XMP, IPTC, comment first."""
+
+    data: bytes
+    removed: tuple[str, ...]
+    trailing_bytes_removed: int
+
+
+def strip_metadata(data: bytes, info: JpegInfo) -> Stripped:
+    """Return ``data`` without metadata; ``info`` must be ``read_structure(data)``."""
+    if info.eoi_offset is None:
+        raise InvalidPhoto(
+            "the file ends inside the image data (no end-of-image marker); it is cut short",
+            code="truncated",
+        )
+    view = memoryview(data)
+    kept = [view[s.offset : s.end] for s in info.segments if s.kind in KEPT_KINDS]
+    labels: list[str] = []
+    for segment in info.segments:
+        if segment.kind in KEPT_KINDS:
+            continue
+        label = _LABELS.get(segment.kind, segment.kind)
+        if label == "EXIF" and info.has_gps:
+            label = "EXIF (with GPS)"
+        if label not in labels:
+            labels.append(label)
+    labels.sort(key=lambda label: _RANK.get(label.split(" ")[0], len(_RANK)))  # stable
+    out = b"".join((b"\xff\xd8", *kept, b"\xff\xd9"))
+    return Stripped(data=out, removed=tuple(labels), trailing_bytes_removed=info.trailing_bytes)

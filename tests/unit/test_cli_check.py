@@ -1,0 +1,229 @@
+"""`python -m photo_core check`: one JSON line per file, exit 0/1/2, optional --out folder."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from photo_core.cli import main
+from photo_core.imaging import ImagePolicy
+from tests.unit import jpeg_corpus as corpus
+
+FIELDS = ["file", "verdict", "reason", "actions", "size", "width", "height", "sha256"]
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run(*argv: str, policy: ImagePolicy | None = None) -> tuple[int, list[dict], str]:
+    out, err = io.StringIO(), io.StringIO()
+    status = main(list(argv), policy=policy, stdout=out, stderr=err)
+    return status, [json.loads(line) for line in out.getvalue().splitlines()], err.getvalue()
+
+
+@pytest.fixture
+def drop(tmp_path: Path) -> Path:
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    (folder / "jane.doe@contoso.com.jpg").write_bytes(corpus.with_everything())
+    (folder / "john.roe@contoso.com.jpg").write_bytes(corpus.other_format("PNG"))
+    (folder / "ann.lee@contoso.com.jpg").write_bytes(corpus.oriented(6))
+    return folder
+
+
+def test_accepted_photo_prints_one_json_line_with_every_field_and_exits_0(drop):
+    path = drop / "jane.doe@contoso.com.jpg"
+    status, lines, err = run("check", str(path))
+    assert status == 0
+    [line] = lines
+    assert list(line) == FIELDS
+    assert line["file"] == str(path)
+    assert (line["verdict"], line["reason"]) == ("accept", None)
+    assert line["actions"] == [
+        {
+            "code": "metadata_stripped",
+            "reason": "removed EXIF (with GPS), XMP, IPTC, comment, APP12",
+        }
+    ]
+    assert (line["width"], line["height"]) == (320, 240)
+    assert isinstance(line["size"], int) and len(line["sha256"]) == 64
+    assert "1 accepted, 0 rejected" in err
+
+
+def test_png_renamed_jpg_is_a_reject_line_with_code_and_message_and_exit_1(drop):
+    status, [line], _ = run("check", str(drop / "john.roe@contoso.com.jpg"))
+    assert status == 1
+    assert line["verdict"] == "reject"
+    assert line["reason"]["code"] == "not_jpeg"
+    assert line["reason"]["message"].startswith("this is a PNG image, not a JPEG")
+    assert (line["actions"], line["size"], line["width"], line["height"], line["sha256"]) == (
+        [],
+        None,
+        None,
+        None,
+        None,
+    )
+
+
+def test_batch_reports_every_file_in_order_and_exits_1_if_any_is_rejected(drop):
+    names = sorted(str(p) for p in drop.iterdir())
+    status, lines, err = run("check", *names)
+    assert status == 1
+    assert [line["file"] for line in lines] == names
+    assert [line["verdict"] for line in lines] == ["accept", "accept", "reject"]
+    assert "2 accepted, 1 rejected" in err
+
+
+@pytest.mark.parametrize(
+    ("make", "code"),
+    [
+        (lambda p: p / "missing.jpg", "unreadable"),
+        (lambda p: p, "unreadable"),
+        (lambda p: _write(p / "empty.jpg", b""), "empty_file"),
+        (lambda p: _write(p / "cut.jpg", corpus.baseline()[:-200]), "truncated"),
+    ],
+    ids=["missing_file", "directory", "empty_file", "truncated_file"],
+)
+def test_bad_inputs_are_reject_lines_not_tracebacks(tmp_path, make, code):
+    status, [line], err = run("check", str(make(tmp_path)))
+    assert status == 1
+    assert line["reason"]["code"] == code
+    assert "Traceback" not in err
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def test_out_writes_accepted_upload_ready_jpegs_under_the_same_name(drop, tmp_path):
+    out = tmp_path / "ready" / "nested"
+    status, lines, _ = run("check", *sorted(str(p) for p in drop.iterdir()), "--out", str(out))
+    assert status == 1
+    assert sorted(p.name for p in out.iterdir()) == [
+        "ann.lee@contoso.com.jpg",
+        "jane.doe@contoso.com.jpg",
+    ]
+    for line in lines:
+        written = out / Path(line["file"]).name
+        if line["verdict"] == "accept":
+            assert hashlib.sha256(written.read_bytes()).hexdigest() == line["sha256"]
+            assert written.stat().st_size == line["size"]
+        else:
+            assert not written.exists()
+
+
+def test_out_into_an_input_folder_is_refused_and_nothing_is_overwritten(drop):
+    before = {p: p.read_bytes() for p in drop.iterdir()}
+    status, lines, err = run("check", *map(str, before), "--out", str(drop))
+    assert (status, lines) == (2, [])
+    assert "would overwrite the original" in err
+    assert {p: p.read_bytes() for p in drop.iterdir()} == before
+
+
+def test_out_reached_through_a_relative_path_is_still_recognised_as_the_input_folder(
+    drop, monkeypatch
+):
+    monkeypatch.chdir(drop)
+    status, _, _ = run("check", "jane.doe@contoso.com.jpg", "--out", "../drop")
+    assert status == 2
+
+
+def test_inputs_sharing_a_file_name_with_out_are_refused(tmp_path):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "x@contoso.com.jpg").write_bytes(corpus.baseline())
+    status, _, err = run(
+        "check",
+        str(tmp_path / "a" / "x@contoso.com.jpg"),
+        str(tmp_path / "b" / "x@contoso.com.jpg"),
+        "--out",
+        str(tmp_path / "o"),
+    )
+    assert status == 2
+    assert "same file name" in err
+
+
+def test_out_that_is_a_file_is_a_usage_error(drop, tmp_path):
+    blocker = _write(tmp_path / "blocker", b"")
+    status, _, err = run("check", str(drop / "jane.doe@contoso.com.jpg"), "--out", str(blocker))
+    assert status == 2
+    assert "not a folder" in err
+
+
+def test_max_side_flag_overrides_the_policy(drop):
+    _, [line], _ = run("check", str(drop / "jane.doe@contoso.com.jpg"), "--max-side", "100")
+    assert (line["width"], line["height"]) == (100, 75)
+
+
+def test_min_side_flag_overrides_the_policy(drop):
+    _, [line], _ = run("check", str(drop / "jane.doe@contoso.com.jpg"), "--min-side", "300")
+    assert line["reason"]["code"] == "too_small"
+
+
+def test_policy_parameter_is_the_seam_for_settings(drop):
+    _, [line], _ = run(
+        "check", str(drop / "jane.doe@contoso.com.jpg"), policy=ImagePolicy(max_side=64)
+    )
+    assert max(line["width"], line["height"]) == 64
+
+
+def test_oversized_file_is_rejected_without_reading_it_all(drop):
+    _, [line], _ = run(
+        "check", str(drop / "jane.doe@contoso.com.jpg"), policy=ImagePolicy(max_input_bytes=1024)
+    )
+    assert line["reason"]["code"] == "file_too_large"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["check"],
+        ["frobnicate", "x.jpg"],
+        ["check", "x.jpg", "--max-side", "abc"],
+        ["check", "x.jpg", "--max-side", "0"],
+        ["check", "x.jpg", "--min-side", "900", "--max-side", "800"],
+    ],
+    ids=[
+        "no_command",
+        "no_files",
+        "unknown_command",
+        "non_numeric_flag",
+        "zero_flag",
+        "min_side_over_max_side",
+    ],
+)
+def test_usage_errors_exit_2(argv):
+    status, lines, err = run(*argv)
+    assert (status, lines) == (2, [])
+    assert "error" in err
+
+
+def test_help_exits_0(capsys):
+    assert main(["check", "--help"]) == 0
+    assert "--out" in capsys.readouterr().out
+
+
+def test_python_dash_m_photo_core_check_runs_as_a_program(drop):
+    good, bad = drop / "ann.lee@contoso.com.jpg", drop / "john.roe@contoso.com.jpg"
+    result = subprocess.run(
+        [sys.executable, "-m", "photo_core", "check", str(good), str(bad)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(line["verdict"], line["width"], line["height"]) for line in lines] == [
+        ("accept", 240, 160),
+        ("reject", None, None),
+    ]
+    assert [a["code"] for a in lines[0]["actions"]] == ["rotated", "reencoded", "metadata_stripped"]
+    assert "Traceback" not in result.stderr

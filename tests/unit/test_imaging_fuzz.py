@@ -1,0 +1,50 @@
+"""Fuzzing prepare_photo: a damaged JPEG is rejected with InvalidPhoto, never anything else."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from hypothesis import HealthCheck, given, settings
+
+from photo_core.errors import InvalidPhoto
+from photo_core.imaging import ImagePolicy, prepare_photo
+from photo_core.jpeg import read_structure
+from tests.unit.jpeg_corpus import mutated_jpegs
+
+POLICY = ImagePolicy(min_side=8)  # the fuzz seeds are small; let them through to the decoder
+CODES = {
+    "empty_file",
+    "not_jpeg",
+    "truncated_header",
+    "corrupt_header",
+    "no_frame_header",
+    "zero_dimension",
+    "unsupported_jpeg",
+    "truncated",
+    "corrupt_image",
+    "decompression_bomb",
+    "too_small",
+    "extreme_aspect_ratio",
+    "file_too_large",
+    "cannot_fit",
+}
+
+
+@settings(
+    max_examples=200, deadline=timedelta(seconds=1), suppress_health_check=[HealthCheck.too_slow]
+)
+@given(mutated_jpegs())
+def test_mutated_jpegs_are_accepted_as_valid_output_or_rejected_with_a_known_code(data):
+    try:
+        photo = prepare_photo(data, POLICY)
+    except InvalidPhoto as exc:
+        rejected = exc.code
+    else:
+        rejected = None
+    if rejected is not None:
+        assert rejected in CODES
+        return
+    info = read_structure(photo.data)
+    assert (info.width, info.height) == (photo.width, photo.height)
+    assert info.eoi_offset == len(photo.data) - 2
+    assert info.problem is None and info.scans_complete

@@ -1,0 +1,403 @@
+"""prepare_photo: which photos are accepted, why others are rejected, and what is changed."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+
+import pytest
+from PIL import Image, ImageFile, ImageOps
+
+from photo_core import imaging_codec
+from photo_core.errors import InvalidPhoto
+from photo_core.imaging import ImagePolicy, PreparedPhoto, prepare_photo
+from photo_core.jpeg import read_structure
+from tests.unit import jpeg_corpus as corpus
+
+POLICY = ImagePolicy()
+
+
+def _codes(photo: PreparedPhoto) -> list[str]:
+    return [action.code for action in photo.actions]
+
+
+def _reason(photo: PreparedPhoto, code: str) -> str:
+    return next(action.reason for action in photo.actions if action.code == code)
+
+
+def _open(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+def _close(a: tuple[int, ...], b: tuple[int, ...], tolerance: int = 40) -> bool:
+    return all(abs(x - y) <= tolerance for x, y in zip(a, b, strict=True))
+
+
+# --- verdicts -------------------------------------------------------------------------------
+
+ACCEPTED = [
+    ("baseline", corpus.baseline),
+    ("progressive", corpus.progressive),
+    ("grayscale", corpus.grayscale),
+    ("adobe_cmyk", corpus.cmyk),
+    ("plain_cmyk_without_adobe_marker", corpus.cmyk_without_adobe),
+    ("ycck", corpus.ycck),
+    ("every_metadata_kind", corpus.with_everything),
+    ("restart_markers", corpus.with_restarts),
+    ("extended_sequential", lambda: corpus.set_marker(corpus.baseline(), 0xC0, 0xC1)),
+    ("rgb_coded", lambda: corpus.encode(corpus.drawing(), keep_rgb=True)),
+    ("multi_chunk_icc", lambda: corpus.encode(corpus.drawing(), icc_profile=corpus.fake_icc())),
+    ("trailing_zip_polyglot", lambda: corpus.baseline() + b"PK\x03\x04" + bytes(64)),
+    ("script_in_comment", lambda: corpus.baseline(comment=b"<script>alert(1)</script>")),
+    ("huge_camera_photo", corpus.huge_valid),
+    ("exactly_min_side", lambda: corpus.baseline((48, 48))),
+    *((f"exif_orientation_{o}", lambda o=o: corpus.oriented(o)) for o in range(1, 9)),
+]
+
+
+@pytest.mark.parametrize("build", [pytest.param(b, id=case) for case, b in ACCEPTED])
+def test_valid_photos_are_accepted_as_upload_ready_jpegs(build):
+    photo = prepare_photo(build(), POLICY)
+    info = read_structure(photo.data)
+    assert len(photo.data) <= POLICY.max_upload_bytes
+    assert max(photo.width, photo.height) <= POLICY.max_side
+    assert (info.width, info.height) == (photo.width, photo.height)
+    assert info.colour_space in ("ycbcr", "gray")
+    assert info.orientation == 1
+    assert not (info.has_exif or info.has_xmp or info.has_iptc or info.has_comment)
+    assert info.trailing_bytes == 0
+    assert photo.sha256 == hashlib.sha256(photo.data).hexdigest()
+    assert _open(photo.data).size == (photo.width, photo.height)
+
+
+REJECTED = [
+    ("empty", lambda: b"", "empty_file"),
+    ("png_renamed_jpg", lambda: corpus.other_format("PNG"), "not_jpeg"),
+    ("gif_renamed_jpg", lambda: corpus.other_format("GIF"), "not_jpeg"),
+    ("webp_renamed_jpg", lambda: corpus.other_format("WEBP"), "not_jpeg"),
+    ("bmp_renamed_jpg", lambda: corpus.other_format("BMP"), "not_jpeg"),
+    ("tiff_renamed_jpg", lambda: corpus.other_format("TIFF"), "not_jpeg"),
+    ("heic_renamed_jpg", lambda: corpus.HEIC, "not_jpeg"),
+    ("pdf_renamed_jpg", lambda: corpus.PDF, "not_jpeg"),
+    ("html_error_page", lambda: corpus.HTML, "not_jpeg"),
+    ("base64_text", corpus.base64_jpeg, "not_jpeg"),
+    ("html_then_jpeg_polyglot", lambda: corpus.HTML + corpus.baseline(), "not_jpeg"),
+    ("tiny_20x20", lambda: corpus.baseline((20, 20)), "too_small"),
+    ("one_side_too_short", lambda: corpus.baseline((400, 47)), "too_small"),
+    ("header_bomb_60000x60000", corpus.bomb, "decompression_bomb"),
+    (
+        "header_bomb_with_garbage_after_header",
+        lambda: corpus.bomb(garbage=True),
+        "decompression_bomb",
+    ),
+    ("zero_width", lambda: corpus.set_size(corpus.baseline(), 0, 240), "zero_dimension"),
+    ("cut_inside_header", lambda: corpus.cut(corpus.baseline(), 150), "truncated_header"),
+    ("cut_inside_scan", lambda: corpus.cut(corpus.baseline(), 0.6), "truncated"),
+    ("cut_inside_progressive_scan", lambda: corpus.cut(corpus.progressive(), 0.6), "truncated"),
+    ("missing_eoi", lambda: corpus.baseline()[:-2], "truncated"),
+    (
+        "cut_scan_patched_with_eoi_restarts",
+        lambda: corpus.cut_scan_and_patch_eoi(corpus.with_restarts()),
+        "truncated",
+    ),
+    (
+        "cut_progressive_patched_with_eoi",
+        lambda: corpus.cut_scan_and_patch_eoi(corpus.progressive(), 0.4),
+        "truncated",
+    ),
+    ("reserved_marker_in_scan_data", corpus.marker_in_scan, "corrupt_image"),
+    ("restart_markers_out_of_order", corpus.restarts_out_of_order, "corrupt_image"),
+    ("undefined_quantisation_table", corpus.undefined_quant_table, "corrupt_image"),
+    ("corrupt_huffman_table", corpus.corrupt_huffman_table, "corrupt_header"),
+    ("lossless_jpeg", lambda: corpus.set_marker(corpus.baseline(), 0xC0, 0xC3), "unsupported_jpeg"),
+    (
+        "twelve_bit",
+        lambda: corpus.set_sof_byte(corpus.set_marker(corpus.baseline(), 0xC0, 0xC1), 0, 12),
+        "unsupported_jpeg",
+    ),
+    ("extreme_aspect_ratio", lambda: corpus.baseline((4000, 60)), "extreme_aspect_ratio"),
+]
+
+
+@pytest.mark.parametrize(
+    ("build", "code"), [pytest.param(b, c, id=case) for case, b, c in REJECTED]
+)
+def test_invalid_photos_are_rejected_with_their_reason_code(build, code):
+    with pytest.raises(InvalidPhoto) as caught:
+        prepare_photo(build(), POLICY)
+    assert caught.value.code == code
+    assert len(caught.value.message) > 20
+
+
+def test_png_renamed_jpg_is_rejected_as_png():
+    with pytest.raises(InvalidPhoto, match=r"^this is a PNG image, not a JPEG"):
+        prepare_photo(corpus.other_format("PNG"), POLICY)
+
+
+def test_header_bomb_is_refused_from_the_header_even_when_its_data_is_garbage():
+    data = corpus.bomb(garbage=True)
+    assert read_structure(data).problem is not None  # the data really is garbage
+    with pytest.raises(InvalidPhoto) as caught:
+        prepare_photo(data, POLICY)
+    assert caught.value.code == "decompression_bomb"
+    assert "60000x60000" in caught.value.message
+
+
+def test_pixel_limit_is_inclusive():
+    data = corpus.baseline((320, 240))
+    prepare_photo(data, ImagePolicy(max_pixels=320 * 240))
+    with pytest.raises(InvalidPhoto, match=r"megapixel limit"):
+        prepare_photo(data, ImagePolicy(max_pixels=320 * 240 - 1))
+
+
+def test_input_over_the_size_cap_is_rejected_before_reading_it():
+    with pytest.raises(InvalidPhoto) as caught:
+        prepare_photo(b"\x00" * 2000, ImagePolicy(max_input_bytes=1999))
+    assert caught.value.code == "file_too_large"
+
+
+def test_too_small_is_judged_on_the_upright_photo_and_says_its_size():
+    stored = corpus.encode(corpus.drawing((30, 200)), exif=corpus.exif(6))
+    with pytest.raises(InvalidPhoto, match=r"200x30 pixels") as caught:
+        prepare_photo(stored, POLICY)
+    assert caught.value.code == "too_small"
+
+
+# --- no re-encode: lossless path ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "build",
+    [corpus.baseline, corpus.progressive, corpus.grayscale],
+    ids=["baseline", "progressive", "grayscale"],
+)
+def test_clean_upright_photo_passes_through_byte_for_byte(build):
+    data = build()
+    photo = prepare_photo(data, POLICY)
+    assert photo.data == data
+    assert photo.actions == ()
+
+
+def test_progressive_photo_stays_progressive_when_nothing_else_is_needed():
+    photo = prepare_photo(corpus.progressive(), POLICY)
+    assert read_structure(photo.data).process == "progressive"
+
+
+def test_metadata_is_stripped_losslessly_with_identical_pixels():
+    data = corpus.with_everything()
+    photo = prepare_photo(data, POLICY)
+    assert _codes(photo) == ["metadata_stripped"]
+    assert corpus.pixels(photo.data) == corpus.pixels(data)
+    reason = _reason(photo, "metadata_stripped")
+    for removed in ("EXIF (with GPS)", "XMP", "IPTC", "comment"):
+        assert removed in reason
+    assert read_structure(photo.data).has_icc
+
+
+def test_trailing_bytes_after_eoi_are_removed_and_reported():
+    photo = prepare_photo(corpus.baseline() + b"PK\x03\x04" + bytes(60), POLICY)
+    assert photo.data == corpus.baseline()
+    assert _reason(photo, "trailing_bytes_removed") == (
+        "removed 64 bytes after the end-of-image marker"
+    )
+
+
+# --- orientation ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("orientation", range(2, 9))
+def test_exif_orientation_is_applied_so_the_photo_is_upright(orientation):
+    data = corpus.oriented(orientation)
+    photo = prepare_photo(data, POLICY)
+    out = _open(photo.data).convert("RGB")
+    assert out.size == (photo.width, photo.height) == (240, 160)
+    corners = {
+        (10, 10): corpus.RED,
+        (229, 10): corpus.GREEN,
+        (10, 149): corpus.BLUE,
+        (229, 149): corpus.WHITE,
+    }
+    for xy, colour in corners.items():
+        assert _close(out.getpixel(xy), colour), (xy, out.getpixel(xy), colour)
+    reference = ImageOps.exif_transpose(_open(data)).convert("RGB")
+    difference = sum(abs(a - b) for a, b in zip(out.tobytes(), reference.tobytes(), strict=True))
+    assert difference / len(reference.tobytes()) < 4
+    assert _codes(photo)[:2] == ["rotated", "reencoded"]
+
+
+@pytest.mark.parametrize(
+    ("orientation", "reason"),
+    [
+        (3, "EXIF orientation 3: rotated 180°"),
+        (6, "EXIF orientation 6: rotated 90° clockwise"),
+        (8, "EXIF orientation 8: rotated 90° counter-clockwise"),
+    ],
+)
+def test_rotation_reason_names_the_orientation(orientation, reason):
+    assert _reason(prepare_photo(corpus.oriented(orientation), POLICY), "rotated") == reason
+
+
+def test_rotated_portrait_camera_photo_reports_upright_output_and_stored_source_size():
+    data = corpus.encode(corpus.drawing((1600, 1200)), exif=corpus.exif(6))
+    photo = prepare_photo(data, POLICY)
+    assert (photo.source_width, photo.source_height) == (1600, 1200)
+    assert (photo.width, photo.height) == (768, 1024)
+
+
+def test_rotated_photo_keeps_its_icc_profile():
+    icc = corpus.srgb_icc()
+    data = corpus.encode(corpus.drawing(), exif=corpus.exif(6), icc_profile=icc)
+    assert _open(prepare_photo(data, POLICY).data).info.get("icc_profile") == icc
+
+
+def test_re_encoded_progressive_photo_comes_out_baseline():
+    data = corpus.encode(corpus.drawing(), exif=corpus.exif(3), progressive=True)
+    assert read_structure(prepare_photo(data, POLICY).data).process == "baseline"
+
+
+# --- colour ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("build", "label"),
+    [
+        (corpus.cmyk, "CMYK"),
+        (corpus.cmyk_without_adobe, "CMYK"),
+        (corpus.ycck, "YCCK (Adobe CMYK)"),
+    ],
+    ids=["adobe_inverted_cmyk", "plain_cmyk", "ycck"],
+)
+def test_cmyk_photos_are_converted_to_rgb_with_the_right_polarity(build, label):
+    photo = prepare_photo(build(), POLICY)  # every builder paints CMYK (0, 255, 255, 0): red
+    assert _open(photo.data).mode == "RGB"
+    assert _close(_open(photo.data).getpixel((40, 30)), (255, 0, 0))
+    assert _reason(photo, "converted_to_rgb").startswith(f"{label} JPEG converted to RGB")
+
+
+@pytest.mark.parametrize(
+    ("icc", "expected", "how"),
+    [
+        (corpus.cmyk_icc, (177, 255, 255), "using its embedded ICC profile"),
+        (lambda: None, (127, 255, 255), "with the standard formula"),
+    ],
+    ids=["with_cmyk_profile", "without_profile"],
+)
+def test_cmyk_is_converted_through_its_embedded_profile_when_it_has_one(icc, expected, how):
+    photo = prepare_photo(corpus.cmyk((128, 0, 0, 0), icc_profile=icc()), POLICY)  # 50% cyan
+    assert _close(_open(photo.data).getpixel((40, 30)), expected, tolerance=8)
+    assert how in _reason(photo, "converted_to_rgb")
+
+
+def test_cmyk_with_a_profile_that_is_not_cmyk_falls_back_to_the_standard_formula():
+    data = corpus.cmyk(icc_profile=corpus.srgb_icc())
+    photo = prepare_photo(data, POLICY)
+    assert "standard formula" in _reason(photo, "converted_to_rgb")
+    assert "icc_profile" not in _open(photo.data).info
+
+
+def test_cmyk_black_comes_out_black():
+    photo = prepare_photo(corpus.cmyk((0, 0, 0, 255)), POLICY)
+    assert _close(_open(photo.data).getpixel((40, 30)), (0, 0, 0))
+
+
+def test_rgb_coded_jpeg_is_re_encoded_as_standard_ycbcr():
+    photo = prepare_photo(corpus.encode(corpus.drawing(), keep_rgb=True), POLICY)
+    assert "RGB-coded" in _reason(photo, "reencoded")
+    assert read_structure(photo.data).colour_space == "ycbcr"
+
+
+def test_grayscale_stays_grayscale_when_re_encoded():
+    data = corpus.encode(corpus.drawing(mode="L"), exif=corpus.exif(6))
+    assert _open(prepare_photo(data, POLICY).data).mode == "L"
+
+
+# --- size -----------------------------------------------------------------------------------
+
+
+def test_huge_camera_photo_is_downscaled_to_the_longest_side_under_the_upload_limit():
+    photo = prepare_photo(corpus.huge_valid(), POLICY)
+    assert (photo.width, photo.height) == (1024, 768)
+    assert len(photo.data) <= 4 * 1024 * 1024
+    assert _reason(photo, "downscaled") == (
+        "4000x3000 is over the 1024 px longest side; scaled to 1024x768"
+    )
+    assert (photo.source_width, photo.source_height) == (4000, 3000)
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [
+        ((3000, 1999), (1024, 682)),
+        ((1999, 3000), (682, 1024)),
+        ((1025, 1025), (1024, 1024)),
+        ((5000, 700), (1024, 143)),
+    ],
+)
+def test_downscaling_keeps_the_aspect_ratio(size, expected):
+    photo = prepare_photo(corpus.baseline(size), POLICY)
+    assert (photo.width, photo.height) == expected
+    scale = max(photo.width, photo.height) / max(size)
+    assert abs(min(photo.width, photo.height) - min(size) * scale) <= 0.5  # rounded, not cut
+
+
+def test_max_side_from_the_policy_bounds_the_output():
+    photo = prepare_photo(corpus.baseline((800, 600)), ImagePolicy(max_side=400))
+    assert (photo.width, photo.height) == (400, 300)
+
+
+def test_photo_over_the_upload_limit_is_brought_under_it():
+    policy = ImagePolicy(max_side=2000, max_upload_bytes=150_000)
+    data = corpus.noisy((1200, 900))
+    assert len(data) > policy.max_upload_bytes
+    photo = prepare_photo(data, policy)
+    assert len(photo.data) <= policy.max_upload_bytes
+    assert photo.width / photo.height == pytest.approx(1200 / 900, abs=0.01)
+    assert {"reencoded", "quality_reduced"} <= set(_codes(photo))
+
+
+def test_photo_that_cannot_fit_is_rejected():
+    policy = ImagePolicy(min_side=600, max_side=2000, max_upload_bytes=2048)
+    with pytest.raises(InvalidPhoto) as caught:
+        prepare_photo(corpus.noisy((800, 600)), policy)
+    assert caught.value.code == "cannot_fit"
+
+
+def test_big_photos_decode_at_a_reduced_dct_scale():
+    image = imaging_codec.decode(corpus.huge_valid(), (1024, 768))
+    assert image.size == (2000, 1500)  # 1/2 scale: the smallest still >= 1024x768
+
+
+# --- policy and strictness ------------------------------------------------------------------
+
+
+def test_policy_defaults_are_the_documented_limits():
+    assert ImagePolicy() == ImagePolicy(
+        min_side=48,
+        max_side=1024,
+        max_upload_bytes=4 * 1024 * 1024,
+        max_pixels=64_000_000,
+        jpeg_quality=90,
+        max_input_bytes=25 * 1024 * 1024,
+    )
+    assert ImagePolicy().problems() == ()
+
+
+def test_inconsistent_policy_lists_every_problem_and_is_refused_by_prepare_photo():
+    policy = ImagePolicy(min_side=2000, jpeg_quality=0)
+    assert len(policy.problems()) == 2
+    with pytest.raises(ValueError, match="max_side"):
+        prepare_photo(corpus.baseline(), policy)
+
+
+def test_pillow_stays_strict_about_truncated_images():
+    for build in (corpus.baseline, lambda: corpus.cut(corpus.baseline(), 0.5)):
+        with contextlib.suppress(InvalidPhoto):
+            prepare_photo(build(), POLICY)
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+
+
+def test_prepared_photo_repr_leaves_out_the_bytes():
+    assert "data=" not in repr(prepare_photo(corpus.baseline(), POLICY))

@@ -25,6 +25,14 @@ from photo_core.retry import RetryPolicy
 SERVICE_UPLOAD_LIMIT_BYTES = 4 * 1024 * 1024
 STORAGE_CONNECTION = "PhotoStorage"  # the binding's connection name: a setting prefix
 _CONTAINER_NAME = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}")
+IMAGE_SETTING_NAMES = {
+    "min_side": "PHOTO_MIN_SIDE",
+    "max_side": "PHOTO_MAX_SIDE",
+    "max_upload_bytes": "PHOTO_MAX_UPLOAD_BYTES",
+    "max_pixels": "PHOTO_MAX_PIXELS",
+    "jpeg_quality": "PHOTO_JPEG_QUALITY",
+    "max_input_bytes": "PHOTO_MAX_BLOB_BYTES",
+}
 _TABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,62}")
 
 
@@ -196,8 +204,10 @@ class _Reader:
             max_input_bytes=self.number("PHOTO_MAX_BLOB_BYTES", d.max_input_bytes, int,
                                         1024, 1024**3),
         )
-        if image.min_side > image.max_side:
-            self.problems.append("PHOTO_MIN_SIDE is larger than PHOTO_MAX_SIDE")
+        for problem in image.problems():
+            for field_name, setting in IMAGE_SETTING_NAMES.items():
+                problem = re.sub(rf"\b{field_name}\b", setting, problem)
+            self.problems.append(problem)
         if self.problems:
             raise SettingsError(self.problems)
         return Settings(api=api, auth=auth, naming=naming, retry=retry, image=image,

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 from photo_core.dialects import PhotoMetadata
 from photo_core.errors import PhotoSyncError, UserNotFound
+from photo_core.naming import UserRef
 from photo_core.outcomes import Outcome
 from photo_core.photo_api import DirectoryUser, PhotoContent
 from photo_core.ports import Disposal, DropChanged, DropInfo, StateConflict, UserState
-from photo_core.naming import UserRef
 
 
 def jpeg(size: tuple[int, int] = (120, 120), color: tuple[int, int, int] = (200, 120, 40)) -> bytes:

@@ -121,3 +121,9 @@ def test_certificate_mode_needs_a_readable_certificate(tmp_path: Path) -> None:
 def test_managed_identity_takes_an_optional_user_assigned_client_id() -> None:
     assert Settings.from_env({"PHOTO_CLIENT_ID": "mi-1"}).auth.client_id == "mi-1"
     assert Settings.from_env({"PHOTO_CLOUD": "CHINA"}).api.cloud is Cloud.CHINA
+
+
+def test_inconsistent_image_settings_are_named() -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({"PHOTO_MIN_SIDE": "600", "PHOTO_MAX_SIDE": "500"})
+    assert "PHOTO_MAX_SIDE (500) must be at least PHOTO_MIN_SIDE (600)" in str(raised.value)

@@ -33,7 +33,9 @@ def state() -> FakeStateStore:
     return FakeStateStore()
 
 
-def deps(api: FakePhotoApi, state: FakeStateStore, clock: FakeClock, owner: str = "inv-1") -> SyncDeps:
+def deps(
+    api: FakePhotoApi, state: FakeStateStore, clock: FakeClock, owner: str = "inv-1"
+) -> SyncDeps:
     return SyncDeps(api=api, state=state, now=clock.now, sleep=clock.sleep, owner=owner)
 
 

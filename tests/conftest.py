@@ -1,3 +1,19 @@
-"""Shared fixtures: the emulator fixtures are registered here so every test package can use them."""
+"""Shared fixtures: real services for integration tests, started once per session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from devstack.azurite import Azurite
 
 pytest_plugins = ["tests.integration.emulator_fixture"]
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[Azurite]:
+    """One Azurite (in-memory location in a temp folder) for the session; tests use unique
+    container and table names so they do not see each other's data."""
+    with Azurite() as running:
+        yield running

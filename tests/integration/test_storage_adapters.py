@@ -1,0 +1,150 @@
+"""The blob and table adapters against a real Azurite, and one sync through all real parts."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from azure.data.tables import TableClient
+from azure.storage.blob import BlobServiceClient, ContainerClient
+from PIL import Image
+
+from devstack.azurite import Azurite
+from photo_core.blob_drop import TAG_REASON, TAG_STATUS, AzureBlobDrop
+from photo_core.bootstrap import bootstrap
+from photo_core.imaging import ImagePolicy
+from photo_core.naming import NamingRules
+from photo_core.outcomes import Outcome, Status
+from photo_core.ports import Disposal, DropChanged, StateConflict, UserState
+from photo_core.state_table import TableStateStore
+from photo_core.sync import SyncDeps, SyncOptions, sync_drop
+from tests.integration.test_photo_api import admin, settings_for
+
+pytestmark = pytest.mark.integration
+
+
+def jpeg(color: str = "#3366aa") -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (160, 160), color).save(out, "JPEG")
+    return out.getvalue()
+
+
+@pytest.fixture
+def container(azurite: Azurite) -> ContainerClient:
+    service = BlobServiceClient.from_connection_string(azurite.connection_string)
+    client = service.create_container(f"drop-{uuid.uuid4().hex[:12]}")
+    return client
+
+
+@pytest.fixture
+def store(azurite: Azurite) -> TableStateStore:
+    table = TableClient.from_connection_string(azurite.connection_string,
+                                               f"state{uuid.uuid4().hex[:12]}")
+    return TableStateStore(table)
+
+
+def outcome(status: Status, name: str, reason: str | None = None) -> Outcome:
+    return Outcome(status=status, blob_name=name, message="done", at=datetime.now(UTC),
+                   reason=reason, content_sha256="ab" * 32)
+
+
+def test_a_drop_reads_properties_then_exactly_that_version(container: ContainerClient) -> None:
+    blob = container.upload_blob("hr/jane@contoso.com.jpg", b"first")
+    drop = AzureBlobDrop(container.get_blob_client(blob.blob_name))
+    info = drop.info()
+    assert (info.name, info.size, info.recorded) == ("hr/jane@contoso.com.jpg", 5, None)
+    assert drop.read() == b"first"
+    container.upload_blob(blob.blob_name, b"second", overwrite=True)
+    with pytest.raises(DropChanged):
+        drop.read()
+
+
+def test_an_outcome_goes_into_tags_and_metadata_and_is_seen_again(
+        container: ContainerClient) -> None:
+    client = container.upload_blob("jane@contoso.com.jpg", jpeg(), metadata={"hr_batch": "42"})
+    drop = AzureBlobDrop(client)
+    drop.info()
+    drop.record(outcome(Status.REJECTED, "jane@contoso.com.jpg", "not_jpeg"))
+    assert client.get_blob_tags() == {TAG_STATUS: "rejected", TAG_REASON: "not_jpeg"}
+    metadata = client.get_blob_properties().metadata
+    assert metadata["hr_batch"] == "42"
+    again = AzureBlobDrop(client).info()
+    assert again.recorded is not None
+    assert (again.recorded.status, again.recorded.reason) == (Status.REJECTED, "not_jpeg")
+    found = list(container.find_blobs_by_tags(f"\"{TAG_STATUS}\" = 'rejected'"))
+    assert [b.name for b in found] == ["jane@contoso.com.jpg"]
+
+
+def test_an_outcome_is_not_stamped_on_content_uploaded_meanwhile(
+        container: ContainerClient) -> None:
+    client = container.upload_blob("jane@contoso.com.jpg", b"old")
+    drop = AzureBlobDrop(client)
+    drop.info()
+    container.upload_blob("jane@contoso.com.jpg", b"new", overwrite=True)
+    drop.record(outcome(Status.UPLOADED, "jane@contoso.com.jpg"))
+    assert AzureBlobDrop(client).info().recorded is None
+    assert client.get_blob_tags() == {}
+
+
+def test_move_copies_with_the_outcome_then_removes_the_drop(container: ContainerClient,
+                                                            azurite: Azurite) -> None:
+    service = BlobServiceClient.from_connection_string(azurite.connection_string)
+    target = service.create_container(f"moved-{uuid.uuid4().hex[:12]}")
+    client = container.upload_blob("x/jane@contoso.com.jpg", b"data")
+    drop = AzureBlobDrop(client)
+    drop.info()
+    content = drop.read()
+    drop.record(outcome(Status.UPLOADED, "x/jane@contoso.com.jpg"))
+    drop.dispose(Disposal.MOVE, target.container_name, content)
+    moved = target.get_blob_client("x/jane@contoso.com.jpg")
+    assert moved.download_blob().readall() == b"data"
+    assert moved.get_blob_tags()[TAG_STATUS] == "uploaded"
+    assert not client.exists()
+
+
+def test_delete_removes_only_the_processed_version(container: ContainerClient) -> None:
+    client = container.upload_blob("jane@contoso.com.jpg", b"v1")
+    drop = AzureBlobDrop(client)
+    drop.info()
+    container.upload_blob("jane@contoso.com.jpg", b"v2", overwrite=True)
+    drop.dispose(Disposal.DELETE, None, None)
+    assert client.download_blob().readall() == b"v2"
+
+
+def test_state_rows_are_created_once_and_updated_only_from_the_version_read(
+        store: TableStateStore) -> None:
+    user = "upn:guest_fabrikam.com#EXT#@contoso.onmicrosoft.com"
+    assert store.get(user) is None
+    first = store.put(UserState(user=user, attempts=1), None)
+    with pytest.raises(StateConflict):
+        store.put(UserState(user=user), None)
+    when = datetime(2026, 11, 28, 10, 30, tzinfo=UTC)
+    second = store.put(UserState(user=user, attempts=2, source_modified=when,
+                                 last_status="uploaded"), first)
+    with pytest.raises(StateConflict):
+        store.put(UserState(user=user, attempts=3), first)
+    state, version = store.get(user) or (None, None)
+    assert version == second
+    assert state == UserState(user=user, attempts=2, source_modified=when,
+                              last_status="uploaded")
+
+
+def test_one_drop_through_real_storage_and_the_emulator(
+        container: ContainerClient, store: TableStateStore, emu: dict[str, Any]) -> None:
+    photo = jpeg("#aa3366")
+    client = container.upload_blob("alex.wilber@contoso.com.jpg", photo)
+    services = bootstrap(settings_for(emu))
+    deps = SyncDeps(api=services.photo_api, state=store, now=lambda: datetime.now(UTC),
+                    sleep=lambda s: None, owner="test")
+    options = SyncOptions(naming=NamingRules(), image=ImagePolicy())
+    result = sync_drop(AzureBlobDrop(client), options, deps)
+    assert result.status is Status.UPLOADED
+    assert admin(emu, "GET", "/users/alex.wilber@contoso.com/photo").content == photo
+    assert client.get_blob_tags()[TAG_STATUS] == "uploaded"
+    row = store.get("upn:alex.wilber@contoso.com")
+    assert row is not None and row[0].last_status == "uploaded"
+    again = sync_drop(AzureBlobDrop(client), options, deps)
+    assert again.status is Status.UPLOADED and again.message.startswith("already processed")

@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NODE   := node_modules/.installed
 
-.PHONY: run test lint typecheck unit integration emulator clean
+.PHONY: run demo test lint typecheck unit integration emulator clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "photo-sync needs Python 3.11+")'
@@ -21,7 +21,10 @@ $(NODE): package.json package-lock.json
 	touch $@
 
 run: $(STAMP) $(NODE)
-	$(BIN)/python -m devstack.demo
+	$(BIN)/python -m devstack run
+
+demo: $(STAMP) $(NODE)
+	$(BIN)/python -m devstack demo
 
 test: lint typecheck $(NODE)
 	$(BIN)/python -m pytest

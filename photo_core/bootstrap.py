@@ -135,3 +135,11 @@ def app_services() -> AppServices:
             if _services is None:
                 _services = bootstrap_app()
     return _services
+
+
+def reset_app_services() -> None:
+    """Forget the process-wide services, so the next call reads settings again (for hosts that
+    reload the app with new settings, and for tests)."""
+    global _services
+    with _services_lock:
+        _services = None

@@ -1,0 +1,154 @@
+"""``python -m devstack``: run the local stack, and poke at it from the keyboard.
+
+    run                    start everything, drop the sample HR batch, serve until Ctrl-C
+    demo                   the same, then exit: 0 when every sample ended as expected
+    drop FILE --as UPN     upload a photo into the drop container as HR would
+    lookup UPN             ask the lookup endpoint about a user
+    status [-n N]          the latest outcomes recorded on dropped blobs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from devstack.samples import Sample, sample_batch
+from devstack.stack import DEFAULT_STATE_DIR, LocalStack, StackInfo
+
+OUTCOME_TIMEOUT_S = 90.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="start the stack with a sample HR drop; Ctrl-C stops it")
+    sub.add_parser("demo", help="start, drop the samples, check the outcomes, stop")
+    drop = sub.add_parser("drop", help="upload a photo as HR would")
+    drop.add_argument("file", type=Path)
+    drop.add_argument("--as", dest="user", required=True, help="UPN the photo is for")
+    lookup = sub.add_parser("lookup", help="call the lookup endpoint")
+    lookup.add_argument("user")
+    status = sub.add_parser("status", help="latest outcomes in the drop container")
+    status.add_argument("-n", type=int, default=20)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.command in ("run", "demo"):
+        return _run(keep_serving=args.command == "run")
+    info = StackInfo.load(DEFAULT_STATE_DIR)
+    if args.command == "drop":
+        return _drop(info, args.file, args.user)
+    if args.command == "lookup":
+        return _lookup(info, args.user)
+    return _status(info, args.n)
+
+
+def _run(*, keep_serving: bool) -> int:
+    stack = LocalStack()
+    print("starting Azurite, the photo API emulator and the functions host ...", flush=True)
+    info = stack.start()
+    try:
+        samples = sample_batch()
+        _upload_all(info, samples)
+        results = _wait_for_outcomes(info, [s.blob_name for s in samples])
+        ok = _print_table(samples, results)
+        key = info.function_keys.get("photo_lookup", "")
+        print("\nlook a user up:")
+        print(f"  curl -s '{info.api_url}users/adele.vance@contoso.com/photo?code={key}'")
+        if not keep_serving:
+            return 0 if ok else 1
+        print("\nthe stack keeps running (drop more with `python -m devstack drop FILE --as UPN`)"
+              "; Ctrl-C stops it", flush=True)
+        threading.Event().wait()
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stack.stop()
+
+
+def _container(info: StackInfo) -> Any:
+    from azure.storage.blob import ContainerClient
+
+    return ContainerClient.from_connection_string(info.connection_string, info.drop_container)
+
+
+def _upload_all(info: StackInfo, samples: list[Sample]) -> None:
+    container = _container(info)
+    for sample in samples:
+        container.upload_blob(sample.blob_name, sample.content, overwrite=True)
+
+
+def _wait_for_outcomes(info: StackInfo, names: list[str]) -> dict[str, dict[str, str]]:
+    container = _container(info)
+    results: dict[str, dict[str, str]] = {}
+    deadline = time.monotonic() + OUTCOME_TIMEOUT_S
+    while len(results) < len(names) and time.monotonic() < deadline:
+        for name in names:
+            if name not in results:
+                tags = container.get_blob_client(name).get_blob_tags()
+                if "photosync-status" in tags:
+                    results[name] = tags
+        time.sleep(0.3)
+    return results
+
+
+def _print_table(samples: list[Sample], results: dict[str, dict[str, str]]) -> bool:
+    ok = True
+    print(f"\n{'blob':34} {'outcome':10} {'reason':16} {'as expected':11}  what")
+    for s in samples:
+        tags = results.get(s.blob_name, {})
+        status = tags.get("photosync-status", "(none)")
+        reason = tags.get("photosync-reason", "none")
+        expected = status == s.expect_status and reason == (s.expect_reason or "none")
+        ok = ok and expected
+        print(f"{s.blob_name:34} {status:10} {reason:16} {'yes' if expected else 'NO':11}  "
+              f"{s.what}")
+    print(f"\n{sum(1 for s in samples if s.blob_name in results)}/{len(samples)} drops have an "
+          f"outcome; {'all as expected' if ok else 'SOME NOT AS EXPECTED'}")
+    return ok
+
+
+def _drop(info: StackInfo, file: Path, user: str) -> int:
+    name = f"{user}{file.suffix.lower() or '.jpg'}"
+    _container(info).upload_blob(name, file.read_bytes(), overwrite=True)
+    result = _wait_for_outcomes(info, [name])
+    print(json.dumps({"blob": name, **result.get(name, {"photosync-status": "pending"})}))
+    return 0
+
+
+def _lookup(info: StackInfo, user: str) -> int:
+    import requests
+
+    url = f"{info.api_url}users/{quote(user, safe='@')}/photo"
+    session = requests.Session()
+    session.trust_env = False
+    response = session.get(url, params={"code": info.function_keys.get("photo_lookup", "")},
+                           timeout=60)
+    print(json.dumps(response.json(), indent=2))
+    return 0 if response.ok else 1
+
+
+def _status(info: StackInfo, count: int) -> int:
+    from urllib.parse import unquote
+
+    container = _container(info)
+    blobs = sorted(container.list_blobs(include=["metadata"]), key=lambda b: b.last_modified,
+                   reverse=True)[:count]
+    for blob in blobs:
+        meta = {k.removeprefix("photosync_"): unquote(v) for k, v in (blob.metadata or {}).items()
+                if k.startswith("photosync_")}
+        print(f"{blob.last_modified:%H:%M:%S} {blob.name:40} {meta.get('status', 'pending'):10}"
+              f" {meta.get('reason', '')} {meta.get('message', '')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""The whole local stack on one machine: Azurite, the photo API emulator, the functions host.
+
+``LocalStack`` starts them in order, writes ``local.settings.json`` (Azurite and emulator values,
+no real secrets: the Azurite key is its published development key and the emulator's client
+secret is a demo value) the way Core Tools reads it, so ``func start`` works with the same file
+where Core Tools is installed, and records what a second terminal needs in
+``.devstack/stack.json`` (used by ``python -m devstack drop|lookup|status``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from devstack.azurite import Azurite
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_STATE_DIR = REPO_ROOT / ".devstack"
+STACK_FILE = "stack.json"
+DROP_CONTAINER = "hr-photos"
+
+
+def local_settings_values(connection_string: str, emulator: dict[str, Any]) -> dict[str, str]:
+    """App settings for the local stack, in the names the deployed app uses."""
+    return {
+        "FUNCTIONS_WORKER_RUNTIME": "python",
+        "AzureWebJobsStorage": connection_string,
+        "PhotoStorage": connection_string,
+        "PHOTO_DROP_CONTAINER": DROP_CONTAINER,
+        "PHOTO_API_BASE_URL": emulator["graph_base"],
+        "PHOTO_AUTHORITY": emulator["authority"],
+        "PHOTO_CA_BUNDLE": emulator["ca_cert"],
+        "PHOTO_AUTH_MODE": "client_secret",
+        "PHOTO_TENANT_ID": emulator["tenant"],
+        "PHOTO_CLIENT_ID": emulator["client_id"],
+        "PHOTO_CLIENT_SECRET": emulator["client_secret"],
+        "PHOTO_RETRY_BUDGET_SECONDS": "30",
+    }
+
+
+def write_local_settings(path: Path, values: dict[str, str]) -> None:
+    document = {"IsEncrypted": False, "Values": values, "Host": {"CORS": "*"}}
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+
+
+@dataclass
+class StackInfo:
+    connection_string: str
+    api_url: str
+    function_keys: dict[str, str]
+    drop_container: str
+    emulator: dict[str, Any]
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.__dict__, indent=2), encoding="utf-8")
+
+    @classmethod
+    def load(cls, state_dir: Path = DEFAULT_STATE_DIR) -> StackInfo:
+        path = state_dir / STACK_FILE
+        if not path.exists():
+            raise SystemExit("no local stack is running: start one with `make run`")
+        return cls(**json.loads(path.read_text(encoding="utf-8")))
+
+
+class LocalStack:
+    """Start with ``start()``, stop with ``stop()`` (or use as a context manager).
+
+    Each start is fresh: Azurite's folder is wiped, so a demo's outcomes do not depend on the
+    previous run. The emulator keeps its generated CA between runs.
+    """
+
+    def __init__(self, state_dir: Path = DEFAULT_STATE_DIR, *, watch: bool = True,
+                 settings_file: Path = REPO_ROOT / "local.settings.json",
+                 extra_settings: dict[str, str] | None = None) -> None:
+        self.state_dir = state_dir
+        self.watch = watch
+        self.settings_file = settings_file
+        self.extra_settings = dict(extra_settings or {})
+        self.azurite: Azurite | None = None
+        self.emulator: Any = None
+        self.host: Any = None
+        self.info: StackInfo | None = None
+
+    def start(self) -> StackInfo:
+        from devstack.emulator.config import EmulatorConfig
+        from devstack.emulator.server import start as start_emulator
+        from devstack.host import start_host
+        from photo_core.bootstrap import reset_app_services
+
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        azurite_dir = self.state_dir / "azurite"
+        shutil.rmtree(azurite_dir, ignore_errors=True)
+        self.azurite = Azurite(location=azurite_dir).start()
+        self.emulator = start_emulator(EmulatorConfig(state_dir=self.state_dir / "emulator"))
+        settings_file = self.settings_file
+        values = local_settings_values(self.azurite.connection_string, self.emulator.info)
+        write_local_settings(settings_file, {**values, **self.extra_settings})
+        _create_container(self.azurite.connection_string, DROP_CONTAINER)
+        reset_app_services()  # the host reloads the app; its services must read these settings
+        self.host = start_host(settings=settings_file, state_dir=self.state_dir / "host",
+                               watch=self.watch)
+        self.info = StackInfo(
+            connection_string=self.azurite.connection_string,
+            api_url=self.host.url(""),
+            function_keys=dict(self.host.keys.function_keys),
+            drop_container=DROP_CONTAINER,
+            emulator=dict(self.emulator.info),
+        )
+        self.info.save(self.state_dir / STACK_FILE)
+        return self.info
+
+    def stop(self) -> None:
+        for part in (self.host, self.emulator, self.azurite):
+            if part is not None:
+                part.stop()
+        from photo_core.bootstrap import reset_app_services
+
+        reset_app_services()
+        (self.state_dir / STACK_FILE).unlink(missing_ok=True)
+
+    def __enter__(self) -> LocalStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _create_container(connection_string: str, name: str) -> None:
+    from azure.core.exceptions import ResourceExistsError
+    from azure.storage.blob import BlobServiceClient
+
+    service = BlobServiceClient.from_connection_string(connection_string)
+    with contextlib.suppress(ResourceExistsError):
+        service.create_container(name)

@@ -1,0 +1,194 @@
+"""The functions called directly, with real BlobClients on Azurite and real HttpRequests."""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import azure.functions as func
+import pytest
+from azure.storage.blob import BlobClient, BlobServiceClient
+from PIL import Image
+
+from devstack.azurite import Azurite
+from devstack.stack import local_settings_values
+from photo_core.bootstrap import reset_app_services
+from tests.integration.test_photo_api import admin, faults
+
+pytestmark = pytest.mark.integration
+
+Functions = dict[str, Callable[..., Any]]
+
+
+def jpeg(size: tuple[int, int] = (240, 240), color: str = "#5577aa") -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, "JPEG")
+    return out.getvalue()
+
+
+@pytest.fixture
+def container_name(azurite: Azurite) -> str:
+    name = f"drops-{uuid.uuid4().hex[:10]}"
+    BlobServiceClient.from_connection_string(azurite.connection_string).create_container(name)
+    return name
+
+
+@pytest.fixture
+def functions(emu: dict[str, Any], azurite: Azurite, container_name: str,
+              monkeypatch: pytest.MonkeyPatch) -> Iterator[Functions]:
+    values = local_settings_values(azurite.connection_string, emu)
+    values.update(PHOTO_DROP_CONTAINER=container_name,
+                  PHOTO_STATE_TABLE=f"state{uuid.uuid4().hex[:10]}",
+                  PHOTO_RETRY_BUDGET_SECONDS="5")
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    reset_app_services()
+    import function_app
+
+    app = importlib.reload(function_app).app  # get_functions() works once per app object
+    yield {f.get_function_name(): f.get_user_function() for f in app.get_functions()}
+    reset_app_services()
+
+
+def drop(azurite: Azurite, container: str, name: str, data: bytes) -> BlobClient:
+    client = BlobClient.from_connection_string(azurite.connection_string, container, name)
+    client.upload_blob(data, overwrite=True)
+    return client
+
+
+def get(functions: Functions, name: str, route: str, user: str,
+        headers: dict[str, str] | None = None, params: dict[str, str] | None = None,
+        ) -> func.HttpResponse:
+    request = func.HttpRequest("GET", f"http://localhost/api/{route}", headers=headers or {},
+                               params=params or {}, route_params={"user": user}, body=b"")
+    response: func.HttpResponse = functions[name](request)
+    return response
+
+
+def body(response: func.HttpResponse) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(response.get_body())
+    return result
+
+
+def test_the_app_declares_its_functions(functions: Functions) -> None:
+    assert set(functions) == {"sync_photo", "photo_lookup", "photo_value", "health"}
+
+
+def test_a_drop_is_synced_and_its_outcome_tagged(functions: Functions, azurite: Azurite,
+                                                 container_name: str,
+                                                 emu: dict[str, Any]) -> None:
+    photo = jpeg()
+    client = drop(azurite, container_name, "alex.wilber@contoso.com.jpg", photo)
+    functions["sync_photo"](client)
+    assert client.get_blob_tags() == {"photosync-status": "uploaded", "photosync-reason": "none"}
+    assert admin(emu, "GET", "/users/alex.wilber@contoso.com/photo").content == photo
+
+
+def test_permanent_failures_return_normally_as_rejections(functions: Functions,
+                                                          azurite: Azurite,
+                                                          container_name: str) -> None:
+    client = drop(azurite, container_name, "nobody@contoso.com.jpg", jpeg())
+    functions["sync_photo"](client)
+    assert client.get_blob_tags()["photosync-reason"] == "user_not_found"
+
+
+def test_transient_failures_raise_for_the_platform_to_retry(functions: Functions,
+                                                            azurite: Azurite,
+                                                            container_name: str,
+                                                            emu: dict[str, Any]) -> None:
+    client = drop(azurite, container_name, "alex.wilber@contoso.com.jpg", jpeg())
+    faults(emu, script=[{"status": 429, "retry_after": 120}])
+    with pytest.raises(Exception, match="throttled"):
+        functions["sync_photo"](client)
+    assert client.get_blob_tags() == {}
+
+
+def test_lookup_answers_metadata_and_the_last_sync(functions: Functions, azurite: Azurite,
+                                                   container_name: str) -> None:
+    functions["sync_photo"](drop(azurite, container_name, "alex.wilber@contoso.com.jpg",
+                                 jpeg((300, 300))))
+    response = get(functions, "photo_lookup", "users/alex.wilber@contoso.com/photo",
+                   "alex.wilber@contoso.com")
+    assert response.status_code == 200
+    answer = body(response)
+    assert answer["hasPhoto"] is True
+    assert (answer["width"], answer["height"], answer["contentType"]) == (300, 300, "image/jpeg")
+    assert "240x240" in answer["sizes"]
+    assert answer["lastSync"]["status"] == "uploaded"
+    assert answer["lastSync"]["blob"] == "alex.wilber@contoso.com.jpg"
+    etag = response.headers["ETag"]
+    again = get(functions, "photo_lookup", "", "alex.wilber@contoso.com",
+                headers={"If-None-Match": etag})
+    assert again.status_code == 304
+
+
+def test_lookup_of_a_user_without_photo_or_sync(functions: Functions) -> None:
+    answer = body(get(functions, "photo_lookup", "", "megan.bowen@contoso.com"))
+    assert answer["hasPhoto"] is True and answer["lastSync"] is None
+    answer = body(get(functions, "photo_lookup", "", "lee.gu@contoso.com"))
+    assert answer["hasPhoto"] is False and answer["sizes"] == []
+
+
+@pytest.mark.parametrize(
+    ("user", "status", "code"),
+    [
+        ("jane doe@contoso.com", 400, "invalid_characters"),
+        ("../../admin", 400, "not_a_user_reference"),
+        ("nobody@contoso.com", 404, "user_not_found"),
+        ("nestor.wilke@contoso.com", 404, "no_mailbox"),
+    ],
+)
+def test_lookup_errors_are_json_with_a_stable_code(functions: Functions, user: str, status: int,
+                                                   code: str) -> None:
+    response = get(functions, "photo_lookup", "", user)
+    assert response.status_code == status
+    assert body(response)["error"]["code"] == code
+    assert "Traceback" not in response.get_body().decode()
+
+
+def test_an_invalid_reference_sends_nothing_upstream(functions: Functions,
+                                                     emu: dict[str, Any]) -> None:
+    before = admin(emu, "GET", "/stats").json()
+    get(functions, "photo_lookup", "", "x%2F..%2Fy@contoso.com")
+    assert admin(emu, "GET", "/stats").json() == before
+
+
+def test_throttled_lookups_are_503_with_retry_after(functions: Functions,
+                                                    emu: dict[str, Any]) -> None:
+    faults(emu, script=[{"status": 429, "retry_after": 45}])
+    response = get(functions, "photo_lookup", "", "adele.vance@contoso.com")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "45"
+    assert body(response)["error"]["code"] == "throttled"
+
+
+def test_other_upstream_failures_are_502(functions: Functions, emu: dict[str, Any]) -> None:
+    faults(emu, script=[{"status": 400, "code": "BadRequest"}])
+    response = get(functions, "photo_lookup", "", "adele.vance@contoso.com")
+    assert response.status_code == 502
+
+
+def test_the_photo_itself_and_one_size(functions: Functions) -> None:
+    response = get(functions, "photo_value", "", "adele.vance@contoso.com")
+    assert response.status_code == 200
+    assert response.mimetype == "image/jpeg"
+    assert response.get_body()[:2] == b"\xff\xd8"
+    sized = get(functions, "photo_value", "", "megan.bowen@contoso.com",
+                params={"size": "48x48"})
+    assert Image.open(io.BytesIO(sized.get_body())).size == (48, 48)
+    bad = get(functions, "photo_value", "", "adele.vance@contoso.com", params={"size": "50x50"})
+    assert (bad.status_code, body(bad)["error"]["code"]) == (400, "invalid_size")
+    none = get(functions, "photo_value", "", "lee.gu@contoso.com")
+    assert (none.status_code, body(none)["error"]["code"]) == (404, "no_photo")
+
+
+def test_health_reports_checks_without_details(functions: Functions) -> None:
+    request = func.HttpRequest("GET", "http://localhost/api/health", body=b"")
+    response = functions["health"](request)
+    assert response.status_code == 200
+    assert json.loads(response.get_body()) == {
+        "status": "ok", "checks": {"settings": "ok", "storage": "ok", "identity": "ok"}}

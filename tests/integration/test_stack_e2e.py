@@ -1,0 +1,145 @@
+"""End to end through the local stack over sockets: drop -> Event Grid delivery -> host ->
+function -> emulator, and lookups through the host with function keys."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from azure.storage.blob import ContainerClient
+from PIL import Image
+
+from devstack.stack import LocalStack, StackInfo
+from tests.integration.emulator_fixture import emulator_session
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    state = tmp_path_factory.mktemp("stack")
+    with LocalStack(state, settings_file=state / "local.settings.json") as running:
+        yield running
+
+
+@pytest.fixture
+def info(stack: LocalStack) -> StackInfo:
+    assert stack.info is not None
+    return stack.info
+
+
+def jpeg(color: str, size: tuple[int, int] = (200, 200)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, "JPEG")
+    return out.getvalue()
+
+
+def container(info: StackInfo) -> ContainerClient:
+    return ContainerClient.from_connection_string(info.connection_string, info.drop_container)
+
+
+def emulator_get(info: StackInfo, path: str) -> requests.Response:
+    with emulator_session(info.emulator) as session:
+        return session.get(f"{info.emulator['admin_base']}{path}", timeout=10)
+
+
+def wait_for_tag(info: StackInfo, name: str, timeout: float = 30.0) -> dict[str, str]:
+    client = container(info).get_blob_client(name)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        tags = client.get_blob_tags()
+        if "photosync-status" in tags:
+            return dict(tags)
+        time.sleep(0.2)
+    raise AssertionError(f"no outcome for {name} within {timeout} s")
+
+
+def uploads_for(info: StackInfo, upn: str) -> list[dict[str, Any]]:
+    body = emulator_get(info, "/uploads").json()
+    entries = body["value"] if isinstance(body, dict) else body
+    return [u for u in entries if u["userPrincipalName"] == upn]
+
+
+def http(stack: LocalStack, route: str, **kwargs: Any) -> requests.Response:
+    session = requests.Session()
+    session.trust_env = False
+    return session.get(stack.host.url(route), timeout=30, **kwargs)
+
+
+def test_a_drop_reaches_the_right_user(stack: LocalStack, info: StackInfo) -> None:
+    photo = jpeg("#204080")
+    container(info).upload_blob("alex.wilber@contoso.com.jpg", photo, overwrite=True)
+    assert wait_for_tag(info, "alex.wilber@contoso.com.jpg")["photosync-status"] == "uploaded"
+    stored = emulator_get(info, "/users/alex.wilber@contoso.com/photo")
+    assert stored.content == photo
+
+
+def test_duplicate_deliveries_upload_once(stack: LocalStack, info: StackInfo) -> None:
+    name = "o'brien@contoso.com.jpg"
+    blob = container(info).upload_blob(name, jpeg("#408020"), overwrite=True)
+    wait_for_tag(info, name)
+    props = blob.get_blob_properties()
+    event = {
+        "id": "dup-1", "eventType": "Microsoft.Storage.BlobCreated",
+        "subject": f"/blobServices/default/containers/{info.drop_container}/blobs/{name}",
+        "eventTime": "2026-11-28T10:00:00Z", "dataVersion": "", "metadataVersion": "1",
+        "topic": "/subscriptions/local/resourceGroups/local/providers/Microsoft.Storage/"
+                 "storageAccounts/devstoreaccount1",
+        "data": {"api": "PutBlob", "eTag": props.etag, "contentLength": props.size,
+                 "url": blob.url, "blobType": "BlockBlob", "contentType": "image/jpeg"},
+    }
+    session = requests.Session()
+    session.trust_env = False
+    for _ in range(3):
+        response = session.post(stack.host.webhook_url("sync_photo"), json=[event], timeout=10)
+        assert response.status_code in (200, 202)
+    time.sleep(2.0)
+    assert len(uploads_for(info, "o'brien@contoso.com")) == 1
+
+
+def test_the_newest_of_quick_overwrites_wins(stack: LocalStack, info: StackInfo) -> None:
+    name = "adele.vance@contoso.com.jpg"
+    drops = container(info)
+    for color in ("#ff0000", "#00ff00", "#0000ff"):
+        drops.upload_blob(name, jpeg(color), overwrite=True)
+        time.sleep(0.05)
+    newest = jpeg("#0000ff")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        tags = drops.get_blob_client(name).get_blob_tags()
+        stored = emulator_get(info, "/users/adele.vance@contoso.com/photo").content
+        if tags.get("photosync-status") and stored == newest:
+            break
+        time.sleep(0.2)
+    assert emulator_get(info, "/users/adele.vance@contoso.com/photo").content == newest
+
+
+def test_lookups_need_a_function_key(stack: LocalStack, info: StackInfo) -> None:
+    assert http(stack, "users/adele.vance@contoso.com/photo").status_code == 401
+    key = info.function_keys["photo_lookup"]
+    response = http(stack, "users/adele.vance@contoso.com/photo", params={"code": key})
+    assert response.status_code == 200
+    assert json.loads(response.content)["hasPhoto"] is True
+    cached = http(stack, "users/adele.vance@contoso.com/photo", params={"code": key},
+                  headers={"If-None-Match": response.headers["ETag"]})
+    assert cached.status_code == 304
+
+
+def test_health_is_anonymous_and_says_nothing_more(stack: LocalStack) -> None:
+    response = http(stack, "health")
+    assert response.status_code == 200
+    assert set(response.json()) == {"status", "checks"}
+
+
+def test_local_settings_are_written_the_core_tools_way(stack: LocalStack) -> None:
+    document = json.loads(Path(stack.settings_file).read_text())
+    assert document["IsEncrypted"] is False
+    values = document["Values"]
+    assert values["FUNCTIONS_WORKER_RUNTIME"] == "python"
+    assert values["PhotoStorage"].startswith("DefaultEndpointsProtocol=http")

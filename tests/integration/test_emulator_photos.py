@@ -1,0 +1,357 @@
+"""Graph v1.0 and Outlook v2.0 photo operations against the emulator, over real HTTPS."""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import io
+import ssl
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import pytest
+import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from tests.integration.emulator_fixture import client_token, emulator_session
+
+pytest_plugins = ["tests.integration.emulator_fixture"]
+pytestmark = pytest.mark.integration
+
+ADELE = "adele.vance@contoso.com"  # 96x96 photo
+ADELE_ID = "d0d0cafe-0001-4000-8000-000000000001"
+ALEX = "alex.wilber@contoso.com"  # no photo
+OBRIEN = "o'brien@contoso.com"
+NESTOR = "nestor.wilke@contoso.com"  # no mailbox
+MEGAN = "megan.bowen@contoso.com"  # 720x540 photo
+
+
+def jpeg(width: int = 120, height: int = 120, color: str = "red") -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(out, format="JPEG")
+    return out.getvalue()
+
+
+class Api:
+    """A thin client: a session trusting the emulator CA, with a bearer token."""
+
+    def __init__(self, info: dict[str, Any], token: str | None, base: str) -> None:
+        self.info, self.base = info, base
+        self.s = emulator_session(info)
+        if token:
+            self.s.headers["Authorization"] = f"Bearer {token}"
+
+    def get(self, path: str, **kw: Any) -> requests.Response:
+        return self.s.get(self.base + path, timeout=10, **kw)
+
+    def send(self, method: str, path: str, body: bytes, ctype: str = "image/jpeg") -> \
+            requests.Response:
+        return self.s.request(method, self.base + path, data=body,
+                              headers={"Content-Type": ctype}, timeout=30)
+
+
+@pytest.fixture
+def graph(emu: dict[str, Any]) -> Api:
+    return Api(emu, client_token(emu), emu["graph_base"])
+
+
+@pytest.fixture
+def outlook(emu: dict[str, Any]) -> Api:
+    return Api(emu, client_token(emu, resource="https://outlook.office.com"), emu["outlook_base"])
+
+
+def error_code(r: requests.Response) -> str:
+    body = r.json()
+    inner = body["error"]["innerError"]
+    assert inner["request-id"]
+    assert inner["date"]
+    return str(body["error"]["code"])
+
+
+def admin_photo(info: dict[str, Any], user: str) -> requests.Response:
+    with emulator_session(info) as s:
+        return s.get(f"{info['admin_base']}/users/{quote(user, safe='@')}/photo", timeout=10)
+
+
+# --- Graph reads ----------------------------------------------------------------------------------
+
+
+def test_graph_metadata_and_bytes(graph: Api, emu: dict[str, Any]) -> None:
+    r = graph.get(f"/users/{ADELE}/photo")
+    assert r.status_code == 200
+    meta = r.json()
+    assert meta["@odata.context"].endswith(f"users('{ADELE_ID}')/photo/$entity")
+    assert meta["@odata.mediaContentType"] == "image/jpeg"
+    assert meta["@odata.mediaEtag"].startswith('"')
+    assert meta["@odata.mediaEtag"].endswith('"')
+    assert (meta["id"], meta["width"], meta["height"]) == ("96X96", 96, 96)
+    value = graph.get(f"/users/{ADELE_ID}/photo/$value")
+    assert value.status_code == 200
+    assert value.headers["Content-Type"] == "image/jpeg"
+    assert value.content == admin_photo(emu, ADELE).content
+    assert Image.open(io.BytesIO(value.content)).size == (96, 96)
+
+
+def test_graph_sizes_follow_the_shorter_side(graph: Api) -> None:
+    adele = [p["id"] for p in graph.get(f"/users/{ADELE}/photos").json()["value"]]
+    assert adele == ["48X48", "64X64", "96X96"]
+    megan = graph.get(f"/users/{MEGAN}/photos").json()["value"]
+    assert [p["width"] for p in megan] == [48, 64, 96, 120, 240, 360, 432, 504]
+    assert graph.get(f"/users/{MEGAN}/photo").json()["id"] == "720X540"
+    meta = graph.get(f"/users/{MEGAN}/photos/240x240").json()
+    assert (meta["id"], meta["width"], meta["height"]) == ("240X240", 240, 240)
+    resized = graph.get(f"/users/{MEGAN}/photos/240x240/$value")
+    assert resized.headers["Content-Type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(resized.content)).size == (240, 240)
+    keyed = graph.get(f"/users/{MEGAN}/photos('48x48')/$value")
+    assert Image.open(io.BytesIO(keyed.content)).size == (48, 48)
+    for missing in ("648x648", "100x100", "48x64", "big"):
+        r = graph.get(f"/users/{MEGAN}/photos/{missing}")
+        assert r.status_code == 404, missing
+        assert error_code(r) == "ImageNotFound"
+
+
+def test_graph_user_without_photo(graph: Api) -> None:
+    for path in ("/photo", "/photo/$value", "/photos/48x48"):
+        r = graph.get(f"/users/{ALEX}{path}")
+        assert r.status_code == 404
+        assert error_code(r) == "ImageNotFound"
+    assert graph.get(f"/users/{ALEX}/photos").json()["value"] == []
+
+
+def test_upn_forms_case_and_apostrophes(graph: Api, emu: dict[str, Any]) -> None:
+    with emulator_session(emu) as s:
+        s.put(f"{emu['admin_base']}/users/{quote(OBRIEN)}/photo", data=jpeg(), timeout=10)
+    assert graph.get(f"/users/{ADELE.upper()}/photo").status_code == 200
+    assert graph.get(f"/users/{quote(OBRIEN, safe='')}/photo").status_code == 200
+    assert graph.get(f"/users/{OBRIEN}/photo").status_code == 200
+    keyed = "users('" + OBRIEN.replace("'", "''") + "')"
+    assert graph.get("/" + quote(keyed, safe="") + "/photo").status_code == 200
+    assert graph.get("/" + keyed + "/photo").status_code == 200
+    lone = graph.get("/users('o'brien@contoso.com')/photo")
+    assert lone.status_code == 400
+    assert error_code(lone) == "BadRequest"
+
+
+# --- Graph writes ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["PATCH", "PUT"])
+def test_graph_upload_replaces_the_photo(graph: Api, emu: dict[str, Any], method: str) -> None:
+    before = graph.get(f"/users/{ALEX}/photos").json()
+    assert before["value"] == []
+    body = jpeg(300, 200)
+    r = graph.send(method, f"/users/{ALEX}/photo/$value", body)
+    assert r.status_code == 200
+    assert r.content == b""
+    meta = graph.get(f"/users/{ALEX}/photo").json()
+    assert (meta["width"], meta["height"], meta["id"]) == (300, 200, "300X200")
+    assert admin_photo(emu, ALEX).content == body
+    again = graph.send(method, f"/users/{ALEX}/photo/$value", body)
+    assert again.status_code == 200
+    assert graph.get(f"/users/{ALEX}/photo").json()["@odata.mediaEtag"] != meta[
+        "@odata.mediaEtag"]
+    with emulator_session(emu) as s:
+        uploads = s.get(f"{emu['admin_base']}/uploads", timeout=10).json()["value"]
+    assert len(uploads) == 2
+    assert uploads[0]["sha256"] == hashlib.sha256(body).hexdigest()
+    assert uploads[0]["userPrincipalName"] == ALEX
+    assert uploads[0]["appId"] == emu["client_id"]
+    assert (uploads[0]["dialect"], uploads[0]["method"]) == ("graph", method)
+
+
+def test_graph_delete(graph: Api) -> None:
+    r = graph.s.delete(f"{graph.base}/users/{ADELE}/photo", timeout=10)
+    assert r.status_code == 204
+    assert graph.get(f"/users/{ADELE}/photo").status_code == 404
+    assert graph.s.delete(f"{graph.base}/users/{ADELE}/photo", timeout=10).status_code == 404
+
+
+def test_upload_refusals(graph: Api) -> None:
+    path = f"/users/{ALEX}/photo/$value"
+    too_big = graph.send("PATCH", path, b"\xff\xd8" + bytes(4 * 1024 * 1024))
+    assert too_big.status_code == 413
+    assert error_code(too_big) == "RequestEntityTooLarge"
+    octet = graph.send("PATCH", path, jpeg(), ctype="application/octet-stream")
+    assert octet.status_code == 415
+    assert error_code(octet) == "UnsupportedMediaType"
+    broken = graph.send("PATCH", path, jpeg()[:200])
+    assert broken.status_code == 400
+    assert error_code(broken) == "ImageInvalid"
+    garbage = graph.send("PUT", path, b"not an image at all")
+    assert garbage.status_code == 400
+    assert graph.get(f"/users/{ALEX}/photo").status_code == 404  # nothing was stored
+
+
+def test_the_limit_is_exactly_four_megabytes(graph: Api) -> None:
+    small = jpeg(64, 64)
+    body = small + bytes(4 * 1024 * 1024 - len(small))  # decoders ignore bytes after EOI
+    assert graph.send("PATCH", f"/users/{ALEX}/photo/$value", body).status_code == 200
+    assert graph.send("PATCH", f"/users/{ALEX}/photo/$value", body + b"\0").status_code == 413
+
+
+def test_method_not_allowed(graph: Api) -> None:
+    r = graph.send("POST", f"/users/{ADELE}/photo/$value", jpeg())
+    assert r.status_code == 405
+    assert "PATCH" in r.headers["Allow"]
+    assert graph.send("PATCH", f"/users/{ADELE}/photo", jpeg()).status_code == 405
+
+
+# --- auth, roles, users ---------------------------------------------------------------------------
+
+
+def test_unauthenticated_and_bad_tokens(emu: dict[str, Any]) -> None:
+    for token in (None, "garbage", "a.b.c"):
+        r = Api(emu, token, emu["graph_base"]).get(f"/users/{ADELE}/photo")
+        assert r.status_code == 401
+        assert error_code(r) == "InvalidAuthenticationToken"
+        assert r.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_expired_and_wrong_audience_tokens(emu: dict[str, Any]) -> None:
+    with emulator_session(emu) as s:
+        def mint(**body: Any) -> str:
+            r = s.post(f"{emu['admin_base']}/tokens", json={"client_id": emu["client_id"], **body},
+                       timeout=10)
+            return str(r.json()["access_token"])
+        expired = mint(lifetime_s=-60)
+        other = mint(resource="https://management.azure.com")
+    for token, words in ((expired, "expired"), (other, "audience")):
+        r = Api(emu, token, emu["graph_base"]).get(f"/users/{ADELE}/photo")
+        assert r.status_code == 401
+        assert words in r.json()["error"]["message"]
+    graph_token = client_token(emu)
+    r = Api(emu, graph_token, emu["outlook_base"]).get(f"/Users('{ADELE}')/photo")
+    assert r.status_code == 401  # a Graph token is not an Outlook token
+
+
+def test_missing_roles_are_forbidden(emu: dict[str, Any]) -> None:
+    noroles = Api(emu, client_token(emu, client_id=emu["noroles_client_id"],
+                                    secret=emu["noroles_client_secret"]), emu["graph_base"])
+    r = noroles.get(f"/users/{ADELE}/photo")
+    assert r.status_code == 403
+    assert error_code(r) == "ErrorAccessDenied"
+    readonly = Api(emu, client_token(emu, client_id=emu["readonly_client_id"],
+                                     secret=emu["readonly_client_secret"]), emu["graph_base"])
+    assert readonly.get(f"/users/{ADELE}/photo").status_code == 200
+    w = readonly.send("PATCH", f"/users/{ALEX}/photo/$value", jpeg())
+    assert w.status_code == 403
+    assert error_code(w) == "ErrorAccessDenied"
+
+
+def test_unknown_user_and_no_mailbox(graph: Api, outlook: Api) -> None:
+    r = graph.get("/users/nobody@contoso.com/photo")
+    assert r.status_code == 404
+    assert error_code(r) == "Request_ResourceNotFound"
+    for api, path in ((graph, f"/users/{NESTOR}/photo"), (graph, f"/users/{NESTOR}/photo/$value"),
+                      (outlook, f"/Users('{NESTOR}')/photo")):
+        r = api.get(path)
+        assert r.status_code == 404
+        assert error_code(r) == "MailboxNotHostedInExchangeOnline"
+    w = graph.send("PATCH", f"/users/{NESTOR}/photo/$value", jpeg())
+    assert w.status_code == 404
+    assert error_code(w) == "MailboxNotHostedInExchangeOnline"
+
+
+def test_me_is_not_for_app_tokens(graph: Api) -> None:
+    r = graph.get("/me/photo")
+    assert r.status_code == 400
+
+
+# --- Outlook --------------------------------------------------------------------------------------
+
+
+def test_outlook_metadata_shapes(outlook: Api, emu: dict[str, Any]) -> None:
+    r = outlook.get(f"/Users('{ADELE}')/photo")
+    assert r.status_code == 200
+    meta = r.json()
+    assert meta["@odata.context"].endswith(f"$metadata#Users('{ADELE}')/photo/$entity")
+    assert meta["@odata.id"].endswith(f"Users('{ADELE_ID}@{emu['tenant']}')/photo")
+    assert (meta["Id"], meta["Width"], meta["Height"]) == ("96X96", 96, 96)
+    assert meta["@odata.mediaContentType"] == "image/jpeg"
+    assert meta["@odata.mediaEtag"].startswith('"')
+    empty = outlook.get(f"/users('{ALEX}')/photo").json()
+    assert empty["@odata.mediaContentType"] == "image/gif"
+    assert empty["@odata.mediaEtag"] == ""
+    assert (empty["Id"], empty["Width"], empty["Height"]) == ("1X1", 1, 1)
+    missing = outlook.get(f"/USERS('{ALEX}')/photo/$value")
+    assert missing.status_code == 404
+    assert error_code(missing) == "ErrorItemNotFound"
+    assert outlook.get(f"/Users('{ADELE}')/photo/$value").content == admin_photo(
+        emu, ADELE).content
+
+
+def test_outlook_upload_and_key_forms(outlook: Api, emu: dict[str, Any]) -> None:
+    body = jpeg(240, 240, "blue")
+    key = quote("users('" + OBRIEN.replace("'", "''") + "')", safe="")
+    r = outlook.send("PATCH", f"/{key}/photo/$value", body)
+    assert r.status_code == 200
+    assert r.content == b""
+    assert outlook.send("PUT", f"/users('{ALEX}')/photo/$value", body).status_code == 200
+    meta = outlook.get(f"/Users('{OBRIEN.replace(chr(39), chr(39) * 2)}')/photo").json()
+    assert meta["Id"] == "240X240"
+    assert admin_photo(emu, OBRIEN).content == body
+    with emulator_session(emu) as s:
+        uploads = s.get(f"{emu['admin_base']}/uploads", timeout=10).json()["value"]
+    assert [u["dialect"] for u in uploads] == ["outlook", "outlook"]
+
+
+def test_outlook_without_token_or_role(emu: dict[str, Any]) -> None:
+    r = Api(emu, None, emu["outlook_base"]).get(f"/Users('{ADELE}')/photo")
+    assert r.status_code == 401
+    assert "WWW-Authenticate" in r.headers
+    noroles = client_token(emu, client_id=emu["noroles_client_id"],
+                           secret=emu["noroles_client_secret"],
+                           resource="https://outlook.office.com")
+    r = Api(emu, noroles, emu["outlook_base"]).get(f"/Users('{ADELE}')/photo")
+    assert r.status_code == 403
+
+
+# --- path safety ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("segment", [
+    "..%2F..%2Fadmin%2Fusers", "%2E%2E", "a%2Fb", "%2Fadmin", "users%2F..%2F..",
+    "adele.vance%40contoso.com%2Fphoto", "%2e%2e%2f%2e%2e%2fadmin",
+])
+def test_encoded_slashes_and_dots_never_leave_the_user_segment(
+    graph: Api, segment: str
+) -> None:
+    r = graph.get(f"/users/{segment}/photo")
+    assert r.status_code == 404, segment
+    assert error_code(r) == "Request_ResourceNotFound"
+    keyed = graph.get(f"/users('{segment}')/photo")
+    assert keyed.status_code == 404, segment
+    assert error_code(keyed) == "Request_ResourceNotFound"
+
+
+def test_raw_dot_segments_are_not_resolved(emu: dict[str, Any]) -> None:
+    """requests would normalise ``..`` away, so speak HTTP directly."""
+    url = urlsplit(emu["graph_base"])
+    ctx = ssl.create_default_context(cafile=emu["ca_cert"])
+    conn = http.client.HTTPSConnection(url.hostname or "", url.port, context=ctx, timeout=10)
+    try:
+        for path in ("/v1.0/users/../../admin/users", "/v1.0/users/x/../../../admin/stats"):
+            conn.request("GET", path, headers={"Authorization": f"Bearer {client_token(emu)}"})
+            resp = conn.getresponse()
+            body = resp.read()
+            assert resp.status in (400, 404), path
+            assert b'"error"' in body
+            assert b"tenant" not in body  # not the admin listing
+    finally:
+        conn.close()
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # emu: reset once
+@given(name=st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)),
+                    min_size=1, max_size=30))
+def test_any_encoded_user_segment_stays_a_user_lookup(emu: dict[str, Any], name: str) -> None:
+    api = Api(emu, client_token(emu), emu["graph_base"])
+    r = api.get(f"/users/{quote(name, safe='')}/photo")
+    assert r.status_code in (200, 404), (name, r.text)
+    if r.status_code == 404:
+        assert r.json()["error"]["code"] in ("Request_ResourceNotFound", "ImageNotFound",
+                                             "MailboxNotHostedInExchangeOnline")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,11 +22,33 @@ from tests.integration.emulator_fixture import emulator_session
 pytestmark = pytest.mark.integration
 
 
+class Recorder(logging.Handler):
+    """Keeps every formatted log line (all loggers, DEBUG and up) for the leak check."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+RECORDER = Recorder()
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     state = tmp_path_factory.mktemp("stack")
-    with LocalStack(state, settings_file=state / "local.settings.json") as running:
-        yield running
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(RECORDER)
+    root.setLevel(logging.DEBUG)
+    try:
+        with LocalStack(state, settings_file=state / "local.settings.json") as running:
+            yield running
+    finally:
+        root.removeHandler(RECORDER)
+        root.setLevel(previous)
 
 
 @pytest.fixture
@@ -143,3 +166,21 @@ def test_local_settings_are_written_the_core_tools_way(stack: LocalStack) -> Non
     values = document["Values"]
     assert values["FUNCTIONS_WORKER_RUNTIME"] == "python"
     assert values["PhotoStorage"].startswith("DefaultEndpointsProtocol=http")
+
+
+def test_no_secret_token_or_photo_bytes_reach_any_log_line(stack: LocalStack,
+                                                            info: StackInfo) -> None:
+    container(info).upload_blob("megan.bowen@contoso.com.jpg", jpeg("#777777"), overwrite=True)
+    wait_for_tag(info, "megan.bowen@contoso.com.jpg")
+    tokens = emulator_get(info, "/tokens").json()
+    issued = [t["access_token"] if isinstance(t, dict) else t
+              for t in (tokens["value"] if isinstance(tokens, dict) else tokens)]
+    assert issued, "the emulator issued tokens during these tests"
+    text = "\n".join(RECORDER.lines)
+    assert len(RECORDER.lines) > 10
+    assert info.emulator["client_secret"] not in text
+    for token in issued:
+        assert token not in text
+        assert token.split(".")[2] not in text  # not even the signature part
+    assert "\\xff\\xd8" not in text and "\xff\xd8" not in text
+    assert "JFIF" not in text

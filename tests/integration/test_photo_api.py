@@ -65,7 +65,7 @@ def settings_for(info: dict[str, Any], **env: str) -> Settings:
         "PHOTO_CLIENT_ID": info["client_id"],
         "PHOTO_CLIENT_SECRET": info["client_secret"],
     }
-    if env.get("PHOTO_API_DIALECT") == "outlook":
+    if env.get("PHOTO_API_DIALECT") == "outlook" and "PHOTO_API_BASE_URL" not in env:
         base["PHOTO_API_BASE_URL"] = info["outlook_base"]
     return Settings.from_env({**base, **env})
 
@@ -327,3 +327,10 @@ def test_the_outlook_dialect_names_its_own_permission(emu: dict[str, Any]) -> No
     with pytest.raises(Forbidden, match=r"User\.ReadWrite\.All"):
         api.set_photo(ALEX, jpeg())
 
+
+
+def test_a_token_for_the_wrong_audience_is_reported_as_auth_failure(emu: dict[str, Any]) -> None:
+    settings = settings_for(emu, PHOTO_API_DIALECT="outlook",
+                            PHOTO_API_BASE_URL=emu["graph_base"])  # Outlook token, Graph host
+    with pytest.raises(AuthFailure, match="PHOTO_CLOUD and PHOTO_API_DIALECT"):
+        client_for(settings).get_metadata(ADELE)

@@ -28,6 +28,8 @@ OUTCOME_TIMEOUT_S = 90.0
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR,
+                        help="where the running stack keeps its files (default .devstack)")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="start the stack with a sample HR drop; Ctrl-C stops it")
     sub.add_parser("demo", help="start, drop the samples, check the outcomes, stop")
@@ -41,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.command in ("run", "demo"):
-        return _run(keep_serving=args.command == "run")
-    info = StackInfo.load(DEFAULT_STATE_DIR)
+        return _run(args.state_dir, keep_serving=args.command == "run")
+    info = StackInfo.load(args.state_dir)
     if args.command == "drop":
         return _drop(info, args.file, args.user)
     if args.command == "lookup":
@@ -50,8 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     return _status(info, args.n)
 
 
-def _run(*, keep_serving: bool) -> int:
-    stack = LocalStack()
+def _run(state_dir: Path, *, keep_serving: bool) -> int:
+    stack = LocalStack(state_dir)
     print("starting Azurite, the photo API emulator and the functions host ...", flush=True)
     info = stack.start()
     try:

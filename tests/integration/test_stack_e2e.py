@@ -184,3 +184,21 @@ def test_no_secret_token_or_photo_bytes_reach_any_log_line(stack: LocalStack,
         assert token.split(".")[2] not in text  # not even the signature part
     assert "\\xff\\xd8" not in text and "\xff\xd8" not in text
     assert "JFIF" not in text
+
+
+def test_the_keyboard_cli_drops_looks_up_and_lists(stack: LocalStack, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from devstack.__main__ import main
+
+    photo = tmp_path / "me.JPG"
+    photo.write_bytes(jpeg("#336699", (320, 320)))
+    state = ["--state-dir", str(stack.state_dir)]
+    assert main([*state, "drop", str(photo), "--as", "lee.gu@contoso.com"]) == 0
+    dropped = json.loads(capsys.readouterr().out)
+    assert dropped["blob"] == "lee.gu@contoso.com.jpg"
+    assert dropped["photosync-status"] == "uploaded"
+    assert main([*state, "lookup", "lee.gu@contoso.com"]) == 0
+    looked_up = json.loads(capsys.readouterr().out)
+    assert (looked_up["width"], looked_up["lastSync"]["status"]) == (320, "uploaded")
+    assert main([*state, "status", "-n", "50"]) == 0
+    assert "lee.gu@contoso.com.jpg" in capsys.readouterr().out

@@ -90,7 +90,7 @@ def sync_drop(drop: Drop, options: SyncOptions, deps: SyncDeps) -> Outcome:
         return _outcome(info, deps, Status.UNCHANGED, "overwritten", "a newer upload replaced it",
                         ref)
     except BaseException:
-        _release(deps, state, version, None)
+        _release_quietly(deps, state, version)
         raise
     _release(deps, state, version, outcome if outcome.is_final else None, info)
     return _finish(drop, info, outcome, options, content)
@@ -184,6 +184,15 @@ def _release(deps: SyncDeps, state: UserState, version: str, outcome: Outcome | 
         deps.state.put(released, version)
     except StateConflict:
         logger.warning("claim on %s was taken over before release", state.user)
+
+
+def _release_quietly(deps: SyncDeps, state: UserState, version: str) -> None:
+    """Release after a failure without hiding it: if storage is down too, the claim simply
+    expires (``lock_seconds``) and the redelivered drop takes it over."""
+    try:
+        _release(deps, state, version, None)
+    except Exception:
+        logger.exception("could not release the claim on %s; it will expire", state.user)
 
 
 def _finish(drop: Drop, info: DropInfo, outcome: Outcome, options: SyncOptions,

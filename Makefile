@@ -6,14 +6,24 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NODE   := node_modules/.installed
+IAC_VENV  := .venv-iac
+IAC_STAMP := $(IAC_VENV)/.installed
 
-.PHONY: run demo test lint typecheck unit integration emulator clean
+.PHONY: run demo test infra lint typecheck unit integration emulator clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "photo-sync needs Python 3.11+")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	touch $@
+
+# checkov and pycep-parser for tests/infra, in a virtualenv of their own: checkov pins many
+# packages that could clash with the app's.
+$(IAC_STAMP): requirements-iac.txt
+	test -x $(IAC_VENV)/bin/python || $(PYTHON) -m venv $(IAC_VENV)
+	$(IAC_VENV)/bin/python -m pip install -q --upgrade pip
+	$(IAC_VENV)/bin/python -m pip install -q -r requirements-iac.txt
 	touch $@
 
 $(NODE): package.json package-lock.json
@@ -26,8 +36,11 @@ run: $(STAMP) $(NODE)
 demo: $(STAMP) $(NODE)
 	$(BIN)/python -m devstack demo
 
-test: lint typecheck $(NODE)
+test: lint typecheck $(NODE) $(IAC_STAMP)
 	$(BIN)/python -m pytest
+
+infra: $(STAMP) $(IAC_STAMP)
+	$(BIN)/python -m pytest tests/infra
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -45,4 +58,4 @@ emulator: $(STAMP)
 	$(BIN)/python -m devstack.emulator --state-dir .devstack/emulator
 
 clean:
-	rm -rf $(VENV) .devstack .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(IAC_VENV) .devstack .pytest_cache .mypy_cache .ruff_cache .hypothesis

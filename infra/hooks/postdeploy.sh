@@ -1,0 +1,65 @@
+#!/bin/sh
+# The step after the code is deployed (azd runs it as the postdeploy hook; without azd, run it
+# yourself with the deployment's outputs exported):
+#   1. grant the Microsoft Graph app roles to the identity photo-sync signs in as, so that no drop
+#      is processed before the permission exists (set PHOTO_SKIP_GRAPH_GRANT=true when an
+#      administrator grants them separately with grant-graph-roles.sh);
+#   2. wait until the host has created the blobs_extension system key (it does so when it first
+#      loads the blob trigger), checking for it with `az functionapp keys list`;
+#   3. deploy infra/modules/eventgrid-subscription.bicep, which reads that key with listKeys and
+#      subscribes the blob-trigger function to BlobCreated events of the drop container. The key
+#      itself never passes through this script.
+# Running it again changes nothing that is already in place.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+poll_seconds=${PHOTO_HOOK_POLL_SECONDS:-10}
+
+: "${AZURE_RESOURCE_GROUP:?AZURE_RESOURCE_GROUP is not set (an output of infra/main.bicep)}"
+: "${AZURE_FUNCTION_APP_NAME:?AZURE_FUNCTION_APP_NAME is not set (an output of infra/main.bicep)}"
+: "${AZURE_STORAGE_ACCOUNT_NAME:?AZURE_STORAGE_ACCOUNT_NAME is not set (an output of infra/main.bicep)}"
+: "${EVENTGRID_SYSTEM_TOPIC_NAME:?EVENTGRID_SYSTEM_TOPIC_NAME is not set (an output of infra/main.bicep)}"
+drop_container=${PHOTO_DROP_CONTAINER:-hr-photos}
+dead_letter_container=${PHOTO_DEADLETTER_CONTAINER:-hr-photos-deadletter}
+
+if [ "${PHOTO_SKIP_GRAPH_GRANT:-false}" = "true" ]; then
+    echo "photo-sync: skipping the Microsoft Graph grant (PHOTO_SKIP_GRAPH_GRANT=true)."
+else
+    sh "$here/grant-graph-roles.sh"
+fi
+
+echo "photo-sync: waiting for the function host to register the blob trigger..."
+health_url=${PHOTO_HEALTH_URL-}
+attempt=0
+while :; do
+    has_key=$(az functionapp keys list --only-show-errors \
+        --resource-group "$AZURE_RESOURCE_GROUP" --name "$AZURE_FUNCTION_APP_NAME" \
+        --query "systemKeys.blobs_extension != null" -o tsv 2>/dev/null || true)
+    # -o tsv prints a JSON boolean the Python way: True or False.
+    case $has_key in [Tt]rue) break ;; esac
+    attempt=$((attempt + 1))
+    if [ "$attempt" -ge 30 ]; then
+        echo "photo-sync: the host has not created the blobs_extension key after 5 minutes." >&2
+        echo "photo-sync: check that the code deployed and that the host starts (Application Insights, traces)." >&2
+        exit 1
+    fi
+    # A request starts an instance if the app has scaled to zero.
+    if [ -n "$health_url" ] && command -v curl >/dev/null 2>&1; then
+        curl -s -o /dev/null --max-time 30 "$health_url" || true
+    fi
+    sleep "$poll_seconds"
+done
+
+echo "photo-sync: subscribing the blob trigger to BlobCreated events of $drop_container..."
+az deployment group create --only-show-errors -o none \
+    --resource-group "$AZURE_RESOURCE_GROUP" \
+    --name photo-sync-event-subscription \
+    --template-file "$here/../modules/eventgrid-subscription.bicep" \
+    --parameters \
+        systemTopicName="$EVENTGRID_SYSTEM_TOPIC_NAME" \
+        functionAppName="$AZURE_FUNCTION_APP_NAME" \
+        storageAccountName="$AZURE_STORAGE_ACCOUNT_NAME" \
+        dropContainerName="$drop_container" \
+        deadLetterContainerName="$dead_letter_container"
+
+echo "photo-sync: ready. Photos dropped into $drop_container are synced from now on."

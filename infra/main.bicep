@@ -1,0 +1,352 @@
+// photo-sync in Azure: one resource group with a Flex Consumption function app, its storage
+// account (HR drop container, outcome table, deployment container), a user-assigned identity,
+// Application Insights on Log Analytics, the storage account's Event Grid system topic, and (only
+// for the app-registration sign-in modes) a Key Vault.
+//
+// `azd up` deploys this template, then the code, then runs infra/hooks/postdeploy, which grants
+// the Microsoft Graph app roles and creates the Event Grid subscription (it needs the deployed
+// code). Without azd: `az deployment sub create` with this file, a code deployment, and the same
+// hook script; see docs/deploy.md.
+//
+// Every resource is a plain `resource` block in a local module, so the template is scanned in
+// full by policy checkers; nothing comes from a registry.
+
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(64)
+@description('Name of the environment (azd environment name); it seeds every resource name.')
+param environmentName string
+
+@minLength(1)
+@description('Region of every resource; it must offer the Flex Consumption plan.')
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+param location string
+
+@description('Resource group to create or reuse (empty: rg-<environmentName>).')
+param resourceGroupName string = ''
+
+// --- photo API and sign-in ------------------------------------------------------------------------
+
+@description('Photo API dialect: Microsoft Graph (default) or the retired Outlook REST v2.0 shape.')
+@allowed([
+  'graph'
+  'outlook'
+])
+param photoApiDialect string = 'graph'
+
+@description('National cloud of the photo API (empty: the cloud this deployment runs in).')
+@allowed([
+  ''
+  'public'
+  'usgov'
+  'china'
+])
+param photoCloud string = ''
+
+@description('How the app signs in to the photo API. managed_identity needs no secret at all; the other two use an app registration whose credential is kept in Key Vault.')
+@allowed([
+  'managed_identity'
+  'client_secret'
+  'certificate'
+])
+param photoAuthMode string = 'managed_identity'
+
+@description('Client id of the app registration (client_secret and certificate modes only).')
+param photoAppClientId string = ''
+
+@description('Entra tenant of the photo API (empty: this subscription\'s tenant).')
+param photoTenantId string = ''
+
+@description('Accept bare employee ids as blob names; also grants User.Read.All.')
+param photoEmployeeIdMode bool = false
+
+@description('Accept bare aliases as blob names and append this domain (empty: off).')
+param photoDefaultDomain string = ''
+
+@description('What happens to a drop after a successful upload.')
+@allowed([
+  'keep'
+  'delete'
+  'move'
+])
+param photoProcessedAction string = 'keep'
+
+@description('What happens to a rejected drop.')
+@allowed([
+  'keep'
+  'move'
+])
+param photoRejectedAction string = 'keep'
+
+@description('More app settings for the function app (image or retry tuning, e.g. {"PHOTO_MAX_SIDE": "648"}). Set them here, not in the portal: a provision rewrites all app settings.')
+param extraAppSettings object = {}
+
+// --- scale ---------------------------------------------------------------------------------------
+
+@description('Upper bound on function app instances. The photo API throttles per app; see docs/deploy.md for the reasoning.')
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@description('Memory per instance in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Storage replication (Standard_ZRS needs a region with availability zones).')
+@allowed([
+  'Standard_LRS'
+  'Standard_ZRS'
+  'Standard_GRS'
+  'Standard_GZRS'
+  'Standard_RAGRS'
+  'Standard_RAGZRS'
+])
+param storageSku string = 'Standard_ZRS'
+
+// --- optional Entra ID on the lookup endpoint ---------------------------------------------------
+
+@description('Require an Entra ID token for the lookup endpoint, on top of its function key.')
+param enableLookupAuth bool = false
+
+@description('Client id of the app registration that represents the lookup API.')
+param lookupAuthClientId string = ''
+
+@description('Client ids of the applications allowed to call the lookup API (empty: any holder of a token for it).')
+param lookupAuthAllowedApplications array = []
+
+// --- people --------------------------------------------------------------------------------------
+
+@description('Object id of whoever runs the deployment; azd fills it in. Used only to let them put the credential into Key Vault.')
+param deployerPrincipalId string = ''
+
+@allowed([
+  'User'
+  'Group'
+  'ServicePrincipal'
+])
+param deployerPrincipalType string = 'User'
+
+@description('Object id of the user, group or service principal that uploads HR photos (empty: grant it later).')
+param hrUploaderPrincipalId string = ''
+
+@allowed([
+  'User'
+  'Group'
+  'ServicePrincipal'
+])
+param hrUploaderPrincipalType string = 'Group'
+
+@description('Object id of a user or group allowed to read drops and the outcome table (empty: none).')
+param operatorPrincipalId string = ''
+
+@allowed([
+  'User'
+  'Group'
+  'ServicePrincipal'
+])
+param operatorPrincipalType string = 'Group'
+
+// --- names ---------------------------------------------------------------------------------------
+
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = {
+  'azd-env-name': environmentName
+  application: 'photo-sync'
+}
+
+// The storage names the function app's code expects by default (PHOTO_DROP_CONTAINER and
+// friends); the app settings below pass them explicitly anyway.
+var dropContainerName = 'hr-photos'
+var rejectedContainerName = 'hr-photos-rejected'
+var processedContainerName = 'hr-photos-processed'
+var deadLetterContainerName = 'hr-photos-deadletter'
+var deploymentContainerName = 'app-package'
+var stateTableName = 'photosyncstate'
+
+var usesAppRegistration = photoAuthMode != 'managed_identity'
+var credentialSecretName = (photoAuthMode == 'certificate') ? 'photo-client-certificate' : 'photo-client-secret'
+
+// Follow the cloud the deployment runs in unless told otherwise.
+var cloudOfDeployment = (environment().name == 'AzureUSGovernment') ? 'usgov' : ((environment().name == 'AzureChinaCloud') ? 'china' : 'public')
+var effectivePhotoCloud = empty(photoCloud) ? cloudOfDeployment : photoCloud
+var effectivePhotoTenantId = empty(photoTenantId) ? tenant().tenantId : photoTenantId
+
+// The Graph application permissions the postdeploy hook grants: the least that sets photos,
+// plus User.Read.All to look users up by employee id.
+var graphAppRoles = (photoApiDialect == 'graph') ? (photoEmployeeIdMode ? 'ProfilePhoto.ReadWrite.All User.Read.All' : 'ProfilePhoto.ReadWrite.All') : ''
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: empty(resourceGroupName) ? 'rg-${environmentName}' : resourceGroupName
+  location: location
+  tags: tags
+}
+
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: 'id-photosync-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    logAnalyticsName: 'log-photosync-${resourceToken}'
+    applicationInsightsName: 'appi-photosync-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: 'stphoto${resourceToken}'
+    location: location
+    tags: tags
+    skuName: storageSku
+    dropContainerName: dropContainerName
+    rejectedContainerName: rejectedContainerName
+    processedContainerName: processedContainerName
+    deadLetterContainerName: deadLetterContainerName
+    deploymentContainerName: deploymentContainerName
+    stateTableName: stateTableName
+    logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
+  }
+}
+
+module keyVault 'modules/keyvault.bicep' = if (usesAppRegistration) {
+  name: 'keyvault'
+  scope: rg
+  params: {
+    name: 'kv-photo-${resourceToken}'
+    location: location
+    tags: tags
+    logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
+  }
+}
+
+module eventGrid 'modules/eventgrid.bicep' = {
+  name: 'eventgrid'
+  scope: rg
+  params: {
+    name: 'evgt-photosync-${resourceToken}'
+    location: location
+    tags: tags
+    storageAccountId: storage.outputs.id
+  }
+}
+
+module rbac 'modules/rbac.bicep' = {
+  name: 'rbac'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    appPrincipalId: identity.outputs.principalId
+    eventGridPrincipalId: eventGrid.outputs.principalId
+    dropContainerName: dropContainerName
+    deadLetterContainerName: deadLetterContainerName
+    keyVaultName: usesAppRegistration ? 'kv-photo-${resourceToken}' : ''
+    keyVaultCredentialKind: (photoAuthMode == 'certificate') ? 'certificate' : 'client_secret'
+    deployerPrincipalId: deployerPrincipalId
+    deployerPrincipalType: deployerPrincipalType
+    hrUploaderPrincipalId: hrUploaderPrincipalId
+    hrUploaderPrincipalType: hrUploaderPrincipalType
+    operatorPrincipalId: operatorPrincipalId
+    operatorPrincipalType: operatorPrincipalType
+  }
+  dependsOn: [
+    keyVault
+  ]
+}
+
+module functionApp 'modules/function-app.bicep' = {
+  name: 'function-app'
+  scope: rg
+  params: {
+    name: 'func-photosync-${resourceToken}'
+    planName: 'plan-photosync-${resourceToken}'
+    location: location
+    tags: tags
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageBlobEndpoint: storage.outputs.blobEndpoint
+    storageQueueEndpoint: storage.outputs.queueEndpoint
+    storageTableEndpoint: storage.outputs.tableEndpoint
+    deploymentContainerName: deploymentContainerName
+    applicationInsightsConnectionString: monitoring.outputs.connectionString
+    maximumInstanceCount: maximumInstanceCount
+    instanceMemoryMB: instanceMemoryMB
+    dropContainerName: dropContainerName
+    rejectedContainerName: rejectedContainerName
+    processedContainerName: processedContainerName
+    stateTableName: stateTableName
+    processedAction: photoProcessedAction
+    rejectedAction: photoRejectedAction
+    photoApiDialect: photoApiDialect
+    photoCloud: effectivePhotoCloud
+    photoAuthMode: photoAuthMode
+    photoTenantId: effectivePhotoTenantId
+    photoAppClientId: photoAppClientId
+    photoEmployeeIdMode: photoEmployeeIdMode
+    photoDefaultDomain: photoDefaultDomain
+    keyVaultName: usesAppRegistration ? 'kv-photo-${resourceToken}' : ''
+    credentialSecretName: usesAppRegistration ? credentialSecretName : ''
+    extraAppSettings: extraAppSettings
+    enableLookupAuth: enableLookupAuth
+    lookupAuthClientId: lookupAuthClientId
+    lookupAuthAllowedApplications: lookupAuthAllowedApplications
+  }
+  // The host starts as soon as the app exists; give it its storage roles first.
+  dependsOn: [
+    rbac
+  ]
+}
+
+// --- outputs (azd stores them in the environment; the hooks and docs/deploy.md use them) ------
+
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output AZURE_FUNCTION_APP_URL string = functionApp.outputs.url
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output AZURE_KEY_VAULT_NAME string = usesAppRegistration ? 'kv-photo-${resourceToken}' : ''
+output AZURE_KEY_VAULT_SECRET_NAME string = usesAppRegistration ? credentialSecretName : ''
+output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
+output LOG_ANALYTICS_WORKSPACE_NAME string = monitoring.outputs.workspaceName
+output EVENTGRID_SYSTEM_TOPIC_NAME string = eventGrid.outputs.name
+
+// Where HR puts photos, and where rejected and undeliverable ones end up.
+output PHOTO_DROP_CONTAINER string = dropContainerName
+output PHOTO_DROP_CONTAINER_URL string = storage.outputs.dropContainerUrl
+output PHOTO_REJECTED_CONTAINER string = rejectedContainerName
+output PHOTO_DEADLETTER_CONTAINER string = deadLetterContainerName
+output PHOTO_STATE_TABLE string = stateTableName
+
+// The lookup endpoint (function key required; add ?code=<key> or the x-functions-key header).
+output PHOTO_LOOKUP_URL string = '${functionApp.outputs.url}/api/users/{user}/photo'
+output PHOTO_HEALTH_URL string = '${functionApp.outputs.url}/api/health'
+
+output PHOTO_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+output PHOTO_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
+
+// For infra/hooks/grant-graph-roles: which Graph app roles, granted to whom.
+output PHOTO_GRAPH_APP_ROLES string = graphAppRoles
+output PHOTO_GRAPH_GRANTEE_PRINCIPAL_ID string = usesAppRegistration ? '' : identity.outputs.principalId
+output PHOTO_GRAPH_GRANTEE_APP_ID string = usesAppRegistration ? photoAppClientId : ''

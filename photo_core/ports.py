@@ -92,6 +92,7 @@ class UserState:
     attempts: int = 0
     lock_owner: str | None = None
     lock_expires: datetime | None = None
+    lock_drop: str | None = None  # which drop version the claim is for (name and ETag)
 
 
 class StateStore(Protocol):

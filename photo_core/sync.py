@@ -139,13 +139,13 @@ def _claim(deps: SyncDeps, options: SyncOptions, user: str,
         if state.source_modified and info.last_modified < state.source_modified:
             return _outcome(info, deps, Status.UNCHANGED, "superseded",
                             "a newer drop for this user was already processed", None)
-        if _held_by_other(state, deps.owner, now):
+        if _held_by_other(state, deps.owner, _drop_key(info), now):
             if waited >= options.lock_wait_seconds:
                 raise UserBusy(f"another drop for {user} is in progress")
             deps.sleep(CLAIM_POLL_SECONDS)
             waited += CLAIM_POLL_SECONDS
             continue
-        claimed = replace(state, lock_owner=deps.owner,
+        claimed = replace(state, lock_owner=deps.owner, lock_drop=_drop_key(info),
                           lock_expires=now + timedelta(seconds=options.lock_seconds),
                           attempts=state.attempts + 1)
         try:
@@ -156,15 +156,23 @@ def _claim(deps: SyncDeps, options: SyncOptions, user: str,
                 raise UserBusy(f"could not claim {user}: its state keeps changing") from None
 
 
-def _held_by_other(state: UserState, owner: str, now: datetime) -> bool:
-    return bool(state.lock_owner and state.lock_owner != owner and state.lock_expires
-                and state.lock_expires > now)
+def _held_by_other(state: UserState, owner: str, drop: str, now: datetime) -> bool:
+    """A live claim by another invocation for another drop. A claim for this very drop version
+    is taken over at once: its holder is a crashed earlier attempt or a duplicate delivery, and
+    uploading the same bytes twice is harmless, while waiting for a dead holder could push the
+    redelivery into the poison queue."""
+    return bool(state.lock_owner and state.lock_owner != owner and state.lock_drop != drop
+                and state.lock_expires and state.lock_expires > now)
+
+
+def _drop_key(info: DropInfo) -> str:
+    return f"{info.name}|{info.etag}"
 
 
 def _release(deps: SyncDeps, state: UserState, version: str, outcome: Outcome | None,
              info: DropInfo | None = None) -> None:
     """Drop the claim, folding the outcome into the user's state when there is one."""
-    released = replace(state, lock_owner=None, lock_expires=None)
+    released = replace(state, lock_owner=None, lock_expires=None, lock_drop=None)
     if outcome is not None and info is not None and outcome.reason != "superseded":
         released = replace(
             released,

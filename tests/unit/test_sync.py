@@ -183,3 +183,15 @@ def test_rejected_drops_can_be_moved_aside(api, state, clock) -> None:
     drop = FakeDrop(f"{JANE}.jpg", b"not a photo at all")
     sync_drop(drop, options, deps(api, state, clock))
     assert drop.disposed == [(Disposal.MOVE, "rejected")]
+
+
+def test_a_redelivery_takes_over_the_claim_its_crashed_first_attempt_left(api, state,
+                                                                          clock) -> None:
+    drop = FakeDrop(f"{JANE}.jpg", jpeg())
+    crashed = UserState(user=f"upn:{JANE}", lock_owner="dead-invocation",
+                        lock_drop=f"{drop.name}|{drop.etag}",
+                        lock_expires=clock.current + timedelta(minutes=5))
+    state.rows[crashed.user] = (crashed, "v0")
+    outcome = sync_drop(drop, OPTIONS, deps(api, state, clock))
+    assert outcome.status is Status.UPLOADED
+    assert clock.slept == []

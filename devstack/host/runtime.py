@@ -1,0 +1,242 @@
+"""Assembling and running the local host: ``start_host(...) -> RunningHost``.
+
+Start order follows the real host: settings into the environment, host.json, import and index
+the app, keys, host storage (queues and receipts container) when there are blob triggers,
+then the HTTP listener, the blob workers, the timers and finally the watcher (which needs the
+webhook up for its handshake). ``stop()`` reverses it: stop watching and scheduling, stop
+accepting HTTP, let running invocations finish (bounded), leave queued work in storage for
+the next start, and take the settings it added back out of the environment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+from azure.core.exceptions import AzureError
+
+from devstack.host.app_loader import app_directory, load_app
+from devstack.host.bindings import BlobTrigger, FunctionSpec, TimerTrigger
+from devstack.host.blob_queue import BlobTriggerStore, BlobWorkItem
+from devstack.host.blob_workers import BlobWorkers, WorkerOptions
+from devstack.host.front import WEBHOOK_PATH, FrontDoor
+from devstack.host.http_functions import HttpFunctions
+from devstack.host.invoke import Invoker, blob_argument, timer_argument
+from devstack.host.keys import HostKeys, load_or_create
+from devstack.host.server import HostServer
+from devstack.host.settings import (
+    HostConfig,
+    apply_values,
+    read_host_json,
+    read_local_settings,
+    unapply_values,
+)
+from devstack.host.storage import HOST_STORAGE, connection_string
+from devstack.host.timers import TimerJob, TimerScheduler
+from devstack.host.watcher import Watcher, WatchTarget
+
+logger = logging.getLogger(__name__)
+
+
+class HostStartError(RuntimeError):
+    """The host cannot start; the message says why and what to check."""
+
+
+DEFAULT_STATE_DIR = Path(".devstack/host")
+
+
+@dataclass
+class _Parts:
+    server: HostServer
+    timers: TimerScheduler
+    workers: BlobWorkers | None
+    store: BlobTriggerStore | None
+    watcher: Watcher | None = None
+
+
+@dataclass
+class RunningHost:
+    """A started host. ``info`` is what ``python -m devstack.host`` prints when ready."""
+
+    base_url: str
+    keys: HostKeys
+    host_id: str
+    config: HostConfig
+    functions: dict[str, FunctionSpec]
+    disabled: dict[str, str]
+    _parts: _Parts = field(repr=False)
+    _applied_settings: dict[str, str] = field(repr=False)
+    _stopped: bool = field(default=False, repr=False)
+
+    def url(self, route: str) -> str:
+        """The URL of an HTTP route (``users/jane/photo`` → ``<base>/api/users/jane/photo``)."""
+        prefix = f"/{self.config.route_prefix}" if self.config.route_prefix else ""
+        return f"{self.base_url}{prefix}/{route.lstrip('/')}"
+
+    def webhook_url(self, function: str) -> str:
+        """The Event Grid subscription endpoint of a blob trigger, key included."""
+        return (f"{self.base_url}{WEBHOOK_PATH}?functionName="
+                f"{quote(self.functions[function].function_id)}"
+                f"&code={quote(self.keys.blobs_extension_key)}")
+
+    @property
+    def info(self) -> dict[str, Any]:
+        blob_functions = [n for n, f in self.functions.items()
+                          if isinstance(f.trigger, BlobTrigger) and f.trigger.source == "EventGrid"]
+        return {
+            "base_url": self.base_url,
+            "api_url": self.url(""),
+            "host_id": self.host_id,
+            "master_key": self.keys.master_key,
+            "function_keys": dict(self.keys.function_keys),
+            "blobs_extension_key": self.keys.blobs_extension_key,
+            "webhook_url": {name: self.webhook_url(name) for name in blob_functions},
+            "functions": {name: type(f.trigger).__name__ for name, f in self.functions.items()},
+            "disabled": dict(self.disabled),
+        }
+
+    def blob_backlog(self) -> int:
+        """Blob work not finished yet: queued messages (including retries waiting for their
+        backoff) plus running invocations. Zero means every delivery so far has ended."""
+        parts = self._parts
+        if parts.store is None or parts.workers is None:
+            return 0
+        return parts.store.queued() + parts.workers.busy()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Graceful stop; queued blob work stays in storage for the next start."""
+        if self._stopped:
+            return
+        self._stopped = True
+        parts = self._parts
+        if parts.watcher is not None:
+            parts.watcher.stop(timeout)
+        parts.server.stop_accepting()
+        if parts.workers is not None:
+            parts.workers.stop(timeout)
+        parts.timers.stop(timeout)
+        parts.server.drain(timeout)
+        unapply_values(self._applied_settings)
+        logger.info("Host stopped")
+
+    def __enter__(self) -> RunningHost:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+
+def start_host(
+    app: str = "function_app:app",
+    *,
+    settings: Path | None = None,
+    host_json: Path | None = None,
+    port: int = 0,
+    bind: str = "127.0.0.1",
+    state_dir: Path = DEFAULT_STATE_DIR,
+    watch: bool = True,
+    watch_interval: float = 0.5,
+    host_id: str | None = None,
+    retry_delay: float = 1.0,
+) -> RunningHost:
+    """Start the host for ``app`` (``module:attribute``) and return once it serves.
+
+    ``settings`` and ``host_json`` default to the files next to the app's module; ``port`` 0
+    picks a free port. ``retry_delay`` is the first backoff after a failed blob invocation.
+    """
+    directory = app_directory(app)
+    local = read_local_settings(settings or directory / "local.settings.json")
+    applied = apply_values(local.values)
+    try:
+        return _start(app, directory, applied, host_json or directory / "host.json", port, bind,
+                      state_dir, watch, watch_interval, host_id, retry_delay)
+    except BaseException:
+        unapply_values(applied)
+        raise
+
+
+def _start(app: str, directory: Path, applied: dict[str, str], host_json: Path, port: int,
+           bind: str, state_dir: Path, watch: bool, watch_interval: float,
+           host_id: str | None, retry_delay: float) -> RunningHost:
+    config = read_host_json(host_json)
+    loaded = load_app(app)
+    functions = {f.name: f for f in loaded.functions}
+    keys, chosen_id = load_or_create(state_dir, [*functions, *loaded.disabled], host_id)
+    invoker = Invoker(str(directory))
+    blob_specs = [f for f in functions.values() if isinstance(f.trigger, BlobTrigger)]
+    store: BlobTriggerStore | None = None
+    workers: BlobWorkers | None = None
+    if blob_specs:
+        store = BlobTriggerStore(connection_string(HOST_STORAGE), chosen_id)
+        try:
+            store.ensure()
+        except AzureError as exc:
+            raise HostStartError(
+                f"the host's storage ({HOST_STORAGE}) cannot be reached ({type(exc).__name__}); "
+                "blob triggers keep their queue and receipts there: is Azurite running?"
+            ) from exc
+        by_id = {f.function_id: f for f in blob_specs}
+
+        def run_blob(item: BlobWorkItem, attempt: int) -> None:
+            spec = by_id[item.function_id]
+            assert isinstance(spec.trigger, BlobTrigger)
+            argument = blob_argument(spec.trigger, item.container, item.blob_name)
+            invoker.call(spec, argument, reason=f"New blob detected({spec.trigger.source}): "
+                         f"{item.container}/{item.blob_name} (attempt {attempt})")
+
+        timeout = config.function_timeout
+        workers = BlobWorkers(store, set(by_id), run_blob, WorkerOptions(
+            parallelism=config.max_degree_of_parallelism,
+            poison_threshold=config.poison_blob_threshold,
+            visibility_timeout=math.ceil(timeout) if timeout is not None else 600,
+            function_timeout=timeout, retry_delay=retry_delay))
+
+    def enqueue(item: BlobWorkItem) -> None:
+        if store is None or workers is None:
+            raise RuntimeError("this app has no blob triggers")
+        store.enqueue(item)
+        workers.wake()
+
+    timers = TimerScheduler([_timer_job(invoker, f) for f in functions.values()
+                             if isinstance(f.trigger, TimerTrigger)])
+    front = FrontDoor(prefix=config.route_prefix,
+                      http=HttpFunctions(list(functions.values()), keys, invoker), keys=keys,
+                      host_id=chosen_id, functions=functions, enqueue=enqueue,
+                      run_timer=timers.trigger)
+    server = HostServer(bind, port, front)
+    server.start()
+    if workers is not None:
+        workers.start()
+    timers.start()
+    host = RunningHost(server.base_url, keys, chosen_id, config, functions, loaded.disabled,
+                       _Parts(server, timers, workers, store), applied)
+    if watch and store is not None:
+        targets = [WatchTarget(f, f.trigger, host.webhook_url(f.name)
+                               if f.trigger.source == "EventGrid" else None)
+                   for f in blob_specs if isinstance(f.trigger, BlobTrigger)]
+        watcher = Watcher(targets, enqueue=enqueue, has_receipt=store.has_receipt,
+                          state_path=state_dir / "watcher.json", interval=watch_interval)
+        watcher.start()
+        host._parts.watcher = watcher
+    logger.info("Host %s listening on %s with %d function(s)", chosen_id, server.base_url,
+                len(functions))
+    return host
+
+
+def _timer_job(invoker: Invoker, spec: FunctionSpec) -> TimerJob:
+    assert isinstance(spec.trigger, TimerTrigger)
+
+    def run(last: dt.datetime, following: dt.datetime) -> None:
+        try:
+            invoker.call(spec, timer_argument(last, following), reason="Timer fired")
+        except Exception:  # logged by the invoker; a timer just waits for its next occurrence
+            return
+
+    return TimerJob(spec.name, spec.trigger.schedule, spec.trigger.run_on_startup, run)

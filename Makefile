@@ -52,7 +52,7 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
 
 integration: $(STAMP) $(NODE)
-	$(BIN)/python -m pytest tests/integration
+	$(BIN)/python -m pytest tests/integration tests/devstack
 
 emulator: $(STAMP)
 	$(BIN)/python -m devstack.emulator --state-dir .devstack/emulator

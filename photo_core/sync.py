@@ -181,11 +181,14 @@ def _release(deps: SyncDeps, state: UserState, version: str, outcome: Outcome | 
             last_message=outcome.message,
             last_blob_name=info.name,
             last_blob_etag=info.etag,
-            source_modified=max(filter(None, (state.source_modified, info.last_modified))),
             updated_at=outcome.at,
         )
         if outcome.status in (Status.UPLOADED, Status.UNCHANGED):
-            released = replace(released, content_sha256=outcome.content_sha256)
+            # Only a photo that is now the user's moves the "newest" mark: a newer drop that was
+            # rejected must not stop an older valid one from being applied.
+            newest = max(filter(None, (state.source_modified, info.last_modified)))
+            released = replace(released, content_sha256=outcome.content_sha256,
+                               source_modified=newest)
         if outcome.status is Status.UPLOADED:
             released = replace(released, uploaded_at=outcome.at)
     try:

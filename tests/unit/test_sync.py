@@ -195,3 +195,11 @@ def test_a_redelivery_takes_over_the_claim_its_crashed_first_attempt_left(api, s
     outcome = sync_drop(drop, OPTIONS, deps(api, state, clock))
     assert outcome.status is Status.UPLOADED
     assert clock.slept == []
+
+
+def test_a_rejected_newer_drop_does_not_block_an_older_valid_one(api, state, clock) -> None:
+    bad = FakeDrop(f"new/{JANE}.jpg", b"not a jpeg", etag='"bad"', last_modified=clock.current)
+    assert sync_drop(bad, OPTIONS, deps(api, state, clock)).status is Status.REJECTED
+    good = FakeDrop(f"old/{JANE}.jpg", jpeg(), etag='"good"',
+                    last_modified=clock.current - timedelta(minutes=1))
+    assert sync_drop(good, OPTIONS, deps(api, state, clock)).status is Status.UPLOADED

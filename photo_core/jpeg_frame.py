@@ -167,6 +167,9 @@ def check_dqt(payload: bytes, offset: int) -> None:
         size = 64 * (precision + 1)
         if precision > 1 or table > 3 or pos + 1 + size > len(payload):
             raise corrupt_header(f"quantisation table (DQT) at byte {offset} is malformed")
+        if not _all_steps_positive(payload[pos + 1 : pos + 1 + size], precision):
+            # A zero step is invalid (ITU T.81 B.2.4.1) and decodes to a flat grey picture.
+            raise corrupt_header(f"quantisation table (DQT) at byte {offset} has a zero step")
         pos += 1 + size
 
 
@@ -180,9 +183,18 @@ def check_dht(payload: bytes, offset: int) -> None:
         symbols = payload[pos + 17 : pos + 17 + total]
         if table_class > 1 or table > 3 or len(counts) < 16 or len(symbols) < total:
             raise corrupt_header(f"Huffman table (DHT) at byte {offset} is malformed")
+        if total == 0:
+            # No codes at all: nothing can be decoded with it (and max() below needs symbols).
+            raise corrupt_header(f"Huffman table (DHT) at byte {offset} defines no codes")
         if total > 256 or not _codes_fit(counts) or (table_class == 0 and max(symbols) > 15):
             raise corrupt_header(f"Huffman table (DHT) at byte {offset} is invalid")
         pos += 17 + total
+
+
+def _all_steps_positive(table: bytes, precision: int) -> bool:
+    if precision == 0:
+        return 0 not in table
+    return all(table[i] or table[i + 1] for i in range(0, len(table), 2))
 
 
 def _codes_fit(counts: bytes) -> bool:

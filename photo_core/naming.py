@@ -118,6 +118,14 @@ def parse_user_reference(text: str, rules: NamingRules | None = None) -> UserRef
         return UserRef(UserRefKind.OBJECT_ID, text.lower())
     if "@" in text:
         return _parse_upn(text)
+    invalid = _first_outside(text, _LOCAL_PART)
+    if invalid is not None and not rules.employee_id_mode:
+        # Say what is wrong with the name itself before suggesting a naming mode: a look-alike
+        # "@" or an encoded "%40" would be rejected in every mode.
+        return NameRejection(
+            "invalid_characters",
+            f"{text!r} contains {_describe(invalid)}, which cannot be in a user principal name",
+        )
     if rules.employee_id_mode:
         return _parse_employee_id(text)
     if rules.default_domain:

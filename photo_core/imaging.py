@@ -119,15 +119,15 @@ def prepare_photo(data: bytes, policy: ImagePolicy) -> PreparedPhoto:
     _check_header(info, policy)
     _check_image_data(info)
     stripped = strip_metadata(data, info)
+    scaled = codec.verify(stripped.data, info.components)  # every scan, strictly
+    expected = (-(-info.width // codec.VERIFY_SCALE), -(-info.height // codec.VERIFY_SCALE))
+    if scaled != expected:
+        raise InvalidPhoto(
+            f"the image data does not match its {info.width}x{info.height} header",
+            code="corrupt_image",
+        )
     actions, why, target = _plan(info, len(stripped.data), policy)
     if not why:
-        decoded = codec.decode(stripped.data)  # proves the data decodes; nothing kept
-        size = decoded.size
-        decoded.close()
-        if size != (info.width, info.height):
-            raise InvalidPhoto(
-                f"the image decodes as {size}, not as its header says", code="corrupt_image"
-            )
         return _prepared(stripped.data, (info.width, info.height), info, _strip_actions(stripped))
     return _reencode(stripped, info, policy, actions, why, target)
 

@@ -8,9 +8,10 @@ and ``import photo_core`` cheap.
 Strictness: ``ImageFile.LOAD_TRUNCATED_IMAGES`` is never touched (it stays False, so Pillow
 raises on data that ends early), only the JPEG plugin may open the bytes, and every Pillow
 failure becomes ``InvalidPhoto``. Pillow silences libjpeg's own warnings ("corrupt JPEG data:
-premature end of data segment") and pads what is missing; the segment reader's checks (EOI
-present, restart markers all there, progressive scans complete) cover that gap before we
-ever get here.
+premature end of data segment", "bad Huffman code") and pads what is missing, so a photo cut
+mid-scan with an end marker appended would come out half grey. ``verify`` therefore decodes
+every scan once with libjpeg-turbo in strict mode (simplejpeg), where those warnings are
+errors, at 1/8 scale: all entropy-coded data is still read, but little memory is used.
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ from photo_core.errors import InvalidPhoto
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["decode", "encode", "orient", "resize", "to_rgb"]
+__all__ = ["decode", "encode", "orient", "resize", "to_rgb", "verify"]
+
+_VERIFY_COLOURSPACE = {1: "GRAY", 3: "RGB", 4: "CMYK"}
+VERIFY_SCALE = 8
 
 # EXIF orientation -> the Pillow transpose that makes the stored image upright, and its story.
 _ORIENTATIONS: dict[int, tuple[str, str]] = {
@@ -73,6 +77,30 @@ def decode(data: bytes, draft_to: tuple[int, int] | None = None) -> Image.Image:
             f"the image data cannot be decoded ({exc})", code="corrupt_image"
         ) from exc
     return image
+
+
+def verify(data: bytes, components: int) -> tuple[int, int]:
+    """Decode every scan strictly at 1/8 scale; return the decoded (width, height).
+
+    Raises ``InvalidPhoto`` (``truncated`` or ``corrupt_image``) for any damage libjpeg
+    notices, including what it would otherwise only warn about."""
+    import simplejpeg
+
+    try:
+        pixels = simplejpeg.decode_jpeg(
+            data, colorspace=_VERIFY_COLOURSPACE.get(components, "RGB"),
+            min_width=1, min_height=1, strict=True,  # the smallest scale libjpeg offers: 1/8
+        )
+    except ValueError as exc:
+        reason = str(exc).strip()
+        if "premature end" in reason.lower():
+            raise InvalidPhoto(
+                f"the image data ends early ({reason}); the file was cut short",
+                code="truncated",
+            ) from exc
+        raise InvalidPhoto(f"the image data is damaged ({reason})", code="corrupt_image") from exc
+    height, width = pixels.shape[:2]
+    return int(width), int(height)
 
 
 def to_rgb(image: Image.Image, adobe: bool) -> tuple[Image.Image, str]:

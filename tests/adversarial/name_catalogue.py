@@ -20,7 +20,8 @@ RULES: dict[Mode, NamingRules] = {
     "employee_id": NamingRules(employee_id_mode=True),
 }
 
-BUG_BARE_STEM_CHARACTERS = "B4"  # regression: a stem without "@" was "not a user reference" whatever it held
+# regression: a stem without "@" was "not a user reference" whatever it held
+BUG_BARE_STEM_CHARACTERS = "B4"
 
 UPN, OBJECT_ID, EMPLOYEE_ID = UserRefKind.UPN, UserRefKind.OBJECT_ID, UserRefKind.EMPLOYEE_ID
 

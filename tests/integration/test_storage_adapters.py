@@ -148,3 +148,28 @@ def test_one_drop_through_real_storage_and_the_emulator(
     assert row is not None and row[0].last_status == "uploaded"
     again = sync_drop(AzureBlobDrop(client), options, deps)
     assert again.status is Status.UPLOADED and again.message.startswith("already processed")
+
+
+def test_a_blob_over_the_cap_is_never_downloaded(container: ContainerClient, azurite: Azurite,
+                                                 store: TableStateStore) -> None:
+    from azure.storage.blob import BlobClient
+
+    container.upload_blob("alex.wilber@contoso.com.jpg", b"\xff\xd8" + b"\0" * 50_000)
+    requests_seen: list[str] = []
+    client = BlobClient.from_connection_string(
+        azurite.connection_string, container.container_name, "alex.wilber@contoso.com.jpg",
+        raw_request_hook=lambda r: requests_seen.append(
+            f"{r.http_request.method} {r.http_request.headers.get('x-ms-range', '')}"),
+    )
+
+    class NoApi:
+        def __getattr__(self, name: str) -> Any:
+            raise AssertionError(f"the photo API must not be called ({name})")
+
+    deps = SyncDeps(api=NoApi(), state=store, now=lambda: datetime.now(UTC),  # type: ignore[arg-type]
+                    sleep=lambda s: None, owner="test")
+    options = SyncOptions(naming=NamingRules(), image=ImagePolicy(max_input_bytes=10_000))
+    result = sync_drop(AzureBlobDrop(client), options, deps)
+    assert (result.status, result.reason) == (Status.REJECTED, "file_too_large")
+    assert all(not line.startswith("GET") for line in requests_seen), requests_seen
+    assert any(line.startswith("HEAD") for line in requests_seen)

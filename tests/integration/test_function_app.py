@@ -137,7 +137,8 @@ def test_lookup_of_a_user_without_photo_or_sync(functions: Functions) -> None:
     ("user", "status", "code"),
     [
         ("jane doe@contoso.com", 400, "invalid_characters"),
-        ("../../admin", 400, "not_a_user_reference"),
+        ("../../admin", 400, "invalid_characters"),
+        ("jane.doe", 400, "not_a_user_reference"),
         ("nobody@contoso.com", 404, "user_not_found"),
         ("nestor.wilke@contoso.com", 404, "no_mailbox"),
     ],
@@ -192,3 +193,30 @@ def test_health_reports_checks_without_details(functions: Functions) -> None:
     assert response.status_code == 200
     assert json.loads(response.get_body()) == {
         "status": "ok", "checks": {"settings": "ok", "storage": "ok", "identity": "ok"}}
+
+
+def test_employee_id_mode_without_user_read_all_is_a_clear_forbidden(
+        functions: Functions, azurite: Azurite, container_name: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PHOTO_EMPLOYEE_ID_MODE", "true")
+    reset_app_services()
+    client = drop(azurite, container_name, "100002.jpg", jpeg())
+    functions["sync_photo"](client)
+    assert client.get_blob_tags()["photosync-reason"] == "forbidden"
+    message = client.get_blob_properties().metadata["photosync_message"]
+    assert "User.Read.All" in message
+
+
+def test_employee_ids_resolve_with_the_permission_granted(
+        functions: Functions, azurite: Azurite, container_name: str, emu: dict[str, Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PHOTO_EMPLOYEE_ID_MODE", "true")
+    monkeypatch.setenv("PHOTO_CLIENT_ID", emu["full_client_id"])
+    monkeypatch.setenv("PHOTO_CLIENT_SECRET", emu["full_client_secret"])
+    reset_app_services()
+    photo = jpeg(color="#abcdef")
+    functions["sync_photo"](drop(azurite, container_name, "100002.jpg", photo))
+    assert admin(emu, "GET", "/users/alex.wilber@contoso.com/photo").content == photo
+    ambiguous = drop(azurite, container_name, "200200.jpg", jpeg())
+    functions["sync_photo"](ambiguous)
+    assert ambiguous.get_blob_tags()["photosync-reason"] == "ambiguous_user"

@@ -24,6 +24,7 @@ from photo_core.errors import (
     UnsupportedOperation,
     UserNotFound,
 )
+from photo_core.reports import ReportWindowError
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 logger = logging.getLogger("photo_sync")
@@ -75,6 +76,21 @@ def photo_value(req: func.HttpRequest) -> func.HttpResponse:
     headers = {"ETag": photo.etag} if photo.etag else {}
     return func.HttpResponse(photo.data, status_code=200, headers=headers,
                              mimetype=photo.content_type)
+
+
+@app.function_name("outcome_report")
+@app.route(route="reports/outcomes", methods=["GET"])
+def outcome_report(req: func.HttpRequest) -> func.HttpResponse:
+    """Outcomes of a time window (``since``/``until``: ISO times or 24h, 7d): a JSON summary,
+    or one CSV row per outcome with ``format=csv``."""
+    try:
+        report = handlers.handle_report(req.params.get("since"), req.params.get("until"))
+    except ReportWindowError as exc:
+        body = {"error": {"code": "invalid_window", "message": str(exc)}}
+        return func.HttpResponse(json.dumps(body), status_code=400, mimetype="application/json")
+    if req.params.get("format") == "csv":
+        return func.HttpResponse(report.csv(), mimetype="text/csv")
+    return func.HttpResponse(json.dumps(report.summary()), mimetype="application/json")
 
 
 @app.function_name("health")

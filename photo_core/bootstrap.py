@@ -16,7 +16,7 @@ from requests.adapters import HTTPAdapter
 
 from photo_core.auth import MsalTokenProvider, TokenProvider
 from photo_core.photo_api import HttpPhotoApi, PhotoApi
-from photo_core.ports import StateStore
+from photo_core.ports import OutcomeLog, StateStore
 from photo_core.retry import SystemClock, system_random
 from photo_core.settings import ApiSettings, Settings, StorageSettings
 from photo_core.sync import SyncOptions
@@ -39,6 +39,7 @@ class Services:
 @dataclass(frozen=True)
 class AppServices(Services):
     state: StateStore
+    log: OutcomeLog
     table: TableClient
     sync_options: SyncOptions
 
@@ -79,6 +80,7 @@ def bootstrap(settings: Settings | None = None) -> Services:
 
 def bootstrap_app(settings: Settings | None = None) -> AppServices:
     """Everything the function app needs: the photo API plus storage-backed state."""
+    from photo_core.outcome_log import TableOutcomeLog
     from photo_core.state_table import TableStateStore
 
     settings = settings or Settings.from_env(require_storage=True)
@@ -96,7 +98,8 @@ def bootstrap_app(settings: Settings | None = None) -> AppServices:
     )
     return AppServices(
         settings=settings, session=core.session, tokens=core.tokens, photo_api=core.photo_api,
-        state=TableStateStore(table), table=table, sync_options=options,
+        state=TableStateStore(table), log=TableOutcomeLog(table), table=table,
+        sync_options=options,
     )
 
 

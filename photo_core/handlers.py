@@ -13,6 +13,7 @@ from photo_core.bootstrap import app_services
 from photo_core.lookup import LookupResult, lookup_photo, photo_bytes
 from photo_core.outcomes import Outcome
 from photo_core.photo_api import PhotoContent
+from photo_core.reports import Report, build_report, parse_window
 from photo_core.sync import SyncDeps, sync_drop
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ def utcnow() -> datetime:
 def handle_drop(blob: BlobClient) -> Outcome:
     services = app_services()
     deps = SyncDeps(api=services.photo_api, state=services.state, now=utcnow, sleep=time.sleep,
-                    owner=uuid.uuid4().hex)
+                    owner=uuid.uuid4().hex, log=services.log)
     return sync_drop(AzureBlobDrop(blob), services.sync_options, deps)
 
 
@@ -38,6 +39,13 @@ def handle_lookup(user: str) -> LookupResult:
 def handle_photo(user: str, size: str | None) -> PhotoContent:
     services = app_services()
     return photo_bytes(user, size, services.settings.naming, services.photo_api)
+
+
+def handle_report(since: str | None, until: str | None) -> Report:
+    """Outcomes of a window; raises ``ReportWindowError`` for a window it cannot read."""
+    services = app_services()
+    start, end = parse_window(since, until, utcnow())
+    return build_report(services.log, start, end)
 
 
 @dataclass(frozen=True)

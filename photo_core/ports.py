@@ -7,6 +7,7 @@ The service depends on these, never on an SDK. The real adapters (``blob_drop``,
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -112,3 +113,13 @@ class StateStore(Protocol):
 
 class StateConflict(Exception):
     """Someone else wrote this user's state since it was read."""
+
+
+class OutcomeLog(Protocol):
+    """Port: an append-only log of drop outcomes, for reports over a time window."""
+
+    def append(self, outcome: Outcome) -> None: ...
+
+    def between(self, since: datetime, until: datetime) -> Iterator[Outcome]:
+        """Outcomes with ``since <= at < until``, oldest first."""
+        ...

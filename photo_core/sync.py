@@ -23,6 +23,7 @@ from photo_core.ports import (
     Drop,
     DropChanged,
     DropInfo,
+    OutcomeLog,
     StateConflict,
     StateStore,
     UserState,
@@ -60,6 +61,7 @@ class SyncDeps:
     now: Callable[[], datetime]
     sleep: Callable[[float], None]
     owner: str  # this invocation's id, written into the per-user claim
+    log: OutcomeLog | None = None  # where reports read outcomes from
 
 
 def sync_drop(drop: Drop, options: SyncOptions, deps: SyncDeps) -> Outcome:
@@ -70,15 +72,16 @@ def sync_drop(drop: Drop, options: SyncOptions, deps: SyncDeps) -> Outcome:
         return _already_recorded(info, deps.now())
     ref = parse_blob_name(info.name, options.naming)
     if isinstance(ref, NameRejection):
-        return _finish(drop, info, _rejected(info, deps, ref.code, ref.message), options, None)
+        rejected = _rejected(info, deps, ref.code, ref.message)
+        return _finish(drop, info, deps, rejected, options, None)
     if info.size > options.image.max_input_bytes:
         message = (f"blob is {info.size} bytes, over the {options.image.max_input_bytes}-byte "
                    "cap; it was not downloaded")
-        return _finish(drop, info, _rejected(info, deps, "file_too_large", message, ref), options,
-                       None)
+        rejected = _rejected(info, deps, "file_too_large", message, ref)
+        return _finish(drop, info, deps, rejected, options, None)
     claimed = _claim(deps, options, ref.key, info)
     if isinstance(claimed, Outcome):
-        return _finish(drop, info, claimed, options, None)
+        return _finish(drop, info, deps, claimed, options, None)
     state, version = claimed
     content: bytes | None = None
     try:
@@ -93,7 +96,7 @@ def sync_drop(drop: Drop, options: SyncOptions, deps: SyncDeps) -> Outcome:
         _release_quietly(deps, state, version)
         raise
     _release(deps, state, version, outcome if outcome.is_final else None, info)
-    return _finish(drop, info, outcome, options, content)
+    return _finish(drop, info, deps, outcome, options, content)
 
 
 def _process(content: bytes, ref: UserRef, state: UserState, info: DropInfo,
@@ -206,18 +209,32 @@ def _release_quietly(deps: SyncDeps, state: UserState, version: str) -> None:
         logger.exception("could not release the claim on %s; it will expire", state.user)
 
 
-def _finish(drop: Drop, info: DropInfo, outcome: Outcome, options: SyncOptions,
-            content: bytes | None) -> Outcome:
+def _finish(drop: Drop, info: DropInfo, deps: SyncDeps, outcome: Outcome,
+            options: SyncOptions, content: bytes | None) -> Outcome:
     logger.info("drop %s: %s%s", info.name, outcome.status.value,
                 f" ({outcome.reason})" if outcome.reason else "")
+    if outcome.is_final:
+        drop.record(outcome)
+    _log(deps, outcome)
     if not outcome.is_final:
         return outcome
-    drop.record(outcome)
     if outcome.status is Status.REJECTED:
         drop.dispose(options.rejected, options.rejected_container, content)
     elif outcome.reason not in ("superseded", "overwritten"):
         drop.dispose(options.processed, options.processed_container, content)
     return outcome
+
+
+def _log(deps: SyncDeps, outcome: Outcome) -> None:
+    """Append to the outcome log. The outcome is already on the blob and in the user's state,
+    so a failing log costs a report line, never the drop: logged, not raised."""
+    if deps.log is None:
+        return
+    try:
+        deps.log.append(outcome)
+    except Exception:
+        logger.exception("could not append the outcome of %s to the outcome log",
+                         outcome.blob_name)
 
 
 def _rejected(info: DropInfo, deps: SyncDeps, code: str, message: str,

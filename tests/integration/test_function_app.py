@@ -75,7 +75,8 @@ def body(response: func.HttpResponse) -> dict[str, Any]:
 
 
 def test_the_app_declares_its_functions(functions: Functions) -> None:
-    assert set(functions) == {"sync_photo", "photo_lookup", "photo_value", "health"}
+    assert set(functions) == {"sync_photo", "photo_lookup", "photo_value", "outcome_report",
+                              "health"}
 
 
 def test_a_drop_is_synced_and_its_outcome_tagged(functions: Functions, azurite: Azurite,
@@ -220,3 +221,20 @@ def test_employee_ids_resolve_with_the_permission_granted(
     ambiguous = drop(azurite, container_name, "200200.jpg", jpeg())
     functions["sync_photo"](ambiguous)
     assert ambiguous.get_blob_tags()["photosync-reason"] == "ambiguous_user"
+
+
+def test_reports_summarise_the_window_as_json_or_csv(functions: Functions, azurite: Azurite,
+                                                     container_name: str) -> None:
+    functions["sync_photo"](drop(azurite, container_name, "alex.wilber@contoso.com.jpg", jpeg()))
+    functions["sync_photo"](drop(azurite, container_name, "nobody@contoso.com.jpg", jpeg()))
+    functions["sync_photo"](drop(azurite, container_name, "x.png", b"png"))
+    response = get(functions, "outcome_report", "", "", params={"since": "1h"})
+    summary = body(response)
+    assert summary["total"] == 3
+    assert summary["byStatus"] == {"rejected": 2, "uploaded": 1}
+    assert {r["reason"] for r in summary["latestRejects"]} == {"user_not_found", "wrong_extension"}
+    as_csv = get(functions, "outcome_report", "", "", params={"since": "1h", "format": "csv"})
+    assert as_csv.mimetype == "text/csv"
+    assert as_csv.get_body().decode().count("\n") == 4
+    bad = get(functions, "outcome_report", "", "", params={"since": "last tuesday"})
+    assert (bad.status_code, body(bad)["error"]["code"]) == (400, "invalid_window")

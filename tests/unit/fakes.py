@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -127,3 +128,14 @@ class FakePhotoApi:
         error = self.errors.get(user.value.lower())
         if error is not None:
             raise error
+
+
+class FakeOutcomeLog:
+    def __init__(self) -> None:
+        self.outcomes: list[Outcome] = []
+
+    def append(self, outcome: Outcome) -> None:
+        self.outcomes.append(outcome)
+
+    def between(self, since: datetime, until: datetime) -> Iterator[Outcome]:
+        return iter([o for o in self.outcomes if since <= o.at < until])

@@ -13,7 +13,14 @@ from photo_core.outcomes import Status
 from photo_core.photo_api import DirectoryUser
 from photo_core.ports import Disposal, RecordedOutcome, UserState
 from photo_core.sync import SyncDeps, SyncOptions, UserBusy, sync_drop
-from tests.unit.fakes import FakeClock, FakeDrop, FakePhotoApi, FakeStateStore, jpeg
+from tests.unit.fakes import (
+    FakeClock,
+    FakeDrop,
+    FakeOutcomeLog,
+    FakePhotoApi,
+    FakeStateStore,
+    jpeg,
+)
 
 JANE = "jane.doe@contoso.com"
 
@@ -203,3 +210,15 @@ def test_a_rejected_newer_drop_does_not_block_an_older_valid_one(api, state, clo
     good = FakeDrop(f"old/{JANE}.jpg", jpeg(), etag='"good"',
                     last_modified=clock.current - timedelta(minutes=1))
     assert sync_drop(good, OPTIONS, deps(api, state, clock)).status is Status.UPLOADED
+
+
+def test_every_new_outcome_is_logged_once_for_reports(api, state, clock) -> None:
+    log = FakeOutcomeLog()
+    run = SyncDeps(api=api, state=state, now=clock.now, sleep=clock.sleep, owner="x", log=log)
+    drop = FakeDrop(f"{JANE}.jpg", jpeg())
+    sync_drop(drop, OPTIONS, run)
+    sync_drop(FakeDrop("bad name.jpg", jpeg()), OPTIONS, run)
+    drop.marker = RecordedOutcome(Status.UPLOADED, drop.name, None, None)
+    sync_drop(drop, OPTIONS, run)  # a redelivery: already recorded, not logged again
+    assert [(o.status, o.reason) for o in log.outcomes] == [
+        (Status.UPLOADED, None), (Status.REJECTED, "invalid_characters")]

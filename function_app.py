@@ -50,6 +50,14 @@ def sync_photo(client: blob.BlobClient) -> None:
     handlers.handle_drop(client)
 
 
+@app.function_name("reconcile")
+@app.timer_trigger(arg_name="timer", schedule="%PHOTO_RECONCILE_SCHEDULE%", use_monitor=True)
+def reconcile(timer: func.TimerRequest) -> None:
+    """Nightly: process drops Event Grid never delivered (bulk loads, dead letters, outages)."""
+    summary = handlers.handle_reconcile()
+    logger.info("reconcile: %s", ", ".join(f"{k} {v}" for k, v in summary.rows()))
+
+
 @app.function_name("photo_lookup")
 @app.route(route="users/{user}/photo", methods=["GET"])
 def photo_lookup(req: func.HttpRequest) -> func.HttpResponse:

@@ -39,6 +39,7 @@ def local_settings_values(connection_string: str, emulator: dict[str, Any]) -> d
         "PHOTO_CLIENT_ID": emulator["client_id"],
         "PHOTO_CLIENT_SECRET": emulator["client_secret"],
         "PHOTO_RETRY_BUDGET_SECONDS": "30",
+        "PHOTO_RECONCILE_SCHEDULE": "0 0 2 * * *",
     }
 
 

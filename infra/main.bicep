@@ -68,6 +68,9 @@ param photoEmployeeIdMode bool = false
 @description('Accept bare aliases as blob names and append this domain (empty: off).')
 param photoDefaultDomain string = ''
 
+@description('NCRONTAB schedule (UTC) of the nightly reconcile (drops Event Grid never delivered).')
+param reconcileSchedule string = '0 0 2 * * *'
+
 @description('What happens to a drop after a successful upload.')
 @allowed([
   'keep'
@@ -305,6 +308,7 @@ module functionApp 'modules/function-app.bicep' = {
     photoAppClientId: photoAppClientId
     photoEmployeeIdMode: photoEmployeeIdMode
     photoDefaultDomain: photoDefaultDomain
+    reconcileSchedule: reconcileSchedule
     keyVaultName: usesAppRegistration ? 'kv-photo-${resourceToken}' : ''
     credentialSecretName: usesAppRegistration ? credentialSecretName : ''
     extraAppSettings: extraAppSettings

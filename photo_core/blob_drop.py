@@ -19,7 +19,11 @@ from photo_core.outcomes import Outcome, Status
 from photo_core.ports import Disposal, DropChanged, DropInfo, RecordedOutcome
 
 if TYPE_CHECKING:
-    from azure.storage.blob import BlobClient
+    from collections.abc import Iterator
+
+    from azure.storage.blob import BlobClient, ContainerClient
+
+    from photo_core.reconcile import Listing
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +111,23 @@ class AzureBlobDrop:
         account_url = url[: url.index(marker)]
         return BlobClient(account_url, container, self._blob.blob_name,
                           credential=self._blob.credential)
+
+
+class AzureDropSource:
+    """Adapter for reconcile's ``DropSource``: lists with metadata, so deciding what needs work
+    reads no content and makes one request per page, not per blob."""
+
+    def __init__(self, container: ContainerClient) -> None:
+        self._container = container
+
+    def list(self, prefix: str | None) -> Iterator[Listing]:
+        from photo_core.reconcile import Listing
+
+        for blob in self._container.list_blobs(name_starts_with=prefix, include=["metadata"]):
+            yield Listing(blob.name, blob.last_modified, _recorded(dict(blob.metadata or {})))
+
+    def open(self, name: str) -> AzureBlobDrop:
+        return AzureBlobDrop(self._container.get_blob_client(name))
 
 
 def outcome_metadata(outcome: Outcome) -> dict[str, str]:

@@ -23,6 +23,7 @@ from photo_core.sync import SyncOptions
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
+    from azure.storage.blob import ContainerClient
 
 POOL_CONNECTIONS = 4
 POOL_MAXSIZE = 32  # above the host's blob parallelism, so no request waits for a connection
@@ -113,6 +114,17 @@ def build_table_client(storage: StorageSettings) -> TableClient:
     assert storage.table_service_uri, "validated by settings"
     return TableClient(storage.table_service_uri, storage.state_table,
                        credential=_identity_credential(storage))
+
+
+def build_container_client(storage: StorageSettings, container: str) -> ContainerClient:
+    """A container client on the same connection as the blob trigger's ``PhotoStorage``."""
+    from azure.storage.blob import ContainerClient
+
+    if storage.connection_string:
+        return ContainerClient.from_connection_string(storage.connection_string, container)
+    assert storage.blob_service_uri, "validated by settings"
+    return ContainerClient(storage.blob_service_uri, container,
+                           credential=_identity_credential(storage))
 
 
 def _identity_credential(storage: StorageSettings) -> Any:

@@ -1,4 +1,4 @@
-"""Command line for photo-sync: ``python -m photo_core check FILE... [--out DIR]``.
+"""Command line for photo-sync: ``python -m photo_core check|reconcile|report``.
 
 ``check`` lets HR vet a batch before dropping it: one JSON line per file on stdout, the
 same verdicts and reason codes the function app records, so "it passed check" means "it will
@@ -10,8 +10,8 @@ file is a rejection with code ``unreadable``, so one bad path does not hide the 
 batch), 2 for usage errors (bad flags, an unusable ``--out``). Bad input never produces a
 traceback.
 
-More commands (``reconcile``, ``report``) plug in as further subparsers; ``main`` takes the
-image policy as a parameter so callers (tests, later the settings module) can supply it.
+The operator commands ``reconcile`` and ``report`` live in :mod:`photo_core.cli_ops`; ``main``
+takes the image policy as a parameter so callers (tests) can supply it.
 """
 
 from __future__ import annotations
@@ -99,6 +99,9 @@ def _parser() -> argparse.ArgumentParser:
         help="shortest side a photo may have in pixels (default: policy)",
     )
     check.set_defaults(handler=_check)
+    from photo_core.cli_ops import add_commands
+
+    add_commands(commands)
     return parser
 
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from photo_core.blob_drop import AzureBlobDrop
-from photo_core.bootstrap import app_services
+from photo_core.blob_drop import AzureBlobDrop, AzureDropSource
+from photo_core.bootstrap import app_services, build_container_client
 from photo_core.lookup import LookupResult, lookup_photo, photo_bytes
 from photo_core.outcomes import Outcome
 from photo_core.photo_api import PhotoContent
+from photo_core.reconcile import ReconcileOptions, ReconcileSummary, reconcile
 from photo_core.reports import Report, build_report, parse_window
 from photo_core.sync import SyncDeps, sync_drop
 
@@ -25,10 +27,7 @@ def utcnow() -> datetime:
 
 
 def handle_drop(blob: BlobClient) -> Outcome:
-    services = app_services()
-    deps = SyncDeps(api=services.photo_api, state=services.state, now=utcnow, sleep=time.sleep,
-                    owner=uuid.uuid4().hex, log=services.log)
-    return sync_drop(AzureBlobDrop(blob), services.sync_options, deps)
+    return sync_drop(AzureBlobDrop(blob), app_services().sync_options, drop_deps())
 
 
 def handle_lookup(user: str) -> LookupResult:
@@ -39,6 +38,26 @@ def handle_lookup(user: str) -> LookupResult:
 def handle_photo(user: str, size: str | None) -> PhotoContent:
     services = app_services()
     return photo_bytes(user, size, services.settings.naming, services.photo_api)
+
+
+def drop_deps() -> SyncDeps:
+    """Per-drop dependencies: the shared services and a fresh claim owner."""
+    services = app_services()
+    return SyncDeps(api=services.photo_api, state=services.state, now=utcnow, sleep=time.sleep,
+                    owner=uuid.uuid4().hex, log=services.log)
+
+
+def handle_reconcile(options: ReconcileOptions | None = None,
+                     progress: Callable[[ReconcileSummary], None] | None = None,
+                     ) -> ReconcileSummary:
+    """Walk the drop container and process what needs it (see ``photo_core.reconcile``)."""
+    services = app_services()
+    settings = services.settings
+    container = build_container_client(settings.storage, settings.storage.drop_container)
+    options = options or ReconcileOptions(workers=settings.reconcile.workers,
+                                          deadline_seconds=settings.reconcile.deadline_seconds)
+    return reconcile(AzureDropSource(container), services.sync_options, drop_deps, options,
+                     progress)
 
 
 def handle_report(since: str | None, until: str | None) -> Report:

@@ -100,6 +100,16 @@ class StorageSettings:
 
 
 @dataclass(frozen=True)
+class ReconcileSettings:
+    """The nightly reconcile: when (an NCRONTAB schedule, read by the timer binding itself), how
+    many drops at once, and for how long one run may start new drops (it resumes next run)."""
+
+    schedule: str = "0 0 2 * * *"
+    workers: int = 4
+    deadline_seconds: float = 240.0
+
+
+@dataclass(frozen=True)
 class Settings:
     api: ApiSettings = field(default_factory=ApiSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
@@ -107,6 +117,7 @@ class Settings:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     image: ImagePolicy = field(default_factory=ImagePolicy)
     storage: StorageSettings = field(default_factory=StorageSettings)
+    reconcile: ReconcileSettings = field(default_factory=ReconcileSettings)
 
     @classmethod
     def from_env(
@@ -208,10 +219,25 @@ class _Reader:
             for field_name, setting in IMAGE_SETTING_NAMES.items():
                 problem = re.sub(rf"\b{field_name}\b", setting, problem)
             self.problems.append(problem)
+        reconcile = self.reconcile()
         if self.problems:
             raise SettingsError(self.problems)
         return Settings(api=api, auth=auth, naming=naming, retry=retry, image=image,
-                        storage=storage)
+                        storage=storage, reconcile=reconcile)
+
+    def reconcile(self) -> ReconcileSettings:
+        d = ReconcileSettings()
+        schedule = self.text("PHOTO_RECONCILE_SCHEDULE") or d.schedule
+        if len(schedule.split()) != 6:
+            self.problems.append(
+                f"PHOTO_RECONCILE_SCHEDULE={schedule!r} is not an NCRONTAB expression with six "
+                "fields (second minute hour day month weekday)")
+        return ReconcileSettings(
+            schedule=schedule,
+            workers=self.number("PHOTO_RECONCILE_WORKERS", d.workers, int, 1, 32),
+            deadline_seconds=self.number("PHOTO_RECONCILE_DEADLINE_SECONDS", d.deadline_seconds,
+                                         float, 10, 3600),
+        )
 
     def storage(self, required: bool) -> StorageSettings:
         prefix = STORAGE_CONNECTION

@@ -64,10 +64,13 @@ class SyncDeps:
     log: OutcomeLog | None = None  # where reports read outcomes from
 
 
-def sync_drop(drop: Drop, options: SyncOptions, deps: SyncDeps) -> Outcome:
-    """Process one drop to its outcome, record it, and dispose of the blob as configured."""
+def sync_drop(drop: Drop, options: SyncOptions, deps: SyncDeps, *, force: bool = False) -> Outcome:
+    """Process one drop to its outcome, record it, and dispose of the blob as configured.
+
+    ``force`` processes a drop even though an outcome is recorded on it (reconcile uses it to
+    retry rejects and to repair users whose photo is not the one recorded)."""
     info = drop.info()
-    if info.recorded is not None and info.recorded.blob_name == info.name:
+    if not force and info.recorded is not None and info.recorded.blob_name == info.name:
         # Our own marker survives only while the content is unchanged: nothing to do again.
         return _already_recorded(info, deps.now())
     ref = parse_blob_name(info.name, options.naming)

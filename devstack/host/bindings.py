@@ -120,7 +120,8 @@ def read_function(function: Function) -> FunctionSpec:
     elif kind == "blobTrigger":
         spec = _blob_trigger(name, trigger, hints.get(arg))
     elif kind == "timerTrigger":
-        spec = TimerTrigger(parse_schedule(str(trigger["schedule"])),
+        schedule = resolve_setting_references(str(trigger["schedule"]), f"{name}: schedule")
+        spec = TimerTrigger(parse_schedule(schedule),
                             bool(trigger.get("runOnStartup")))
     else:
         raise BindingError(f"{name}: trigger type '{kind}' is not supported by the local host")

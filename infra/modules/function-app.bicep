@@ -114,6 +114,9 @@ param photoEmployeeIdMode bool = false
 @description('Accept bare aliases as blob names and append this domain (empty: off).')
 param photoDefaultDomain string = ''
 
+@description('NCRONTAB schedule (UTC) of the reconcile timer that processes drops Event Grid never delivered.')
+param reconcileSchedule string = '0 0 2 * * *'
+
 @description('Key Vault holding the app registration credential (client_secret and certificate modes).')
 param keyVaultName string = ''
 
@@ -186,6 +189,8 @@ var appSettings = {
   PHOTO_CLIENT_ID: usesAppRegistration ? photoAppClientId : identityClientId
   PHOTO_EMPLOYEE_ID_MODE: photoEmployeeIdMode ? 'true' : 'false'
   PHOTO_DEFAULT_DOMAIN: photoDefaultDomain
+  // The timer binding reads it as %PHOTO_RECONCILE_SCHEDULE%: it must exist for the app to load.
+  PHOTO_RECONCILE_SCHEDULE: reconcileSchedule
 }
 
 // The app registration's credential stays in Key Vault; the setting is a reference the platform

@@ -45,6 +45,8 @@ LEFT_AT_DEFAULT = {
     "PHOTO_JPEG_QUALITY": "image policy default; tune with extraAppSettings",
     "PHOTO_MAX_BLOB_BYTES": "image policy default; tune with extraAppSettings",
     "PHOTO_DRY_RUN": "a production deployment uploads",
+    "PHOTO_RECONCILE_WORKERS": "default (4) stays under the per-mailbox concurrency limit",
+    "PHOTO_RECONCILE_DEADLINE_SECONDS": "default (240 s) ends within functionTimeout (5 min)",
 }
 
 # App settings the Flex Consumption plan rejects or ignores: functionAppConfig replaces them.

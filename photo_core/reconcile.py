@@ -1,0 +1,147 @@
+"""Reconcile: process every drop that Event Grid never delivered, or whose photo is not the user's.
+
+Event Grid only fires for new blobs, so the first bulk load, dead-lettered events and outages
+leave drops without an outcome. Reconcile walks the drop container and runs the same sync on:
+
+* every blob without a recorded outcome;
+* every blob recorded as uploaded or unchanged whose content is not what the user's state says
+  was last uploaded, when the blob is not older than that upload (the state was lost, or the
+  photo went missing);
+* with ``retry_rejected``, every rejected blob (after HR or an admin fixed the cause).
+
+It is resumable by construction: finished blobs carry their outcome, so a second run after an
+interruption skips them. Concurrency is bounded, and a throttled drop pauses new work for the
+service's ``Retry-After`` instead of piling on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from photo_core.errors import Throttled, TransientError
+from photo_core.naming import UserRef, parse_blob_name
+from photo_core.outcomes import Status
+from photo_core.ports import Drop, RecordedOutcome, StateStore
+from photo_core.sync import SyncDeps, SyncOptions, sync_drop
+
+logger = logging.getLogger(__name__)
+
+MAX_PAUSE_SECONDS = 120.0
+
+
+@dataclass(frozen=True)
+class Listing:
+    name: str
+    last_modified: datetime
+    recorded: RecordedOutcome | None
+
+
+class DropSource(Protocol):
+    """Port: the drop container, listed without reading content."""
+
+    def list(self, prefix: str | None) -> Iterator[Listing]: ...
+
+    def open(self, name: str) -> Drop: ...
+
+
+@dataclass(frozen=True)
+class ReconcileOptions:
+    prefix: str | None = None
+    limit: int | None = None
+    workers: int = 4
+    retry_rejected: bool = False
+    deadline_seconds: float | None = None  # stop starting new drops after this long
+
+
+@dataclass
+class ReconcileSummary:
+    scanned: int = 0
+    selected: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    deferred: int = 0  # transient failures: left for the next run or the platform
+    failed: int = 0  # unexpected errors (logged)
+    stopped_early: bool = False
+
+    def rows(self) -> list[tuple[str, int]]:
+        rows = [("scanned", self.scanned), ("selected", self.selected)]
+        rows += sorted(self.outcomes.items())
+        return [*rows, ("deferred", self.deferred), ("failed", self.failed)]
+
+
+def needs_work(listing: Listing, options: ReconcileOptions, sync: SyncOptions,
+               state: StateStore) -> bool:
+    recorded = listing.recorded
+    if recorded is None or recorded.blob_name != listing.name:
+        return True
+    if recorded.status is Status.REJECTED:
+        return options.retry_rejected
+    ref = parse_blob_name(listing.name, sync.naming)
+    if not isinstance(ref, UserRef) or recorded.status is Status.WOULD_UPLOAD:
+        return False
+    current = state.get(ref.key)
+    if current is None:
+        return recorded.reason not in ("superseded", "overwritten")
+    user = current[0]
+    newer_elsewhere = user.source_modified is not None and \
+        listing.last_modified < user.source_modified
+    return not newer_elsewhere and user.content_sha256 != recorded.content_sha256
+
+
+def reconcile(source: DropSource, sync: SyncOptions, deps_for: Callable[[], SyncDeps],
+              options: ReconcileOptions,
+              progress: Callable[[ReconcileSummary], None] | None = None) -> ReconcileSummary:
+    """Process what needs it; ``deps_for`` makes the per-drop deps (one claim owner each)."""
+    summary = ReconcileSummary()
+    lock = threading.Lock()
+    pause_until = [0.0]
+    started = time.monotonic()
+    state = deps_for().state
+
+    def run(listing: Listing) -> None:
+        wait = pause_until[0] - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        deps = deps_for()
+        try:
+            drop = source.open(listing.name)
+            outcome = sync_drop(drop, sync, deps, force=listing.recorded is not None)
+            key = outcome.status.value + (f" ({outcome.reason})" if outcome.reason else "")
+            with lock:
+                summary.outcomes[key] += 1
+        except Throttled as exc:
+            with lock:
+                summary.deferred += 1
+                pause = min(exc.retry_after or 5.0, MAX_PAUSE_SECONDS)
+                pause_until[0] = max(pause_until[0], time.monotonic() + pause)
+        except TransientError as exc:
+            logger.warning("reconcile: %s deferred: %s", listing.name, exc.message)
+            with lock:
+                summary.deferred += 1
+        except Exception:
+            logger.exception("reconcile: %s failed", listing.name)
+            with lock:
+                summary.failed += 1
+        if progress:
+            progress(summary)
+
+    with ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
+        for listing in source.list(options.prefix):
+            summary.scanned += 1
+            if options.limit is not None and summary.selected >= options.limit:
+                break
+            if options.deadline_seconds is not None and \
+                    time.monotonic() - started > options.deadline_seconds:
+                summary.stopped_early = True
+                break
+            if needs_work(listing, options, sync, state):
+                summary.selected += 1
+                pool.submit(run, listing)
+    return summary

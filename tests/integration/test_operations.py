@@ -1,0 +1,117 @@
+"""Operator commands against real storage and the emulator: reconcile and report."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.storage.blob import BlobServiceClient, ContainerClient
+from PIL import Image
+
+from devstack.azurite import Azurite
+from devstack.stack import local_settings_values, write_local_settings
+from photo_core.bootstrap import reset_app_services
+from photo_core.cli import main
+from tests.integration.test_photo_api import uploads
+
+pytestmark = pytest.mark.integration
+
+
+def jpeg(color: str) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (128, 128), color).save(out, "JPEG")
+    return out.getvalue()
+
+
+@pytest.fixture
+def settings_file(tmp_path: Path, emu: dict[str, Any], azurite: Azurite,
+                  monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A local.settings.json for a fresh container and table; the environment is left to the
+    file (monkeypatch undoes what the command copies from it)."""
+    container = f"bulk-{uuid.uuid4().hex[:10]}"
+    BlobServiceClient.from_connection_string(azurite.connection_string).create_container(
+        container)
+    values = local_settings_values(azurite.connection_string, emu)
+    values.update(PHOTO_DROP_CONTAINER=container, PHOTO_STATE_TABLE=f"ops{uuid.uuid4().hex[:10]}")
+    for name in [*values, "PHOTO_DRY_RUN"]:
+        monkeypatch.delenv(name, raising=False)
+    path = tmp_path / "local.settings.json"
+    write_local_settings(path, values)
+    reset_app_services()
+    yield path
+    reset_app_services()
+    for name in [*values, "PHOTO_DRY_RUN"]:
+        monkeypatch.delenv(name, raising=False)
+
+
+def drops(azurite: Azurite, settings_file: Path) -> ContainerClient:
+    name = json.loads(settings_file.read_text())["Values"]["PHOTO_DROP_CONTAINER"]
+    return ContainerClient.from_connection_string(azurite.connection_string, name)
+
+
+def counts(table: str) -> dict[str, int]:
+    """The summary table printed by reconcile, as {result: count}."""
+    rows = [re.split(r"\s{2,}", line.strip()) for line in table.splitlines()[2:] if line.strip()]
+    return {row[0]: int(row[1]) for row in rows}
+
+
+def cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_a_bulk_load_is_reconciled_once_and_resumes(azurite: Azurite, settings_file: Path,
+                                                    emu: dict[str, Any]) -> None:
+    container = drops(azurite, settings_file)
+    for user, color in (("alex.wilber", "#102030"), ("lee.gu", "#203040"),
+                        ("megan.bowen", "#304050")):
+        container.upload_blob(f"bulk/{user}@contoso.com.jpg", jpeg(color))
+    container.upload_blob("bulk/nobody@contoso.com.jpg", jpeg("#000000"))
+    code, out, err = cli("reconcile", "--settings", str(settings_file), "--limit", "2")
+    assert code == 0, err
+    assert counts(out)["selected"] == 2
+    assert len(uploads(emu)) == 2
+    assert "[" in err and "2/2" in err  # the progress bar goes to stderr
+    code, out, _ = cli("reconcile", "--settings", str(settings_file), "--prefix", "bulk/")
+    assert code == 0
+    assert counts(out)["selected"] == 2
+    assert counts(out)["rejected (user_not_found)"] == 1
+    assert len(uploads(emu)) == 3
+    code, out, _ = cli("reconcile", "--settings", str(settings_file))
+    assert counts(out)["selected"] == 0
+
+
+def test_a_dry_run_shows_what_would_happen_and_uploads_nothing(
+        azurite: Azurite, settings_file: Path, emu: dict[str, Any]) -> None:
+    drops(azurite, settings_file).upload_blob("alex.wilber@contoso.com.jpg", jpeg("#405060"))
+    code, out, _ = cli("reconcile", "--settings", str(settings_file), "--dry-run")
+    assert code == 0
+    assert "would-upload" in out
+    assert uploads(emu) == []
+    code, out, _ = cli("report", "--settings", str(settings_file), "--format", "json")
+    assert json.loads(out)["byStatus"] == {"would-upload": 1}
+
+
+def test_reports_show_counts_and_the_latest_rejects(azurite: Azurite,
+                                                    settings_file: Path) -> None:
+    container = drops(azurite, settings_file)
+    container.upload_blob("alex.wilber@contoso.com.jpg", jpeg("#506070"))
+    container.upload_blob("lee.gu@contoso.com.jpg", b"GIF89a not really")
+    container.upload_blob("jane doe@contoso.com.jpg", jpeg("#607080"))
+    assert cli("reconcile", "--settings", str(settings_file))[0] == 0
+    code, out, _ = cli("report", "--settings", str(settings_file), "--since", "1h")
+    assert code == 0
+    assert "uploaded" in out and "not_jpeg" in out and "invalid_characters" in out
+    assert "lee.gu@contoso.com.jpg" in out
+    code, out, _ = cli("report", "--settings", str(settings_file), "--format", "csv")
+    assert out.splitlines()[0] == "at,status,reason,user,blob,message,actions"
+    assert len(out.splitlines()) == 4
+    code, _, err = cli("report", "--settings", str(settings_file), "--since", "soon")
+    assert code == 2 and "duration" in err

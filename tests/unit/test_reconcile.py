@@ -1,0 +1,127 @@
+"""Reconcile: which drops it picks, resumability, limits, and throttling."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from photo_core.errors import Throttled
+from photo_core.imaging import ImagePolicy
+from photo_core.naming import NamingRules
+from photo_core.outcomes import Status
+from photo_core.ports import RecordedOutcome, UserState
+from photo_core.reconcile import Listing, ReconcileOptions, reconcile
+from photo_core.sync import SyncDeps, SyncOptions
+from tests.unit.fakes import FakeClock, FakeDrop, FakePhotoApi, FakeStateStore, jpeg
+
+SYNC = SyncOptions(naming=NamingRules(), image=ImagePolicy())
+
+
+class FakeDropSource:
+    def __init__(self, drops: list[FakeDrop]) -> None:
+        self.drops = {d.name: d for d in drops}
+
+    def list(self, prefix: str | None) -> Iterator[Listing]:
+        for drop in self.drops.values():
+            if prefix is None or drop.name.startswith(prefix):
+                yield Listing(drop.name, drop.last_modified, self._marker(drop))
+
+    def open(self, name: str) -> FakeDrop:
+        drop = self.drops[name]
+        drop.marker = self._marker(drop)
+        return drop
+
+    @staticmethod
+    def _marker(drop: FakeDrop) -> RecordedOutcome | None:
+        """What a real blob carries: the outcome last written on it."""
+        if drop.recorded is not None:
+            return RecordedOutcome(drop.recorded.status, drop.name, drop.recorded.reason,
+                                   drop.recorded.content_sha256)
+        return drop.marker if isinstance(drop.marker, RecordedOutcome) else None
+
+
+@pytest.fixture
+def world() -> tuple[FakePhotoApi, FakeStateStore, FakeClock]:
+    return FakePhotoApi(), FakeStateStore(), FakeClock()
+
+
+def run(source: FakeDropSource, world: tuple[FakePhotoApi, FakeStateStore, FakeClock],
+        **options: object) -> dict[str, int]:
+    api, state, clock = world
+
+    def deps() -> SyncDeps:
+        return SyncDeps(api=api, state=state, now=clock.now, sleep=clock.sleep, owner="r")
+
+    summary = reconcile(source, SYNC, deps, ReconcileOptions(workers=1, **options))  # type: ignore[arg-type]
+    return dict(summary.outcomes) | {"selected": summary.selected, "deferred": summary.deferred}
+
+
+def test_drops_without_an_outcome_are_processed_and_a_second_run_skips_them(world) -> None:
+    source = FakeDropSource([FakeDrop("a@contoso.com.jpg", jpeg()),
+                             FakeDrop("b@contoso.com.jpg", b"not a jpeg")])
+    assert run(source, world) == {"uploaded": 1, "rejected (not_jpeg)": 1, "selected": 2,
+                                  "deferred": 0}
+    assert run(source, world) == {"selected": 0, "deferred": 0}
+
+
+def test_rejects_are_retried_only_when_asked(world) -> None:
+    bad = FakeDrop("b@contoso.com.jpg", b"not a jpeg")
+    source = FakeDropSource([bad])
+    run(source, world)
+    bad.content = jpeg()  # HR fixed the file's content behind the same outcome
+    assert run(source, world)["selected"] == 0
+    assert run(source, world, retry_rejected=True)["uploaded"] == 1
+
+
+def test_a_recorded_upload_the_state_does_not_know_is_repaired(world) -> None:
+    api, state, _ = world
+    drop = FakeDrop("a@contoso.com.jpg", jpeg())
+    source = FakeDropSource([drop])
+    run(source, world)
+    state.rows.clear()  # the state table was lost
+    api.photos.clear()
+    assert run(source, world)["uploaded"] == 1
+    assert "a@contoso.com" in api.photos
+
+
+def test_an_older_recorded_drop_is_left_alone_when_a_newer_one_won(world) -> None:
+    _, state, clock = world
+    old = FakeDrop("old/a@contoso.com.jpg", jpeg(color=(1, 1, 1)),
+                   last_modified=clock.current - timedelta(hours=1))
+    source = FakeDropSource([old])
+    run(source, world)
+    state.rows["upn:a@contoso.com"] = (UserState(user="upn:a@contoso.com",
+                                                 content_sha256="other",
+                                                 source_modified=clock.current), "v9")
+    assert run(source, world)["selected"] == 0
+
+
+def test_limit_and_prefix_bound_the_walk(world) -> None:
+    drops = [FakeDrop(f"{p}/u{i}@contoso.com.jpg", jpeg()) for p in ("x", "y") for i in range(3)]
+    source = FakeDropSource(drops)
+    assert run(source, world, prefix="y/", limit=2)["selected"] == 2
+    assert sum(1 for d in drops if d.recorded) == 2
+    assert all(d.name.startswith("y/") for d in drops if d.recorded)
+
+
+def test_throttling_defers_the_drop_and_pauses_new_work(world) -> None:
+    api, _, _ = world
+    api.errors["a@contoso.com"] = Throttled("slow down", retry_after=0.01)
+    source = FakeDropSource([FakeDrop("a@contoso.com.jpg", jpeg()),
+                             FakeDrop("b@contoso.com.jpg", jpeg())])
+    result = run(source, world)
+    assert (result["deferred"], result["uploaded"]) == (1, 1)
+    assert source.drops["a@contoso.com.jpg"].recorded is None
+
+
+def test_dry_run_reports_would_upload_and_changes_nothing(world) -> None:
+    api, _, clock = world
+    source = FakeDropSource([FakeDrop("a@contoso.com.jpg", jpeg())])
+    dry = SyncOptions(naming=NamingRules(), image=ImagePolicy(), dry_run=True)
+    summary = reconcile(source, dry, lambda: SyncDeps(api=api, state=world[1], now=clock.now,
+                                                      sleep=clock.sleep, owner="r"),
+                        ReconcileOptions(workers=1))
+    assert dict(summary.outcomes) == {Status.WOULD_UPLOAD.value: 1}
+    assert api.uploads == []

@@ -19,10 +19,11 @@ from photo_core.outcomes import Outcome, Status
 from photo_core.ports import Disposal, DropChanged, DropInfo, RecordedOutcome
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from azure.storage.blob import BlobClient, ContainerClient
 
+    from photo_core.directory import MappingSnapshot
     from photo_core.reconcile import Listing
 
 logger = logging.getLogger(__name__)
@@ -128,6 +129,32 @@ class AzureDropSource:
 
     def open(self, name: str) -> AzureBlobDrop:
         return AzureBlobDrop(self._container.get_blob_client(name))
+
+
+def mapping_fetcher(container: ContainerClient, path: str,
+                    ) -> Callable[[str | None], MappingSnapshot | None]:
+    """Fetch the HR id mapping CSV; with the last version's ETag, a conditional read that
+    transfers nothing when the file has not changed (``None``: keep the cached one)."""
+    from azure.core.exceptions import ResourceNotModifiedError
+
+    from photo_core.directory import MappingUnavailable, parse_mapping
+
+    def fetch(version: str | None) -> MappingSnapshot | None:
+        blob = container.get_blob_client(path)
+        try:
+            if version:
+                download = blob.download_blob(etag=version,
+                                              match_condition=MatchConditions.IfModified)
+            else:
+                download = blob.download_blob()
+            return parse_mapping(download.readall(), download.properties.etag)
+        except ResourceNotModifiedError:
+            return None
+        except ResourceNotFoundError as exc:
+            raise MappingUnavailable(
+                f"the mapping file {container.container_name}/{path} does not exist") from exc
+
+    return fetch
 
 
 def outcome_metadata(outcome: Outcome) -> dict[str, str]:

@@ -15,6 +15,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from photo_core.auth import MsalTokenProvider, TokenProvider
+from photo_core.directory import Resolver, UserResolver
 from photo_core.photo_api import HttpPhotoApi, PhotoApi
 from photo_core.ports import OutcomeLog, StateStore
 from photo_core.retry import SystemClock, system_random
@@ -41,6 +42,7 @@ class Services:
 class AppServices(Services):
     state: StateStore
     log: OutcomeLog
+    resolver: UserResolver
     table: TableClient
     sync_options: SyncOptions
 
@@ -97,9 +99,18 @@ def bootstrap_app(settings: Settings | None = None) -> AppServices:
         rejected_container=storage.rejected_container,
         dry_run=storage.dry_run,
     )
+    directory = settings.directory
+    mapping = None
+    if directory.mapping_blob:
+        from photo_core.blob_drop import mapping_fetcher
+
+        container, _, path = directory.mapping_blob.partition("/")
+        mapping = mapping_fetcher(build_container_client(storage, container), path)
+    resolver = Resolver(core.photo_api, employee_ttl=directory.employee_id_cache_seconds,
+                        mapping=mapping, mapping_ttl=directory.mapping_cache_seconds)
     return AppServices(
         settings=settings, session=core.session, tokens=core.tokens, photo_api=core.photo_api,
-        state=TableStateStore(table), log=TableOutcomeLog(table), table=table,
+        state=TableStateStore(table), log=TableOutcomeLog(table), resolver=resolver, table=table,
         sync_options=options,
     )
 

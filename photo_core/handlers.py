@@ -44,7 +44,7 @@ def drop_deps() -> SyncDeps:
     """Per-drop dependencies: the shared services and a fresh claim owner."""
     services = app_services()
     return SyncDeps(api=services.photo_api, state=services.state, now=utcnow, sleep=time.sleep,
-                    owner=uuid.uuid4().hex, log=services.log)
+                    owner=uuid.uuid4().hex, log=services.log, resolver=services.resolver)
 
 
 def handle_reconcile(options: ReconcileOptions | None = None,

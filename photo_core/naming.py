@@ -22,6 +22,7 @@ MAX_LOCAL_PART_LENGTH = 64  # Entra ID: user name part of a UPN
 MAX_DOMAIN_LENGTH = 48  # Entra ID: domain part of a UPN
 MAX_UPN_LENGTH = 113  # 64 + "@" + 48
 MAX_EMPLOYEE_ID_LENGTH = 16  # Entra ID employeeId
+MAX_HR_ID_LENGTH = 64
 
 # Entra ID allows these in the user name part of a UPN: letters, digits and ' . - _ ! # ^ ~.
 # `$` also occurs (synchronised accounts) and forces the OData key form in Graph paths.
@@ -37,6 +38,7 @@ class UserRefKind(enum.Enum):
     UPN = "upn"
     OBJECT_ID = "object_id"
     EMPLOYEE_ID = "employee_id"
+    HR_ID = "hr_id"  # an id of HR's own, resolved through the mapping file
 
 
 @dataclass(frozen=True)
@@ -68,12 +70,14 @@ class NamingRules:
     """Which stem forms are accepted beyond UPNs and object ids.
 
     ``default_domain`` turns a bare alias (``jane.doe``) into ``jane.doe@<domain>``.
-    ``employee_id_mode`` makes a bare stem an employee id instead (the two are exclusive, because
-    ``123456`` could be either and guessing could put a photo on the wrong person).
+    ``employee_id_mode`` makes a bare stem an employee id instead; ``mapping_mode`` makes it an HR
+    id looked up in the mapping file. The three are exclusive, because ``123456`` could be any of
+    them and guessing could put a photo on the wrong person.
     """
 
     default_domain: str | None = None
     employee_id_mode: bool = False
+    mapping_mode: bool = False
 
 
 def parse_blob_name(name: str, rules: NamingRules | None = None) -> UserRef | NameRejection:
@@ -119,7 +123,8 @@ def parse_user_reference(text: str, rules: NamingRules | None = None) -> UserRef
     if "@" in text:
         return _parse_upn(text)
     invalid = _first_outside(text, _LOCAL_PART)
-    if invalid is not None and not rules.employee_id_mode:
+    bare_ids = rules.employee_id_mode or rules.mapping_mode
+    if invalid is not None and not bare_ids:
         # Say what is wrong with the name itself before suggesting a naming mode: a look-alike
         # "@" or an encoded "%40" would be rejected in every mode.
         return NameRejection(
@@ -128,6 +133,8 @@ def parse_user_reference(text: str, rules: NamingRules | None = None) -> UserRef
         )
     if rules.employee_id_mode:
         return _parse_employee_id(text)
+    if rules.mapping_mode:
+        return _parse_employee_id(text, UserRefKind.HR_ID, MAX_HR_ID_LENGTH)
     if rules.default_domain:
         return _parse_upn(f"{text}@{rules.default_domain}")
     return NameRejection(
@@ -163,22 +170,22 @@ def _parse_upn(upn: str) -> UserRef | NameRejection:
     return UserRef(UserRefKind.UPN, upn)
 
 
-def _parse_employee_id(text: str) -> UserRef | NameRejection:
-    if len(text) > MAX_EMPLOYEE_ID_LENGTH:
-        return NameRejection("name_too_long", f"employee id {text!r} is over 16 characters")
+def _parse_employee_id(text: str, kind: UserRefKind = UserRefKind.EMPLOYEE_ID,
+                       limit: int = MAX_EMPLOYEE_ID_LENGTH) -> UserRef | NameRejection:
+    what = "employee id" if kind is UserRefKind.EMPLOYEE_ID else "HR id"
+    if len(text) > limit:
+        return NameRejection("name_too_long", f"{what} {text!r} is over {limit} characters")
     invalid = _first_outside(text, _EMPLOYEE_ID)
     if invalid is not None:
-        return NameRejection(
-            "invalid_characters", f"employee id {text!r} contains {_describe(invalid)}"
-        )
-    return UserRef(UserRefKind.EMPLOYEE_ID, text)
+        return NameRejection("invalid_characters", f"{what} {text!r} contains {_describe(invalid)}")
+    return UserRef(kind, text)
 
 
 def user_path(ref: UserRef, dialect: Dialect) -> str:
     """The path from the API base to the user entity: ``/users/<one segment>`` or
     ``/users('<key>')``, fully escaped. Employee ids must be resolved to a user first."""
-    if ref.kind is UserRefKind.EMPLOYEE_ID:
-        raise ValueError("resolve an employee id to a user before addressing its photo")
+    if ref.kind in (UserRefKind.EMPLOYEE_ID, UserRefKind.HR_ID):
+        raise ValueError("resolve an employee or HR id to a user before addressing its photo")
     if dialect is Dialect.OUTLOOK or ref.value.startswith("$"):
         # OData key form: a quote inside the literal is doubled, then the literal is encoded.
         literal = ref.value.replace("'", "''")

@@ -100,6 +100,16 @@ class StorageSettings:
 
 
 @dataclass(frozen=True)
+class DirectorySettings:
+    """How HR ids become users: the optional mapping file (``container/path.csv`` in the
+    ``PhotoStorage`` account) and how long answers are cached."""
+
+    mapping_blob: str | None = None
+    mapping_cache_seconds: float = 300.0
+    employee_id_cache_seconds: float = 3600.0
+
+
+@dataclass(frozen=True)
 class ReconcileSettings:
     """The nightly reconcile: when (an NCRONTAB schedule, read by the timer binding itself), how
     many drops at once, and for how long one run may start new drops (it resumes next run)."""
@@ -118,6 +128,7 @@ class Settings:
     image: ImagePolicy = field(default_factory=ImagePolicy)
     storage: StorageSettings = field(default_factory=StorageSettings)
     reconcile: ReconcileSettings = field(default_factory=ReconcileSettings)
+    directory: DirectorySettings = field(default_factory=DirectorySettings)
 
     @classmethod
     def from_env(
@@ -220,10 +231,11 @@ class _Reader:
                 problem = re.sub(rf"\b{field_name}\b", setting, problem)
             self.problems.append(problem)
         reconcile = self.reconcile()
+        directory = self.directory()
         if self.problems:
             raise SettingsError(self.problems)
         return Settings(api=api, auth=auth, naming=naming, retry=retry, image=image,
-                        storage=storage, reconcile=reconcile)
+                        storage=storage, reconcile=reconcile, directory=directory)
 
     def reconcile(self) -> ReconcileSettings:
         d = ReconcileSettings()
@@ -332,15 +344,36 @@ class _Reader:
     def naming(self, dialect: Dialect) -> NamingRules:
         domain = self.text("PHOTO_DEFAULT_DOMAIN")
         employee_ids = self.flag("PHOTO_EMPLOYEE_ID_MODE")
+        mapping = self.text("PHOTO_ID_MAPPING_BLOB")
         if domain:
             probe = parse_user_reference(f"probe@{domain}")
             if not isinstance(probe, UserRef):
                 self.problems.append(f"PHOTO_DEFAULT_DOMAIN is not a domain: {probe.message}")
-        if domain and employee_ids:
+        modes = [name for name, on in (("PHOTO_DEFAULT_DOMAIN", domain),
+                                       ("PHOTO_EMPLOYEE_ID_MODE", employee_ids),
+                                       ("PHOTO_ID_MAPPING_BLOB", mapping)) if on]
+        if len(modes) > 1:
             self.problems.append(
-                "PHOTO_DEFAULT_DOMAIN and PHOTO_EMPLOYEE_ID_MODE cannot both be set: a bare "
-                "name such as 123456 could then be either an alias or an employee id"
+                f"{' and '.join(modes)} cannot be set together: a bare name such as 123456 "
+                "could then be an alias, an employee id or an HR id"
             )
         if employee_ids and dialect is not Dialect.GRAPH:
             self.problems.append("PHOTO_EMPLOYEE_ID_MODE needs PHOTO_API_DIALECT=graph")
-        return NamingRules(default_domain=domain, employee_id_mode=employee_ids)
+        return NamingRules(default_domain=domain, employee_id_mode=employee_ids,
+                           mapping_mode=bool(mapping))
+
+    def directory(self) -> DirectorySettings:
+        d = DirectorySettings()
+        mapping = self.text("PHOTO_ID_MAPPING_BLOB")
+        if mapping:
+            container, _, path = mapping.partition("/")
+            if not _CONTAINER_NAME.fullmatch(container) or not path:
+                self.problems.append(
+                    f"PHOTO_ID_MAPPING_BLOB={mapping!r} must be <container>/<path of the CSV>")
+        return DirectorySettings(
+            mapping_blob=mapping,
+            mapping_cache_seconds=self.number("PHOTO_ID_MAPPING_CACHE_SECONDS",
+                                              d.mapping_cache_seconds, float, 0, 86_400),
+            employee_id_cache_seconds=self.number("PHOTO_EMPLOYEE_ID_CACHE_SECONDS",
+                                                  d.employee_id_cache_seconds, float, 0, 86_400),
+        )

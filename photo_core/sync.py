@@ -13,9 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from photo_core.directory import Resolver, UserResolver
 from photo_core.errors import PermanentError, TransientError
 from photo_core.imaging import ImagePolicy, PreparedPhoto, prepare_photo
-from photo_core.naming import NameRejection, NamingRules, UserRef, UserRefKind, parse_blob_name
+from photo_core.naming import NameRejection, NamingRules, UserRef, parse_blob_name
 from photo_core.outcomes import Outcome, Status
 from photo_core.photo_api import PhotoApi
 from photo_core.ports import (
@@ -62,6 +63,7 @@ class SyncDeps:
     sleep: Callable[[float], None]
     owner: str  # this invocation's id, written into the per-user claim
     log: OutcomeLog | None = None  # where reports read outcomes from
+    resolver: UserResolver | None = None  # employee and HR ids; uncached by default
 
 
 def sync_drop(drop: Drop, options: SyncOptions, deps: SyncDeps, *, force: bool = False) -> Outcome:
@@ -106,7 +108,7 @@ def _process(content: bytes, ref: UserRef, state: UserState, info: DropInfo,
              options: SyncOptions, deps: SyncDeps) -> Outcome:
     try:
         prepared = prepare_photo(content, options.image)
-        target = _resolve(ref, deps.api)
+        target = (deps.resolver or Resolver(deps.api, employee_ttl=0)).resolve(ref)
     except PermanentError as exc:
         return _rejected(info, deps, exc.code, exc.message, ref)
     actions = tuple(a.code for a in prepared.actions)
@@ -121,13 +123,6 @@ def _process(content: bytes, ref: UserRef, state: UserState, info: DropInfo,
     except PermanentError as exc:
         return _rejected(info, deps, exc.code, exc.message, ref)
     return _outcome(info, deps, Status.UPLOADED, None, _describe(prepared), ref, prepared, actions)
-
-
-def _resolve(ref: UserRef, api: PhotoApi) -> UserRef:
-    if ref.kind is not UserRefKind.EMPLOYEE_ID:
-        return ref
-    user = api.find_user_by_employee_id(ref.value)
-    return UserRef(UserRefKind.OBJECT_ID, user.id)
 
 
 def _claim(deps: SyncDeps, options: SyncOptions, user: str,

@@ -238,3 +238,19 @@ def test_reports_summarise_the_window_as_json_or_csv(functions: Functions, azuri
     assert as_csv.get_body().decode().count("\n") == 4
     bad = get(functions, "outcome_report", "", "", params={"since": "last tuesday"})
     assert (bad.status_code, body(bad)["error"]["code"]) == (400, "invalid_window")
+
+
+def test_mapping_file_mode_maps_hr_ids_from_a_csv_in_storage(
+        functions: Functions, azurite: Azurite, container_name: str, emu: dict[str, Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    service = BlobServiceClient.from_connection_string(azurite.connection_string)
+    config = service.create_container(f"hr-config-{uuid.uuid4().hex[:8]}")
+    config.upload_blob("exports/ids.csv", b"id,upn\nHR-0042,megan.bowen@contoso.com\n")
+    monkeypatch.setenv("PHOTO_ID_MAPPING_BLOB", f"{config.container_name}/exports/ids.csv")
+    reset_app_services()
+    photo = jpeg(color="#0f0f0f")
+    functions["sync_photo"](drop(azurite, container_name, "HR-0042.jpg", photo))
+    assert admin(emu, "GET", "/users/megan.bowen@contoso.com/photo").content == photo
+    unknown = drop(azurite, container_name, "HR-9999.jpg", jpeg())
+    functions["sync_photo"](unknown)
+    assert unknown.get_blob_tags()["photosync-reason"] == "not_in_mapping"

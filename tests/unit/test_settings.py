@@ -91,9 +91,22 @@ def test_secret_values_never_appear_in_errors_or_repr() -> None:
     assert "very-secret-value" not in str(raised.value)
 
 
-def test_alias_and_employee_id_modes_are_exclusive() -> None:
-    with pytest.raises(SettingsError, match="cannot both be set"):
-        Settings.from_env({"PHOTO_DEFAULT_DOMAIN": "contoso.com", "PHOTO_EMPLOYEE_ID_MODE": "1"})
+@pytest.mark.parametrize("env", [
+    {"PHOTO_DEFAULT_DOMAIN": "contoso.com", "PHOTO_EMPLOYEE_ID_MODE": "1"},
+    {"PHOTO_DEFAULT_DOMAIN": "contoso.com", "PHOTO_ID_MAPPING_BLOB": "hr-config/ids.csv"},
+    {"PHOTO_EMPLOYEE_ID_MODE": "yes", "PHOTO_ID_MAPPING_BLOB": "hr-config/ids.csv"},
+])
+def test_alias_employee_id_and_mapping_modes_are_exclusive(env: dict[str, str]) -> None:
+    with pytest.raises(SettingsError, match="cannot be set together"):
+        Settings.from_env(env)
+
+
+def test_the_mapping_file_names_a_container_and_a_path() -> None:
+    settings = Settings.from_env({"PHOTO_ID_MAPPING_BLOB": "hr-config/exports/ids.csv"})
+    assert settings.naming.mapping_mode is True
+    assert settings.directory.mapping_blob == "hr-config/exports/ids.csv"
+    with pytest.raises(SettingsError, match="PHOTO_ID_MAPPING_BLOB"):
+        Settings.from_env({"PHOTO_ID_MAPPING_BLOB": "ids.csv"})
 
 
 def test_employee_id_mode_needs_graph() -> None:

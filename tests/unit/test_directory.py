@@ -1,0 +1,103 @@
+"""Employee ids and HR ids to users: cached for a bounded time, refused when not definite."""
+
+from __future__ import annotations
+
+import pytest
+
+from photo_core.directory import (
+    MappingSnapshot,
+    MappingUnavailable,
+    NotInMapping,
+    Resolver,
+    parse_mapping,
+)
+from photo_core.errors import AmbiguousUser
+from photo_core.naming import UserRef, UserRefKind
+from photo_core.photo_api import DirectoryUser
+from tests.unit.fakes import FakePhotoApi
+
+
+class CountingApi(FakePhotoApi):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lookups = 0
+
+    def find_user_by_employee_id(self, employee_id: str) -> DirectoryUser:
+        self.lookups += 1
+        return super().find_user_by_employee_id(employee_id)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_employee_ids_are_looked_up_once_per_ttl() -> None:
+    api, clock = CountingApi(), Clock()
+    api.employees["123"] = [DirectoryUser("id-1", "jane@contoso.com")]
+    resolver = Resolver(api, employee_ttl=60, clock=clock)
+    ref = UserRef(UserRefKind.EMPLOYEE_ID, "123")
+    assert resolver.resolve(ref) == UserRef(UserRefKind.OBJECT_ID, "id-1")
+    resolver.resolve(ref)
+    assert api.lookups == 1
+    clock.now = 61
+    resolver.resolve(ref)
+    assert api.lookups == 2
+
+
+def test_upns_and_object_ids_pass_through() -> None:
+    resolver = Resolver(FakePhotoApi(), employee_ttl=60)
+    ref = UserRef(UserRefKind.UPN, "jane@contoso.com")
+    assert resolver.resolve(ref) is ref
+
+
+CSV = b"\xef\xbb\xbfhrId,userPrincipalName\nA-1,jane@contoso.com\na-2,joe@contoso.com\n" \
+      b"B-7,x@contoso.com\nb-7,y@contoso.com\nC-9,not a upn\n,\n"
+
+
+def test_the_mapping_file_maps_hr_ids_case_insensitively() -> None:
+    snapshot = parse_mapping(CSV, '"v1"')
+    resolver = Resolver(FakePhotoApi(), employee_ttl=0, mapping=lambda v: snapshot)
+    assert resolver.resolve(UserRef(UserRefKind.HR_ID, "a-1")) == UserRef(
+        UserRefKind.UPN, "jane@contoso.com")
+
+
+@pytest.mark.parametrize(("hr_id", "error"), [
+    ("Z-0", NotInMapping), ("B-7", AmbiguousUser), ("C-9", NotInMapping)])
+def test_unmapped_ambiguous_or_broken_entries_are_refused(hr_id: str,
+                                                         error: type[Exception]) -> None:
+    resolver = Resolver(FakePhotoApi(), employee_ttl=0,
+                        mapping=lambda v: parse_mapping(CSV, None))
+    with pytest.raises(error):
+        resolver.resolve(UserRef(UserRefKind.HR_ID, hr_id))
+
+
+def test_the_mapping_is_refetched_after_its_ttl_and_kept_when_unchanged() -> None:
+    clock, seen = Clock(), []
+
+    def fetch(version: str | None) -> MappingSnapshot | None:
+        seen.append(version)
+        return parse_mapping(CSV, '"v1"') if version is None else None
+
+    resolver = Resolver(FakePhotoApi(), employee_ttl=0, mapping=fetch, mapping_ttl=30,
+                        clock=clock)
+    ref = UserRef(UserRefKind.HR_ID, "A-1")
+    resolver.resolve(ref)
+    resolver.resolve(ref)
+    clock.now = 31
+    assert resolver.resolve(ref).value == "jane@contoso.com"
+    assert seen == [None, '"v1"']
+
+
+@pytest.mark.parametrize("data", [b"id;upn\n1;a@b.com\n", b"\xff\xfe\x00junk", b"name,mail\n"])
+def test_a_mapping_file_without_its_columns_is_unavailable_with_a_reason(data: bytes) -> None:
+    with pytest.raises(MappingUnavailable):
+        parse_mapping(data, None)
+
+
+def test_without_a_mapping_file_hr_ids_cannot_resolve() -> None:
+    with pytest.raises(MappingUnavailable, match="PHOTO_ID_MAPPING_BLOB"):
+        Resolver(FakePhotoApi(), employee_ttl=0).resolve(UserRef(UserRefKind.HR_ID, "1"))

@@ -68,6 +68,9 @@ param photoEmployeeIdMode bool = false
 @description('Accept bare aliases as blob names and append this domain (empty: off).')
 param photoDefaultDomain string = ''
 
+@description('HR id mapping CSV as <container>/<path> in the storage account (empty: off). Exclusive with photoEmployeeIdMode and photoDefaultDomain.')
+param photoIdMappingBlob string = ''
+
 @description('NCRONTAB schedule (UTC) of the nightly reconcile (drops Event Grid never delivered).')
 param reconcileSchedule string = '0 0 2 * * *'
 
@@ -309,6 +312,7 @@ module functionApp 'modules/function-app.bicep' = {
     photoEmployeeIdMode: photoEmployeeIdMode
     photoDefaultDomain: photoDefaultDomain
     reconcileSchedule: reconcileSchedule
+    photoIdMappingBlob: photoIdMappingBlob
     keyVaultName: usesAppRegistration ? 'kv-photo-${resourceToken}' : ''
     credentialSecretName: usesAppRegistration ? credentialSecretName : ''
     extraAppSettings: extraAppSettings

@@ -114,6 +114,9 @@ param photoEmployeeIdMode bool = false
 @description('Accept bare aliases as blob names and append this domain (empty: off).')
 param photoDefaultDomain string = ''
 
+@description('HR id mapping CSV as <container>/<path> in the storage account (empty: off).')
+param photoIdMappingBlob string = ''
+
 @description('NCRONTAB schedule (UTC) of the reconcile timer that processes drops Event Grid never delivered.')
 param reconcileSchedule string = '0 0 2 * * *'
 
@@ -189,6 +192,7 @@ var appSettings = {
   PHOTO_CLIENT_ID: usesAppRegistration ? photoAppClientId : identityClientId
   PHOTO_EMPLOYEE_ID_MODE: photoEmployeeIdMode ? 'true' : 'false'
   PHOTO_DEFAULT_DOMAIN: photoDefaultDomain
+  PHOTO_ID_MAPPING_BLOB: photoIdMappingBlob
   // The timer binding reads it as %PHOTO_RECONCILE_SCHEDULE%: it must exist for the app to load.
   PHOTO_RECONCILE_SCHEDULE: reconcileSchedule
 }

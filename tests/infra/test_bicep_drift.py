@@ -47,6 +47,8 @@ LEFT_AT_DEFAULT = {
     "PHOTO_DRY_RUN": "a production deployment uploads",
     "PHOTO_RECONCILE_WORKERS": "default (4) stays under the per-mailbox concurrency limit",
     "PHOTO_RECONCILE_DEADLINE_SECONDS": "default (240 s) ends within functionTimeout (5 min)",
+    "PHOTO_EMPLOYEE_ID_CACHE_SECONDS": "default (1 h) bounds how stale an employee id can be",
+    "PHOTO_ID_MAPPING_CACHE_SECONDS": "default (5 min) bounds how stale the mapping file can be",
 }
 
 # App settings the Flex Consumption plan rejects or ignores: functionAppConfig replaces them.

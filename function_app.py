@@ -58,6 +58,13 @@ def reconcile(timer: func.TimerRequest) -> None:
     logger.info("reconcile: %s", ", ".join(f"{k} {v}" for k, v in summary.rows()))
 
 
+@app.function_name("photo_deleted")
+@app.event_grid_trigger(arg_name="event")
+def photo_deleted(event: func.EventGridEvent) -> None:
+    """HR deleted a drop: remove the photo it was the source of, when deletion sync is on."""
+    handlers.handle_blob_deleted(event.event_type, event.subject)
+
+
 @app.function_name("photo_lookup")
 @app.route(route="users/{user}/photo", methods=["GET"])
 def photo_lookup(req: func.HttpRequest) -> func.HttpResponse:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from photo_core.blob_drop import AzureBlobDrop, AzureDropSource
 from photo_core.bootstrap import app_services, build_container_client
+from photo_core.deletions import DeletionOptions, blob_deleted
 from photo_core.lookup import LookupResult, lookup_photo, photo_bytes
 from photo_core.outcomes import Outcome
 from photo_core.photo_api import PhotoContent
@@ -58,6 +59,21 @@ def handle_reconcile(options: ReconcileOptions | None = None,
                                           deadline_seconds=settings.reconcile.deadline_seconds)
     return reconcile(AzureDropSource(container), services.sync_options, drop_deps, options,
                      progress)
+
+
+def handle_blob_deleted(event_type: str, subject: str) -> Outcome | None:
+    """HR deleted a blob: with deletion sync on, remove the photo it was the source of."""
+    services = app_services()
+    storage = services.settings.storage
+    options = DeletionOptions(enabled=storage.delete_photo_on_blob_delete,
+                              drop_container=storage.drop_container,
+                              naming=services.settings.naming)
+    container = build_container_client(storage, storage.drop_container)
+
+    def exists(name: str) -> bool:
+        return bool(container.get_blob_client(name).exists())
+
+    return blob_deleted(event_type, subject, options, drop_deps(), exists)
 
 
 def handle_report(since: str | None, until: str | None) -> Report:

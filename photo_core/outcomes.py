@@ -2,7 +2,8 @@
 
 A drop ends as exactly one of ``uploaded``, ``unchanged`` or ``rejected`` (with a reason code and
 a message), or the invocation raises a ``TransientError`` and the platform delivers it again.
-``would-upload`` is the dry-run stand-in for ``uploaded``.
+``would-upload`` is the dry-run stand-in for ``uploaded``; ``photo-deleted`` records that HR
+deleted a user's current drop and, with deletion sync on, the profile photo went with it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ class Status(enum.Enum):
     UNCHANGED = "unchanged"
     REJECTED = "rejected"
     WOULD_UPLOAD = "would-upload"
+    PHOTO_DELETED = "photo-deleted"  # HR deleted the drop and deletions are synced
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,10 @@ class PhotoApi(Protocol):
 
     def set_photo(self, user: UserRef, jpeg: bytes) -> None: ...
 
+    def delete_photo(self, user: UserRef) -> None:
+        """Remove the user's photo; a user without one is not an error."""
+        ...
+
     def find_user_by_employee_id(self, employee_id: str) -> DirectoryUser: ...
 
 
@@ -160,6 +164,13 @@ class HttpPhotoApi:
             data=jpeg,
             headers={"Content-Type": "image/jpeg"},
         )
+
+    def delete_photo(self, user: UserRef) -> None:
+        if self._api.dialect is not Dialect.GRAPH:
+            raise UnsupportedOperation("the Outlook v2.0 API cannot delete photos")
+        path = user_path(user, self._api.dialect) + "/photo/$value"
+        # As a read: a 404 that is not about the user means there is no photo, which is fine.
+        self._call("DELETE", path, read=True, permission=self._spec.write_permission)
 
     def find_user_by_employee_id(self, employee_id: str) -> DirectoryUser:
         if self._api.dialect is not Dialect.GRAPH:

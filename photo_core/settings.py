@@ -93,6 +93,7 @@ class StorageSettings:
     processed_action: Disposal = Disposal.KEEP
     rejected_action: Disposal = Disposal.KEEP
     dry_run: bool = False
+    delete_photo_on_blob_delete: bool = False
 
     @property
     def configured(self) -> bool:
@@ -281,7 +282,14 @@ class _Reader:
             processed_action=self.choice("PHOTO_PROCESSED_ACTION", Disposal, Disposal.KEEP),
             rejected_action=rejected,
             dry_run=self.flag("PHOTO_DRY_RUN"),
+            delete_photo_on_blob_delete=self.flag("PHOTO_DELETE_ON_BLOB_DELETE"),
         )
+        keeps_drops = storage.processed_action is storage.rejected_action is Disposal.KEEP
+        if storage.delete_photo_on_blob_delete and not keeps_drops:
+            self.problems.append(
+                "PHOTO_DELETE_ON_BLOB_DELETE needs PHOTO_PROCESSED_ACTION=keep and "
+                "PHOTO_REJECTED_ACTION=keep: photo-sync's own deletes and moves must not delete "
+                "profile photos")
         if required and not storage.configured:
             self.problems.append(
                 f"{prefix} (a connection string) or {prefix}__blobServiceUri and "

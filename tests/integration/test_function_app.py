@@ -75,8 +75,8 @@ def body(response: func.HttpResponse) -> dict[str, Any]:
 
 
 def test_the_app_declares_its_functions(functions: Functions) -> None:
-    assert set(functions) == {"sync_photo", "reconcile", "photo_lookup", "photo_value",
-                              "outcome_report", "health"}
+    assert set(functions) == {"sync_photo", "reconcile", "photo_deleted", "photo_lookup",
+                              "photo_value", "outcome_report", "health"}
 
 
 def test_a_drop_is_synced_and_its_outcome_tagged(functions: Functions, azurite: Azurite,

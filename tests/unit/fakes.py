@@ -98,6 +98,7 @@ class FakePhotoApi:
         self.uploads: list[tuple[str, bytes]] = []
         self.errors: dict[str, PhotoSyncError] = {}
         self.employees: dict[str, list[DirectoryUser]] = {}
+        self.deletions: list[str] = []
 
     def get_metadata(self, user: UserRef) -> PhotoMetadata | None:
         self._maybe_raise(user)
@@ -117,6 +118,11 @@ class FakePhotoApi:
         self._maybe_raise(user)
         self.photos[user.value.lower()] = jpeg
         self.uploads.append((user.value, jpeg))
+
+    def delete_photo(self, user: UserRef) -> None:
+        self._maybe_raise(user)
+        self.photos.pop(user.value.lower(), None)
+        self.deletions.append(user.value)
 
     def find_user_by_employee_id(self, employee_id: str) -> DirectoryUser:
         matches = self.employees.get(employee_id, [])

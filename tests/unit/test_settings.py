@@ -140,3 +140,11 @@ def test_inconsistent_image_settings_are_named() -> None:
     with pytest.raises(SettingsError) as raised:
         Settings.from_env({"PHOTO_MIN_SIDE": "600", "PHOTO_MAX_SIDE": "500"})
     assert "PHOTO_MAX_SIDE (500) must be at least PHOTO_MIN_SIDE (600)" in str(raised.value)
+
+
+def test_deletion_sync_needs_drops_to_be_kept() -> None:
+    assert Settings.from_env({"PHOTO_DELETE_ON_BLOB_DELETE": "true"}).storage \
+        .delete_photo_on_blob_delete is True
+    with pytest.raises(SettingsError, match="PHOTO_PROCESSED_ACTION=keep"):
+        Settings.from_env({"PHOTO_DELETE_ON_BLOB_DELETE": "true",
+                           "PHOTO_PROCESSED_ACTION": "delete"})

@@ -64,6 +64,12 @@ def _run(state_dir: Path, *, keep_serving: bool) -> int:
         key = info.function_keys.get("photo_lookup", "")
         print("\nlook a user up:")
         print(f"  curl -s '{info.api_url}users/adele.vance@contoso.com/photo?code={key}'")
+        report_key = info.function_keys.get("outcome_report", "")
+        print("today's outcomes:")
+        print(f"  curl -s '{info.api_url}reports/outcomes?since=24h&code={report_key}'")
+        print("run the nightly reconcile now:")
+        print(f"  curl -s -X POST '{info.base_url}/admin/functions/reconcile' "
+              f"-H 'x-functions-key: {info.master_key}' -d '{{}}'")
         if not keep_serving:
             return 0 if ok else 1
         print("\nthe stack keeps running (drop more with `python -m devstack drop FILE --as UPN`)"

@@ -52,6 +52,8 @@ def write_local_settings(path: Path, values: dict[str, str]) -> None:
 class StackInfo:
     connection_string: str
     api_url: str
+    base_url: str
+    master_key: str
     function_keys: dict[str, str]
     drop_container: str
     emulator: dict[str, Any]
@@ -107,6 +109,8 @@ class LocalStack:
         self.info = StackInfo(
             connection_string=self.azurite.connection_string,
             api_url=self.host.url(""),
+            base_url=self.host.base_url,
+            master_key=self.host.keys.master_key,
             function_keys=dict(self.host.keys.function_keys),
             drop_container=DROP_CONTAINER,
             emulator=dict(self.emulator.info),

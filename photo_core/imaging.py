@@ -119,17 +119,25 @@ def prepare_photo(data: bytes, policy: ImagePolicy) -> PreparedPhoto:
     _check_header(info, policy)
     _check_image_data(info)
     stripped = strip_metadata(data, info)
-    scaled = codec.verify(stripped.data, info.components)  # every scan, strictly
+    try:
+        actions, why, target = _plan(info, len(stripped.data), policy)
+    except InvalidPhoto:
+        _verify(stripped.data, info)  # damaged data is reported before a policy problem
+        raise
+    if not why:
+        _verify(stripped.data, info)  # every scan, strictly, at 1/8 scale
+        return _prepared(stripped.data, (info.width, info.height), info, _strip_actions(stripped))
+    return _reencode(stripped, info, policy, actions, why, target)
+
+
+def _verify(data: bytes, info: JpegInfo) -> None:
+    scaled = codec.verify(data, info.components)
     expected = (-(-info.width // codec.VERIFY_SCALE), -(-info.height // codec.VERIFY_SCALE))
     if scaled != expected:
         raise InvalidPhoto(
             f"the image data does not match its {info.width}x{info.height} header",
             code="corrupt_image",
         )
-    actions, why, target = _plan(info, len(stripped.data), policy)
-    if not why:
-        return _prepared(stripped.data, (info.width, info.height), info, _strip_actions(stripped))
-    return _reencode(stripped, info, policy, actions, why, target)
 
 
 def _check_header(info: JpegInfo, policy: ImagePolicy) -> None:
@@ -224,13 +232,23 @@ def _reencode(
         return (size[1], size[0]) if info.orientation >= 5 else size
 
     planned = target
-    image = codec.decode(stripped.data, stored(target) if target != info.oriented_size else None)
+    cmyk = info.colour_space in ("cmyk", "ycck")
+    icc: bytes | None
+    if cmyk:  # Pillow: Adobe inversion and CMYK ICC conversion; verified strictly first
+        _verify(stripped.data, info)
+        image = codec.decode(stripped.data,
+                             stored(target) if target != info.oriented_size else None)
+        found = image.info.get("icc_profile")
+        icc = found if isinstance(found, bytes) and found else None
+    else:  # one strict libjpeg-turbo pass: verification and decode at the needed scale
+        image = codec.decode_scaled(stripped.data, (info.width, info.height), stored(target),
+                                    grayscale=info.components == 1)
+        icc = codec.icc_profile(stripped.data) if info.has_icc else None
     if image.width < stored(target)[0] or image.height < stored(target)[1]:
         raise InvalidPhoto(
             f"the image decodes as {image.size}, not as its header says", code="corrupt_image"
         )
-    icc = image.info.get("icc_profile")
-    if info.colour_space in ("cmyk", "ycck"):
+    if cmyk:
         image, how = codec.to_rgb(image, adobe=info.adobe_transform is not None)
         icc = None  # a CMYK profile does not describe the RGB result
         label = "CMYK" if info.colour_space == "cmyk" else "YCCK (Adobe CMYK)"
@@ -241,7 +259,7 @@ def _reencode(
     floor = min(_QUALITY_FLOOR, quality)
     upright = codec.orient(codec.resize(image, stored(target)), info.orientation)
     for _ in range(_MAX_ATTEMPTS):
-        out = codec.encode(upright, quality, icc if isinstance(icc, bytes) else None)
+        out = codec.encode(upright, quality, icc)
         if len(out) <= policy.max_upload_bytes:
             break
         if quality > floor:  # first trade quality, down to the floor ...

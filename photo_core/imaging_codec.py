@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import io
 import struct
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from photo_core.errors import InvalidPhoto
 
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["decode", "encode", "orient", "resize", "to_rgb", "verify"]
+__all__ = ["decode", "decode_scaled", "encode", "icc_profile", "orient", "resize", "to_rgb",
+           "verify"]
 
 _VERIFY_COLOURSPACE = {1: "GRAY", 3: "RGB", 4: "CMYK"}
 VERIFY_SCALE = 8
@@ -84,12 +85,60 @@ def verify(data: bytes, components: int) -> tuple[int, int]:
 
     Raises ``InvalidPhoto`` (``truncated`` or ``corrupt_image``) for any damage libjpeg
     notices, including what it would otherwise only warn about."""
+    pixels = _strict_decode(data, components, 1, 1)  # the smallest scale libjpeg offers: 1/8
+    height, width = pixels.shape[:2]
+    return int(width), int(height)
+
+
+def decode_scaled(data: bytes, header_size: tuple[int, int], at_least: tuple[int, int],
+                  grayscale: bool) -> Image.Image:
+    """Decode an RGB or grayscale JPEG once, strictly, at the smallest DCT scale (n/8) whose
+    size is still ``at_least`` (stored orientation), straight into a Pillow image.
+
+    This is the verification and the decode in one pass: libjpeg-turbo reads every scan in
+    strict mode (damage raises ``InvalidPhoto`` as in :func:`verify`) and writes only the
+    scaled pixels, so a 12-megapixel photo headed for 1024 px never exists at full size and its
+    entropy-coded data is decoded once, not twice. ``header_size`` is the frame header's
+    (width, height): the decoded size must be that size at one of libjpeg's scales.
+    CMYK/YCCK photos are not for this path (Pillow's Adobe handling and ICC conversion)."""
+    from PIL import Image
+
+    pixels = _strict_decode(data, 1 if grayscale else 3, *at_least)
+    height, width = (int(n) for n in pixels.shape[:2])
+    if not _is_libjpeg_scale(header_size, (width, height)):
+        raise InvalidPhoto(
+            f"the image data does not match its {header_size[0]}x{header_size[1]} header",
+            code="corrupt_image",
+        )
+    if width * height > 2 * Image.MAX_IMAGE_PIXELS:  # what Pillow's own decode would refuse
+        raise InvalidPhoto(
+            f"the image is too large to decode safely: {width}x{height} pixels",
+            code="decompression_bomb",
+        )
+    if grayscale:
+        return Image.fromarray(pixels.reshape(height, width), "L")
+    return Image.fromarray(pixels, "RGB")
+
+
+def icc_profile(data: bytes) -> bytes | None:
+    """The ICC profile of a JPEG, read from its header the way Pillow reads it (no decode)."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data), formats=("JPEG",)) as image:
+            icc = image.info.get("icc_profile")
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, struct.error):
+        return None
+    return icc if isinstance(icc, bytes) and icc else None
+
+
+def _strict_decode(data: bytes, components: int, min_width: int, min_height: int) -> Any:
     import simplejpeg
 
     try:
-        pixels = simplejpeg.decode_jpeg(
+        return simplejpeg.decode_jpeg(
             data, colorspace=_VERIFY_COLOURSPACE.get(components, "RGB"),
-            min_width=1, min_height=1, strict=True,  # the smallest scale libjpeg offers: 1/8
+            min_width=min_width, min_height=min_height, strict=True,
         )
     except ValueError as exc:
         reason = str(exc).strip()
@@ -99,8 +148,15 @@ def verify(data: bytes, components: int) -> tuple[int, int]:
                 code="truncated",
             ) from exc
         raise InvalidPhoto(f"the image data is damaged ({reason})", code="corrupt_image") from exc
-    height, width = pixels.shape[:2]
-    return int(width), int(height)
+
+
+def _is_libjpeg_scale(header: tuple[int, int], decoded: tuple[int, int]) -> bool:
+    """True when ``decoded`` is ``header`` scaled by one of libjpeg's factors n/8 (rounded up,
+    as libjpeg sizes its output)."""
+    width, height = header
+    return any(
+        (-(-width * n // 8), -(-height * n // 8)) == decoded for n in range(1, 9)
+    )
 
 
 def to_rgb(image: Image.Image, adobe: bool) -> tuple[Image.Image, str]:

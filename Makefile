@@ -9,7 +9,7 @@ NODE   := node_modules/.installed
 IAC_VENV  := .venv-iac
 IAC_STAMP := $(IAC_VENV)/.installed
 
-.PHONY: run demo test infra lint typecheck unit integration emulator clean
+.PHONY: run demo bench test infra lint typecheck unit integration emulator clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "photo-sync needs Python 3.11+")'
@@ -36,6 +36,11 @@ run: $(STAMP) $(NODE)
 demo: $(STAMP) $(NODE)
 	$(BIN)/python -m devstack demo
 
+# Benchmarks (not part of make test): ratios against the Graph SDK baseline, in its own
+# virtualenv (.venv-bench, created by the runner).
+bench: $(STAMP) $(NODE)
+	$(BIN)/python -m bench.run
+
 test: lint typecheck $(NODE) $(IAC_STAMP)
 	$(BIN)/python -m pytest
 
@@ -58,4 +63,4 @@ emulator: $(STAMP)
 	$(BIN)/python -m devstack.emulator --state-dir .devstack/emulator
 
 clean:
-	rm -rf $(VENV) $(IAC_VENV) .devstack .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(IAC_VENV) .venv-bench .devstack .pytest_cache .mypy_cache .ruff_cache .hypothesis

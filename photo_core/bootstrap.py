@@ -16,6 +16,7 @@ from requests.adapters import HTTPAdapter
 
 from photo_core.auth import MsalTokenProvider, TokenProvider
 from photo_core.directory import Resolver, UserResolver
+from photo_core.lookup_cache import LookupCache
 from photo_core.photo_api import HttpPhotoApi, PhotoApi
 from photo_core.ports import OutcomeLog, StateStore
 from photo_core.retry import SystemClock, system_random
@@ -43,6 +44,7 @@ class AppServices(Services):
     state: StateStore
     log: OutcomeLog
     resolver: UserResolver
+    lookup_cache: LookupCache
     table: TableClient
     sync_options: SyncOptions
 
@@ -110,7 +112,8 @@ def bootstrap_app(settings: Settings | None = None) -> AppServices:
                         mapping=mapping, mapping_ttl=directory.mapping_cache_seconds)
     return AppServices(
         settings=settings, session=core.session, tokens=core.tokens, photo_api=core.photo_api,
-        state=TableStateStore(table), log=TableOutcomeLog(table), resolver=resolver, table=table,
+        state=TableStateStore(table), log=TableOutcomeLog(table), resolver=resolver,
+        lookup_cache=LookupCache(settings.lookup_cache_seconds), table=table,
         sync_options=options,
     )
 

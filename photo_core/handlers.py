@@ -13,7 +13,7 @@ from photo_core.blob_drop import AzureBlobDrop, AzureDropSource
 from photo_core.bootstrap import app_services, build_container_client
 from photo_core.deletions import DeletionOptions, blob_deleted
 from photo_core.lookup import LookupResult, lookup_photo, photo_bytes
-from photo_core.outcomes import Outcome
+from photo_core.outcomes import Outcome, Status
 from photo_core.photo_api import PhotoContent
 from photo_core.reconcile import ReconcileOptions, ReconcileSummary, reconcile
 from photo_core.reports import Report, build_report, parse_window
@@ -28,17 +28,23 @@ def utcnow() -> datetime:
 
 
 def handle_drop(blob: BlobClient) -> Outcome:
-    return sync_drop(AzureBlobDrop(blob), app_services().sync_options, drop_deps())
+    services = app_services()
+    outcome = sync_drop(AzureBlobDrop(blob), services.sync_options, drop_deps())
+    if outcome.user and outcome.status is Status.UPLOADED:
+        services.lookup_cache.forget(outcome.user)  # this process's lookups see it at once
+    return outcome
 
 
 def handle_lookup(user: str) -> LookupResult:
     services = app_services()
-    return lookup_photo(user, services.settings.naming, services.photo_api, services.state)
+    return lookup_photo(user, services.settings.naming, services.photo_api, services.state,
+                        services.resolver, services.lookup_cache)
 
 
 def handle_photo(user: str, size: str | None) -> PhotoContent:
     services = app_services()
-    return photo_bytes(user, size, services.settings.naming, services.photo_api)
+    return photo_bytes(user, size, services.settings.naming, services.photo_api,
+                       services.resolver)
 
 
 def drop_deps() -> SyncDeps:

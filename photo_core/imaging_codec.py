@@ -110,7 +110,8 @@ def decode_scaled(data: bytes, header_size: tuple[int, int], at_least: tuple[int
             f"the image data does not match its {header_size[0]}x{header_size[1]} header",
             code="corrupt_image",
         )
-    if width * height > 2 * Image.MAX_IMAGE_PIXELS:  # what Pillow's own decode would refuse
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is not None and width * height > 2 * limit:  # what Pillow's decode would refuse
         raise InvalidPhoto(
             f"the image is too large to decode safely: {width}x{height} pixels",
             code="decompression_bomb",

@@ -9,13 +9,18 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from photo_core.dialects import PhotoMetadata, parse_size
 from photo_core.errors import InvalidUserReference, UserNotFound
-from photo_core.naming import NameRejection, NamingRules, UserRef, UserRefKind, parse_user_reference
+from photo_core.naming import NameRejection, NamingRules, UserRef, parse_user_reference
 from photo_core.photo_api import PhotoApi, PhotoContent
 from photo_core.ports import StateStore, UserState
+
+if TYPE_CHECKING:
+    from photo_core.directory import UserResolver
+    from photo_core.lookup_cache import LookupCache
 
 
 @dataclass(frozen=True)
@@ -38,38 +43,52 @@ class LookupResult:
             "lastSync": _state_json(self.state),
         }
 
-    @property
+    @cached_property
     def etag(self) -> str:
-        """A strong validator of the whole answer, for ``If-None-Match``."""
+        """A strong validator of the whole answer, for ``If-None-Match`` (computed once)."""
         body = json.dumps(self.to_json(), sort_keys=True).encode()
         return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
-def resolve_reference(text: str, naming: NamingRules, api: PhotoApi) -> tuple[UserRef, UserRef]:
-    """(reference as typed, reference the photo API can address). Raises on an invalid one."""
+def parse_reference(text: str, naming: NamingRules) -> UserRef:
+    """The validated reference, or ``InvalidUserReference``; pure (nothing is sent upstream)."""
     ref = parse_user_reference(text, naming)
     if isinstance(ref, NameRejection):
         raise InvalidUserReference(ref.message, code=ref.code)
-    if ref.kind is UserRefKind.EMPLOYEE_ID:
-        return ref, UserRef(UserRefKind.OBJECT_ID, api.find_user_by_employee_id(ref.value).id)
-    return ref, ref
+    return ref
 
 
-def lookup_photo(text: str, naming: NamingRules, api: PhotoApi, state: StateStore) -> LookupResult:
-    ref, target = resolve_reference(text, naming, api)
+def lookup_photo(text: str, naming: NamingRules, api: PhotoApi, state: StateStore,
+                 resolver: UserResolver, cache: LookupCache | None = None) -> LookupResult:
+    """Photo metadata, sizes and the last sync outcome for one user.
+
+    With a ``cache``, a current answer for the same reference is returned without any upstream
+    call (not even an employee-id resolution), and a fresh answer is kept for the next caller.
+    """
+    ref = parse_reference(text, naming)
+    key = f"{ref.kind.value}:{ref.value}"  # as typed: the answer echoes the caller's spelling
+    if cache is not None:
+        hit = cache.get(key)
+        if hit is not None:
+            return hit.result
+    target = resolver.resolve(ref)
     metadata = api.get_metadata(target)
     sizes = tuple(m.size_id for m in api.list_sizes(target)) if metadata else ()
     current = state.get(ref.key)
-    return LookupResult(ref.value, metadata, sizes, current[0] if current else None)
+    result = LookupResult(ref.value, metadata, sizes, current[0] if current else None)
+    if cache is not None:
+        cache.put(key, result)
+    return result
 
 
-def photo_bytes(text: str, size: str | None, naming: NamingRules, api: PhotoApi) -> PhotoContent:
+def photo_bytes(text: str, size: str | None, naming: NamingRules, api: PhotoApi,
+                resolver: UserResolver) -> PhotoContent:
     if size is not None:
         try:
             size = parse_size(size)
         except ValueError as exc:
             raise InvalidUserReference(str(exc), code="invalid_size") from exc
-    _, target = resolve_reference(text, naming, api)
+    target = resolver.resolve(parse_reference(text, naming))
     content = api.get_photo(target, size)
     if content is None:
         raise UserNotFound(f"{text} has no photo", code="no_photo")

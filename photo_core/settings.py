@@ -130,6 +130,7 @@ class Settings:
     storage: StorageSettings = field(default_factory=StorageSettings)
     reconcile: ReconcileSettings = field(default_factory=ReconcileSettings)
     directory: DirectorySettings = field(default_factory=DirectorySettings)
+    lookup_cache_seconds: float = 30.0
 
     @classmethod
     def from_env(
@@ -233,10 +234,12 @@ class _Reader:
             self.problems.append(problem)
         reconcile = self.reconcile()
         directory = self.directory()
+        lookup_cache = self.number("PHOTO_LOOKUP_CACHE_SECONDS", 30.0, float, 0, 3600)
         if self.problems:
             raise SettingsError(self.problems)
         return Settings(api=api, auth=auth, naming=naming, retry=retry, image=image,
-                        storage=storage, reconcile=reconcile, directory=directory)
+                        storage=storage, reconcile=reconcile, directory=directory,
+                        lookup_cache_seconds=lookup_cache)
 
     def reconcile(self) -> ReconcileSettings:
         d = ReconcileSettings()

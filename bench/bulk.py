@@ -1,0 +1,197 @@
+"""Bulk sync: N HR drops through the whole local stack, against the SDK baseline on the same drops.
+
+photo-sync: the drops are uploaded to Azurite first, then Event Grid ``BlobCreated`` events are
+posted to the host's blob webhook in batches of 100 (what Event Grid does for a bulk upload),
+and the clock runs from the first event until every drop has its outcome recorded on the blob.
+The host runs ``function_app.py`` with the repository's host.json, so the parallelism is the
+product's ``extensions.blobs.maxDegreeOfParallelism``.
+
+Baseline: the msgraph-sdk script (bench/baseline_graph.py, in .venv-bench) uploads the same
+upload-ready bytes to the same users with the same parallelism, against the same emulator
+(reset in between), the way the SDK's docs suggest (asyncio, one client).
+
+Theoretical bound (photos per second): every drop needs ``calls`` photo API calls, each taking
+at least the emulator's latency ``L`` while holding one of the mailbox's concurrency slots, and
+the host runs at most ``P`` drops at once; at most ``limit`` calls per mailbox run at once, so
+at most ``limit x M`` over ``M`` distinct mailboxes:
+
+    bound = min(P, limit x M) / (calls x L)
+
+Everything else (storage, image checks, TLS, Python) is counted as free, so the bound is an
+upper limit no implementation on any machine can pass.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import images
+from bench.common import BENCH_PYTHON, run_json
+from bench.stack import DROP_CONTAINER, BenchStack, upn
+
+CALLS_PER_DROP = 1  # photo-sync: one PATCH .../photo/$value per drop (UPN names, Graph)
+EVENT_BATCH = 100
+
+
+def host_parallelism() -> int:
+    from bench.common import REPO
+
+    document = json.loads((REPO / "host.json").read_text())
+    return int(document.get("extensions", {}).get("blobs", {}).get("maxDegreeOfParallelism", 8))
+
+
+def bound(parallelism: int, concurrency_limit: int, mailboxes: int, calls: int,
+          latency_s: float) -> float:
+    return min(parallelism, concurrency_limit * mailboxes) / (calls * latency_s)
+
+
+def make_drops(count: int, users: int) -> list[tuple[str, bytes]]:
+    """``count`` distinct upload-ready photos, drop i for user i mod ``users``."""
+    return [(f"{upn(i % users)}.jpg", images.drop_jpeg(i)) for i in range(count)]
+
+
+def upload_drops(stack: BenchStack, drops: list[tuple[str, bytes]]) -> list[dict[str, Any]]:
+    """Upload every drop to Azurite; return one Event Grid BlobCreated event per drop."""
+    from azure.storage.blob import ContainerClient
+
+    container = ContainerClient.from_connection_string(stack.connection_string, DROP_CONTAINER)
+
+    def put(item: tuple[str, bytes]) -> dict[str, Any]:
+        name, data = item
+        client = container.get_blob_client(name)
+        result = client.upload_blob(data, overwrite=True)
+        return {
+            "id": f"bench-{name}-{time.monotonic_ns()}",
+            "eventType": "Microsoft.Storage.BlobCreated",
+            "subject": f"/blobServices/default/containers/{DROP_CONTAINER}/blobs/{name}",
+            "eventTime": datetime.now(UTC).isoformat(), "dataVersion": "", "metadataVersion": "1",
+            "topic": "/subscriptions/bench/resourceGroups/bench/providers/"
+                     "Microsoft.Storage/storageAccounts/devstoreaccount1",
+            "data": {"api": "PutBlob", "eTag": result["etag"], "contentLength": len(data),
+                     "url": client.url, "blobType": "BlockBlob", "contentType": "image/jpeg"},
+        }
+
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(put, drops))
+
+
+def outcomes(stack: BenchStack) -> dict[str, str]:
+    """blob name -> recorded status, for every drop that has one."""
+    from azure.storage.blob import ContainerClient
+
+    container = ContainerClient.from_connection_string(stack.connection_string, DROP_CONTAINER)
+    found = {}
+    for blob in container.list_blobs(include=["metadata"]):
+        status = (blob.metadata or {}).get("photosync_status")
+        if status:
+            found[blob.name] = status
+    return found
+
+
+def run_photo_sync(stack: BenchStack, drops: list[tuple[str, bytes]], *, timeout: float = 240.0,
+                   progress: Callable[[float, int], None] | None = None) -> dict[str, Any]:
+    events = upload_drops(stack, drops)
+    session = stack.host_session()
+    webhook = stack.webhook()
+    cpu_before = stack.cpu()
+    started = time.monotonic()
+    posted: list[float] = []
+
+    def deliver() -> None:  # as Event Grid does, alongside the work it causes
+        for i in range(0, len(events), EVENT_BATCH):
+            resp = session.post(webhook, json=events[i:i + EVENT_BATCH], timeout=60)
+            resp.raise_for_status()
+        posted.append(time.monotonic() - started)
+
+    delivery = threading.Thread(target=deliver, name="event-grid", daemon=True)
+    delivery.start()
+    # Progress comes from the emulator's upload count (another process, cheap to ask); the
+    # blob listing, which costs Azurite CPU the drops need, is read only once every photo is
+    # uploaded (or progress stalls), until every drop has its outcome recorded.
+    series: list[tuple[float, int]] = [(0.0, 0)]
+    done: dict[str, str] = {}
+    deadline = started + timeout
+    last, stalled_since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        uploads = int(stack.admin("GET", "/stats").get("uploads", 0))
+        elapsed = time.monotonic() - started
+        if uploads != last:
+            last, stalled_since = uploads, time.monotonic()
+        if uploads < len(drops) and time.monotonic() - stalled_since < 2.0:
+            series.append((round(elapsed, 3), uploads))
+            if progress:
+                progress(elapsed, uploads)
+            continue
+        done = outcomes(stack)
+        elapsed = time.monotonic() - started
+        series.append((round(elapsed, 3), len(done)))
+        if len(done) >= len(drops):
+            break
+    delivery.join(timeout=60)
+    elapsed = series[-1][0]
+    statuses: dict[str, int] = {}
+    for status in done.values():
+        statuses[status] = statuses.get(status, 0) + 1
+    stats = stack.admin("GET", "/stats")
+    cpu = {k: round(v - cpu_before.get(k, 0.0), 2) for k, v in stack.cpu().items()}
+    return {
+        "cpu_seconds": cpu,
+        "events_delivered_after_s": round(posted[0], 2) if posted else None,
+        "drops": len(drops), "completed": len(done), "seconds": elapsed,
+        "photos_per_second": len(done) / elapsed if elapsed else 0.0,
+        "statuses": statuses, "throttled": stats.get("throttled", 0),
+        "uploads": stats.get("uploads", 0), "series": series,
+    }
+
+
+def run_baseline(stack: BenchStack, drops: list[tuple[str, bytes]], parallelism: int,
+                 workdir: Path) -> dict[str, Any]:
+    folder = workdir / "baseline-drops"
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = []
+    for i, (name, data) in enumerate(drops):
+        path = folder / f"{i:05d}.jpg"
+        path.write_bytes(data)
+        manifest.append({"user": name.removesuffix(".jpg"), "file": str(path)})
+    (workdir / "baseline-manifest.json").write_text(json.dumps(manifest))
+    (workdir / "emulator.json").write_text(json.dumps(stack.emulator))
+    result: dict[str, Any] = run_json(BENCH_PYTHON, [
+        "-m", "bench.baseline_graph", "bulk", "--emulator", str(workdir / "emulator.json"),
+        "--manifest", str(workdir / "baseline-manifest.json"),
+        "--parallelism", str(parallelism)], timeout=300)
+    stats = stack.admin("GET", "/stats")
+    result["throttled"] = stats.get("throttled", 0)
+    result["uploads"] = stats.get("uploads", 0)
+    return result
+
+
+def main(count: int = 500, users: int = 500, latency_ms: int = 40, limit: int = 4) -> None:
+    parallelism = host_parallelism()
+    drops = make_drops(count, users)
+    with BenchStack(users=users, latency_ms=latency_ms, concurrency_limit=limit) as stack:
+        lock = threading.Lock()
+
+        def show(elapsed: float, n: int) -> None:
+            with lock:
+                print(f"  {elapsed:6.1f}s {n}", flush=True)
+
+        ours = run_photo_sync(stack, drops, progress=show)
+        print({k: v for k, v in ours.items() if k != "series"})
+        stack.admin("POST", "/reset")
+        base = run_baseline(stack, drops, parallelism, stack.workdir)
+        print({k: v for k, v in base.items() if k != "series"})
+    print("bound", bound(parallelism, limit, users, CALLS_PER_DROP, latency_ms / 1000))
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(*(int(a) for a in sys.argv[1:]))

@@ -1,0 +1,102 @@
+"""Lookup latency through the local functions host: cache hit against miss, and 304s.
+
+The emulator adds ``latency_ms`` (20) to every photo API call; a lookup that misses the cache
+makes two (metadata and sizes) plus a state-table read, one that hits makes none. Requests go
+over HTTP to the host (``GET /api/users/{user}/photo`` with the function key), sequentially on
+one keep-alive connection:
+
+* miss: the first lookup of each of ``users`` distinct users (nothing cached yet);
+* hit: ``hits`` lookups of users already looked up (within the cache TTL);
+* conditional: ``If-None-Match`` with the current ETag; every answer must be 304, and the
+  emulator's ``/admin/stats`` must show no photo API request during that phase.
+
+The SDK baseline's ``photo.get()`` (one upstream call, no cache) is measured against the same
+emulator for reference.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from bench.common import BENCH_PYTHON, median, percentile, run_json
+from bench.stack import BenchStack, upn
+
+
+# A new connection per request: the local host writes a response's headers and body in two
+# sends without TCP_NODELAY, so on a kept-alive connection every answer with a body waits for
+# the client's delayed ACK (40 ms on Linux), which would swamp what is measured here (Azure's
+# host has no such stall). A fresh connection starts in quick-ACK mode; it costs a loopback
+# handshake (tens of microseconds).
+def _get(stack: BenchStack, user: str, headers: dict[str, str]) -> tuple[int, str | None]:
+    url = urlsplit(stack.lookup_url(user))
+    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=30)
+    try:
+        conn.request("GET", f"{url.path}?{urlencode({'code': stack.lookup_key})}",
+                     headers=headers)
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status, resp.getheader("ETag")
+    finally:
+        conn.close()
+
+
+def _timed_gets(stack: BenchStack, users: list[str], headers: dict[str, str] | None = None,
+                expect: int = 200) -> tuple[list[float], float]:
+    times = []
+    started = time.perf_counter()
+    for user in users:
+        t = time.perf_counter()
+        status, _ = _get(stack, user, headers or {})
+        times.append(time.perf_counter() - t)
+        if status != expect:
+            raise RuntimeError(f"lookup of {user}: {status}, expected {expect}")
+    return times, time.perf_counter() - started
+
+
+def _summary(times: list[float], elapsed: float) -> dict[str, Any]:
+    return {"count": len(times), "p50_ms": round(median(times) * 1000, 2),
+            "p99_ms": round(percentile(times, 99) * 1000, 2),
+            "requests_per_second": round(len(times) / elapsed, 1)}
+
+
+def _api_requests(stack: BenchStack) -> int:
+    stats = stack.admin("GET", "/stats")
+    return sum(sum(v.values()) for op, v in stats["requests"].items()
+               if not op.startswith("identity"))
+
+
+def run(stack: BenchStack, users: int = 100, hits: int = 500, conditional: int = 200
+        ) -> dict[str, Any]:
+    names = [upn(i) for i in range(users)]
+    # Warm the host's process (token, pools, table) with a user outside the measured set.
+    if _get(stack, upn(users), {})[0] != 200:
+        raise RuntimeError("the warm-up lookup failed")
+    miss_times, miss_elapsed = _timed_gets(stack, names)
+    hit_users = [names[i % users] for i in range(hits)]
+    hit_times, hit_elapsed = _timed_gets(stack, hit_users)
+    etag = _get(stack, names[0], {})[1]
+    assert etag
+    before = _api_requests(stack)
+    cond_times, cond_elapsed = _timed_gets(stack, [names[0]] * conditional,
+                                           headers={"If-None-Match": etag}, expect=304)
+    upstream_during_304 = _api_requests(stack) - before
+    info_file = stack.workdir / "emulator-lookup.json"
+    info_file.write_text(json.dumps(stack.emulator))
+    sdk = run_json(BENCH_PYTHON, ["-m", "bench.baseline_graph", "lookup", "--emulator",
+                                  str(info_file), "--user", names[0], "--count", "100"])
+    miss, hit = _summary(miss_times, miss_elapsed), _summary(hit_times, hit_elapsed)
+    return {
+        "miss": miss, "hit": hit, "conditional_304": _summary(cond_times, cond_elapsed),
+        "upstream_calls_during_304s": upstream_during_304,
+        "baseline_sdk_photo_get": _summary(sdk["times"], sum(sdk["times"])),
+        "hit_over_miss_p50": round(hit["p50_ms"] / miss["p50_ms"], 4),
+    }
+
+
+if __name__ == "__main__":
+    with BenchStack(users=120, photos=True, latency_ms=20) as running:
+        print(json.dumps(run(running), indent=2))

@@ -1,0 +1,99 @@
+"""A small per-process cache of lookup answers, so repeated lookups cost no upstream call.
+
+A lookup costs two photo API calls (metadata and sizes) and a state-table read; an answer is the
+same for every caller until a photo changes. Answers are kept for ``ttl_seconds`` (the
+``PHOTO_LOOKUP_CACHE_SECONDS`` setting; 0 turns the cache off) with their strong ETag, so a
+conditional request whose ``If-None-Match`` names a current answer is a 304 from memory.
+
+What it trades: an answer can be up to ``ttl_seconds`` old. ``forget`` drops a user's answers at
+once, for the drop path to call after it changed that user's photo in this process; a change
+made elsewhere (another instance, or someone editing the photo in Microsoft 365) shows within
+the TTL. Only successful answers are
+kept (a user without a photo is an answer; errors and throttling are not), the entry count is
+bounded (least recently used go first), and the cache is thread-safe: the functions host serves
+HTTP requests on several threads.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from photo_core.lookup import LookupResult
+
+__all__ = ["DEFAULT_MAX_ENTRIES", "DEFAULT_TTL_SECONDS", "CachedLookup", "LookupCache"]
+
+DEFAULT_TTL_SECONDS = 30.0
+DEFAULT_MAX_ENTRIES = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class CachedLookup:
+    result: LookupResult
+    etag: str
+    expires: float  # on the cache's monotonic clock
+
+
+class LookupCache:
+    """Lookup answers by user reference (as typed, after validation), each for ``ttl_seconds``."""
+
+    def __init__(self, ttl_seconds: float = DEFAULT_TTL_SECONDS,
+                 max_entries: int = DEFAULT_MAX_ENTRIES,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if ttl_seconds < 0 or max_entries < 1:
+            raise ValueError("ttl_seconds must be >= 0 and max_entries >= 1")
+        self.ttl_seconds = ttl_seconds
+        self.max_entries = max_entries
+        self._clock = clock
+        self._entries: OrderedDict[str, CachedLookup] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return self.ttl_seconds > 0
+
+    def get(self, key: str) -> CachedLookup | None:
+        """The current answer for ``key``, or None (never cached, expired or forgotten)."""
+        if not self.enabled:
+            return None
+        now = self._clock()
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if entry.expires <= now:
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key: str, result: LookupResult) -> CachedLookup:
+        """Keep ``result`` for ``key``; returns the entry (with the answer's ETag)."""
+        entry = CachedLookup(result, result.etag, self._clock() + self.ttl_seconds)
+        if not self.enabled:
+            return entry
+        with self._lock:
+            self._entries[key] = entry
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return entry
+
+    def forget(self, user: str) -> None:
+        """Drop every answer about ``user`` (any reference kind whose value matches,
+        case-insensitively), e.g. after this process uploaded a new photo for them."""
+        wanted = user.lower()
+        with self._lock:
+            for key in [k for k in self._entries if k.partition(":")[2].lower() == wanted]:
+                del self._entries[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)

@@ -1,0 +1,132 @@
+"""The lookup cache: hits cost no upstream call, answers expire, errors are never kept."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from photo_core.directory import Resolver
+from photo_core.errors import InvalidUserReference, Throttled
+from photo_core.lookup import LookupResult, lookup_photo
+from photo_core.lookup_cache import LookupCache
+from photo_core.naming import NamingRules, UserRef
+from tests.unit.fakes import FakePhotoApi, FakeStateStore, jpeg
+
+
+def look(text: str, api: FakePhotoApi, cache: LookupCache) -> LookupResult:
+    return lookup_photo(text, NAMING, api, FakeStateStore(), Resolver(api, employee_ttl=0), cache)
+
+NAMING = NamingRules()
+USER = "adele.vance@contoso.com"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class CountingApi(FakePhotoApi):
+    """Counts every call that would go upstream."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def get_metadata(self, user: UserRef) -> Any:
+        self.calls.append("metadata")
+        return super().get_metadata(user)
+
+    def list_sizes(self, user: UserRef) -> Any:
+        self.calls.append("sizes")
+        meta = FakePhotoApi.get_metadata(self, user)  # not counted twice
+        return [meta] if meta else []
+
+
+@pytest.fixture
+def api() -> CountingApi:
+    api = CountingApi()
+    api.photos[USER] = jpeg()
+    return api
+
+
+def test_a_hit_makes_no_upstream_call_and_returns_the_same_answer(api: CountingApi) -> None:
+    cache = LookupCache(30, clock=Clock())
+    first = look(USER, api, cache)
+    calls = list(api.calls)
+    second = look(USER, api, cache)
+    assert api.calls == calls == ["metadata", "sizes"]
+    assert second == first and second.etag == first.etag
+
+
+def test_answers_expire_after_the_ttl(api: CountingApi) -> None:
+    clock = Clock()
+    cache = LookupCache(30, clock=clock)
+    look(USER, api, cache)
+    clock.now += 29.9
+    look(USER, api, cache)
+    assert api.calls.count("metadata") == 1
+    clock.now += 0.2
+    look(USER, api, cache)
+    assert api.calls.count("metadata") == 2
+
+
+def test_a_ttl_of_zero_turns_the_cache_off(api: CountingApi) -> None:
+    cache = LookupCache(0, clock=Clock())
+    for _ in range(3):
+        look(USER, api, cache)
+    assert api.calls.count("metadata") == 3 and len(cache) == 0
+
+
+def test_the_answer_echoes_each_callers_spelling(api: CountingApi) -> None:
+    cache = LookupCache(30, clock=Clock())
+    look(USER, api, cache)
+    upper = look(USER.upper(), api, cache)
+    assert upper.user == USER.upper()
+
+
+def test_errors_are_not_kept(api: CountingApi) -> None:
+    cache = LookupCache(30, clock=Clock())
+    api.errors[USER] = Throttled("slow down", retry_after=1)
+    with pytest.raises(Throttled):
+        look(USER, api, cache)
+    del api.errors[USER]
+    assert look(USER, api, cache).photo is not None
+    assert len(cache) == 1
+
+
+def test_invalid_references_are_refused_before_the_cache_and_upstream(api: CountingApi) -> None:
+    cache = LookupCache(30, clock=Clock())
+    with pytest.raises(InvalidUserReference):
+        look("../../admin", api, cache)
+    assert api.calls == [] and len(cache) == 0
+
+
+def test_the_cache_is_bounded_least_recently_used_first(api: CountingApi) -> None:
+    cache = LookupCache(30, max_entries=2, clock=Clock())
+    users = [f"u{i}@contoso.com" for i in range(3)]
+    look(users[0], api, cache)
+    look(users[1], api, cache)
+    look(users[0], api, cache)  # u0 is now the most recent
+    look(users[2], api, cache)  # evicts u1
+    assert cache.get(f"upn:{users[0]}") is not None
+    assert cache.get(f"upn:{users[1]}") is None
+    assert len(cache) == 2
+
+
+def test_forget_drops_every_answer_about_a_user(api: CountingApi) -> None:
+    cache = LookupCache(30, clock=Clock())
+    look(USER, api, cache)
+    look(USER.upper(), api, cache)
+    cache.forget(USER)
+    assert len(cache) == 0
+    look(USER, api, cache)
+    assert api.calls.count("metadata") == 3
+
+
+def test_a_bad_configuration_is_refused() -> None:
+    with pytest.raises(ValueError, match="ttl_seconds"):
+        LookupCache(-1)

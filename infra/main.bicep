@@ -4,9 +4,10 @@
 // for the app-registration sign-in modes) a Key Vault.
 //
 // `azd up` deploys this template, then the code, then runs infra/hooks/postdeploy, which grants
-// the Microsoft Graph app roles and creates the Event Grid subscription (it needs the deployed
-// code). Without azd: `az deployment sub create` with this file, a code deployment, and the same
-// hook script; see docs/deploy.md.
+// the Microsoft Graph app roles and creates the Event Grid subscriptions (they need the deployed
+// code): BlobCreated to the blob trigger, and only with deleteProfilePhotoOnBlobDelete,
+// BlobDeleted to the photo_deleted function. Without azd: `az deployment sub create` with this
+// file, a code deployment, and the same hook script; see "Deploy to Azure" in README.md.
 //
 // Every resource is a plain `resource` block in a local module, so the template is scanned in
 // full by policy checkers; nothing comes from a registry.
@@ -89,12 +90,15 @@ param photoProcessedAction string = 'keep'
 ])
 param photoRejectedAction string = 'keep'
 
+@description('When HR deletes the drop a user\'s current photo came from, delete the profile photo too: sets PHOTO_DELETE_ON_BLOB_DELETE and subscribes the photo_deleted function to BlobDeleted events of the drop container. Off by default; needs photoProcessedAction and photoRejectedAction keep.')
+param deleteProfilePhotoOnBlobDelete bool = false
+
 @description('More app settings for the function app (image or retry tuning, e.g. {"PHOTO_MAX_SIDE": "648"}). Set them here, not in the portal: a provision rewrites all app settings.')
 param extraAppSettings object = {}
 
 // --- scale ---------------------------------------------------------------------------------------
 
-@description('Upper bound on function app instances. The photo API throttles per app; see docs/deploy.md for the reasoning.')
+@description('Upper bound on function app instances. The photo API throttles per app; see "Deploy to Azure" in README.md for the reasoning.')
 @minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 40
@@ -304,6 +308,7 @@ module functionApp 'modules/function-app.bicep' = {
     stateTableName: stateTableName
     processedAction: photoProcessedAction
     rejectedAction: photoRejectedAction
+    deleteProfilePhotoOnBlobDelete: deleteProfilePhotoOnBlobDelete
     photoApiDialect: photoApiDialect
     photoCloud: effectivePhotoCloud
     photoAuthMode: photoAuthMode
@@ -326,7 +331,7 @@ module functionApp 'modules/function-app.bicep' = {
   ]
 }
 
-// --- outputs (azd stores them in the environment; the hooks and docs/deploy.md use them) ------
+// --- outputs (azd stores them in the environment; the hooks and the README use them) ------
 
 output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId
@@ -339,6 +344,13 @@ output AZURE_KEY_VAULT_SECRET_NAME string = usesAppRegistration ? credentialSecr
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
 output LOG_ANALYTICS_WORKSPACE_NAME string = monitoring.outputs.workspaceName
 output EVENTGRID_SYSTEM_TOPIC_NAME string = eventGrid.outputs.name
+
+// For the postdeploy hook: whether to subscribe photo_deleted to BlobDeleted events, and the drop
+// dispositions it checks first (deletion sync needs both at keep, or photo-sync's own deletes and
+// moves would delete profile photos).
+output PHOTO_DELETE_ON_BLOB_DELETE string = deleteProfilePhotoOnBlobDelete ? 'true' : 'false'
+output PHOTO_PROCESSED_ACTION string = photoProcessedAction
+output PHOTO_REJECTED_ACTION string = photoRejectedAction
 
 // Where HR puts photos, and where rejected and undeliverable ones end up.
 output PHOTO_DROP_CONTAINER string = dropContainerName

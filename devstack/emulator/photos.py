@@ -1,6 +1,13 @@
 """Microsoft Graph v1.0 and Outlook REST v2.0 user-photo operations, and the request pipeline
 shared with the user lookups (``users.py``).
 
+Deleting a photo: Graph documents ``DELETE /users/{id | userPrincipalName}/photo/$value``
+(204 No Content, ProfilePhoto.ReadWrite.All or User.ReadWrite.All); the emulator also accepts
+``DELETE .../photo``, with the same semantics. Graph's documentation does not say what deleting
+a photo that is not there answers; the emulator answers 404 ``ImageNotFound``, as every other
+Graph photo operation on a user without a photo does, so a client that wants idempotent deletes
+treats that 404 as "already gone". The Outlook v2.0 dialect has no delete (405).
+
 Every API request goes through one pipeline, in the order the real service appears to apply its
 checks: route (400/405) -> bearer token (401) -> injected faults -> app role (403) -> user and
 mailbox (404) -> body size/type (413/415) -> throttling windows (429) -> the operation. Doing it
@@ -141,8 +148,11 @@ def _graph_route(req: Request) -> Route | Response:
         ops = {"GET": ("graph.photo.get", PHOTO_READ),
                "DELETE": ("graph.photo.delete", PHOTO_WRITE)}
     elif low == ["photo", "$value"]:
+        # DELETE on $value is the form Graph documents (profilephoto-delete); the same
+        # operation as DELETE .../photo.
         ops = {"GET": ("graph.photo.value", PHOTO_READ),
-               "PATCH": ("graph.photo.set", PHOTO_WRITE), "PUT": ("graph.photo.set", PHOTO_WRITE)}
+               "PATCH": ("graph.photo.set", PHOTO_WRITE), "PUT": ("graph.photo.set", PHOTO_WRITE),
+               "DELETE": ("graph.photo.delete", PHOTO_WRITE)}
     elif low == ["photos"]:
         ops = {"GET": ("graph.photos.list", PHOTO_READ)}
     elif len(low) == 2 and low[0] == "photos":

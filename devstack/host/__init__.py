@@ -3,8 +3,9 @@
 Core Tools cannot be installed everywhere (its installer downloads a binary), so the devstack
 runs the same ``function_app.py`` with this small host, anywhere Python runs: HTTP triggers
 with function keys under ``/api``, blob triggers fed by Event Grid ``BlobCreated`` deliveries
-(with a durable queue in Azurite, blob receipts and a poison queue), a watcher that turns new
-Azurite blobs into such deliveries, and timers. See ``devstack/HOST.md``.
+(with a durable queue in Azurite, blob receipts and a poison queue), Event Grid triggers on
+their own webhook, a watcher that turns new and deleted Azurite blobs into such deliveries
+(``BlobCreated``, ``BlobDeleted``), and timers. See ``devstack/HOST.md``.
 
 Embed it with ``start_host(...)`` (returns a ``RunningHost``) or run ``python -m devstack.host``.
 Importing this package performs no I/O.

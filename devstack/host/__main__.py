@@ -2,8 +2,9 @@
 
 When it serves, one JSON line goes to stdout (``base_url``, ``api_url``, ``host_id``,
 ``master_key``, ``function_keys``, ``blobs_extension_key``, ``webhook_url`` per Event Grid blob
-trigger, ``functions``, ``disabled``) so that scripts can read the URLs and keys; everything
-else, the app's logging included, goes to stderr through the root logger.
+trigger, ``eventgrid_extension_key``, ``eventgrid_webhook_url`` per Event Grid trigger,
+``functions``, ``disabled``) so that scripts can read the URLs and keys; everything else, the
+app's logging included, goes to stderr through the root logger.
 """
 
 from __future__ import annotations
@@ -43,7 +44,11 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--watch-interval", type=float, default=0.5, help="seconds between polls")
     parser.add_argument("--host-id", help=f"host id (default: {HOST_ID_SETTING}, else stored)")
     parser.add_argument("--retry-delay", type=float, default=1.0,
-                        help="first backoff after a failed blob invocation, in seconds")
+                        help="first backoff after a failed blob invocation or Event Grid "
+                             "delivery, in seconds")
+    parser.add_argument("--eventgrid-max-attempts", type=int, default=10,
+                        help="delivery attempts of a watcher's Event Grid event before it is "
+                             "dead-lettered (default %(default)s)")
     parser.add_argument("--stop-timeout", type=float, default=30.0,
                         help="how long a stop waits for running invocations")
     parser.add_argument("--verbose", action="store_true", help="debug logging")
@@ -72,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         host = start_host(
             args.app, settings=args.settings, host_json=args.host_json, port=port,
             state_dir=args.state_dir, watch=not args.no_watch, watch_interval=args.watch_interval,
-            host_id=args.host_id, retry_delay=args.retry_delay)
+            host_id=args.host_id, retry_delay=args.retry_delay,
+            eventgrid_max_attempts=args.eventgrid_max_attempts)
     except (AppLoadError, HostStartError, SettingsError, StorageSettingError, ValueError,
             OSError, AzureError) as exc:
         print(f"devstack.host: cannot start: {exc}", file=sys.stderr)

@@ -2,9 +2,11 @@
 
 ``app.get_functions()`` yields the same binding JSON that the Python worker reports to the real
 host at indexing time; this module turns it into small specs: the trigger (HTTP route, methods
-and auth level; blob path, connection and source; timer schedule) and how to build the trigger
-argument from the parameter's annotation (``func.HttpRequest``, ``func.InputStream``, ``bytes``,
-``str``, or an SDK type of the blob extension such as its ``BlobClient``). A function whose
+and auth level; blob path, connection and source; timer schedule; Event Grid, which has no
+settings of its own: ``{"type": "eventGridTrigger", "name": ..., "direction": "IN"}``) and how
+to build the trigger argument from the parameter's annotation (``func.HttpRequest``,
+``func.InputStream``, ``bytes``, ``str``, an SDK type of the blob extension such as its
+``BlobClient``, or ``func.EventGridEvent``/``func.CloudEvent``). A function whose
 bindings the local host cannot serve is reported as disabled, with the reason, instead of
 breaking the whole app.
 """
@@ -22,6 +24,7 @@ from typing import Any
 
 import azure.functions as func
 from azure.functions.decorators.function_app import Function
+from azure.functions.eventgrid import EventGridEventInConverter
 
 from devstack.host.routes import RouteTemplate, compile_route
 from devstack.host.settings import resolve_setting_references
@@ -63,11 +66,21 @@ class TimerTrigger:
 
 
 @dataclass(frozen=True)
+class EventGridTrigger:
+    """An Event Grid trigger: served on ``/runtime/webhooks/eventgrid?functionName=<name>``."""
+
+    arg_type: type | None  # func.EventGridEvent or func.CloudEvent; None: not annotated
+
+
+Trigger = HttpTrigger | BlobTrigger | TimerTrigger | EventGridTrigger
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     name: str
     function: Callable[..., Any]
     trigger_arg: str
-    trigger: HttpTrigger | BlobTrigger | TimerTrigger
+    trigger: Trigger
     wants_context: bool  # a parameter named ``context`` gets a func.Context
 
     @property
@@ -109,7 +122,7 @@ def read_function(function: Function) -> FunctionSpec:
         raise BindingError(f"{name}: parameters {unknown or parameters} do not match the "
                            f"trigger argument '{arg}'")
     kind = trigger["type"]
-    spec: HttpTrigger | BlobTrigger | TimerTrigger
+    spec: Trigger
     if kind == "httpTrigger":
         methods = trigger.get("methods")
         spec = HttpTrigger(
@@ -123,6 +136,8 @@ def read_function(function: Function) -> FunctionSpec:
         schedule = resolve_setting_references(str(trigger["schedule"]), f"{name}: schedule")
         spec = TimerTrigger(parse_schedule(schedule),
                             bool(trigger.get("runOnStartup")))
+    elif kind == "eventGridTrigger":
+        spec = _event_grid_trigger(name, hints.get(arg))
     else:
         raise BindingError(f"{name}: trigger type '{kind}' is not supported by the local host")
     return FunctionSpec(name, user_function, arg, spec, "context" in parameters)
@@ -159,6 +174,16 @@ def _blob_trigger(name: str, trigger: dict[str, Any], annotation: Any) -> BlobTr
         connection=connection, source=str(trigger.get("source") or "LogsAndContainerScan"),
         arg_kind=kind, arg_type=annotation if kind == "sdk" else None,
     )
+
+
+def _event_grid_trigger(name: str, annotation: Any) -> EventGridTrigger:
+    """What the worker accepts: ``func.EventGridEvent`` or ``func.CloudEvent`` (or nothing)."""
+    if annotation is None or annotation is inspect.Parameter.empty:
+        return EventGridTrigger(None)
+    if not EventGridEventInConverter.check_input_type_annotation(annotation):
+        raise BindingError(f"{name}: Event Grid trigger argument type {annotation!r} is not "
+                           "supported (use func.EventGridEvent or func.CloudEvent)")
+    return EventGridTrigger(annotation)
 
 
 def _annotations(function: Callable[..., Any]) -> dict[str, Any]:

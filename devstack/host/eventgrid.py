@@ -1,23 +1,27 @@
-"""Event Grid (EventGridSchema) events for the blob webhook: building them and reading them.
+"""Event Grid (EventGridSchema) events for the two webhooks: building them and reading them.
 
-The webhook ``/runtime/webhooks/blobs?functionName=Host.Functions.<name>&code=<key>`` receives
-what an Event Grid subscription on the storage account delivers: first a
+The blob webhook ``/runtime/webhooks/blobs?functionName=Host.Functions.<name>&code=<key>``
+receives what an Event Grid subscription on the storage account delivers: first a
 ``Microsoft.EventGrid.SubscriptionValidationEvent`` (answered with ``validationResponse``), then
 arrays of ``Microsoft.Storage.BlobCreated`` events whose subject is
-``/blobServices/default/containers/<container>/blobs/<name>``. The watcher builds the same
-events from Azurite listings, since Azurite emits none.
+``/blobServices/default/containers/<container>/blobs/<name>``. The Event Grid trigger's webhook
+``/runtime/webhooks/eventgrid?functionName=<name>&code=<key>`` receives the same handshake and
+then any events (here: ``Microsoft.Storage.BlobDeleted``). The watcher builds these events from
+Azurite listings, since Azurite emits none.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 VALIDATION_EVENT = "Microsoft.EventGrid.SubscriptionValidationEvent"
 BLOB_CREATED = "Microsoft.Storage.BlobCreated"
+BLOB_DELETED = "Microsoft.Storage.BlobDeleted"
 _SUBJECT = re.compile(r"^/blobServices/default/containers/([^/]+)/blobs/(.+)$", re.DOTALL)
 _TOPIC = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/devstack/"
           "providers/Microsoft.Storage/storageAccounts/")
@@ -68,7 +72,33 @@ def blob_created_event(*, account: str, container: str, blob_name: str, url: str
             "contentLength": content_length,
             "blobType": blob_type,
             "url": url,
-            "sequencer": f"{int(dt.datetime.now(dt.UTC).timestamp() * 1e6):032d}",
+            "sequencer": _sequencer(),
+            "storageDiagnostics": {"batchId": str(uuid.uuid4())},
+        },
+        "dataVersion": "",
+        "metadataVersion": "1",
+    }
+
+
+def blob_deleted_event(*, account: str, container: str, blob_name: str, url: str,
+                       content_type: str | None, blob_type: str,
+                       event_time: dt.datetime | None = None) -> dict[str, Any]:
+    """A ``BlobDeleted`` event as the storage account's system topic publishes it (no eTag or
+    contentLength: the blob is gone)."""
+    return {
+        "id": str(uuid.uuid4()),
+        "topic": _TOPIC + account,
+        "subject": f"/blobServices/default/containers/{container}/blobs/{blob_name}",
+        "eventType": BLOB_DELETED,
+        "eventTime": (event_time or dt.datetime.now(dt.UTC)).isoformat(),
+        "data": {
+            "api": "DeleteBlob",
+            "clientRequestId": str(uuid.uuid4()),
+            "requestId": str(uuid.uuid4()),
+            "contentType": content_type or "application/octet-stream",
+            "blobType": blob_type,
+            "url": url,
+            "sequencer": _sequencer(),
             "storageDiagnostics": {"batchId": str(uuid.uuid4())},
         },
         "dataVersion": "",
@@ -115,3 +145,16 @@ def blob_created(event: dict[str, Any]) -> BlobCreated | None:
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat()
+
+
+_last_sequencer = 0
+_sequencer_lock = threading.Lock()
+
+
+def _sequencer() -> str:
+    """Storage's ``sequencer``: 32 hex digits that grow with every change (microseconds here,
+    bumped so two events never share one)."""
+    global _last_sequencer
+    with _sequencer_lock:
+        _last_sequencer = max(_last_sequencer + 1, int(dt.datetime.now(dt.UTC).timestamp() * 1e6))
+        return f"{_last_sequencer:032X}"

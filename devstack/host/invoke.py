@@ -3,7 +3,9 @@
 The trigger argument is built as the worker builds it: for a blob extension SDK type the
 extension's own converter is called with a ``model_binding_data`` datum (connection, container,
 blob name), so the function receives exactly what it would on Azure; ``func.InputStream``,
-``bytes`` and ``str`` get the downloaded content. A parameter named ``context`` gets a
+``bytes`` and ``str`` get the downloaded content; an Event Grid trigger gets what the library's
+own Event Grid converter makes of the event's JSON (``func.EventGridEvent``, or
+``func.CloudEvent`` for a CloudEvents-schema event). A parameter named ``context`` gets a
 ``func.Context``. Coroutine functions run to completion on the calling thread. Each run is
 logged as "Executing"/"Executed" with an invocation id, like the Functions host; a failure is
 logged with its traceback here and re-raised for the caller to answer (500, retry or poison).
@@ -24,6 +26,8 @@ from typing import Any
 
 import azure.functions as func
 from azure.functions import _abc as func_abc
+from azure.functions import meta
+from azure.functions.eventgrid import EventGridEventInConverter
 from azure.functions.timer import TimerRequest
 
 from devstack.host.bindings import BlobTrigger, FunctionSpec, blob_sdk_converter
@@ -151,3 +155,9 @@ def timer_argument(last: dt.datetime, following: dt.datetime) -> func.TimerReque
                          "LastUpdated": now},
         schedule={"AdjustForDST": True},
     )
+
+
+def event_grid_argument(event: dict[str, Any]) -> Any:
+    """What an Event Grid trigger receives for one event, decoded as the worker decodes it."""
+    datum = meta.Datum(value=json.dumps(event), type="json")
+    return EventGridEventInConverter.decode(datum, trigger_metadata={})

@@ -1,8 +1,9 @@
 """Host keys and the host id, generated on first start into the state folder and then reused.
 
 Like the Functions host: a master key (admin level, and accepted wherever a key is), one
-``default`` function key per function, and the ``blobs_extension`` system key that Event Grid
-presents on the blob webhook. Reusing them across restarts matters because the watcher, scripts
+``default`` function key per function, and the system keys Event Grid presents: the
+``blobs_extension`` key on the blob webhook and the ``eventgrid_extension`` key on the Event
+Grid trigger's webhook. Reusing them across restarts matters because the watcher, scripts
 and a developer's notes hold the URLs. The host id names the host's queue and blob receipts in
 storage, so a restarted host finds the work its predecessor queued. Nothing here logs a key.
 """
@@ -35,6 +36,7 @@ class HostKeys:
 
     master_key: str
     blobs_extension_key: str
+    eventgrid_extension_key: str
     function_keys: dict[str, str] = field(default_factory=dict)
 
     def is_master(self, presented: str | None) -> bool:
@@ -55,6 +57,14 @@ class HostKeys:
             hmac.compare_digest(presented, self.blobs_extension_key) or self.is_master(presented)
         )
 
+    def allows_eventgrid_extension(self, presented: str | None) -> bool:
+        """The Event Grid webhook takes the ``eventgrid_extension`` system key (or the master
+        key)."""
+        return presented is not None and (
+            hmac.compare_digest(presented, self.eventgrid_extension_key)
+            or self.is_master(presented)
+        )
+
 
 def load_or_create(
     state_dir: Path, functions: Iterable[str], host_id: str | None = None
@@ -71,9 +81,10 @@ def load_or_create(
     changed = not stored
     master = stored.get("masterKey") or new_key()
     system = dict(stored.get("systemKeys") or {})
-    if "blobs_extension" not in system:
-        system["blobs_extension"] = new_key()
-        changed = True
+    for extension in ("blobs_extension", "eventgrid_extension"):
+        if extension not in system:
+            system[extension] = new_key()
+            changed = True
     function_keys = dict(stored.get("functionKeys") or {})
     for name in functions:
         if name not in function_keys:
@@ -101,6 +112,7 @@ def load_or_create(
     keys = HostKeys(
         master_key=master,
         blobs_extension_key=system["blobs_extension"],
+        eventgrid_extension_key=system["eventgrid_extension"],
         function_keys={name: entry["default"] for name, entry in function_keys.items()},
     )
     return keys, chosen_id

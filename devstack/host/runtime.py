@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -22,12 +23,12 @@ from urllib.parse import quote
 from azure.core.exceptions import AzureError
 
 from devstack.host.app_loader import app_directory, load_app
-from devstack.host.bindings import BlobTrigger, FunctionSpec, TimerTrigger
+from devstack.host.bindings import BlobTrigger, EventGridTrigger, FunctionSpec, TimerTrigger
 from devstack.host.blob_queue import BlobTriggerStore, BlobWorkItem
 from devstack.host.blob_workers import BlobWorkers, WorkerOptions
-from devstack.host.front import WEBHOOK_PATH, FrontDoor
+from devstack.host.front import EVENTGRID_WEBHOOK_PATH, WEBHOOK_PATH, FrontDoor
 from devstack.host.http_functions import HttpFunctions
-from devstack.host.invoke import Invoker, blob_argument, timer_argument
+from devstack.host.invoke import Invoker, blob_argument, event_grid_argument, timer_argument
 from devstack.host.keys import HostKeys, load_or_create
 from devstack.host.server import HostServer
 from devstack.host.settings import (
@@ -39,7 +40,7 @@ from devstack.host.settings import (
 )
 from devstack.host.storage import HOST_STORAGE, connection_string
 from devstack.host.timers import TimerJob, TimerScheduler
-from devstack.host.watcher import Watcher, WatchTarget
+from devstack.host.watcher import EventGridTarget, Watcher, WatchTarget
 
 logger = logging.getLogger(__name__)
 
@@ -85,10 +86,19 @@ class RunningHost:
                 f"{quote(self.functions[function].function_id)}"
                 f"&code={quote(self.keys.blobs_extension_key)}")
 
+    def eventgrid_webhook_url(self, function: str) -> str:
+        """The Event Grid subscription endpoint of an Event Grid trigger, key included."""
+        if not isinstance(self.functions[function].trigger, EventGridTrigger):
+            raise KeyError(f"{function} is not an Event Grid trigger")
+        return (f"{self.base_url}{EVENTGRID_WEBHOOK_PATH}?functionName={quote(function)}"
+                f"&code={quote(self.keys.eventgrid_extension_key)}")
+
     @property
     def info(self) -> dict[str, Any]:
         blob_functions = [n for n, f in self.functions.items()
                           if isinstance(f.trigger, BlobTrigger) and f.trigger.source == "EventGrid"]
+        eventgrid_functions = [n for n, f in self.functions.items()
+                               if isinstance(f.trigger, EventGridTrigger)]
         return {
             "base_url": self.base_url,
             "api_url": self.url(""),
@@ -96,7 +106,10 @@ class RunningHost:
             "master_key": self.keys.master_key,
             "function_keys": dict(self.keys.function_keys),
             "blobs_extension_key": self.keys.blobs_extension_key,
+            "eventgrid_extension_key": self.keys.eventgrid_extension_key,
             "webhook_url": {name: self.webhook_url(name) for name in blob_functions},
+            "eventgrid_webhook_url": {name: self.eventgrid_webhook_url(name)
+                                      for name in eventgrid_functions},
             "functions": {name: type(f.trigger).__name__ for name, f in self.functions.items()},
             "disabled": dict(self.disabled),
         }
@@ -108,6 +121,13 @@ class RunningHost:
         if parts.store is None or parts.workers is None:
             return 0
         return parts.store.queued() + parts.workers.busy()
+
+    def eventgrid_backlog(self) -> int:
+        """Event Grid deliveries the watcher has raised and not delivered yet (including those
+        waiting for a retry). Zero means every deletion seen so far was delivered or
+        dead-lettered."""
+        watcher = self._parts.watcher
+        return watcher.pending_events() if watcher is not None else 0
 
     def stop(self, timeout: float = 30.0) -> None:
         """Graceful stop; queued blob work stays in storage for the next start."""
@@ -145,18 +165,24 @@ def start_host(
     watch_interval: float = 0.5,
     host_id: str | None = None,
     retry_delay: float = 1.0,
+    eventgrid_max_attempts: int = 10,
 ) -> RunningHost:
     """Start the host for ``app`` (``module:attribute``) and return once it serves.
 
     ``settings`` and ``host_json`` default to the files next to the app's module; ``port`` 0
-    picks a free port. ``retry_delay`` is the first backoff after a failed blob invocation.
+    picks a free port. ``retry_delay`` is the first backoff after a failed blob invocation, and
+    after a failed delivery of a watcher's Event Grid event; such an event is dead-lettered after
+    ``eventgrid_max_attempts`` attempts.
     """
+    if eventgrid_max_attempts < 1:
+        raise ValueError("eventgrid_max_attempts must be at least 1")
     directory = app_directory(app)
     local = read_local_settings(settings or directory / "local.settings.json")
     applied = apply_values(local.values)
     try:
         return _start(app, directory, applied, host_json or directory / "host.json", port, bind,
-                      state_dir, watch, watch_interval, host_id, retry_delay)
+                      state_dir, watch, watch_interval, host_id, retry_delay,
+                      eventgrid_max_attempts)
     except BaseException:
         unapply_values(applied)
         raise
@@ -164,7 +190,7 @@ def start_host(
 
 def _start(app: str, directory: Path, applied: dict[str, str], host_json: Path, port: int,
            bind: str, state_dir: Path, watch: bool, watch_interval: float,
-           host_id: str | None, retry_delay: float) -> RunningHost:
+           host_id: str | None, retry_delay: float, eventgrid_max_attempts: int) -> RunningHost:
     config = read_host_json(host_json)
     loaded = load_app(app)
     functions = {f.name: f for f in loaded.functions}
@@ -204,12 +230,22 @@ def _start(app: str, directory: Path, applied: dict[str, str], host_json: Path, 
         store.enqueue(item)
         workers.wake()
 
+    def run_event(spec: FunctionSpec, event: dict[str, Any]) -> None:
+        started = time.monotonic()
+        invoker.call(spec, event_grid_argument(event),
+                     reason=f"EventGrid trigger fired at {dt.datetime.now(dt.UTC).isoformat()}")
+        elapsed, limit = time.monotonic() - started, config.function_timeout
+        if limit is not None and elapsed > limit:  # Azure would have stopped it: a failure
+            logger.error("Event Grid function %s ran %.1fs, longer than functionTimeout %gs",
+                         spec.name, elapsed, limit)
+            raise TimeoutError(f"ran longer than functionTimeout {limit:g}s")
+
     timers = TimerScheduler([_timer_job(invoker, f) for f in functions.values()
                              if isinstance(f.trigger, TimerTrigger)])
     front = FrontDoor(prefix=config.route_prefix,
                       http=HttpFunctions(list(functions.values()), keys, invoker), keys=keys,
                       host_id=chosen_id, functions=functions, enqueue=enqueue,
-                      run_timer=timers.trigger)
+                      run_timer=timers.trigger, run_event=run_event)
     server = HostServer(bind, port, front)
     server.start()
     if workers is not None:
@@ -221,8 +257,12 @@ def _start(app: str, directory: Path, applied: dict[str, str], host_json: Path, 
         targets = [WatchTarget(f, f.trigger, host.webhook_url(f.name)
                                if f.trigger.source == "EventGrid" else None)
                    for f in blob_specs if isinstance(f.trigger, BlobTrigger)]
+        subscribers = [EventGridTarget(name, host.eventgrid_webhook_url(name))
+                       for name, f in functions.items() if isinstance(f.trigger, EventGridTrigger)]
         watcher = Watcher(targets, enqueue=enqueue, has_receipt=store.has_receipt,
-                          state_path=state_dir / "watcher.json", interval=watch_interval)
+                          state_path=state_dir / "watcher.json", interval=watch_interval,
+                          eventgrid_targets=subscribers, retry_delay=retry_delay,
+                          max_delivery_attempts=eventgrid_max_attempts)
         watcher.start()
         host._parts.watcher = watcher
     logger.info("Host %s listening on %s with %d function(s)", chosen_id, server.base_url,

@@ -1,8 +1,13 @@
 # The step after the code is deployed; the PowerShell twin of postdeploy.sh (see there for why):
 #   1. grant the Microsoft Graph app roles (unless PHOTO_SKIP_GRAPH_GRANT=true);
-#   2. wait until the host has created the blobs_extension key (`az functionapp keys list`);
-#   3. deploy infra/modules/eventgrid-subscription.bicep, which reads the key with listKeys and
-#      subscribes the blob-trigger function to the drop container's BlobCreated events.
+#   2. wait until the host has created the blobs_extension key, and with
+#      PHOTO_DELETE_ON_BLOB_DELETE=true the eventgrid_extension key (`az functionapp keys list`);
+#   3. deploy infra/modules/eventgrid-subscription.bicep, which reads the keys with listKeys and
+#      subscribes the blob-trigger function to the drop container's BlobCreated events and, only
+#      with the option, photo_deleted to its BlobDeleted events; with the option off, a
+#      BlobDeleted subscription left by an earlier deployment is removed.
+# Deletion sync needs PHOTO_PROCESSED_ACTION=keep and PHOTO_REJECTED_ACTION=keep; the script
+# refuses to go on otherwise.
 # Running it again changes nothing that is already in place.
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
@@ -14,6 +19,15 @@ foreach ($name in 'AZURE_RESOURCE_GROUP', 'AZURE_FUNCTION_APP_NAME', 'AZURE_STOR
 }
 $dropContainer = if ($env:PHOTO_DROP_CONTAINER) { $env:PHOTO_DROP_CONTAINER } else { 'hr-photos' }
 $deadLetterContainer = if ($env:PHOTO_DEADLETTER_CONTAINER) { $env:PHOTO_DEADLETTER_CONTAINER } else { 'hr-photos-deadletter' }
+$deletionSubscription = 'photo-deletions'
+$deleteOnBlobDelete = $env:PHOTO_DELETE_ON_BLOB_DELETE -eq 'true'  # -eq ignores case
+$processedAction = if ($env:PHOTO_PROCESSED_ACTION) { $env:PHOTO_PROCESSED_ACTION } else { 'keep' }
+$rejectedAction = if ($env:PHOTO_REJECTED_ACTION) { $env:PHOTO_REJECTED_ACTION } else { 'keep' }
+if ($deleteOnBlobDelete -and ($processedAction -ne 'keep' -or $rejectedAction -ne 'keep')) {
+    Write-Error "photo-sync: PHOTO_DELETE_ON_BLOB_DELETE=true needs PHOTO_PROCESSED_ACTION=keep and PHOTO_REJECTED_ACTION=keep (now $processedAction and $rejectedAction): photo-sync's own deletes and moves would delete profile photos. Set both to keep, or turn deletion sync off, then run azd provision and this hook again."
+}
+$keysQuery = if ($deleteOnBlobDelete) { 'systemKeys.blobs_extension != null && systemKeys.eventgrid_extension != null' } else { 'systemKeys.blobs_extension != null' }
+$keysWanted = if ($deleteOnBlobDelete) { 'blobs_extension and eventgrid_extension keys' } else { 'blobs_extension key' }
 
 if ($env:PHOTO_SKIP_GRAPH_GRANT -eq 'true') {
     Write-Host 'photo-sync: skipping the Microsoft Graph grant (PHOTO_SKIP_GRAPH_GRANT=true).'
@@ -22,14 +36,14 @@ if ($env:PHOTO_SKIP_GRAPH_GRANT -eq 'true') {
     if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
 }
 
-Write-Host 'photo-sync: waiting for the function host to register the blob trigger...'
+Write-Host 'photo-sync: waiting for the function host to register its triggers...'
 for ($attempt = 1; ; $attempt++) {
     $hasKey = az functionapp keys list --only-show-errors `
         --resource-group $env:AZURE_RESOURCE_GROUP --name $env:AZURE_FUNCTION_APP_NAME `
-        --query 'systemKeys.blobs_extension != null' -o tsv 2>$null
+        --query $keysQuery -o tsv 2>$null
     if ($LASTEXITCODE -eq 0 -and $hasKey -eq 'true') { break }
     if ($attempt -ge 30) {
-        Write-Error 'photo-sync: the host has not created the blobs_extension key after 5 minutes; check that the code deployed and the host starts (Application Insights, traces).'
+        Write-Error "photo-sync: the host has not created the $keysWanted after 5 minutes; check that the code deployed and the host starts (Application Insights, traces)."
     }
     # A request starts an instance if the app has scaled to zero.
     if ($env:PHOTO_HEALTH_URL) {
@@ -39,6 +53,9 @@ for ($attempt = 1; ; $attempt++) {
 }
 
 Write-Host "photo-sync: subscribing the blob trigger to BlobCreated events of $dropContainer..."
+if ($deleteOnBlobDelete) {
+    Write-Host 'photo-sync: ...and photo_deleted to its BlobDeleted events (PHOTO_DELETE_ON_BLOB_DELETE=true).'
+}
 az deployment group create --only-show-errors -o none `
     --resource-group $env:AZURE_RESOURCE_GROUP `
     --name photo-sync-event-subscription `
@@ -48,7 +65,24 @@ az deployment group create --only-show-errors -o none `
         "functionAppName=$env:AZURE_FUNCTION_APP_NAME" `
         "storageAccountName=$env:AZURE_STORAGE_ACCOUNT_NAME" `
         "dropContainerName=$dropContainer" `
-        "deadLetterContainerName=$deadLetterContainer"
+        "deadLetterContainerName=$deadLetterContainer" `
+        "deleteProfilePhotoOnBlobDelete=$($deleteOnBlobDelete.ToString().ToLowerInvariant())"
 if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
 
+if (-not $deleteOnBlobDelete) {
+    # Turned off after it was on: remove the BlobDeleted subscription (a deployment never deletes).
+    $leftover = az eventgrid system-topic event-subscription list --only-show-errors `
+        --resource-group $env:AZURE_RESOURCE_GROUP --system-topic-name $env:EVENTGRID_SYSTEM_TOPIC_NAME `
+        --query "[?name=='$deletionSubscription'].id" -o tsv
+    if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+    if ($leftover) {
+        Write-Host 'photo-sync: removing the BlobDeleted subscription (PHOTO_DELETE_ON_BLOB_DELETE is off)...'
+        az resource delete --only-show-errors --ids $leftover --api-version 2022-06-15
+        if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+    }
+}
+
 Write-Host "photo-sync: ready. Photos dropped into $dropContainer are synced from now on."
+if ($deleteOnBlobDelete) {
+    Write-Host "photo-sync: deleting the drop a user's current photo came from deletes that profile photo."
+}

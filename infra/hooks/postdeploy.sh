@@ -5,10 +5,16 @@
 #      is processed before the permission exists (set PHOTO_SKIP_GRAPH_GRANT=true when an
 #      administrator grants them separately with grant-graph-roles.sh);
 #   2. wait until the host has created the blobs_extension system key (it does so when it first
-#      loads the blob trigger), checking for it with `az functionapp keys list`;
-#   3. deploy infra/modules/eventgrid-subscription.bicep, which reads that key with listKeys and
-#      subscribes the blob-trigger function to BlobCreated events of the drop container. The key
-#      itself never passes through this script.
+#      loads the blob trigger), and with PHOTO_DELETE_ON_BLOB_DELETE=true the eventgrid_extension
+#      key too (created when it loads the Event Grid trigger), checking for them with
+#      `az functionapp keys list`;
+#   3. deploy infra/modules/eventgrid-subscription.bicep, which reads those keys with listKeys and
+#      subscribes the blob-trigger function to BlobCreated events of the drop container and, only
+#      with PHOTO_DELETE_ON_BLOB_DELETE=true, the photo_deleted function to its BlobDeleted events.
+#      The keys themselves never pass through this script. With the option off, a BlobDeleted
+#      subscription left by an earlier deployment is removed.
+# Deletion sync needs PHOTO_PROCESSED_ACTION=keep and PHOTO_REJECTED_ACTION=keep (photo-sync's own
+# deletes and moves must not delete profile photos); the script refuses to go on otherwise.
 # Running it again changes nothing that is already in place.
 set -eu
 
@@ -21,6 +27,26 @@ poll_seconds=${PHOTO_HOOK_POLL_SECONDS:-10}
 : "${EVENTGRID_SYSTEM_TOPIC_NAME:?EVENTGRID_SYSTEM_TOPIC_NAME is not set (an output of infra/main.bicep)}"
 drop_container=${PHOTO_DROP_CONTAINER:-hr-photos}
 dead_letter_container=${PHOTO_DEADLETTER_CONTAINER:-hr-photos-deadletter}
+deletion_subscription=photo-deletions
+
+case ${PHOTO_DELETE_ON_BLOB_DELETE:-false} in
+    [Tt]rue) delete_on_blob_delete=true ;;
+    *) delete_on_blob_delete=false ;;
+esac
+if [ "$delete_on_blob_delete" = true ] && \
+    { [ "${PHOTO_PROCESSED_ACTION:-keep}" != keep ] || [ "${PHOTO_REJECTED_ACTION:-keep}" != keep ]; }; then
+    echo "photo-sync: PHOTO_DELETE_ON_BLOB_DELETE=true needs PHOTO_PROCESSED_ACTION=keep and PHOTO_REJECTED_ACTION=keep" >&2
+    echo "photo-sync: (now ${PHOTO_PROCESSED_ACTION:-keep} and ${PHOTO_REJECTED_ACTION:-keep}): photo-sync's own deletes and moves would delete profile photos." >&2
+    echo "photo-sync: set both to keep, or turn deletion sync off, then run azd provision and this hook again." >&2
+    exit 1
+fi
+if [ "$delete_on_blob_delete" = true ]; then
+    keys_query="systemKeys.blobs_extension != null && systemKeys.eventgrid_extension != null"
+    keys_wanted="blobs_extension and eventgrid_extension keys"
+else
+    keys_query="systemKeys.blobs_extension != null"
+    keys_wanted="blobs_extension key"
+fi
 
 if [ "${PHOTO_SKIP_GRAPH_GRANT:-false}" = "true" ]; then
     echo "photo-sync: skipping the Microsoft Graph grant (PHOTO_SKIP_GRAPH_GRANT=true)."
@@ -28,18 +54,18 @@ else
     sh "$here/grant-graph-roles.sh"
 fi
 
-echo "photo-sync: waiting for the function host to register the blob trigger..."
+echo "photo-sync: waiting for the function host to register its triggers..."
 health_url=${PHOTO_HEALTH_URL-}
 attempt=0
 while :; do
     has_key=$(az functionapp keys list --only-show-errors \
         --resource-group "$AZURE_RESOURCE_GROUP" --name "$AZURE_FUNCTION_APP_NAME" \
-        --query "systemKeys.blobs_extension != null" -o tsv 2>/dev/null || true)
+        --query "$keys_query" -o tsv 2>/dev/null || true)
     # -o tsv prints a JSON boolean the Python way: True or False.
     case $has_key in [Tt]rue) break ;; esac
     attempt=$((attempt + 1))
     if [ "$attempt" -ge 30 ]; then
-        echo "photo-sync: the host has not created the blobs_extension key after 5 minutes." >&2
+        echo "photo-sync: the host has not created the $keys_wanted after 5 minutes." >&2
         echo "photo-sync: check that the code deployed and that the host starts (Application Insights, traces)." >&2
         exit 1
     fi
@@ -51,6 +77,9 @@ while :; do
 done
 
 echo "photo-sync: subscribing the blob trigger to BlobCreated events of $drop_container..."
+if [ "$delete_on_blob_delete" = true ]; then
+    echo "photo-sync: ...and photo_deleted to its BlobDeleted events (PHOTO_DELETE_ON_BLOB_DELETE=true)."
+fi
 az deployment group create --only-show-errors -o none \
     --resource-group "$AZURE_RESOURCE_GROUP" \
     --name photo-sync-event-subscription \
@@ -60,6 +89,21 @@ az deployment group create --only-show-errors -o none \
         functionAppName="$AZURE_FUNCTION_APP_NAME" \
         storageAccountName="$AZURE_STORAGE_ACCOUNT_NAME" \
         dropContainerName="$drop_container" \
-        deadLetterContainerName="$dead_letter_container"
+        deadLetterContainerName="$dead_letter_container" \
+        deleteProfilePhotoOnBlobDelete="$delete_on_blob_delete"
+
+if [ "$delete_on_blob_delete" = false ]; then
+    # Turned off after it was on: remove the BlobDeleted subscription (a deployment never deletes).
+    leftover=$(az eventgrid system-topic event-subscription list --only-show-errors \
+        --resource-group "$AZURE_RESOURCE_GROUP" --system-topic-name "$EVENTGRID_SYSTEM_TOPIC_NAME" \
+        --query "[?name=='$deletion_subscription'].id" -o tsv)
+    if [ -n "$leftover" ]; then
+        echo "photo-sync: removing the BlobDeleted subscription (PHOTO_DELETE_ON_BLOB_DELETE is off)..."
+        az resource delete --only-show-errors --ids "$leftover" --api-version 2022-06-15
+    fi
+fi
 
 echo "photo-sync: ready. Photos dropped into $drop_container are synced from now on."
+if [ "$delete_on_blob_delete" = true ]; then
+    echo "photo-sync: deleting the drop a user's current photo came from deletes that profile photo."
+fi

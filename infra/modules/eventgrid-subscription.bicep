@@ -1,4 +1,6 @@
-// Subscribes the blob-trigger function to the drop container's BlobCreated events.
+// Subscribes the blob-trigger function to the drop container's BlobCreated events, and, only with
+// deleteProfilePhotoOnBlobDelete, the Event Grid trigger function to its BlobDeleted events
+// (eventgrid-deletion-subscription.bicep).
 //
 // Deployed after the app code (infra/hooks/postdeploy.sh or .ps1 runs it), because the webhook
 // URL needs the host's blobs_extension system key, which the host creates when it first loads a
@@ -18,6 +20,12 @@ param storageAccountName string
 
 @description('Name of the blob-trigger function in function_app.py.')
 param blobTriggerFunctionName string = 'sync_photo'
+
+@description('Subscribe the Event Grid trigger function to BlobDeleted events of the drop container (deleteProfilePhotoOnBlobDelete in main.bicep).')
+param deleteProfilePhotoOnBlobDelete bool = false
+
+@description('Name of the Event Grid trigger function in function_app.py that handles deletions.')
+param eventGridTriggerFunctionName string = 'photo_deleted'
 
 @description('Container HR drops photos into; only its events are delivered.')
 param dropContainerName string = 'hr-photos'
@@ -92,6 +100,22 @@ resource drops 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' 
         }
       }
     }
+  }
+}
+
+// A module, not a conditional resource: with the option off, its webhook URL (and the
+// eventgrid_extension key it reads) is never evaluated at all.
+module deletions 'eventgrid-deletion-subscription.bicep' = if (deleteProfilePhotoOnBlobDelete) {
+  name: 'photo-sync-deletion-subscription'
+  params: {
+    systemTopicName: systemTopicName
+    functionAppName: functionAppName
+    storageAccountName: storageAccountName
+    eventGridTriggerFunctionName: eventGridTriggerFunctionName
+    dropContainerName: dropContainerName
+    deadLetterContainerName: deadLetterContainerName
+    maxDeliveryAttempts: maxDeliveryAttempts
+    eventTimeToLiveInMinutes: eventTimeToLiveInMinutes
   }
 }
 

@@ -39,7 +39,7 @@ param deploymentContainerName string
 @description('Application Insights connection string (not a secret: local auth is disabled).')
 param applicationInsightsConnectionString string
 
-@description('Upper bound on instances. The photo API throttles per app, so scale is capped; see docs/deploy.md.')
+@description('Upper bound on instances. The photo API throttles per app, so scale is capped; see "Deploy to Azure" in README.md.')
 @minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 40
@@ -117,6 +117,9 @@ param photoDefaultDomain string = ''
 @description('HR id mapping CSV as <container>/<path> in the storage account (empty: off).')
 param photoIdMappingBlob string = ''
 
+@description('When HR deletes the drop a user\'s current photo came from, delete the profile photo too (PHOTO_DELETE_ON_BLOB_DELETE). Needs processedAction and rejectedAction keep.')
+param deleteProfilePhotoOnBlobDelete bool = false
+
 @description('NCRONTAB schedule (UTC) of the reconcile timer that processes drops Event Grid never delivered.')
 param reconcileSchedule string = '0 0 2 * * *'
 
@@ -193,6 +196,8 @@ var appSettings = {
   PHOTO_EMPLOYEE_ID_MODE: photoEmployeeIdMode ? 'true' : 'false'
   PHOTO_DEFAULT_DOMAIN: photoDefaultDomain
   PHOTO_ID_MAPPING_BLOB: photoIdMappingBlob
+  // Off unless asked: the BlobDeleted subscription exists only then, too.
+  PHOTO_DELETE_ON_BLOB_DELETE: deleteProfilePhotoOnBlobDelete ? 'true' : 'false'
   // The timer binding reads it as %PHOTO_RECONCILE_SCHEDULE%: it must exist for the app to load.
   PHOTO_RECONCILE_SCHEDULE: reconcileSchedule
 }
@@ -274,10 +279,11 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
 }
 
 // Optional Entra ID sign-in in front of the lookup endpoint. The function key is still required
-// (auth level function); this adds "who is calling" on top of "has the key". The blob trigger's
-// webhook and the health probe are excluded: Event Grid authenticates with the blobs_extension
-// key, and the probe is anonymous by design. The document is always written, switched on or off
-// by enableLookupAuth, so that turning the option off really turns authentication off.
+// (auth level function); this adds "who is calling" on top of "has the key". The Event Grid
+// webhooks and the health probe are excluded: Event Grid authenticates with the blobs_extension
+// and eventgrid_extension keys, and the probe is anonymous by design. The document is always
+// written, switched on or off by enableLookupAuth, so that turning the option off really turns
+// authentication off.
 resource lookupAuth 'Microsoft.Web/sites/config@2024-04-01' = {
   // checkov:skip=CKV_AZURE_13: This is the authsettingsV2 document, which switches authentication with platform.enabled; the check reads the retired V1 authsettings shape. On Flex Consumption it is opt-in (enableLookupAuth) on top of the function key.
   // checkov:skip=CKV_AZURE_63: HTTP logging belongs to the site's web configuration, not to this authentication document; on Flex Consumption requests and their results are recorded by Application Insights.
@@ -298,6 +304,7 @@ resource lookupAuth 'Microsoft.Web/sites/config@2024-04-01' = {
       excludedPaths: [
         '/api/health'
         '/runtime/webhooks/blobs'
+        '/runtime/webhooks/eventgrid'
       ]
     }
     httpSettings: {

@@ -4,7 +4,9 @@ Every trigger kind photo-sync uses is here. Blob and timer functions record what
 JSON blobs in the ``sample-results`` container (``<kind>/<blob name>/<random>.json``) of the
 ``PhotoStorage`` account, so tests can assert on invocations from outside the host, even when
 the host runs in another process. Blob names steer the blob function: ``fail/...`` always
-raises (retries, poison), ``slow/...`` hangs on its first attempt (a host killed mid-run).
+raises (retries, poison), ``slow/...`` hangs on its first attempt (a host killed mid-run). The
+two Event Grid functions record each event under the blob name of its subject; for ``OnEvent``,
+``fail/...`` always raises and ``flaky/...`` raises on its first two attempts.
 """
 
 from __future__ import annotations
@@ -130,3 +132,34 @@ def on_stream(stream: func.InputStream) -> None:
 @app.timer_trigger(arg_name="timer", schedule="0 0 0 1 1 *", run_on_startup=False)
 def yearly(timer: func.TimerRequest) -> None:
     record("timer", "yearly", {"past_due": timer.past_due})
+
+
+def _event_record(event: func.EventGridEvent) -> tuple[str, dict[str, Any]]:
+    subject = event.subject or ""
+    name = subject.split("/blobs/", 1)[1] if "/blobs/" in subject else event.id
+    return name, {
+        "type": f"{type(event).__module__}.{type(event).__qualname__}",
+        "id": event.id, "topic": event.topic, "subject": subject,
+        "event_type": event.event_type, "data_version": event.data_version,
+        "event_time": event.event_time.isoformat() if event.event_time else None,
+        "data": event.get_json(),
+    }
+
+
+@app.function_name("OnEvent")
+@app.event_grid_trigger(arg_name="event")
+def on_event(event: func.EventGridEvent) -> None:
+    name, seen = _event_record(event)
+    record("event-attempt", name, seen)
+    if name.startswith("fail/"):
+        raise RuntimeError(f"sample event failure for {name}")
+    if name.startswith("flaky/") and len(list(_results().list_blobs(
+            name_starts_with=f"event-attempt/{name}/"))) < 3:
+        raise RuntimeError(f"sample flaky failure for {name}")
+    record("event", name, seen)
+
+
+@app.event_grid_trigger(arg_name="event")
+def on_event_too(event: func.EventGridEvent) -> None:
+    name, seen = _event_record(event)
+    record("event-too", name, seen)

@@ -106,7 +106,9 @@ def test_the_host_logs_no_keys_and_no_account_key(
         requests.get(host.url("users/jane/photo"), params={"code": key}, timeout=10)
         requests.get(host.url("users/jane/photo"), params={"code": "bad"}, timeout=10)
         requests.post(host.webhook_url("OnDrop"), json=[], timeout=10)
-    secrets = [key, host.keys.master_key, host.keys.blobs_extension_key, DEV_KEY]
+        requests.post(host.eventgrid_webhook_url("OnEvent"), json=[], timeout=10)
+    secrets = [key, host.keys.master_key, host.keys.blobs_extension_key,
+               host.keys.eventgrid_extension_key, DEV_KEY]
     # urllib3 logs this test's own requests (URLs with ?code=); the host's records are the rest
     logged = "\n".join(r.getMessage() for r in caplog.records if r.name != "urllib3."
                        "connectionpool")

@@ -9,7 +9,9 @@ from pathlib import Path
 import azure.functions as func
 import pytest
 
-from devstack.host.bindings import BindingError, BlobTrigger, read_function
+from devstack.host.bindings import BindingError, BlobTrigger, EventGridTrigger, read_function
+from devstack.host.eventgrid import blob_deleted_event
+from devstack.host.invoke import event_grid_argument
 from devstack.host.keys import load_or_create
 from devstack.host.routes import RouteError, compile_route
 from devstack.host.settings import (
@@ -20,6 +22,7 @@ from devstack.host.settings import (
     read_local_settings,
 )
 from devstack.host.timers import ScheduleError, parse_schedule
+from devstack.host.watcher import EventGridTarget, Watcher
 
 
 @pytest.mark.parametrize(
@@ -119,8 +122,27 @@ def test_keys_check_levels(tmp_path: Path) -> None:
     assert not keys.allows_function("f", None)
     assert keys.allows_blobs_extension(keys.blobs_extension_key)
     assert not keys.allows_blobs_extension(keys.function_keys["f"])
+    assert not keys.allows_blobs_extension(keys.eventgrid_extension_key)
+    assert keys.allows_eventgrid_extension(keys.eventgrid_extension_key)
+    assert keys.allows_eventgrid_extension(keys.master_key)
+    assert not keys.allows_eventgrid_extension(keys.blobs_extension_key)
+    assert not keys.allows_eventgrid_extension(None)
     with pytest.raises(ValueError, match="host id"):
         load_or_create(tmp_path, [], "Not_Valid")
+
+
+def test_keys_are_kept_and_a_missing_system_key_is_added(tmp_path: Path) -> None:
+    keys, host_id = load_or_create(tmp_path, ["f"], None)
+    stored = json.loads((tmp_path / "keys.json").read_text())
+    assert stored["systemKeys"] == {"blobs_extension": keys.blobs_extension_key,
+                                    "eventgrid_extension": keys.eventgrid_extension_key}
+    del stored["systemKeys"]["eventgrid_extension"]  # a state folder from before the key
+    (tmp_path / "keys.json").write_text(json.dumps(stored))
+    again, same_id = load_or_create(tmp_path, ["f"], None)
+    assert (again.master_key, again.blobs_extension_key, again.function_keys, same_id) == (
+        keys.master_key, keys.blobs_extension_key, keys.function_keys, host_id)
+    assert again.eventgrid_extension_key not in (keys.eventgrid_extension_key, "")
+    assert load_or_create(tmp_path, ["f"], None)[0] == again
 
 
 def test_blob_paths_resolve_settings_and_match_names(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -144,3 +166,60 @@ def test_blob_paths_resolve_settings_and_match_names(monkeypatch: pytest.MonkeyP
     assert not spec.trigger.matches("other", "in/a.jpg")
     with pytest.raises(BindingError, match="queue"):
         read_function(second)
+
+
+def test_event_grid_triggers_take_the_types_the_worker_accepts() -> None:
+    app = func.FunctionApp()
+
+    @app.event_grid_trigger(arg_name="event")
+    def typed(event: func.EventGridEvent) -> None: ...
+
+    @app.event_grid_trigger(arg_name="event")
+    def cloud(event: func.CloudEvent) -> None: ...
+
+    @app.event_grid_trigger(arg_name="event")
+    def untyped(event) -> None: ...  # type: ignore[no-untyped-def]
+
+    @app.event_grid_trigger(arg_name="event")
+    def as_text(event: str) -> None: ...
+
+    specs = {}
+    for function in app.get_functions():
+        try:
+            specs[function.get_function_name()] = read_function(function)
+        except BindingError as exc:
+            specs[function.get_function_name()] = exc  # type: ignore[assignment]
+    assert isinstance(specs["typed"].trigger, EventGridTrigger)
+    assert specs["typed"].trigger.arg_type is func.EventGridEvent
+    assert isinstance(specs["cloud"].trigger, EventGridTrigger)
+    assert specs["untyped"].trigger == EventGridTrigger(None)
+    assert isinstance(specs["as_text"], BindingError)
+    assert "func.EventGridEvent" in str(specs["as_text"])
+
+
+def test_event_grid_argument_is_the_workers_event() -> None:
+    event = blob_deleted_event(account="acct", container="drops", blob_name="a/b.jpg",
+                               url="http://h/acct/drops/a/b.jpg", content_type="image/jpeg",
+                               blob_type="BlockBlob",
+                               event_time=dt.datetime(2026, 3, 4, 5, 6, 7, 890, tzinfo=dt.UTC))
+    decoded = event_grid_argument(event)
+    assert isinstance(decoded, func.EventGridEvent)
+    assert (decoded.id, decoded.topic, decoded.subject, decoded.event_type,
+            decoded.data_version) == (event["id"], event["topic"], event["subject"],
+                                      "Microsoft.Storage.BlobDeleted", "")
+    assert decoded.event_time == dt.datetime(2026, 3, 4, 5, 6, 7, 890, tzinfo=dt.UTC)
+    assert decoded.get_json() == event["data"]
+    later = blob_deleted_event(account="acct", container="drops", blob_name="c.jpg", url="u",
+                               content_type=None, blob_type="BlockBlob")
+    assert later["data"]["sequencer"] > event["data"]["sequencer"]
+    assert later["data"]["contentType"] == "application/octet-stream"
+
+
+def test_a_watcher_state_file_of_the_first_layout_is_read(tmp_path: Path) -> None:
+    state = tmp_path / "watcher.json"
+    state.write_text(json.dumps({"OnDrop": {"a.jpg": "0x1"}}))
+    watcher = Watcher([], enqueue=lambda item: None, has_receipt=lambda item: False,
+                      state_path=state, eventgrid_targets=[EventGridTarget("OnEvent", "http://x")])
+    watcher._save()
+    assert json.loads(state.read_text()) == {
+        "version": 2, "delivered": {"OnDrop": {"a.jpg": "0x1"}}, "listed": {}, "outbox": []}

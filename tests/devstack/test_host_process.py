@@ -19,7 +19,7 @@ import pytest
 import requests
 from azure.storage.queue import QueueClient
 
-from devstack.host.eventgrid import blob_created_event
+from devstack.host.eventgrid import blob_created_event, validation_event
 from tests.devstack.conftest import REPO_ROOT, SAMPLE_APP, AppFiles, wait_for
 
 pytestmark = pytest.mark.integration
@@ -77,15 +77,26 @@ def test_ready_line_and_graceful_stop(app_files: AppFiles, tmp_path: Path,
     hosts.append(host)
     info = host.info
     assert set(info) >= {"base_url", "master_key", "function_keys", "blobs_extension_key",
-                         "webhook_url", "host_id"}
+                         "webhook_url", "host_id", "eventgrid_extension_key",
+                         "eventgrid_webhook_url"}
     assert info["base_url"].startswith("http://127.0.0.1:")
     assert set(info["webhook_url"]) == {"OnDrop", "on_stream"}
     assert f"code={info['blobs_extension_key']}" in info["webhook_url"]["OnDrop"]
+    assert set(info["eventgrid_webhook_url"]) == {"OnEvent", "on_event_too"}
+    assert info["eventgrid_webhook_url"]["OnEvent"] == (
+        f"{info['base_url']}/runtime/webhooks/eventgrid?functionName=OnEvent"
+        f"&code={info['eventgrid_extension_key']}")
+    assert info["functions"]["OnEvent"] == "EventGridTrigger"
+    handshake = requests.post(info["eventgrid_webhook_url"]["OnEvent"],
+                              json=[validation_event("ready")], timeout=10,
+                              headers={"aeg-event-type": "SubscriptionValidation"})
+    assert handshake.json() == {"validationResponse": "ready"}
     assert requests.get(info["api_url"] + "ping", timeout=10).text == "pong"
     assert host.stop(signal.SIGTERM) == 0
     log = (tmp_path / "host.log").read_text()
     assert "Host stopped" in log
     assert info["master_key"] not in log
+    assert info["eventgrid_extension_key"] not in log
 
 
 def test_a_killed_host_leaves_its_work_queued_for_the_next_one(

@@ -48,7 +48,8 @@ def test_drops_made_while_the_host_was_down_are_delivered_once(app_files: AppFil
     finally:
         host.stop()
     remembered = json.loads((app_files.state_dir / "watcher.json").read_text())
-    assert before in remembered["OnDrop"]
+    assert remembered["version"] == 2
+    assert before in remembered["delivered"]["OnDrop"]
 
     during = f"{uuid.uuid4().hex}.jpg"
     app_files.drops().upload_blob(during, b"while down")

@@ -2,7 +2,9 @@
 
 The app settings are followed from function-app.bicep back through main.bicep to their values,
 then fed to photo_core's own settings reader; storage names come from photo_core's defaults; the
-Event Grid subscription's target comes from function_app.app.get_functions().
+Event Grid subscriptions' targets (the blob trigger's BlobCreated webhook, and the Event Grid
+trigger's BlobDeleted webhook deployed only with deleteProfilePhotoOnBlobDelete) come from
+function_app.app.get_functions().
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from typing import Any
 
 import pytest
 
+from photo_core.errors import SettingsError
 from photo_core.settings import STORAGE_CONNECTION, Settings, StorageSettings
-from tests.infra.iac import ROOT, Deployment, Template, Unresolved, literal_objects
+from tests.infra.iac import ROOT, Deployment, Template, Unresolved, literal_objects, unwrap
 
 FUNCTION_APP = "function-app.bicep"
 SUBSCRIPTION = "eventgrid-subscription.bicep"
+DELETION_SUBSCRIPTION = "eventgrid-deletion-subscription.bicep"
 STORAGE = "storage.bicep"
 RBAC = "rbac.bicep"
 
@@ -49,6 +53,7 @@ LEFT_AT_DEFAULT = {
     "PHOTO_RECONCILE_DEADLINE_SECONDS": "default (240 s) ends within functionTimeout (5 min)",
     "PHOTO_EMPLOYEE_ID_CACHE_SECONDS": "default (1 h) bounds how stale an employee id can be",
     "PHOTO_ID_MAPPING_CACHE_SECONDS": "default (5 min) bounds how stale the mapping file can be",
+    "PHOTO_LOOKUP_CACHE_SECONDS": "default (30 s) bounds how stale a lookup answer can be",
 }
 
 # App settings the Flex Consumption plan rejects or ignores: functionAppConfig replaces them.
@@ -157,6 +162,33 @@ def subscription(deployment: Deployment) -> dict[str, Any]:
     (resource,) = deployment.module(SUBSCRIPTION).resources(
         "Microsoft.EventGrid/systemTopics/eventSubscriptions").values()
     return resource
+
+
+def deletion_subscription(deployment: Deployment) -> dict[str, Any]:
+    (resource,) = deployment.module(DELETION_SUBSCRIPTION).resources(
+        "Microsoft.EventGrid/systemTopics/eventSubscriptions").values()
+    return resource
+
+
+def deletion_properties(deployment: Deployment) -> dict[str, Any]:
+    """The BlobDeleted subscription's properties, with the values eventgrid-subscription.bicep
+    passes to it (the hook deploys that file with its defaults, but for the option)."""
+    parent = deployment.module(SUBSCRIPTION)
+    params = unwrap(parent.data["modules"]["deletions"]["config"]).get("params", {})
+    bindings = {name: parent.resolve(value) for name, value in params.items()}
+    module = deployment.module(DELETION_SUBSCRIPTION)
+    resolved = module.resolve(deletion_subscription(deployment)["properties"], bindings)
+    assert isinstance(resolved, dict)
+    return resolved
+
+
+def comparable(value: Any) -> str:
+    """A value with its deploy-time parts as their expressions (Unresolved compares by id)."""
+    return json.dumps(value, sort_keys=True, default=lambda u: repr(u))
+
+
+def event_grid_triggers(functions: list[dict[str, Any]]) -> list[str]:
+    return [f["name"] for f in functions for b in f["bindings"] if b["type"] == "eventGridTrigger"]
 
 
 def blob_triggers(functions: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
@@ -320,7 +352,95 @@ def test_http_routes_match_the_outputs_and_the_auth_exclusions(
     (auth,) = deployment.module(FUNCTION_APP).resources("Microsoft.Web/sites/config").values()
     excluded = auth["properties"]["globalValidation"]["excludedPaths"]
     assert sorted(excluded) == sorted([f"/api/{routes['health']['route']}",
-                                       "/runtime/webhooks/blobs"])
+                                       "/runtime/webhooks/blobs",
+                                       "/runtime/webhooks/eventgrid"])
+
+
+# --- deletions: the Event Grid trigger, only when asked -----------------------------------------
+
+
+def test_deletion_sync_is_an_app_setting_bicep_sets_and_is_off_by_default(
+    deployment: Deployment,
+) -> None:
+    assert deployment.main.resolve("deleteProfilePhotoOnBlobDelete") is False
+    assert deployment.main.decorators("deleteProfilePhotoOnBlobDelete").get("description")
+    module = deployment.module(FUNCTION_APP)
+    assert module.resolve("deleteProfilePhotoOnBlobDelete") is False
+    assert deployment.bindings("functionApp")["deleteProfilePhotoOnBlobDelete"] is False
+    assert app_settings(deployment)["PHOTO_DELETE_ON_BLOB_DELETE"] == "false"
+    expression = module.variables["appSettings"]["PHOTO_DELETE_ON_BLOB_DELETE"]
+    on = {**deployment.bindings("functionApp"), "deleteProfilePhotoOnBlobDelete": True}
+    assert module.resolve(expression, on) == "true"
+    parameters = json.loads((ROOT / "infra" / "main.parameters.json").read_text())["parameters"]
+    assert parameters["deleteProfilePhotoOnBlobDelete"]["value"] == (
+        "${PHOTO_DELETE_ON_BLOB_DELETE=false}")
+
+
+def test_deletion_sync_settings_are_valid_only_with_both_actions_at_keep(
+    deployment: Deployment,
+) -> None:
+    env = environment_for(deployment, "managed_identity")
+    env["PHOTO_DELETE_ON_BLOB_DELETE"] = "true"
+    settings = Settings.from_env(env, require_storage=True)
+    assert settings.storage.delete_photo_on_blob_delete
+    assert deployment.main.resolve("photoProcessedAction") == "keep"
+    assert deployment.main.resolve("photoRejectedAction") == "keep"
+    for name, value in (("PHOTO_PROCESSED_ACTION", "move"), ("PHOTO_REJECTED_ACTION", "move")):
+        with pytest.raises(SettingsError, match="PHOTO_DELETE_ON_BLOB_DELETE"):
+            Settings.from_env({**env, name: value}, require_storage=True)
+    # ... which is why the hook is told the option and both actions, and checks them first.
+    outputs = deployment.main.outputs
+    assert deployment.main.resolve(outputs["PHOTO_DELETE_ON_BLOB_DELETE"]) == "false"
+    assert outputs["PHOTO_PROCESSED_ACTION"] == "photoProcessedAction"
+    assert outputs["PHOTO_REJECTED_ACTION"] == "photoRejectedAction"
+
+
+def test_deletion_subscription_is_deployed_only_when_asked(deployment: Deployment) -> None:
+    parent = deployment.module(SUBSCRIPTION)
+    assert parent.resolve("deleteProfilePhotoOnBlobDelete") is False
+    config = parent.data["modules"]["deletions"]["config"]
+    assert config["condition"] == "deleteProfilePhotoOnBlobDelete"
+    assert parent.module_path("deletions").name == DELETION_SUBSCRIPTION
+    hook = (ROOT / "infra" / "hooks" / "postdeploy.sh").read_text(encoding="utf-8")
+    assert 'deleteProfilePhotoOnBlobDelete="$delete_on_blob_delete"' in hook
+    assert "${PHOTO_DELETE_ON_BLOB_DELETE:-false}" in hook
+
+
+def test_deletion_subscription_targets_the_event_grid_trigger_function(
+    deployment: Deployment, functions: list[dict[str, Any]]
+) -> None:
+    url = deletion_properties(deployment)["destination"]["properties"]["endpointUrl"]
+    match = re.search(r"/runtime/webhooks/eventgrid\?functionName=([^&]+)&code=\$\{listKeys\("
+                      r"'\$\{functionApp\.id\}/host/default', '[0-9-]+'\)\.systemKeys\."
+                      r"eventgrid_extension\}$", url)
+    assert match, url
+    # The function the lead's code defines (function_app.app.get_functions()), exactly one.
+    assert event_grid_triggers(functions) == [match.group(1)]
+    module = deployment.module(DELETION_SUBSCRIPTION)
+    assert module.resolve("eventGridTriggerFunctionName") == match.group(1)
+
+
+def test_deletion_subscription_delivers_drop_deletions_like_the_created_one(
+    deployment: Deployment,
+) -> None:
+    created = deployment.module(SUBSCRIPTION).resolve(subscription(deployment)["properties"])
+    deleted = deletion_properties(deployment)
+    assert deleted["destination"]["endpointType"] == "WebHook"
+    assert deleted["destination"]["properties"]["maxEventsPerBatch"] == 1
+    assert deleted["eventDeliverySchema"] == created["eventDeliverySchema"] == "EventGridSchema"
+    assert deleted["filter"]["includedEventTypes"] == ["Microsoft.Storage.BlobDeleted"]
+    drop = StorageSettings().drop_container
+    assert deleted["filter"]["subjectBeginsWith"] == created["filter"]["subjectBeginsWith"] == (
+        f"/blobServices/default/containers/{drop}/blobs/")
+    assert deleted["retryPolicy"] == created["retryPolicy"]
+    # Both write dead letters to the same container of `storage.id`, the account's existing
+    # resource, as the topic's own identity.
+    assert comparable(deleted["deadLetterWithResourceIdentity"]) == comparable(
+        created["deadLetterWithResourceIdentity"])
+    name = deletion_subscription(deployment)["name"]
+    assert name != subscription(deployment)["name"]
+    hook = (ROOT / "infra" / "hooks" / "postdeploy.sh").read_text(encoding="utf-8")
+    assert f"deletion_subscription={name}\n" in hook  # the one the hook removes when off
 
 
 # --- identity and roles --------------------------------------------------------------------------

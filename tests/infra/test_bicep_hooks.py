@@ -59,9 +59,21 @@ if args[:2] == ["cloud", "show"]:
     done("https://graph.microsoft.com/")
 if args[:3] == ["functionapp", "keys", "list"]:
     state["key_polls"] += 1
+    ready = state["key_polls"] >= state["key_after_polls"]
+    if "eventgrid_extension" in option("--query"):
+        ready = ready and state["key_polls"] >= state["eventgrid_key_after_polls"]
     # Like the real one, -o tsv prints a JSON boolean as Python does.
-    done("True" if state["key_polls"] >= state["key_after_polls"] else "False")
+    done("True" if ready else "False")
 if args[:3] == ["deployment", "group", "create"]:
+    if "deleteProfilePhotoOnBlobDelete=true" in args:
+        state["subscriptions"]["photo-deletions"] = "/subscriptions/s/.../photo-deletions"
+    done()
+if args[:4] == ["eventgrid", "system-topic", "event-subscription", "list"]:
+    wanted = re.fullmatch(r"\\[\\?name=='([^']+)'\\]\\.id", option("--query")).group(1)
+    done(state["subscriptions"].get(wanted, ""))
+if args[:2] == ["resource", "delete"]:
+    ids = option("--ids")
+    state["subscriptions"] = {{k: v for k, v in state["subscriptions"].items() if v != ids}}
     done()
 if args[:1] == ["rest"]:
     path = option("--url").split("/v1.0/", 1)[1]
@@ -97,7 +109,8 @@ class FakeAzure:
                                      graph_sp=GRAPH_SP, role_ids=ROLE_IDS))
         az.chmod(0o755)
         self.write({"calls": [], "granted": {}, "principals": [IDENTITY, "sp-app"],
-                    "deny_grants": False, "key_polls": 0, "key_after_polls": 1})
+                    "deny_grants": False, "key_polls": 0, "key_after_polls": 1,
+                    "eventgrid_key_after_polls": 1, "subscriptions": {}})
 
     def write(self, state: dict[str, Any]) -> None:
         self.state_path.write_text(json.dumps(state))
@@ -135,6 +148,9 @@ def azure(tmp_path: Path) -> FakeAzure:
 
 BOTH_ROLES = "ProfilePhoto.ReadWrite.All User.Read.All"
 DEPLOYMENT_OUTPUTS = {
+    "PHOTO_DELETE_ON_BLOB_DELETE": "false",
+    "PHOTO_PROCESSED_ACTION": "keep",
+    "PHOTO_REJECTED_ACTION": "keep",
     "AZURE_RESOURCE_GROUP": "rg-photosync",
     "AZURE_FUNCTION_APP_NAME": "func-photosync-abc",
     "AZURE_STORAGE_ACCOUNT_NAME": "stphotoabc",
@@ -202,6 +218,9 @@ def test_postdeploy_subscribes_once_the_blobs_extension_key_exists(azure: FakeAz
     assert "functionAppName=func-photosync-abc" in parameters
     assert "dropContainerName=hr-photos" in parameters
     assert "deadLetterContainerName=hr-photos-deadletter" in parameters
+    assert "deleteProfilePhotoOnBlobDelete=false" in parameters  # deletion sync is off
+    assert len(azure.calls("eventgrid", "system-topic", "event-subscription", "list")) == 1
+    assert azure.calls("resource", "delete") == []  # nothing to remove
     assert azure.state["granted"] == {IDENTITY: [ROLE_IDS["ProfilePhoto.ReadWrite.All"]]}
     assert azure.state["calls"].index(deploy) > azure.state["calls"].index(azure.grants()[0])
 
@@ -234,3 +253,47 @@ def test_postdeploy_names_a_missing_output(azure: FakeAzure) -> None:
     assert result.returncode != 0
     assert "AZURE_FUNCTION_APP_NAME" in result.stderr
     assert azure.state["calls"] == []
+
+
+def test_postdeploy_with_deletion_sync_waits_for_both_keys_and_subscribes_deletions(
+        azure: FakeAzure) -> None:
+    azure.update(key_after_polls=1, eventgrid_key_after_polls=3)
+    result = azure.run("postdeploy.sh", **{**DEPLOYMENT_OUTPUTS,
+                                           "PHOTO_DELETE_ON_BLOB_DELETE": "true"})
+    assert result.returncode == 0, result.stderr
+    polls = azure.calls("functionapp", "keys", "list")
+    assert len(polls) == 3  # the blobs_extension key alone was not enough
+    assert {p[p.index("--query") + 1] for p in polls} == {
+        "systemKeys.blobs_extension != null && systemKeys.eventgrid_extension != null"}
+    (deploy,) = azure.calls("deployment", "group", "create")
+    assert "deleteProfilePhotoOnBlobDelete=true" in deploy
+    assert azure.calls("resource", "delete") == []
+    assert "photo_deleted" in result.stdout
+
+
+def test_postdeploy_refuses_deletion_sync_unless_drops_are_kept(azure: FakeAzure) -> None:
+    for name, value in (("PHOTO_PROCESSED_ACTION", "delete"), ("PHOTO_REJECTED_ACTION", "move")):
+        result = azure.run("postdeploy.sh", **{**DEPLOYMENT_OUTPUTS, name: value,
+                                               "PHOTO_DELETE_ON_BLOB_DELETE": "true"})
+        assert result.returncode == 1
+        assert "PHOTO_PROCESSED_ACTION=keep and PHOTO_REJECTED_ACTION=keep" in result.stderr
+        assert azure.state["calls"] == []  # nothing granted, nothing subscribed
+    moved = azure.run("postdeploy.sh", **{**DEPLOYMENT_OUTPUTS, "PHOTO_PROCESSED_ACTION": "move"})
+    assert moved.returncode == 0, moved.stderr  # moving is fine without deletion sync
+
+
+def test_postdeploy_removes_the_deletion_subscription_when_turned_off(azure: FakeAzure) -> None:
+    on = {**DEPLOYMENT_OUTPUTS, "PHOTO_DELETE_ON_BLOB_DELETE": "true"}
+    assert azure.run("postdeploy.sh", **on).returncode == 0
+    assert "photo-deletions" in azure.state["subscriptions"]
+    assert azure.run("postdeploy.sh", **on).returncode == 0  # again: nothing removed
+    assert azure.calls("resource", "delete") == []
+
+    result = azure.run("postdeploy.sh", **DEPLOYMENT_OUTPUTS)
+
+    assert result.returncode == 0, result.stderr
+    (delete,) = azure.calls("resource", "delete")
+    assert delete[delete.index("--ids") + 1] == "/subscriptions/s/.../photo-deletions"
+    assert azure.state["subscriptions"] == {}
+    assert azure.run("postdeploy.sh", **DEPLOYMENT_OUTPUTS).returncode == 0
+    assert len(azure.calls("resource", "delete")) == 1

@@ -1,5 +1,7 @@
 """Every Bicep file parses (pycep-parser, the parser checkov uses), and main.bicep deploys every
-module under infra/modules except the one the postdeploy hook deploys itself."""
+module under infra/modules except those the postdeploy hook deploys itself (the Event Grid
+subscriptions: eventgrid-subscription.bicep, which deploys eventgrid-deletion-subscription.bicep
+when deletion sync is on)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ import pytest
 
 from tests.infra.iac import INFRA, MODULES, Deployment, bicep_files
 
-DEPLOYED_BY_THE_POSTDEPLOY_HOOK = {"eventgrid-subscription.bicep"}
+DEPLOYED_BY_THE_POSTDEPLOY_HOOK = {"eventgrid-subscription.bicep",
+                                   "eventgrid-deletion-subscription.bicep"}
 
 
 @pytest.mark.parametrize("bicep_file", bicep_files(), ids=lambda p: str(p.relative_to(INFRA)))
@@ -31,10 +34,19 @@ def test_main_deploys_every_module(deployment: Deployment) -> None:
 
 def test_every_module_parameter_main_passes_exists(deployment: Deployment) -> None:
     unknown = []
-    for symbol in deployment.main.data["modules"]:
-        module = deployment.templates[deployment.main.module_path(symbol)]
-        passed = set(deployment.main.module(symbol).get("params", {}))
-        unknown += [f"{symbol}.{p}" for p in sorted(passed - set(module.parameters))]
-        required = {n for n, p in module.parameters.items() if "default" not in p}
-        unknown += [f"{symbol}.{p} (required, not passed)" for p in sorted(required - passed)]
+    for parent in deployment.templates.values():  # main.bicep, and modules that deploy modules
+        for symbol in parent.data.get("modules", {}):
+            module = deployment.templates[parent.module_path(symbol)]
+            passed = set(parent.module(symbol).get("params", {}))
+            where = f"{parent.path.name}:{symbol}"
+            unknown += [f"{where}.{p}" for p in sorted(passed - set(module.parameters))]
+            required = {n for n, p in module.parameters.items() if "default" not in p}
+            unknown += [f"{where}.{p} (required, not passed)" for p in sorted(required - passed)]
     assert unknown == []
+
+
+def test_the_subscription_module_deploys_the_deletion_subscription(
+        deployment: Deployment) -> None:
+    parent = deployment.module("eventgrid-subscription.bicep")
+    deployed = {parent.module_path(m).name for m in parent.data["modules"]}
+    assert deployed == {"eventgrid-deletion-subscription.bicep"}

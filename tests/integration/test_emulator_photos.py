@@ -169,6 +169,58 @@ def test_graph_delete(graph: Api) -> None:
     assert graph.s.delete(f"{graph.base}/users/{ADELE}/photo", timeout=10).status_code == 404
 
 
+def test_graph_delete_value_as_documented(graph: Api, emu: dict[str, Any]) -> None:
+    """``DELETE /users/{id | userPrincipalName}/photo/$value``, the form Graph documents."""
+    r = graph.s.delete(f"{graph.base}/users/{ADELE}/photo/$value", timeout=10)
+    assert r.status_code == 204
+    assert r.content == b""
+    assert error_code(graph.get(f"/users/{ADELE}/photo/$value")) == "ImageNotFound"
+    assert graph.get(f"/users/{ADELE}/photos").json()["value"] == []
+    assert admin_photo(emu, ADELE).status_code == 404
+    again = graph.s.delete(f"{graph.base}/users/{ADELE}/photo/$value", timeout=10)
+    assert again.status_code == 404  # nothing to delete: the same answer as .../photo gives
+    assert error_code(again) == "ImageNotFound"
+    # by object id, and in the key form, case-insensitively
+    assert graph.s.delete(f"{graph.base}/users/{MEGAN.upper()}/Photo/$VALUE",
+                          timeout=10).status_code == 204
+    assert graph.send("PATCH", f"/users/{ADELE}/photo/$value", jpeg()).status_code == 200
+    assert graph.s.delete(f"{graph.base}/users/{ADELE_ID}/photo/$value",
+                          timeout=10).status_code == 204
+    assert graph.send("PATCH", f"/users/{ADELE}/photo/$value", jpeg()).status_code == 200
+    assert graph.s.delete(f"{graph.base}/users('{ADELE}')/photo/$value",
+                          timeout=10).status_code == 204
+
+
+def test_graph_delete_value_needs_a_write_role_and_a_mailbox(
+        graph: Api, outlook: Api, emu: dict[str, Any]) -> None:
+    readonly = Api(emu, client_token(emu, client_id=emu["readonly_client_id"],
+                                     secret=emu["readonly_client_secret"]), emu["graph_base"])
+    denied = readonly.s.delete(f"{readonly.base}/users/{ADELE}/photo/$value", timeout=10)
+    assert denied.status_code == 403
+    assert error_code(denied) == "ErrorAccessDenied"
+    assert "ProfilePhoto.ReadWrite.All" in denied.json()["error"]["message"]
+    assert graph.get(f"/users/{ADELE}/photo").status_code == 200  # still there
+    nobody = graph.s.delete(f"{graph.base}/users/nobody@contoso.com/photo/$value", timeout=10)
+    assert (nobody.status_code, error_code(nobody)) == (404, "Request_ResourceNotFound")
+    nomailbox = graph.s.delete(f"{graph.base}/users/{NESTOR}/photo/$value", timeout=10)
+    assert (nomailbox.status_code, error_code(nomailbox)) == (
+        404, "MailboxNotHostedInExchangeOnline")
+    assert outlook.s.delete(f"{outlook.base}/Users('{ADELE}')/photo/$value",
+                            timeout=10).status_code == 405  # Outlook v2.0 cannot delete
+    # User.ReadWrite.All is enough too (the higher-privileged permission Graph lists)
+    with emulator_session(emu) as s:
+        directory = s.get(f"{emu['admin_base']}/directory", timeout=10).json()
+        directory.pop("applicationSummaries", None)
+        for app in directory["applications"]:
+            if app["clientId"] == emu["noroles_client_id"]:
+                app["roles"] = ["User.ReadWrite.All"]
+        s.post(f"{emu['admin_base']}/directory", json=directory, timeout=10).raise_for_status()
+    writer = Api(emu, client_token(emu, client_id=emu["noroles_client_id"],
+                                   secret=emu["noroles_client_secret"]), emu["graph_base"])
+    assert writer.s.delete(f"{writer.base}/users/{ADELE}/photo/$value",
+                           timeout=10).status_code == 204
+
+
 def test_upload_refusals(graph: Api) -> None:
     path = f"/users/{ALEX}/photo/$value"
     too_big = graph.send("PATCH", path, b"\xff\xd8" + bytes(4 * 1024 * 1024))

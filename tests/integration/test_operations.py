@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import uuid
 from collections.abc import Iterator
@@ -33,7 +34,7 @@ def jpeg(color: str) -> bytes:
 def settings_file(tmp_path: Path, emu: dict[str, Any], azurite: Azurite,
                   monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A local.settings.json for a fresh container and table; the environment is left to the
-    file (monkeypatch undoes what the command copies from it)."""
+    file, and what the commands copy from it is removed afterwards."""
     container = f"bulk-{uuid.uuid4().hex[:10]}"
     BlobServiceClient.from_connection_string(azurite.connection_string).create_container(
         container)
@@ -46,8 +47,8 @@ def settings_file(tmp_path: Path, emu: dict[str, Any], azurite: Azurite,
     reset_app_services()
     yield path
     reset_app_services()
-    for name in [*values, "PHOTO_DRY_RUN"]:
-        monkeypatch.delenv(name, raising=False)
+    for name in [*values, "PHOTO_DRY_RUN"]:  # what the commands copied in from the file
+        os.environ.pop(name, None)
 
 
 def drops(azurite: Azurite, settings_file: Path) -> ContainerClient:

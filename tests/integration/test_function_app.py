@@ -17,6 +17,7 @@ from PIL import Image
 from devstack.azurite import Azurite
 from devstack.stack import local_settings_values
 from photo_core.bootstrap import reset_app_services
+from tests.integration.emulator_fixture import emulator_session
 from tests.integration.test_photo_api import admin, faults
 
 pytestmark = pytest.mark.integration
@@ -254,3 +255,30 @@ def test_mapping_file_mode_maps_hr_ids_from_a_csv_in_storage(
     unknown = drop(azurite, container_name, "HR-9999.jpg", jpeg())
     functions["sync_photo"](unknown)
     assert unknown.get_blob_tags()["photosync-reason"] == "not_in_mapping"
+
+
+def deletion_event(container: str, name: str) -> func.EventGridEvent:
+    return func.EventGridEvent(
+        id=str(uuid.uuid4()), data={"api": "DeleteBlob"}, topic="local",
+        subject=f"/blobServices/default/containers/{container}/blobs/{name}",
+        event_type="Microsoft.Storage.BlobDeleted", event_time=None, data_version="1")
+
+
+def test_deleting_a_drop_removes_the_photo_only_when_deletion_sync_is_on(
+        functions: Functions, azurite: Azurite, container_name: str, emu: dict[str, Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    client = drop(azurite, container_name, "lee.gu@contoso.com.jpg", jpeg())
+    functions["sync_photo"](client)
+    client.delete_blob()
+    functions["photo_deleted"](deletion_event(container_name, "lee.gu@contoso.com.jpg"))
+    with emulator_session(emu) as session:
+        kept = session.get(f"{emu['admin_base']}/users/lee.gu@contoso.com/photo", timeout=10)
+    assert kept.status_code == 200, "deletion sync is off by default"
+    monkeypatch.setenv("PHOTO_DELETE_ON_BLOB_DELETE", "true")
+    reset_app_services()
+    functions["photo_deleted"](deletion_event(container_name, "lee.gu@contoso.com.jpg"))
+    with emulator_session(emu) as session:
+        gone = session.get(f"{emu['admin_base']}/users/lee.gu@contoso.com/photo", timeout=10)
+    assert gone.status_code == 404
+    lookup = body(get(functions, "photo_lookup", "", "lee.gu@contoso.com"))
+    assert (lookup["hasPhoto"], lookup["lastSync"]["status"]) == (False, "photo-deleted")

@@ -1,0 +1,56 @@
+"""Deletion sync end to end: HR deletes a drop in Azurite, the host's watcher delivers
+BlobDeleted to photo_deleted, and the emulator's photo goes."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from devstack.stack import LocalStack, StackInfo
+from tests.integration.test_stack_e2e import container, emulator_get, jpeg, wait_for_tag
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    state = tmp_path_factory.mktemp("deletions")
+    with LocalStack(state, settings_file=state / "local.settings.json",
+                    extra_settings={"PHOTO_DELETE_ON_BLOB_DELETE": "true"}) as running:
+        yield running
+
+
+def test_deleting_the_current_drop_deletes_the_photo(stack: LocalStack) -> None:
+    info: StackInfo = stack.info  # type: ignore[assignment]
+    name = "alex.wilber@contoso.com.jpg"
+    container(info).upload_blob(name, jpeg("#123123"), overwrite=True)
+    assert wait_for_tag(info, name)["photosync-status"] == "uploaded"
+    assert emulator_get(info, "/users/alex.wilber@contoso.com/photo").status_code == 200
+    container(info).delete_blob(name)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if emulator_get(info, "/users/alex.wilber@contoso.com/photo").status_code == 404:
+            break
+        time.sleep(0.2)
+    assert emulator_get(info, "/users/alex.wilber@contoso.com/photo").status_code == 404
+
+
+def test_deleting_an_older_drop_keeps_the_photo(stack: LocalStack,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    info: StackInfo = stack.info  # type: ignore[assignment]
+    drops = container(info)
+    drops.upload_blob("old/lee.gu@contoso.com.jpg", jpeg("#456456"), overwrite=True)
+    wait_for_tag(info, "old/lee.gu@contoso.com.jpg")
+    time.sleep(1.1)  # Last-Modified has one-second resolution
+    drops.upload_blob("new/lee.gu@contoso.com.jpg", jpeg("#789789"), overwrite=True)
+    wait_for_tag(info, "new/lee.gu@contoso.com.jpg")
+    caplog.set_level(logging.INFO, logger="photo_core.deletions")
+    drops.delete_blob("old/lee.gu@contoso.com.jpg")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and "not the source" not in caplog.text:
+        time.sleep(0.2)
+    assert "old/lee.gu@contoso.com.jpg is not the source" in caplog.text  # it was delivered
+    assert emulator_get(info, "/users/lee.gu@contoso.com/photo").status_code == 200

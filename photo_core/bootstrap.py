@@ -46,6 +46,7 @@ class AppServices(Services):
     resolver: UserResolver
     lookup_cache: LookupCache
     table: TableClient
+    drop_container: ContainerClient
     sync_options: SyncOptions
 
 
@@ -114,6 +115,7 @@ def bootstrap_app(settings: Settings | None = None) -> AppServices:
         settings=settings, session=core.session, tokens=core.tokens, photo_api=core.photo_api,
         state=TableStateStore(table), log=TableOutcomeLog(table), resolver=resolver,
         lookup_cache=LookupCache(settings.lookup_cache_seconds), table=table,
+        drop_container=build_container_client(storage, storage.drop_container),
         sync_options=options,
     )
 

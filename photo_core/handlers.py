@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from photo_core.blob_drop import AzureBlobDrop, AzureDropSource
-from photo_core.bootstrap import app_services, build_container_client
+from photo_core.bootstrap import app_services
 from photo_core.deletions import DeletionOptions, blob_deleted
 from photo_core.lookup import LookupResult, lookup_photo, photo_bytes
 from photo_core.outcomes import Outcome, Status
@@ -60,11 +60,10 @@ def handle_reconcile(options: ReconcileOptions | None = None,
     """Walk the drop container and process what needs it (see ``photo_core.reconcile``)."""
     services = app_services()
     settings = services.settings
-    container = build_container_client(settings.storage, settings.storage.drop_container)
     options = options or ReconcileOptions(workers=settings.reconcile.workers,
                                           deadline_seconds=settings.reconcile.deadline_seconds)
-    return reconcile(AzureDropSource(container), services.sync_options, drop_deps, options,
-                     progress)
+    return reconcile(AzureDropSource(services.drop_container), services.sync_options, drop_deps,
+                     options, progress)
 
 
 def handle_blob_deleted(event_type: str, subject: str) -> Outcome | None:
@@ -74,10 +73,8 @@ def handle_blob_deleted(event_type: str, subject: str) -> Outcome | None:
     options = DeletionOptions(enabled=storage.delete_photo_on_blob_delete,
                               drop_container=storage.drop_container,
                               naming=services.settings.naming)
-    container = build_container_client(storage, storage.drop_container)
-
     def exists(name: str) -> bool:
-        return bool(container.get_blob_client(name).exists())
+        return bool(services.drop_container.get_blob_client(name).exists())
 
     return blob_deleted(event_type, subject, options, drop_deps(), exists)
 

@@ -83,6 +83,15 @@ class AzureBlobDrop:
         tags[TAG_REASON] = outcome.reason or "none"
         self._blob.set_blob_tags(tags)
 
+    def ensure_tags(self, recorded: RecordedOutcome) -> None:
+        tags = dict(self._blob.get_blob_tags()) if self._tag_count else {}
+        if tags.get(TAG_STATUS) == recorded.status.value:
+            return
+        tags[TAG_STATUS] = recorded.status.value
+        tags[TAG_REASON] = recorded.reason or "none"
+        self._blob.set_blob_tags(tags)
+        logger.info("drop %s: restored its outcome tags from its metadata", self._blob.blob_name)
+
     def dispose(self, disposal: Disposal, target_container: str | None,
                 content: bytes | None) -> None:
         if disposal is Disposal.KEEP:

@@ -64,6 +64,11 @@ class Drop(Protocol):
         the blob is still the version that was processed."""
         ...
 
+    def ensure_tags(self, recorded: RecordedOutcome) -> None:
+        """Write the status tags of an outcome already in the metadata, if they are missing (an
+        invocation that died between the two writes must not leave the drop unqueryable)."""
+        ...
+
     def dispose(
         self, disposal: Disposal, target_container: str | None, content: bytes | None
     ) -> None:

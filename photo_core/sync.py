@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from photo_core.directory import Resolver, UserResolver
 from photo_core.errors import PermanentError, TransientError
 from photo_core.imaging import ImagePolicy, PreparedPhoto, prepare_photo
+from photo_core.lease import Lease
 from photo_core.naming import NameRejection, NamingRules, UserRef, parse_blob_name
 from photo_core.outcomes import Outcome, Status
 from photo_core.photo_api import PhotoApi
@@ -50,8 +51,10 @@ class SyncOptions:
     processed_container: str | None = None
     rejected: Disposal = Disposal.KEEP
     rejected_container: str | None = None
-    lock_seconds: float = 330.0  # longer than the function timeout: a live holder is never robbed
-    lock_wait_seconds: float = 20.0
+    # The claim is a lease renewed every third of this while its holder lives, so a crashed
+    # holder's claim frees within it; waiting drops wait longer than that before giving up.
+    lock_seconds: float = 30.0
+    lock_wait_seconds: float = 45.0
     dry_run: bool = False
 
 
@@ -74,6 +77,7 @@ def sync_drop(drop: Drop, options: SyncOptions, deps: SyncDeps, *, force: bool =
     info = drop.info()
     if not force and info.recorded is not None and info.recorded.blob_name == info.name:
         # Our own marker survives only while the content is unchanged: nothing to do again.
+        drop.ensure_tags(info.recorded)
         return _already_recorded(info, deps.now())
     ref = parse_blob_name(info.name, options.naming)
     if isinstance(ref, NameRejection):
@@ -86,25 +90,44 @@ def sync_drop(drop: Drop, options: SyncOptions, deps: SyncDeps, *, force: bool =
         return _finish(drop, info, deps, rejected, options, None)
     claimed = _claim(deps, options, ref.key, info)
     if isinstance(claimed, Outcome):
-        return _finish(drop, info, deps, claimed, options, None)
+        return _superseded(drop, info, deps, claimed, options, ref)
     state, version = claimed
+    lease = Lease(deps.state, state, version, seconds=options.lock_seconds, now=deps.now).start()
     content: bytes | None = None
     try:
         content = drop.read()
-        outcome = _process(content, ref, state, info, options, deps)
+        outcome = _process(content, ref, lease, info, options, deps)
     except DropChanged:
-        _release(deps, state, version, None)
+        _release(deps, *lease.stop(), None)
         logger.info("drop %s was overwritten while processing; its new version follows", info.name)
-        return _outcome(info, deps, Status.UNCHANGED, "overwritten", "a newer upload replaced it",
-                        ref)
+        return _overwritten(info, deps, ref)
     except BaseException:
-        _release_quietly(deps, state, version)
+        _release_quietly(deps, *lease.stop())
         raise
-    _release(deps, state, version, outcome if outcome.is_final else None, info)
+    _release(deps, *lease.stop(), outcome if outcome.is_final else None, info)
     return _finish(drop, info, deps, outcome, options, content)
 
 
-def _process(content: bytes, ref: UserRef, state: UserState, info: DropInfo,
+def _superseded(drop: Drop, info: DropInfo, deps: SyncDeps, superseded: Outcome,
+                options: SyncOptions, ref: UserRef) -> Outcome:
+    """A newer drop already won, but HR still learns when this file was broken."""
+    try:
+        content = drop.read()
+        prepare_photo(content, options.image)
+    except DropChanged:
+        return _overwritten(info, deps, ref)
+    except PermanentError as exc:
+        return _finish(drop, info, deps, _rejected(info, deps, exc.code, exc.message, ref),
+                       options, content)
+    return _finish(drop, info, deps, superseded, options, None)
+
+
+def _overwritten(info: DropInfo, deps: SyncDeps, ref: UserRef) -> Outcome:
+    return _outcome(info, deps, Status.UNCHANGED, "overwritten", "a newer upload replaced it",
+                    ref)
+
+
+def _process(content: bytes, ref: UserRef, lease: Lease, info: DropInfo,
              options: SyncOptions, deps: SyncDeps) -> Outcome:
     try:
         prepared = prepare_photo(content, options.image)
@@ -112,12 +135,15 @@ def _process(content: bytes, ref: UserRef, state: UserState, info: DropInfo,
     except PermanentError as exc:
         return _rejected(info, deps, exc.code, exc.message, ref)
     actions = tuple(a.code for a in prepared.actions)
+    state = lease.state
     if state.content_sha256 == prepared.sha256 and state.last_status in ("uploaded", "unchanged"):
         return _outcome(info, deps, Status.UNCHANGED, "same_content",
                         "the same photo was already uploaded for this user", ref, prepared, actions)
     if options.dry_run:
         return _outcome(info, deps, Status.WOULD_UPLOAD, None, _describe(prepared), ref, prepared,
                         actions)
+    if lease.lost:
+        raise UserBusy(f"the claim on {ref.key} was taken over; retrying later")
     try:
         deps.api.set_photo(target, prepared.data)
     except PermanentError as exc:

@@ -173,3 +173,17 @@ def test_a_blob_over_the_cap_is_never_downloaded(container: ContainerClient, azu
     assert (result.status, result.reason) == (Status.REJECTED, "file_too_large")
     assert all(not line.startswith("GET") for line in requests_seen), requests_seen
     assert any(line.startswith("HEAD") for line in requests_seen)
+
+
+def test_an_outcome_left_without_tags_gets_them_back(container: ContainerClient) -> None:
+    from photo_core.blob_drop import outcome_metadata
+
+    client = container.upload_blob("jane@contoso.com.jpg", jpeg())
+    # An invocation died after writing the metadata and before writing the tags.
+    client.set_blob_metadata(outcome_metadata(outcome(Status.REJECTED, "jane@contoso.com.jpg",
+                                                      "too_small")))
+    drop = AzureBlobDrop(client)
+    info = drop.info()
+    assert info.recorded is not None and client.get_blob_tags() == {}
+    drop.ensure_tags(info.recorded)
+    assert client.get_blob_tags() == {TAG_STATUS: "rejected", TAG_REASON: "too_small"}

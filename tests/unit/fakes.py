@@ -50,6 +50,7 @@ class FakeDrop:
     marker: object = None
     reads: int = 0
     disposed: list[tuple[Disposal, str | None]] = field(default_factory=list)
+    tags_ensured: bool = False
 
     def info(self) -> DropInfo:
         return DropInfo(self.name, len(self.content), self.etag, self.last_modified,
@@ -63,6 +64,9 @@ class FakeDrop:
 
     def record(self, outcome: Outcome) -> None:
         self.recorded = outcome
+
+    def ensure_tags(self, recorded: object) -> None:
+        self.tags_ensured = True
 
     def dispose(self, disposal: Disposal, target_container: str | None,
                 content: bytes | None) -> None:

@@ -222,3 +222,28 @@ def test_every_new_outcome_is_logged_once_for_reports(api, state, clock) -> None
     sync_drop(drop, OPTIONS, run)  # a redelivery: already recorded, not logged again
     assert [(o.status, o.reason) for o in log.outcomes] == [
         (Status.UPLOADED, None), (Status.REJECTED, "invalid_characters")]
+
+
+def test_a_broken_older_drop_is_still_rejected_not_superseded(api, state, clock) -> None:
+    sync_drop(FakeDrop(f"new/{JANE}.jpg", jpeg(), last_modified=clock.current), OPTIONS,
+              deps(api, state, clock))
+    broken = FakeDrop(f"old/{JANE}.jpg", b"", etag='"old"',
+                      last_modified=clock.current - timedelta(minutes=1))
+    outcome = sync_drop(broken, OPTIONS, deps(api, state, clock))
+    assert (outcome.status, outcome.reason) == (Status.REJECTED, "empty_file")
+
+
+def test_a_crashed_holders_claim_frees_before_waiting_drops_give_up(api, state, clock) -> None:
+    crashed = UserState(user=f"upn:{JANE}", lock_owner="dead", lock_drop="other|etag",
+                        lock_expires=clock.current + timedelta(seconds=OPTIONS.lock_seconds))
+    state.rows[crashed.user] = (crashed, "v0")
+    outcome = sync_drop(FakeDrop(f"{JANE}.jpg", jpeg()), OPTIONS, deps(api, state, clock))
+    assert outcome.status is Status.UPLOADED
+    assert OPTIONS.lock_seconds <= sum(clock.slept) < OPTIONS.lock_wait_seconds
+
+
+def test_a_redelivery_restores_missing_outcome_tags(api, state, clock) -> None:
+    marker = RecordedOutcome(Status.UPLOADED, f"{JANE}.jpg", None, "abc")
+    drop = FakeDrop(f"{JANE}.jpg", jpeg(), marker=marker)
+    sync_drop(drop, OPTIONS, deps(api, state, clock))
+    assert drop.tags_ensured

@@ -9,7 +9,7 @@ NODE   := node_modules/.installed
 IAC_VENV  := .venv-iac
 IAC_STAMP := $(IAC_VENV)/.installed
 
-.PHONY: run demo bench test infra lint typecheck unit integration emulator clean
+.PHONY: run demo bench soak test infra lint typecheck unit integration emulator clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "photo-sync needs Python 3.11+")'
@@ -40,6 +40,11 @@ demo: $(STAMP) $(NODE)
 # virtualenv (.venv-bench, created by the runner).
 bench: $(STAMP) $(NODE)
 	$(BIN)/python -m bench.run
+
+# The fault-injected soak (make test runs a 60-drop version): N drops, default 1,000.
+N ?= 1000
+soak: $(STAMP) $(NODE)
+	$(BIN)/python -m devstack.soak --drops $(N)
 
 test: lint typecheck $(NODE) $(IAC_STAMP)
 	$(BIN)/python -m pytest

@@ -1,0 +1,54 @@
+"""What one soak run is: its size, seed, pace, deadline, fault rates and the product settings
+it overrides (see docs/soak.md for why each value)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devstack.stack import DEFAULT_STATE_DIR
+
+FAULT_KINDS = ("throttle", "error", "reset", "spike", "token_error")
+# One of each fault kind first, so even a short run sees them all; then the random rates.
+FAULT_SCRIPT: list[dict[str, Any]] = [
+    {"status": 429, "retry_after": 1, "method": "PATCH"}, {"status": 503, "target": "token"},
+    {"status": 503, "method": "PATCH"}, {"reset": True, "method": "PATCH"},
+    {"delay_ms": 1500, "method": "PATCH"}]
+SCRIPT_KINDS = {"throttle", "token_error", "error", "reset", "spike"}
+
+
+@dataclass(frozen=True)
+class SoakConfig:
+    drops: int = 1000
+    uploaders: int = 4
+    users: int | None = None  # default: drops // 5, at least 20
+    seed: int = 1
+    deadline_s: float | None = None  # default: 240 s + 0.6 s per drop
+    state_dir: Path = DEFAULT_STATE_DIR / "soak"
+    json_out: Path | None = None
+    rate: float = 8.0  # drops per second, all uploaders together
+    function_timeout_s: int = 60
+    retry_budget_s: int = 10
+    retry_max_attempts: int = 3
+    token_lifetime_s: int = 330
+    faults: dict[str, Any] = field(default_factory=lambda: {
+        "throttle_rate": 0.10, "throttle_retry_after": 1, "error_rate": 0.05,
+        "reset_rate": 0.02, "spike_rate": 0.05, "spike_ms": 1500, "token_error_rate": 0.05})
+    restart_azurite: bool = True
+    kill_host: bool = True
+
+    @property
+    def user_count(self) -> int:
+        return self.users if self.users is not None else max(20, self.drops // 5)
+
+    @property
+    def deadline(self) -> float:
+        return self.deadline_s if self.deadline_s is not None else 240.0 + 0.6 * self.drops
+
+    def app_settings(self) -> dict[str, str]:
+        """Overrides of ``devstack.stack.local_settings_values`` for the host."""
+        return {"PHOTO_RETRY_BUDGET_SECONDS": str(self.retry_budget_s),
+                "PHOTO_RETRY_MAX_ATTEMPTS": str(self.retry_max_attempts),
+                # the nightly reconcile would re-process what events missed: not during a soak
+                "PHOTO_RECONCILE_SCHEDULE": "0 0 0 1 1 *"}

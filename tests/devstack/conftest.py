@@ -7,12 +7,11 @@ queue) and its own drop container, so tests sharing an Azurite never see each ot
 from __future__ import annotations
 
 import json
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
@@ -24,19 +23,6 @@ from devstack.host import RunningHost, start_host
 
 SAMPLE_APP = "tests.devstack.sample_app:app"
 REPO_ROOT = Path(__file__).resolve().parents[2]
-T = TypeVar("T")
-
-
-def wait_for(probe: Callable[[], T], timeout: float = 15.0, interval: float = 0.05) -> T:
-    """Poll ``probe`` until it returns something truthy; fail with a clear message."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(interval)
 
 
 @dataclass

@@ -12,7 +12,8 @@ from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
 from devstack.host import RunningHost, start_host
 from devstack.host.eventgrid import blob_created_event, validation_event
-from tests.devstack.conftest import SAMPLE_APP, AppFiles, wait_for
+from tests.devstack.conftest import SAMPLE_APP, AppFiles
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,8 @@ from azure.storage.blob import ContentSettings
 
 from devstack.host import RunningHost, start_host
 from devstack.host.eventgrid import blob_deleted_event, validation_event
-from tests.devstack.conftest import SAMPLE_APP, AppFiles, wait_for
+from tests.devstack.conftest import SAMPLE_APP, AppFiles
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

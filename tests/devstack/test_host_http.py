@@ -14,7 +14,8 @@ import requests
 from devstack.azurite import DEV_KEY, Azurite
 from devstack.host import RunningHost, start_host
 from devstack.host.settings import SettingsError
-from tests.devstack.conftest import SAMPLE_APP, AppFiles, wait_for, write_app_files
+from tests.devstack.conftest import SAMPLE_APP, AppFiles, write_app_files
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -20,7 +20,8 @@ import requests
 from azure.storage.queue import QueueClient
 
 from devstack.host.eventgrid import blob_created_event, validation_event
-from tests.devstack.conftest import REPO_ROOT, SAMPLE_APP, AppFiles, wait_for
+from tests.devstack.conftest import REPO_ROOT, SAMPLE_APP, AppFiles
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,8 @@ import pytest
 
 from devstack.azurite import Azurite
 from devstack.host import RunningHost, start_host
-from tests.devstack.conftest import SAMPLE_APP, AppFiles, wait_for, write_app_files
+from tests.devstack.conftest import SAMPLE_APP, AppFiles, write_app_files
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -23,38 +23,24 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import requests
 
+from tests.waiting import wait_for
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 30.0
 
-T = TypeVar("T")
 
 
 class EmulatorInfo(dict[str, Any]):
     """The start-up JSON as a plain dict (JSON-serialisable), plus the ``process`` handle."""
 
     process: subprocess.Popen[str]
-
-
-def wait_for(
-    probe: Callable[[], T | None], *, timeout: float = 10.0, interval: float = 0.05,
-    what: str = "condition",
-) -> T:
-    """Poll ``probe`` until it returns a truthy value (and return it); fail after timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(interval)
 
 
 def _read_first_line(proc: subprocess.Popen[str], log_file: Path, timeout: float) -> str:

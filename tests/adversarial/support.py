@@ -30,37 +30,6 @@ T = TypeVar("T")
 
 JANE = "jane.doe@contoso.com"
 
-# Every reason code an unusable photo may carry (README: photo checks; photo_core.imaging).
-PHOTO_CODES = frozenset(
-    {
-        "empty_file",
-        "not_jpeg",
-        "truncated_header",
-        "corrupt_header",
-        "no_frame_header",
-        "zero_dimension",
-        "unsupported_jpeg",
-        "truncated",
-        "corrupt_image",
-        "decompression_bomb",
-        "too_small",
-        "extreme_aspect_ratio",
-        "file_too_large",
-        "cannot_fit",
-    }
-)
-# The codes read_structure itself may raise (its docstring).
-HEADER_CODES = frozenset(
-    {
-        "empty_file",
-        "not_jpeg",
-        "truncated_header",
-        "corrupt_header",
-        "no_frame_header",
-        "zero_dimension",
-        "unsupported_jpeg",
-    }
-)
 # README, "Naming rules".
 NAME_CODES = frozenset(
     {

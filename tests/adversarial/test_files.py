@@ -19,7 +19,8 @@ from photo_core.imaging import Action, ImagePolicy, PreparedPhoto, prepare_photo
 from photo_core.jpeg import read_structure
 from photo_core.outcomes import Status
 from tests.adversarial.file_catalogue import FILES, FileCase, hand_written_gray
-from tests.adversarial.support import JANE, PHOTO_CODES, calls_to, measured, outcome_of, run_sync
+from tests.adversarial.support import JANE, calls_to, measured, outcome_of, run_sync
+from tests.photo_codes import PHOTO_CODES
 from tests.unit import jpeg_corpus as corpus
 
 POLICY = ImagePolicy()

@@ -32,9 +32,7 @@ from tests.adversarial.strategies import (
     mutated_jpegs,
 )
 from tests.adversarial.support import (
-    HEADER_CODES,
     NAME_CODES,
-    PHOTO_CODES,
     SNIFFED_FORMATS,
     assert_one_user_segment,
     calls_to,
@@ -42,6 +40,7 @@ from tests.adversarial.support import (
     outcome_of,
     parser_memory_budget,
 )
+from tests.photo_codes import HEADER_CODES, PHOTO_CODES
 from tests.unit import jpeg_corpus as corpus
 
 FUZZ_POLICY = ImagePolicy(min_side=8)  # the seeds are small: let them reach the decoder

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from photo_core.errors import InvalidPhoto
 from photo_core.jpeg import JpegInfo, read_structure, sniff_format
 from photo_core.jpeg_strip import strip_metadata
+from tests.photo_codes import HEADER_CODES
 from tests.unit.jpeg_corpus import mutated_jpegs
 
 FUZZ = settings(
@@ -17,15 +18,6 @@ FUZZ = settings(
     deadline=timedelta(milliseconds=500),
     suppress_health_check=[HealthCheck.too_slow],
 )
-HEADER_CODES = {
-    "empty_file",
-    "not_jpeg",
-    "truncated_header",
-    "corrupt_header",
-    "no_frame_header",
-    "zero_dimension",
-    "unsupported_jpeg",
-}
 
 
 def _check_invariants(data: bytes, info: JpegInfo) -> None:

@@ -340,24 +340,26 @@ def _json(resp: requests.Response) -> dict[str, Any]:
     return payload
 
 
-def _service_code(resp: requests.Response) -> str | None:
+def _error_body(resp: requests.Response) -> dict[str, Any]:
+    """The ``error`` object of a Graph-shaped error answer; empty when there is none."""
     try:
-        error = resp.json().get("error")
-    except (ValueError, AttributeError):
-        return None
-    code = error.get("code") if isinstance(error, dict) else None
+        payload = resp.json()
+    except ValueError:
+        return {}
+    error = payload.get("error") if isinstance(payload, dict) else None
+    return error if isinstance(error, dict) else {}
+
+
+def _service_code(resp: requests.Response) -> str | None:
+    code = _error_body(resp).get("code")
     return str(code) if code else None
 
 
 def _describe(resp: requests.Response) -> str:
     """Status, service error code and message, and request id: what support asks for."""
+    error = _error_body(resp)
     parts = [str(resp.status_code)]
-    try:
-        error = resp.json().get("error", {})
-        if isinstance(error, dict):
-            parts += [str(error[k])[:200] for k in ("code", "message") if error.get(k)]
-    except (ValueError, AttributeError):
-        pass
+    parts += [str(error[k])[:200] for k in ("code", "message") if error.get(k)]
     request_id = resp.headers.get("request-id")
     if request_id:
         parts.append(f"request-id {request_id}")

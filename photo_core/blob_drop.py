@@ -41,6 +41,8 @@ class AzureBlobDrop:
         self._blob = blob
         self._etag: str | None = None
         self._metadata: dict[str, str] = {}
+        self._tags: dict[str, str] | None = None
+        self._superseded = False
         self._tag_count = 0
 
     def info(self) -> DropInfo:
@@ -48,6 +50,7 @@ class AzureBlobDrop:
         self._etag = props.etag
         self._metadata = dict(props.metadata or {})
         self._tag_count = props.tag_count or 0
+        self._tags = None
         return DropInfo(
             name=self._blob.blob_name,
             size=props.size,
@@ -75,43 +78,49 @@ class AzureBlobDrop:
         except (ResourceModifiedError, ResourceNotFoundError):
             logger.info("drop %s changed before its outcome was written; the new version will "
                         "get its own", self._blob.blob_name)
+            self._superseded = True
             return
         new_etag = result.get("etag")
         self._etag = str(new_etag) if new_etag else self._etag
-        tags = dict(self._blob.get_blob_tags()) if self._tag_count else {}
-        tags[TAG_STATUS] = outcome.status.value
-        tags[TAG_REASON] = outcome.reason or "none"
-        self._blob.set_blob_tags(tags)
+        self._metadata = metadata
+        self._write_tags(outcome.status, outcome.reason)
 
     def ensure_tags(self, recorded: RecordedOutcome) -> None:
-        tags = dict(self._blob.get_blob_tags()) if self._tag_count else {}
-        if tags.get(TAG_STATUS) == recorded.status.value:
+        if self._current_tags().get(TAG_STATUS) == recorded.status.value:
             return
-        tags[TAG_STATUS] = recorded.status.value
-        tags[TAG_REASON] = recorded.reason or "none"
-        self._blob.set_blob_tags(tags)
+        self._write_tags(recorded.status, recorded.reason)
         logger.info("drop %s: restored its outcome tags from its metadata", self._blob.blob_name)
+
+    def _current_tags(self) -> dict[str, str]:
+        """The blob's tags, read at most once (only when it has any)."""
+        if self._tags is None:
+            self._tags = dict(self._blob.get_blob_tags()) if self._tag_count else {}
+        return self._tags
+
+    def _write_tags(self, status: Status, reason: str | None) -> None:
+        """Set the outcome tags, keeping any tags of HR's own."""
+        tags = {**self._current_tags(), TAG_STATUS: status.value, TAG_REASON: reason or "none"}
+        self._blob.set_blob_tags(tags)
+        self._tags = tags
 
     def dispose(self, disposal: Disposal, target_container: str | None,
                 content: bytes | None) -> None:
-        if disposal is Disposal.KEEP:
-            return
+        if disposal is Disposal.KEEP or self._superseded:
+            return  # a blob HR replaced meanwhile is left for its new version's own outcome
         if disposal is Disposal.MOVE:
             if content is None or not target_container:
                 logger.info("drop %s stays in place: it was never downloaded, so it is not moved",
                             self._blob.blob_name)
                 return
             target = self._sibling(target_container)
-            target.upload_blob(content, overwrite=True, metadata=self._current_metadata(),
-                               tags=dict(self._blob.get_blob_tags()))
+            # The metadata and tags just written: the copy carries the same outcome.
+            target.upload_blob(content, overwrite=True, metadata=self._metadata,
+                               tags=self._current_tags())
         try:
             self._blob.delete_blob(etag=self._etag, match_condition=MatchConditions.IfNotModified)
         except (ResourceModifiedError, ResourceNotFoundError):
             logger.info("drop %s changed before it could be removed; left in place",
                         self._blob.blob_name)
-
-    def _current_metadata(self) -> dict[str, str]:
-        return dict(self._blob.get_blob_properties().metadata or {})
 
     def _sibling(self, container: str) -> BlobClient:
         from azure.storage.blob import BlobClient

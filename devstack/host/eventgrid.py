@@ -57,27 +57,10 @@ def blob_created_event(*, account: str, container: str, blob_name: str, url: str
                        content_length: int, content_type: str | None, blob_type: str,
                        event_time: dt.datetime | None) -> dict[str, Any]:
     """A ``BlobCreated`` event as the storage account's system topic publishes it."""
-    return {
-        "id": str(uuid.uuid4()),
-        "topic": _TOPIC + account,
-        "subject": f"/blobServices/default/containers/{container}/blobs/{blob_name}",
-        "eventType": BLOB_CREATED,
-        "eventTime": (event_time or dt.datetime.now(dt.UTC)).isoformat(),
-        "data": {
-            "api": "PutBlob",
-            "clientRequestId": str(uuid.uuid4()),
-            "requestId": str(uuid.uuid4()),
-            "eTag": etag.strip('"'),
-            "contentType": content_type or "application/octet-stream",
-            "contentLength": content_length,
-            "blobType": blob_type,
-            "url": url,
-            "sequencer": _sequencer(),
-            "storageDiagnostics": {"batchId": str(uuid.uuid4())},
-        },
-        "dataVersion": "",
-        "metadataVersion": "1",
-    }
+    return _storage_event(BLOB_CREATED, account, container, blob_name, event_time, {
+        "api": "PutBlob", "eTag": etag.strip('"'), "contentLength": content_length,
+        "contentType": content_type, "blobType": blob_type, "url": url,
+    })
 
 
 def blob_deleted_event(*, account: str, container: str, blob_name: str, url: str,
@@ -85,19 +68,25 @@ def blob_deleted_event(*, account: str, container: str, blob_name: str, url: str
                        event_time: dt.datetime | None = None) -> dict[str, Any]:
     """A ``BlobDeleted`` event as the storage account's system topic publishes it (no eTag or
     contentLength: the blob is gone)."""
+    return _storage_event(BLOB_DELETED, account, container, blob_name, event_time, {
+        "api": "DeleteBlob", "contentType": content_type, "blobType": blob_type, "url": url,
+    })
+
+
+def _storage_event(event_type: str, account: str, container: str, blob_name: str,
+                   event_time: dt.datetime | None, data: dict[str, Any]) -> dict[str, Any]:
+    """The envelope and the request ids every storage event carries around its ``data``."""
     return {
         "id": str(uuid.uuid4()),
         "topic": _TOPIC + account,
         "subject": f"/blobServices/default/containers/{container}/blobs/{blob_name}",
-        "eventType": BLOB_DELETED,
+        "eventType": event_type,
         "eventTime": (event_time or dt.datetime.now(dt.UTC)).isoformat(),
         "data": {
-            "api": "DeleteBlob",
             "clientRequestId": str(uuid.uuid4()),
             "requestId": str(uuid.uuid4()),
-            "contentType": content_type or "application/octet-stream",
-            "blobType": blob_type,
-            "url": url,
+            **data,
+            "contentType": data.get("contentType") or "application/octet-stream",
             "sequencer": _sequencer(),
             "storageDiagnostics": {"batchId": str(uuid.uuid4())},
         },

@@ -90,10 +90,6 @@ class LookupCache:
             for key in [k for k in self._entries if k.partition(":")[2].lower() == wanted]:
                 del self._entries[key]
 
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
     def __len__(self) -> int:
         with self._lock:
             return len(self._entries)

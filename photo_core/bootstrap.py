@@ -16,6 +16,7 @@ from requests.adapters import HTTPAdapter
 
 from photo_core.auth import MsalTokenProvider, TokenProvider
 from photo_core.directory import Resolver, UserResolver
+from photo_core.http_env import NetworkEnv, sdk_options
 from photo_core.lookup_cache import LookupCache
 from photo_core.photo_api import HttpPhotoApi, PhotoApi
 from photo_core.ports import OutcomeLog, StateStore
@@ -55,12 +56,17 @@ def build_session(api: ApiSettings) -> requests.Session:
 
     With a private CA (the local emulator), ``trust_env`` is turned off: requests otherwise lets
     ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` from the environment replace ``Session.verify``,
-    and the configured CA would silently not be used. Retries are ours, not urllib3's.
+    and the configured CA would silently not be used. Without one, the environment is read once
+    (:mod:`photo_core.http_env`). Retries are ours, not urllib3's.
     """
     session = requests.Session()
+    network = NetworkEnv.read()
     if api.ca_bundle:
         session.trust_env = False
         session.verify = api.ca_bundle
+    elif not network.trust_env:  # no proxy configured: skip the per-request environment walk
+        session.trust_env = False
+        session.verify = network.ca_bundle or True
     adapter = HTTPAdapter(pool_connections=POOL_CONNECTIONS, pool_maxsize=POOL_MAXSIZE,
                           max_retries=0)
     session.mount("https://", adapter)
@@ -126,10 +132,11 @@ def build_table_client(storage: StorageSettings) -> TableClient:
     from azure.data.tables import TableClient
 
     if storage.connection_string:
-        return TableClient.from_connection_string(storage.connection_string, storage.state_table)
+        return TableClient.from_connection_string(storage.connection_string, storage.state_table,
+                                                  **sdk_options())
     assert storage.table_service_uri, "validated by settings"
     return TableClient(storage.table_service_uri, storage.state_table,
-                       credential=_identity_credential(storage))
+                       credential=_identity_credential(storage), **sdk_options())
 
 
 def build_container_client(storage: StorageSettings, container: str) -> ContainerClient:
@@ -137,10 +144,11 @@ def build_container_client(storage: StorageSettings, container: str) -> Containe
     from azure.storage.blob import ContainerClient
 
     if storage.connection_string:
-        return ContainerClient.from_connection_string(storage.connection_string, container)
+        return ContainerClient.from_connection_string(storage.connection_string, container,
+                                                      **sdk_options())
     assert storage.blob_service_uri, "validated by settings"
     return ContainerClient(storage.blob_service_uri, container,
-                           credential=_identity_credential(storage))
+                           credential=_identity_credential(storage), **sdk_options())
 
 
 def _identity_credential(storage: StorageSettings) -> Any:

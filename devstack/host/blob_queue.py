@@ -29,6 +29,7 @@ from azure.storage.queue import (
 )
 
 from devstack.host.storage import blob_retry, queue_retry
+from photo_core.http_env import sdk_options
 
 QUEUE_PREFIX = "azure-webjobs-blobtrigger-"
 POISON_QUEUE = "webjobs-blobtrigger-poison"
@@ -98,17 +99,18 @@ class BlobTriggerStore:
         # Received raw and decoded here: one message that is not Base64 must not make every
         # receive fail (the SDK's decode policy would raise for the whole batch).
         self._queue_raw = QueueClient.from_connection_string(
-            connection_string, self.queue_name, retry_policy=queue_retry())
+            connection_string, self.queue_name, retry_policy=queue_retry(), **sdk_options())
         self._poison = self._queue_client(connection_string, POISON_QUEUE)
         self._receipts = BlobServiceClient.from_connection_string(
-            connection_string, retry_policy=blob_retry()).get_container_client(RECEIPTS_CONTAINER)
+            connection_string, retry_policy=blob_retry(), **sdk_options()
+        ).get_container_client(RECEIPTS_CONTAINER)
 
     @staticmethod
     def _queue_client(connection_string: str, name: str) -> QueueClient:
         return QueueClient.from_connection_string(
             connection_string, name, retry_policy=queue_retry(),
             message_encode_policy=TextBase64EncodePolicy(),
-            message_decode_policy=TextBase64DecodePolicy(),
+            message_decode_policy=TextBase64DecodePolicy(), **sdk_options(),
         )
 
     def ensure(self) -> None:

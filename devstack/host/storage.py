@@ -21,6 +21,7 @@ from azure.storage.blob import ExponentialRetry as BlobRetry
 from azure.storage.queue import ExponentialRetry as QueueRetry
 
 from devstack.azurite import DEV_ACCOUNT, DEV_KEY
+from photo_core.http_env import sdk_options
 
 HOST_STORAGE = "AzureWebJobsStorage"
 _DEFAULT_DEV_STORAGE = (
@@ -63,7 +64,8 @@ def watch_blob_service(connection: str) -> BlobServiceClient:
     the setting is a connection string (else the extension's own factory)."""
     value = os.environ.get(connection, "")
     if "AccountName=" in value or "BlobEndpoint=" in value:
-        return BlobServiceClient.from_connection_string(value, retry_policy=blob_retry())
+        return BlobServiceClient.from_connection_string(value, retry_policy=blob_retry(),
+                                                        **sdk_options())
     return binding_blob_service(connection)
 
 

@@ -29,10 +29,23 @@ def utcnow() -> datetime:
 
 def handle_drop(blob: BlobClient) -> Outcome:
     services = app_services()
-    outcome = sync_drop(AzureBlobDrop(blob), services.sync_options, drop_deps())
+    outcome = sync_drop(AzureBlobDrop(pooled(blob)), services.sync_options, drop_deps())
     if outcome.user and outcome.status is Status.UPLOADED:
         services.lookup_cache.forget(outcome.user)  # this process's lookups see it at once
     return outcome
+
+
+def pooled(blob: BlobClient) -> BlobClient:
+    """The triggering blob on the process's own drop-container client.
+
+    The blob extension builds a new service client for every invocation (a new connection pool,
+    and with a managed identity a new credential that fetches a new token), so the binding is
+    used for what it names and the work goes through the client built once in bootstrap. A blob
+    from another container (not a drop) keeps the binding's client."""
+    container = app_services().drop_container
+    if blob.container_name != container.container_name:
+        return blob
+    return container.get_blob_client(blob.blob_name)
 
 
 def handle_lookup(user: str) -> LookupResult:

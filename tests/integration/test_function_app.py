@@ -282,3 +282,22 @@ def test_deleting_a_drop_removes_the_photo_only_when_deletion_sync_is_on(
     assert gone.status_code == 404
     lookup = body(get(functions, "photo_lookup", "", "lee.gu@contoso.com"))
     assert (lookup["hasPhoto"], lookup["lastSync"]["status"]) == (False, "photo-deleted")
+
+
+def test_drops_are_handled_on_the_process_wide_storage_client(
+        functions: Functions, azurite: Azurite, container_name: str) -> None:
+    """The blob extension hands each invocation a client with a service client of its own (a
+    new connection pool; with a managed identity, a new token): the work goes through the one
+    built at start-up instead, on the same blob."""
+    from photo_core.bootstrap import app_services
+    from photo_core.handlers import pooled
+
+    bindings = [drop(azurite, container_name, f"user{n}@contoso.com.jpg", jpeg())
+                for n in range(2)]
+    shared = app_services().drop_container._pipeline._transport
+    for binding in bindings:
+        client = pooled(binding)
+        assert client.url == binding.url
+        assert client._pipeline._transport._transport is shared
+    elsewhere = BlobClient.from_connection_string(azurite.connection_string, "other", "x.jpg")
+    assert pooled(elsewhere) is elsewhere

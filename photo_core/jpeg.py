@@ -57,19 +57,19 @@ _SUPPORTED_PROCESSES = frozenset({"baseline", "extended", "progressive"})
 # Marker segments a valid header may carry that we only step over.
 _SKIPPED = frozenset({0xCC, 0xDE, 0xDF, *range(0xF0, 0xFE)}) - {0xF7}
 
-# (marker, payload prefix) -> segment kind; first match wins, APPn without a match is "APPn".
-_APP_KINDS: tuple[tuple[int, bytes, str], ...] = (
-    (0xE0, b"JFIF\x00", "JFIF"),
-    (0xE0, b"JFXX\x00", "JFXX"),
-    (0xE1, EXIF_HEADER, "EXIF"),
-    (0xE1, b"Exif\x00", "EXIF"),
-    (0xE1, b"http://ns.adobe.com/xap/1.0/\x00", "XMP"),
-    (0xE1, b"http://ns.adobe.com/xmp/extension/\x00", "XMP"),
-    (0xE2, b"ICC_PROFILE\x00", "ICC"),
-    (0xE2, b"MPF\x00", "MPF"),
-    (0xED, b"Photoshop 3.0\x00", "IPTC"),
-    (0xEE, b"Adobe", "Adobe"),
-)
+# APPn marker -> (payload prefix, segment kind); first match wins, no match is "APPn".
+_APP_KINDS: dict[int, tuple[tuple[bytes, str], ...]] = {
+    0xE0: ((b"JFIF\x00", "JFIF"), (b"JFXX\x00", "JFXX")),
+    0xE1: (
+        (EXIF_HEADER, "EXIF"),
+        (b"Exif\x00", "EXIF"),
+        (b"http://ns.adobe.com/xap/1.0/\x00", "XMP"),
+        (b"http://ns.adobe.com/xmp/extension/\x00", "XMP"),
+    ),
+    0xE2: ((b"ICC_PROFILE\x00", "ICC"), (b"MPF\x00", "MPF")),
+    0xED: ((b"Photoshop 3.0\x00", "IPTC"),),
+    0xEE: ((b"Adobe", "Adobe"),),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +204,11 @@ class _Header:
     def _next_marker(self, pos: int) -> tuple[int, int, int]:
         """Return (marker, offset of its 0xFF, offset after it), skipping 0xFF fill bytes."""
         data = self.data
+        if pos + 1 < len(data) and data[pos] == 0xFF and data[pos + 1] != 0xFF:
+            marker = data[pos + 1]  # the common case, no fill bytes: no search
+            if marker == 0x00 or 0x02 <= marker <= 0xBF:
+                raise corrupt_header(f"invalid marker FF {marker:02X} at byte {pos}")
+            return marker, pos, pos + 2
         if pos >= len(data):
             raise _truncated_header(pos)
         if data[pos] != 0xFF:
@@ -269,7 +274,7 @@ class _Header:
 
     def _app(self, marker: int, payload: bytes) -> str:
         kind = next(
-            (k for m, prefix, k in _APP_KINDS if m == marker and payload.startswith(prefix)),
+            (k for prefix, k in _APP_KINDS.get(marker, ()) if payload.startswith(prefix)),
             f"APP{marker - 0xE0}",
         )
         if kind == "EXIF" and "EXIF" not in self.kinds:

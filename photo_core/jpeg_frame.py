@@ -7,6 +7,7 @@ the header walk (:mod:`photo_core.jpeg`) and the image-data walk (:mod:`photo_co
 
 from __future__ import annotations
 
+import operator
 import re
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ from photo_core.errors import InvalidPhoto
 
 _PROGRESSIVE = frozenset({0xC2})
 _NOT_FF = re.compile(rb"[^\xff]")
+_KRAFT_WEIGHTS = tuple(1 << (16 - bits) for bits in range(1, 17))
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,14 +200,13 @@ def _all_steps_positive(table: bytes, precision: int) -> bool:
 
 
 def _codes_fit(counts: bytes) -> bool:
-    """Canonical codes of these lengths fit, leaving the all-ones code unused (jdhuff.c)."""
-    code = 0
-    for bits, count in enumerate(counts, start=1):
-        code += count
-        if count and code >= 1 << bits:
-            return False
-        code <<= 1
-    return True
+    """Canonical codes of these lengths fit, leaving the all-ones code unused (jdhuff.c).
+
+    jdhuff.c checks, length by length, that the codes so far stay under 2^length; those
+    partial sums only grow, so it comes down to the last one, the Kraft sum: counts weighted
+    2^(16 - length) stay under 2^16."""
+    kraft: int = sum(map(operator.mul, counts, _KRAFT_WEIGHTS))
+    return kraft < 1 << 16
 
 
 def skip_fill(data: bytes, pos: int) -> int | None:

@@ -28,7 +28,11 @@ if TYPE_CHECKING:
 __all__ = ["decode", "decode_scaled", "encode", "icc_profile", "orient", "resize", "to_rgb",
            "verify"]
 
-_VERIFY_COLOURSPACE = {1: "GRAY", 3: "RGB", 4: "CMYK"}
+# Verification wants only the decode's errors, not its pixels: 3-component photos are decoded
+# to grayscale there, so libjpeg skips the IDCT and colour conversion of the chroma planes
+# (their entropy-coded data, where damage shows, is decoded all the same). CMYK has no gray
+# conversion in libjpeg.
+_VERIFY_COLOURSPACE = {1: "GRAY", 3: "GRAY", 4: "CMYK"}
 VERIFY_SCALE = 8
 
 # EXIF orientation -> the Pillow transpose that makes the stored image upright, and its story.
@@ -80,18 +84,23 @@ def decode(data: bytes, draft_to: tuple[int, int] | None = None) -> Image.Image:
     return image
 
 
-def verify(data: bytes, components: int) -> tuple[int, int]:
+def verify(data: bytes | memoryview, components: int) -> tuple[int, int]:
     """Decode every scan strictly at 1/8 scale; return the decoded (width, height).
 
     Raises ``InvalidPhoto`` (``truncated`` or ``corrupt_image``) for any damage libjpeg
     notices, including what it would otherwise only warn about."""
-    pixels = _strict_decode(data, components, 1, 1)  # the smallest scale libjpeg offers: 1/8
+    # the smallest scale libjpeg offers: 1/8
+    pixels = _strict_decode(data, _VERIFY_COLOURSPACE.get(components, "RGB"), 1, 1)
     height, width = pixels.shape[:2]
     return int(width), int(height)
 
 
-def decode_scaled(data: bytes, header_size: tuple[int, int], at_least: tuple[int, int],
-                  grayscale: bool) -> Image.Image:
+def decode_scaled(
+    data: bytes | memoryview,
+    header_size: tuple[int, int],
+    at_least: tuple[int, int],
+    grayscale: bool,
+) -> Image.Image:
     """Decode an RGB or grayscale JPEG once, strictly, at the smallest DCT scale (n/8) whose
     size is still ``at_least`` (stored orientation), straight into a Pillow image.
 
@@ -103,7 +112,7 @@ def decode_scaled(data: bytes, header_size: tuple[int, int], at_least: tuple[int
     CMYK/YCCK photos are not for this path (Pillow's Adobe handling and ICC conversion)."""
     from PIL import Image
 
-    pixels = _strict_decode(data, 1 if grayscale else 3, *at_least)
+    pixels = _strict_decode(data, "GRAY" if grayscale else "RGB", *at_least)
     height, width = (int(n) for n in pixels.shape[:2])
     if not _is_libjpeg_scale(header_size, (width, height)):
         raise InvalidPhoto(
@@ -133,12 +142,14 @@ def icc_profile(data: bytes) -> bytes | None:
     return icc if isinstance(icc, bytes) and icc else None
 
 
-def _strict_decode(data: bytes, components: int, min_width: int, min_height: int) -> Any:
+def _strict_decode(
+    data: bytes | memoryview, colourspace: str, min_width: int, min_height: int
+) -> Any:
     import simplejpeg
 
     try:
         return simplejpeg.decode_jpeg(
-            data, colorspace=_VERIFY_COLOURSPACE.get(components, "RGB"),
+            data, colorspace=colourspace,
             min_width=min_width, min_height=min_height, strict=True,
         )
     except ValueError as exc:

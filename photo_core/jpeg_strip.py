@@ -14,8 +14,6 @@ fill bytes between segments and anything after EOI. The decoded pixels are ident
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from photo_core.errors import InvalidPhoto
 from photo_core.jpeg import JpegInfo
 
@@ -36,13 +34,43 @@ _LABELS = {
 _RANK = {"EXIF": 0, "XMP": 1, "IPTC": 2, "comment": 3}
 
 
-@dataclass(frozen=True, slots=True)
 class Stripped:
-    """``removed`` names what went, for a human: EXIF (with GPS), XMP, IPTC, comment first."""
+    """The metadata-free JPEG: ``removed`` names what went, for a human: EXIF (with GPS), XMP,
+    IPTC, comment first; ``size`` is the length of ``data``.
 
-    data: bytes
-    removed: tuple[str, ...]
-    trailing_bytes_removed: int
+    ``data`` is assembled on first use and kept. A photo that is re-encoded never sends these
+    bytes: its decoder is given ``source`` (the input up to its EOI marker, a view, not a
+    copy), in which libjpeg reads the very same coding segments and skips the dropped ones by
+    their lengths (it interprets only JFIF and Adobe markers, which are kept), so a 5 MB camera
+    photo is not copied just to be decoded.
+    """
+
+    __slots__ = ("_data", "_spans", "removed", "size", "source", "trailing_bytes_removed")
+
+    def __init__(
+        self,
+        source: memoryview,
+        spans: tuple[tuple[int, int], ...],
+        removed: tuple[str, ...],
+        trailing_bytes_removed: int,
+    ) -> None:
+        self.source = source
+        self.removed = removed
+        self.trailing_bytes_removed = trailing_bytes_removed
+        self.size = 4 + sum(end - start for start, end in spans)  # with SOI and EOI
+        self._spans = spans
+        self._data: bytes | None = None
+
+    @property
+    def data(self) -> bytes:
+        if self._data is None:
+            view = self.source
+            kept = (view[start:end] for start, end in self._spans)
+            self._data = b"".join((b"\xff\xd8", *kept, b"\xff\xd9"))
+        return self._data
+
+    def __repr__(self) -> str:
+        return f"Stripped(size={self.size}, removed={self.removed!r})"
 
 
 def strip_metadata(data: bytes, info: JpegInfo) -> Stripped:
@@ -52,11 +80,11 @@ def strip_metadata(data: bytes, info: JpegInfo) -> Stripped:
             "the file ends inside the image data (no end-of-image marker); it is cut short",
             code="truncated",
         )
-    view = memoryview(data)
-    kept = [view[s.offset : s.end] for s in info.segments if s.kind in KEPT_KINDS]
+    spans: list[tuple[int, int]] = []
     labels: list[str] = []
     for segment in info.segments:
         if segment.kind in KEPT_KINDS:
+            spans.append((segment.offset, segment.end))
             continue
         label = _LABELS.get(segment.kind, segment.kind)
         if label == "EXIF" and info.has_gps:
@@ -64,5 +92,5 @@ def strip_metadata(data: bytes, info: JpegInfo) -> Stripped:
         if label not in labels:
             labels.append(label)
     labels.sort(key=lambda label: _RANK.get(label.split(" ")[0], len(_RANK)))  # stable
-    out = b"".join((b"\xff\xd8", *kept, b"\xff\xd9"))
-    return Stripped(data=out, removed=tuple(labels), trailing_bytes_removed=info.trailing_bytes)
+    source = memoryview(data)[: info.eoi_offset + 2]
+    return Stripped(source, tuple(spans), tuple(labels), info.trailing_bytes)

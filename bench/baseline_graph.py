@@ -10,7 +10,10 @@ URL), and trusting the emulator's CA (``SSL_CERT_FILE``).
 
 Subcommands print one JSON line:
 
-* ``bulk``: upload a manifest of photos with N concurrent tasks (asyncio, the SDK's model);
+* ``bulk``: the same job as photo-sync on a list of drops in blob storage, with N concurrent
+  tasks (asyncio, the SDK's model): download each drop with the storage SDK (``aio``, one
+  client), validate and prepare it with Pillow the plain way (open, ``exif_transpose``,
+  ``load``, ``thumbnail``, save), upload it with ``photo.content.put``;
 * ``cold``: a fresh process until its first photo metadata answer (imports, client, token, GET);
 * ``lookup``: p50/p99 of ``photo.get()`` for one user, sequentially.
 """
@@ -55,32 +58,53 @@ def _trust(info: dict[str, Any]) -> None:
     os.environ["SSL_CERT_FILE"] = info["ca_cert"]  # httpx and aiohttp read it
 
 
-async def _bulk(info: dict[str, Any], manifest: list[dict[str, str]], parallelism: int
+def _prepare(data: bytes, max_side: int = 1024, quality: int = 90) -> bytes:
+    """Pillow the plain way, as in bench/prep.py's ``baseline``."""
+    import io
+
+    from PIL import Image, ImageOps
+
+    image = ImageOps.exif_transpose(Image.open(io.BytesIO(data)))
+    image.load()
+    image.thumbnail((max_side, max_side))
+    out = io.BytesIO()
+    image.convert("RGB").save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+async def _bulk(info: dict[str, Any], manifest: dict[str, Any], parallelism: int
                 ) -> dict[str, Any]:
+    from azure.storage.blob.aio import ContainerClient
     from kiota_abstractions.base_request_configuration import RequestConfiguration
 
     client = _client(info)
+    container = ContainerClient.from_connection_string(manifest["connection_string"],
+                                                       manifest["container"])
     # The SDK labels the body application/octet-stream, which Graph refuses (415): the header
     # must be set through the request configuration, as users of the SDK end up doing.
     config: Any = RequestConfiguration()
     config.headers.add("Content-Type", "image/jpeg")
-    photos = [(item["user"], open(item["file"], "rb").read()) for item in manifest]  # noqa: SIM115
+    drops = [(item["user"], item["blob"]) for item in manifest["drops"]]
     gate = asyncio.Semaphore(parallelism)
     done: list[float] = []
     failures: list[str] = []
     started = time.perf_counter()
 
-    async def one(user: str, data: bytes) -> None:
+    async def one(user: str, blob: str) -> None:
         async with gate:
             try:
+                stream = await container.download_blob(blob)
+                data = _prepare(await stream.readall())
                 await client.users.by_user_id(user).photo.content.put(
                     data, request_configuration=config)
             except Exception as exc:
                 failures.append(f"{type(exc).__name__}: {str(exc)[:120]}")
             done.append(time.perf_counter() - started)
 
-    await asyncio.gather(*(one(user, data) for user, data in photos))
+    async with container:
+        await asyncio.gather(*(one(user, blob) for user, blob in drops))
     elapsed = time.perf_counter() - started
+    photos = drops
     ok = len(photos) - len(failures)
     series = [(0.0, 0)]
     for n, t in enumerate(sorted(done), 1):

@@ -6,9 +6,11 @@ and the clock runs from the first event until every drop has its outcome recorde
 The host runs ``function_app.py`` with the repository's host.json, so the parallelism is the
 product's ``extensions.blobs.maxDegreeOfParallelism``.
 
-Baseline: the msgraph-sdk script (bench/baseline_graph.py, in .venv-bench) uploads the same
-upload-ready bytes to the same users with the same parallelism, against the same emulator
-(reset in between), the way the SDK's docs suggest (asyncio, one client).
+Baseline: the msgraph-sdk script (bench/baseline_graph.py, in .venv-bench) does the same job on
+the same drops with the same parallelism, against the same Azurite and emulator (reset in
+between), the way the SDK's docs suggest (asyncio, one client): download each drop with the
+storage SDK, validate it with Pillow the plain way, upload it. It records no outcome, takes no
+claim and keeps no state, so it is the fast path a user would write, not an equivalent.
 
 Theoretical bound (photos per second): every drop needs ``calls`` photo API calls, each taking
 at least the emulator's latency ``L`` while holding one of the mailbox's concurrency slots, and
@@ -154,13 +156,12 @@ def run_photo_sync(stack: BenchStack, drops: list[tuple[str, bytes]], *, timeout
 
 def run_baseline(stack: BenchStack, drops: list[tuple[str, bytes]], parallelism: int,
                  workdir: Path) -> dict[str, Any]:
-    folder = workdir / "baseline-drops"
-    folder.mkdir(parents=True, exist_ok=True)
-    manifest = []
-    for i, (name, data) in enumerate(drops):
-        path = folder / f"{i:05d}.jpg"
-        path.write_bytes(data)
-        manifest.append({"user": name.removesuffix(".jpg"), "file": str(path)})
+    """The baseline on the same drops, in the same container (uploaded again if the run before
+    moved or changed them)."""
+    upload_drops(stack, drops)
+    manifest = {"connection_string": stack.connection_string, "container": DROP_CONTAINER,
+                "drops": [{"user": name.removesuffix(".jpg"), "blob": name}
+                          for name, _ in drops]}
     (workdir / "baseline-manifest.json").write_text(json.dumps(manifest))
     (workdir / "emulator.json").write_text(json.dumps(stack.emulator))
     result: dict[str, Any] = run_json(BENCH_PYTHON, [

@@ -49,6 +49,9 @@ class LookupCache:
         self.max_entries = max_entries
         self._clock = clock
         self._entries: OrderedDict[str, CachedLookup] = OrderedDict()
+        # user (lower-cased reference value) -> the keys about them, so ``forget``, which the
+        # drop path calls after every upload, costs the same with 10 entries or 10,000.
+        self._by_user: dict[str, set[str]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -65,7 +68,7 @@ class LookupCache:
             if entry is None:
                 return None
             if entry.expires <= now:
-                del self._entries[key]
+                self._drop(key)
                 return None
             self._entries.move_to_end(key)
             return entry
@@ -78,18 +81,33 @@ class LookupCache:
         with self._lock:
             self._entries[key] = entry
             self._entries.move_to_end(key)
+            self._by_user.setdefault(_user_of(key), set()).add(key)
             while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+                self._drop(next(iter(self._entries)))
         return entry
 
     def forget(self, user: str) -> None:
         """Drop every answer about ``user`` (any reference kind whose value matches,
         case-insensitively), e.g. after this process uploaded a new photo for them."""
-        wanted = user.lower()
         with self._lock:
-            for key in [k for k in self._entries if k.partition(":")[2].lower() == wanted]:
-                del self._entries[key]
+            for key in list(self._by_user.get(user.lower(), ())):
+                self._drop(key)
+
+    def _drop(self, key: str) -> None:
+        """Remove ``key`` and its index entry (the lock is held)."""
+        del self._entries[key]
+        user = _user_of(key)
+        keys = self._by_user.get(user)
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self._by_user[user]
 
     def __len__(self) -> int:
         with self._lock:
             return len(self._entries)
+
+
+def _user_of(key: str) -> str:
+    """Keys are ``kind:value`` (see ``lookup.py``); answers about a user share the value."""
+    return key.partition(":")[2].lower()

@@ -127,6 +127,22 @@ def test_forget_drops_every_answer_about_a_user(api: CountingApi) -> None:
     assert api.calls.count("metadata") == 3
 
 
+def test_forget_leaves_other_users_alone_after_evictions_and_expiry(api: CountingApi) -> None:
+    clock = Clock()
+    cache = LookupCache(30, max_entries=3, clock=clock)
+    users = [f"u{i}@contoso.com" for i in range(5)]
+    for user in users:  # u0 and u1 are evicted on the way
+        look(user, api, cache)
+    cache.forget(users[0])  # evicted already: nothing to do
+    cache.forget(users[3].upper())
+    assert [cache.get(f"upn:{u}") is not None for u in users] == [False, False, True, False, True]
+    clock.now += 31  # u2 and u4 expire; forgetting them afterwards is harmless
+    assert cache.get(f"upn:{users[2]}") is None
+    cache.forget(users[2])
+    look(users[3], api, cache)
+    assert cache.get(f"upn:{users[3]}") is not None and len(cache) == 2
+
+
 def test_a_bad_configuration_is_refused() -> None:
     with pytest.raises(ValueError, match="ttl_seconds"):
         LookupCache(-1)

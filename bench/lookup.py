@@ -26,20 +26,26 @@ from bench.common import BENCH_PYTHON, median, percentile, run_json
 from bench.stack import BenchStack, upn
 
 
-# A new connection per request: the local host writes a response's headers and body in two
-# sends without TCP_NODELAY, so on a kept-alive connection every answer with a body waits for
-# the client's delayed ACK (40 ms on Linux), which would swamp what is measured here (Azure's
-# host has no such stall). A fresh connection starts in quick-ACK mode; it costs a loopback
-# handshake (tens of microseconds).
-def _get(stack: BenchStack, user: str, headers: dict[str, str]) -> tuple[int, str | None]:
-    url = urlsplit(stack.lookup_url(user))
-    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=30)
+def _connect(stack: BenchStack) -> http.client.HTTPConnection:
+    url = urlsplit(stack.lookup_url("x"))
+    return http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=30)
+
+
+def _get(conn: http.client.HTTPConnection, stack: BenchStack, user: str,
+         headers: dict[str, str]) -> tuple[int, str | None]:
+    """One lookup on a kept-alive connection (the host answers with TCP_NODELAY, so no
+    response waits for the client's delayed ACK)."""
+    path = urlsplit(stack.lookup_url(user)).path
+    conn.request("GET", f"{path}?{urlencode({'code': stack.lookup_key})}", headers=headers)
+    resp = conn.getresponse()
+    resp.read()
+    return resp.status, resp.getheader("ETag")
+
+
+def _once(stack: BenchStack, user: str, headers: dict[str, str]) -> tuple[int, str | None]:
+    conn = _connect(stack)
     try:
-        conn.request("GET", f"{url.path}?{urlencode({'code': stack.lookup_key})}",
-                     headers=headers)
-        resp = conn.getresponse()
-        resp.read()
-        return resp.status, resp.getheader("ETag")
+        return _get(conn, stack, user, headers)
     finally:
         conn.close()
 
@@ -47,13 +53,17 @@ def _get(stack: BenchStack, user: str, headers: dict[str, str]) -> tuple[int, st
 def _timed_gets(stack: BenchStack, users: list[str], headers: dict[str, str] | None = None,
                 expect: int = 200) -> tuple[list[float], float]:
     times = []
+    conn = _connect(stack)
     started = time.perf_counter()
-    for user in users:
-        t = time.perf_counter()
-        status, _ = _get(stack, user, headers or {})
-        times.append(time.perf_counter() - t)
-        if status != expect:
-            raise RuntimeError(f"lookup of {user}: {status}, expected {expect}")
+    try:
+        for user in users:
+            t = time.perf_counter()
+            status, _ = _get(conn, stack, user, headers or {})
+            times.append(time.perf_counter() - t)
+            if status != expect:
+                raise RuntimeError(f"lookup of {user}: {status}, expected {expect}")
+    finally:
+        conn.close()
     return times, time.perf_counter() - started
 
 
@@ -73,12 +83,12 @@ def run(stack: BenchStack, users: int = 100, hits: int = 500, conditional: int =
         ) -> dict[str, Any]:
     names = [upn(i) for i in range(users)]
     # Warm the host's process (token, pools, table) with a user outside the measured set.
-    if _get(stack, upn(users), {})[0] != 200:
+    if _once(stack, upn(users), {})[0] != 200:
         raise RuntimeError("the warm-up lookup failed")
     miss_times, miss_elapsed = _timed_gets(stack, names)
     hit_users = [names[i % users] for i in range(hits)]
     hit_times, hit_elapsed = _timed_gets(stack, hit_users)
-    etag = _get(stack, names[0], {})[1]
+    etag = _once(stack, names[0], {})[1]
     assert etag
     before = _api_requests(stack)
     cond_times, cond_elapsed = _timed_gets(stack, [names[0]] * conditional,

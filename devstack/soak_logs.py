@@ -7,7 +7,7 @@ problem unless it is one of these two expected kinds:
 
 1. a redelivery request: the host's ``Executed 'Functions.sync_photo' (Failed, ...)`` record
    whose final exception is one of the product's transient errors, ``Throttled``,
-   ``ServiceUnavailable`` (``photo_core.errors``) or ``UserBusy`` (``photo_core.sync``). The
+   ``ServiceUnavailable`` (``photo_core.errors``) or ``UserBusy`` (``photo_core.claims``). The
    function raises these on purpose so that the platform delivers the drop again.
 2. a storage outage: a final exception ``azure.core.exceptions.ServiceRequestError`` or
    ``ServiceResponseError`` (storage unreachable or connection dropped) logged inside an
@@ -30,7 +30,7 @@ from pathlib import Path
 
 OUTAGE_GRACE_S = 90.0
 TRANSIENT = frozenset({"photo_core.errors.Throttled", "photo_core.errors.ServiceUnavailable",
-                       "photo_core.sync.UserBusy"})
+                       "photo_core.claims.UserBusy"})
 STORAGE_OUTAGE = frozenset({"azure.core.exceptions.ServiceRequestError",
                             "azure.core.exceptions.ServiceResponseError"})
 _RECORD = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) "

@@ -10,38 +10,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 
+from photo_core.claims import Claimant, Superseded, UserBusy, claim, release, release_quietly
 from photo_core.directory import Resolver, UserResolver
-from photo_core.errors import PermanentError, TransientError
+from photo_core.errors import PermanentError
 from photo_core.imaging import ImagePolicy, PreparedPhoto, prepare_photo
 from photo_core.lease import Lease
 from photo_core.naming import NameRejection, NamingRules, UserRef, parse_blob_name
 from photo_core.outcomes import Outcome, Status
 from photo_core.photo_api import PhotoApi
-from photo_core.ports import (
-    Disposal,
-    Drop,
-    DropChanged,
-    DropInfo,
-    OutcomeLog,
-    StateConflict,
-    StateStore,
-    UserState,
-)
+from photo_core.ports import Disposal, Drop, DropChanged, DropInfo, OutcomeLog, StateStore
+
+__all__ = ["SyncDeps", "SyncOptions", "UserBusy", "sync_drop"]
 
 logger = logging.getLogger(__name__)
-
-MAX_CLAIM_CONFLICTS = 20
-CLAIM_POLL_SECONDS = 0.5
-
-
-class UserBusy(TransientError):
-    """Another drop for the same user is being processed; this one waits its turn."""
-
-    code = "user_busy"
-
 
 @dataclass(frozen=True)
 class SyncOptions:
@@ -88,9 +72,11 @@ def sync_drop(drop: Drop, options: SyncOptions, deps: SyncDeps, *, force: bool =
                    "cap; it was not downloaded")
         rejected = _rejected(info, deps, "file_too_large", message, ref)
         return _finish(drop, info, deps, rejected, options, None)
-    claimed = _claim(deps, options, ref.key, info)
-    if isinstance(claimed, Outcome):
-        return _superseded(drop, info, deps, claimed, options, ref)
+    claimed = claim(_claimant(deps, options), ref.key, info)
+    if isinstance(claimed, Superseded):
+        superseded = _outcome(info, deps, Status.UNCHANGED, "superseded",
+                              "a newer drop for this user was already processed", None)
+        return _superseded(drop, info, deps, superseded, options, ref)
     state, version = claimed
     lease = Lease(deps.state, state, version, seconds=options.lock_seconds, now=deps.now).start()
     content: bytes | None = None
@@ -98,14 +84,19 @@ def sync_drop(drop: Drop, options: SyncOptions, deps: SyncDeps, *, force: bool =
         content = drop.read()
         outcome = _process(content, ref, lease, info, options, deps)
     except DropChanged:
-        _release(deps, *lease.stop(), None)
+        release(deps.state, *lease.stop(), None)
         logger.info("drop %s was overwritten while processing; its new version follows", info.name)
         return _overwritten(info, deps, ref)
     except BaseException:
-        _release_quietly(deps, *lease.stop())
+        release_quietly(deps.state, *lease.stop())
         raise
-    _release(deps, *lease.stop(), outcome if outcome.is_final else None, info)
+    release(deps.state, *lease.stop(), outcome if outcome.is_final else None, info)
     return _finish(drop, info, deps, outcome, options, content)
+
+
+def _claimant(deps: SyncDeps, options: SyncOptions) -> Claimant:
+    return Claimant(store=deps.state, owner=deps.owner, now=deps.now, sleep=deps.sleep,
+                    seconds=options.lock_seconds, wait_seconds=options.lock_wait_seconds)
 
 
 def _superseded(drop: Drop, info: DropInfo, deps: SyncDeps, superseded: Outcome,
@@ -149,88 +140,6 @@ def _process(content: bytes, ref: UserRef, lease: Lease, info: DropInfo,
     except PermanentError as exc:
         return _rejected(info, deps, exc.code, exc.message, ref)
     return _outcome(info, deps, Status.UPLOADED, None, _describe(prepared), ref, prepared, actions)
-
-
-def _claim(deps: SyncDeps, options: SyncOptions, user: str,
-           info: DropInfo) -> tuple[UserState, str] | Outcome:
-    """Take the user's claim, or say the drop is superseded by a newer one already handled.
-
-    A claim is a lease written with optimistic concurrency: two drops for the same user never
-    upload at once, so an older photo can never land after a newer one."""
-    waited = 0.0
-    conflicts = 0
-    while True:
-        now = deps.now()
-        current = deps.state.get(user)
-        state, version = current if current else (UserState(user=user), None)
-        if state.source_modified and info.last_modified < state.source_modified:
-            return _outcome(info, deps, Status.UNCHANGED, "superseded",
-                            "a newer drop for this user was already processed", None)
-        if _held_by_other(state, deps.owner, _drop_key(info), now):
-            if waited >= options.lock_wait_seconds:
-                raise UserBusy(f"another drop for {user} is in progress")
-            deps.sleep(CLAIM_POLL_SECONDS)
-            waited += CLAIM_POLL_SECONDS
-            continue
-        claimed = replace(state, lock_owner=deps.owner, lock_drop=_drop_key(info),
-                          lock_expires=now + timedelta(seconds=options.lock_seconds),
-                          attempts=state.attempts + 1)
-        try:
-            return claimed, deps.state.put(claimed, version)
-        except StateConflict:
-            conflicts += 1
-            if conflicts >= MAX_CLAIM_CONFLICTS:
-                raise UserBusy(f"could not claim {user}: its state keeps changing") from None
-
-
-def _held_by_other(state: UserState, owner: str, drop: str, now: datetime) -> bool:
-    """A live claim by another invocation for another drop. A claim for this very drop version
-    is taken over at once: its holder is a crashed earlier attempt or a duplicate delivery, and
-    uploading the same bytes twice is harmless, while waiting for a dead holder could push the
-    redelivery into the poison queue."""
-    return bool(state.lock_owner and state.lock_owner != owner and state.lock_drop != drop
-                and state.lock_expires and state.lock_expires > now)
-
-
-def _drop_key(info: DropInfo) -> str:
-    return f"{info.name}|{info.etag}"
-
-
-def _release(deps: SyncDeps, state: UserState, version: str, outcome: Outcome | None,
-             info: DropInfo | None = None) -> None:
-    """Drop the claim, folding the outcome into the user's state when there is one."""
-    released = replace(state, lock_owner=None, lock_expires=None, lock_drop=None)
-    if outcome is not None and info is not None and outcome.reason != "superseded":
-        released = replace(
-            released,
-            last_status=outcome.status.value,
-            last_reason=outcome.reason,
-            last_message=outcome.message,
-            last_blob_name=info.name,
-            last_blob_etag=info.etag,
-            updated_at=outcome.at,
-        )
-        if outcome.status in (Status.UPLOADED, Status.UNCHANGED):
-            # Only a photo that is now the user's moves the "newest" mark: a newer drop that was
-            # rejected must not stop an older valid one from being applied.
-            newest = max(filter(None, (state.source_modified, info.last_modified)))
-            released = replace(released, content_sha256=outcome.content_sha256,
-                               source_modified=newest)
-        if outcome.status is Status.UPLOADED:
-            released = replace(released, uploaded_at=outcome.at)
-    try:
-        deps.state.put(released, version)
-    except StateConflict:
-        logger.warning("claim on %s was taken over before release", state.user)
-
-
-def _release_quietly(deps: SyncDeps, state: UserState, version: str) -> None:
-    """Release after a failure without hiding it: if storage is down too, the claim simply
-    expires (``lock_seconds``) and the redelivered drop takes it over."""
-    try:
-        _release(deps, state, version, None)
-    except Exception:
-        logger.exception("could not release the claim on %s; it will expire", state.user)
 
 
 def _finish(drop: Drop, info: DropInfo, deps: SyncDeps, outcome: Outcome,

@@ -18,7 +18,7 @@ def main(source: str, target: str) -> int:
     bulk = results["raw"]["bulk"]
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
     for key, label, colour in (("photo_sync", "photo-sync (local stack)", "#1f6fb2"),
-                               ("baseline", "msgraph-sdk upload loop", "#d9822b")):
+                               ("baseline", "msgraph-sdk + Pillow baseline", "#d9822b")):
         series = bulk[key]["series"]
         rate = bulk[key]["photos_per_second"]
         ax.plot([t for t, _ in series], [n for _, n in series], label=f"{label}: {rate:.1f}/s",

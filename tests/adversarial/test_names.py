@@ -15,7 +15,7 @@ from photo_core.naming import NameRejection, UserRef, UserRefKind, parse_blob_na
 from photo_core.outcomes import Status
 from tests.adversarial.name_catalogue import NAMES, NameCase
 from tests.adversarial.support import NAME_CODES, assert_one_user_segment, run_sync
-from tests.unit.fakes import jpeg
+from tests.photos import jpeg
 
 ALL = [pytest.param(case, id=case.spec) for case in NAMES]
 ACCEPTED = [

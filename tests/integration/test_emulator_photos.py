@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from tests.integration.emulator_fixture import client_token, emulator_session
+from tests.photos import jpeg
 
 pytest_plugins = ["tests.integration.emulator_fixture"]
 pytestmark = pytest.mark.integration
@@ -26,12 +27,6 @@ ALEX = "alex.wilber@contoso.com"  # no photo
 OBRIEN = "o'brien@contoso.com"
 NESTOR = "nestor.wilke@contoso.com"  # no mailbox
 MEGAN = "megan.bowen@contoso.com"  # 720x540 photo
-
-
-def jpeg(width: int = 120, height: int = 120, color: str = "red") -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (width, height), color).save(out, format="JPEG")
-    return out.getvalue()
 
 
 class Api:
@@ -142,7 +137,7 @@ def test_upn_forms_case_and_apostrophes(graph: Api, emu: dict[str, Any]) -> None
 def test_graph_upload_replaces_the_photo(graph: Api, emu: dict[str, Any], method: str) -> None:
     before = graph.get(f"/users/{ALEX}/photos").json()
     assert before["value"] == []
-    body = jpeg(300, 200)
+    body = jpeg(size=(300, 200))
     r = graph.send(method, f"/users/{ALEX}/photo/$value", body)
     assert r.status_code == 200
     assert r.content == b""
@@ -238,7 +233,7 @@ def test_upload_refusals(graph: Api) -> None:
 
 
 def test_the_limit_is_exactly_four_megabytes(graph: Api) -> None:
-    small = jpeg(64, 64)
+    small = jpeg(size=(64, 64))
     body = small + bytes(4 * 1024 * 1024 - len(small))  # decoders ignore bytes after EOI
     assert graph.send("PATCH", f"/users/{ALEX}/photo/$value", body).status_code == 200
     assert graph.send("PATCH", f"/users/{ALEX}/photo/$value", body + b"\0").status_code == 413
@@ -336,7 +331,7 @@ def test_outlook_metadata_shapes(outlook: Api, emu: dict[str, Any]) -> None:
 
 
 def test_outlook_upload_and_key_forms(outlook: Api, emu: dict[str, Any]) -> None:
-    body = jpeg(240, 240, "blue")
+    body = jpeg("blue", (240, 240))
     key = quote("users('" + OBRIEN.replace("'", "''") + "')", safe="")
     r = outlook.send("PATCH", f"/{key}/photo/$value", body)
     assert r.status_code == 200

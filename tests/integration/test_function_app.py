@@ -19,16 +19,11 @@ from devstack.stack import local_settings_values
 from photo_core.bootstrap import reset_app_services
 from tests.integration.emulator_fixture import emulator_session
 from tests.integration.test_photo_api import admin, faults
+from tests.photos import jpeg
 
 pytestmark = pytest.mark.integration
 
 Functions = dict[str, Callable[..., Any]]
-
-
-def jpeg(size: tuple[int, int] = (240, 240), color: str = "#5577aa") -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, color).save(out, "JPEG")
-    return out.getvalue()
 
 
 @pytest.fixture
@@ -112,7 +107,7 @@ def test_transient_failures_raise_for_the_platform_to_retry(functions: Functions
 def test_lookup_answers_metadata_and_the_last_sync(functions: Functions, azurite: Azurite,
                                                    container_name: str) -> None:
     functions["sync_photo"](drop(azurite, container_name, "alex.wilber@contoso.com.jpg",
-                                 jpeg((300, 300))))
+                                 jpeg(size=(300, 300))))
     response = get(functions, "photo_lookup", "users/alex.wilber@contoso.com/photo",
                    "alex.wilber@contoso.com")
     assert response.status_code == 200

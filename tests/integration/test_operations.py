@@ -13,21 +13,15 @@ from typing import Any
 
 import pytest
 from azure.storage.blob import BlobServiceClient, ContainerClient
-from PIL import Image
 
 from devstack.azurite import Azurite
 from devstack.stack import local_settings_values, write_local_settings
 from photo_core.bootstrap import reset_app_services
 from photo_core.cli import main
 from tests.integration.test_photo_api import uploads
+from tests.photos import jpeg
 
 pytestmark = pytest.mark.integration
-
-
-def jpeg(color: str) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (128, 128), color).save(out, "JPEG")
-    return out.getvalue()
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from photo_core.photo_api import HttpPhotoApi
 from photo_core.retry import RetryPolicy, SystemClock
 from photo_core.settings import Settings
 from tests.integration.emulator_fixture import emulator_session
+from tests.photos import jpeg
 
 pytestmark = pytest.mark.integration
 
@@ -83,12 +84,6 @@ def client_for(settings: Settings, clock: RecordingClock | None = None,
     )
 
 
-def jpeg(size: tuple[int, int] = (200, 200), color: str = "#c04020") -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, color).save(out, "JPEG", quality=90)
-    return out.getvalue()
-
-
 def admin(info: dict[str, Any], method: str, path: str, **kwargs: Any) -> requests.Response:
     with emulator_session(info) as s:
         resp = s.request(method, f"{info['admin_base']}{path}", timeout=10, **kwargs)
@@ -121,7 +116,7 @@ def outlook(emu: dict[str, Any]) -> HttpPhotoApi:
 @pytest.mark.parametrize("dialect", ["graph", "outlook"])
 def test_a_photo_set_can_be_read_back_in_both_dialects(emu: dict[str, Any], dialect: str) -> None:
     api = client_for(settings_for(emu, PHOTO_API_DIALECT=dialect))
-    photo = jpeg((300, 200))
+    photo = jpeg(size=(300, 200))
     assert api.get_metadata(ALEX) is None
     api.set_photo(ALEX, photo)
     meta = api.get_metadata(ALEX)
@@ -151,7 +146,7 @@ def test_the_etag_changes_on_every_update(graph: HttpPhotoApi) -> None:
 
 
 def test_graph_lists_sizes_up_to_the_photo_and_serves_one(graph: HttpPhotoApi) -> None:
-    graph.set_photo(ALEX, jpeg((250, 250)))
+    graph.set_photo(ALEX, jpeg(size=(250, 250)))
     assert [m.size_id for m in graph.list_sizes(ALEX)] == [
         "48x48", "64x64", "96x96", "120x120", "240x240"]
     small = graph.get_photo(ALEX, "48x48")
@@ -326,7 +321,6 @@ def test_the_outlook_dialect_names_its_own_permission(emu: dict[str, Any]) -> No
                                   PHOTO_CLIENT_SECRET=emu["noroles_client_secret"]))
     with pytest.raises(Forbidden, match=r"User\.ReadWrite\.All"):
         api.set_photo(ALEX, jpeg())
-
 
 
 def test_a_token_for_the_wrong_audience_is_reported_as_auth_failure(emu: dict[str, Any]) -> None:

@@ -3,7 +3,6 @@ function -> emulator, and lookups through the host with function keys."""
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import time
@@ -14,10 +13,10 @@ from typing import Any
 import pytest
 import requests
 from azure.storage.blob import ContainerClient
-from PIL import Image
 
 from devstack.stack import LocalStack, StackInfo
 from tests.integration.emulator_fixture import emulator_session
+from tests.photos import jpeg
 
 pytestmark = pytest.mark.integration
 
@@ -55,12 +54,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 def info(stack: LocalStack) -> StackInfo:
     assert stack.info is not None
     return stack.info
-
-
-def jpeg(color: str, size: tuple[int, int] = (200, 200)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, color).save(out, "JPEG")
-    return out.getvalue()
 
 
 def container(info: StackInfo) -> ContainerClient:

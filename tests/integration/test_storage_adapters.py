@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -10,7 +9,6 @@ from typing import Any
 import pytest
 from azure.data.tables import TableClient
 from azure.storage.blob import BlobServiceClient, ContainerClient
-from PIL import Image
 
 from devstack.azurite import Azurite
 from photo_core.blob_drop import TAG_REASON, TAG_STATUS, AzureBlobDrop
@@ -22,14 +20,9 @@ from photo_core.ports import Disposal, DropChanged, StateConflict, UserState
 from photo_core.state_table import TableStateStore
 from photo_core.sync import SyncDeps, SyncOptions, sync_drop
 from tests.integration.test_photo_api import admin, settings_for
+from tests.photos import jpeg
 
 pytestmark = pytest.mark.integration
-
-
-def jpeg(color: str = "#3366aa") -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (160, 160), color).save(out, "JPEG")
-    return out.getvalue()
 
 
 @pytest.fixture

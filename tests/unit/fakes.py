@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,14 +13,6 @@ from photo_core.naming import UserRef
 from photo_core.outcomes import Outcome
 from photo_core.photo_api import DirectoryUser, PhotoContent
 from photo_core.ports import Disposal, DropChanged, DropInfo, StateConflict, UserState
-
-
-def jpeg(size: tuple[int, int] = (120, 120), color: tuple[int, int, int] = (200, 120, 40)) -> bytes:
-    from PIL import Image
-
-    out = io.BytesIO()
-    Image.new("RGB", size, color).save(out, "JPEG", quality=90)
-    return out.getvalue()
 
 
 class FakeClock:

@@ -10,7 +10,8 @@ from photo_core.imaging import ImagePolicy
 from photo_core.naming import NamingRules
 from photo_core.outcomes import Status
 from photo_core.sync import SyncDeps, SyncOptions, sync_drop
-from tests.unit.fakes import FakeClock, FakeDrop, FakeOutcomeLog, FakePhotoApi, FakeStateStore, jpeg
+from tests.photos import jpeg
+from tests.unit.fakes import FakeClock, FakeDrop, FakeOutcomeLog, FakePhotoApi, FakeStateStore
 
 JANE = "jane@contoso.com"
 ON = DeletionOptions(enabled=True, drop_container="hr-photos", naming=NamingRules())

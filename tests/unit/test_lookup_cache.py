@@ -11,7 +11,8 @@ from photo_core.errors import InvalidUserReference, Throttled
 from photo_core.lookup import LookupResult, lookup_photo
 from photo_core.lookup_cache import LookupCache
 from photo_core.naming import NamingRules, UserRef
-from tests.unit.fakes import FakePhotoApi, FakeStateStore, jpeg
+from tests.photos import jpeg
+from tests.unit.fakes import FakePhotoApi, FakeStateStore
 
 
 def look(text: str, api: FakePhotoApi, cache: LookupCache) -> LookupResult:

@@ -14,7 +14,8 @@ from photo_core.outcomes import Status
 from photo_core.ports import RecordedOutcome, UserState
 from photo_core.reconcile import Listing, ReconcileOptions, reconcile
 from photo_core.sync import SyncDeps, SyncOptions
-from tests.unit.fakes import FakeClock, FakeDrop, FakePhotoApi, FakeStateStore, jpeg
+from tests.photos import jpeg
+from tests.unit.fakes import FakeClock, FakeDrop, FakePhotoApi, FakeStateStore
 
 SYNC = SyncOptions(naming=NamingRules(), image=ImagePolicy())
 

@@ -13,13 +13,13 @@ from photo_core.outcomes import Status
 from photo_core.photo_api import DirectoryUser
 from photo_core.ports import Disposal, RecordedOutcome, UserState
 from photo_core.sync import SyncDeps, SyncOptions, UserBusy, sync_drop
+from tests.photos import jpeg
 from tests.unit.fakes import (
     FakeClock,
     FakeDrop,
     FakeOutcomeLog,
     FakePhotoApi,
     FakeStateStore,
-    jpeg,
 )
 
 JANE = "jane.doe@contoso.com"

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from photo_core.errors import SettingsError
+from photo_core.local_settings import SettingsFileError, apply_values, read_local_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 BAR_WIDTH = 30
@@ -52,15 +53,15 @@ def _settings_option(parser: argparse.ArgumentParser) -> None:
 
 
 def load_settings_file(path: Path | None) -> None:
+    """Fill unset settings from a local.settings.json, as Core Tools and the local host do."""
     if path is None:
         return
+    if not path.is_file():
+        raise SettingsError([f"--settings {path}: no such file"])
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise SettingsError([f"--settings {path}: {exc}"]) from exc
-    values = document.get("Values", {}) if isinstance(document, dict) else {}
-    for name, value in values.items():
-        os.environ.setdefault(str(name), str(value))
+        apply_values(read_local_settings(path).values)
+    except SettingsFileError as exc:
+        raise SettingsError([f"--settings {exc}"]) from exc
 
 
 def _reconcile(args: argparse.Namespace, _policy: Any, out: TextIO, err: TextIO) -> int:

@@ -1,21 +1,31 @@
 """local.settings.json and host.json, read the way Azure Functions Core Tools reads them.
 
-Core Tools puts ``Values`` into the process environment before the worker imports the app, and
-skips any name that the environment already has (so a shell ``export`` beats the file, which is
-what lets CI and tests override a developer's settings). host.json supplies the HTTP route
-prefix, the blob extension's parallelism and poison threshold, and the function timeout.
+local.settings.json is read by :mod:`photo_core.local_settings` (shared with the
+``python -m photo_core --settings`` commands) and re-exported here. host.json supplies the HTTP
+route prefix, the blob extension's parallelism and poison threshold, and the function timeout.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from photo_core.local_settings import (
+    LocalSettings,
+    SettingsFileError,
+    apply_values,
+    load_json_object,
+    read_local_settings,
+    unapply_values,
+)
+
+__all__ = ["DEFAULT_HTTP_PORT", "HostConfig", "LocalSettings", "SettingsError", "apply_values",
+           "parse_timespan", "read_host_json", "read_local_settings",
+           "resolve_setting_references", "unapply_values"]
 
 logger = logging.getLogger(__name__)
 
@@ -28,16 +38,8 @@ DEFAULT_POISON_THRESHOLD = 5  # the blob extension's default
 DEFAULT_FUNCTION_TIMEOUT = 300.0  # Consumption's default, 5 minutes
 
 
-class SettingsError(ValueError):
-    """local.settings.json or host.json cannot be used; the message says which and why."""
-
-
-@dataclass(frozen=True)
-class LocalSettings:
-    """What local.settings.json holds that the host uses."""
-
-    values: dict[str, str] = field(default_factory=dict)
-    http_port: int | None = None
+#: Raised for local.settings.json and host.json alike.
+SettingsError = SettingsFileError
 
 
 @dataclass(frozen=True)
@@ -50,59 +52,11 @@ class HostConfig:
     function_timeout: float | None = DEFAULT_FUNCTION_TIMEOUT  # seconds; None = unbounded
 
 
-def read_local_settings(path: Path) -> LocalSettings:
-    """Parse local.settings.json; a missing file is an empty one, as for Core Tools."""
-    if not path.is_file():
-        return LocalSettings()
-    document = _load_json(path)
-    if document.get("IsEncrypted") is True:
-        raise SettingsError(
-            f"{path}: IsEncrypted is true; the local host reads plain values only "
-            "(decrypt with `func settings decrypt` where Core Tools is installed)"
-        )
-    raw_values = document.get("Values") or {}
-    if not isinstance(raw_values, dict):
-        raise SettingsError(f"{path}: Values must be an object of name/value pairs")
-    values: dict[str, str] = {}
-    for name, value in raw_values.items():
-        if isinstance(value, bool):
-            values[name] = "true" if value else "false"
-        elif isinstance(value, str | int | float):
-            values[name] = str(value)
-        elif value is not None:
-            raise SettingsError(f"{path}: Values.{name} must be a string")
-    host = document.get("Host") or {}
-    port = host.get("LocalHttpPort") if isinstance(host, dict) else None
-    if port is not None and not isinstance(port, int):
-        raise SettingsError(f"{path}: Host.LocalHttpPort must be a number")
-    return LocalSettings(values=values, http_port=port)
-
-
-def apply_values(values: Mapping[str, str]) -> dict[str, str]:
-    """Put values into os.environ unless already set; return what was set (to undo later)."""
-    applied: dict[str, str] = {}
-    for name, value in values.items():
-        if name in os.environ:
-            # Core Tools says the same; the value is not logged (it may be a secret).
-            logger.info("Skipping '%s' from local settings: already set in the environment", name)
-            continue
-        os.environ[name] = value
-        applied[name] = value
-    return applied
-
-
-def unapply_values(applied: Mapping[str, str]) -> None:
-    """Remove what ``apply_values`` set, unless someone changed it since."""
-    for name, value in applied.items():
-        if os.environ.get(name) == value:
-            del os.environ[name]
-
-
 def read_host_json(path: Path) -> HostConfig:
     """Parse host.json; a missing file means the platform defaults."""
     if not path.is_file():
         return HostConfig()
-    document = _load_json(path)
+    document = load_json_object(path)
     extensions = _object(document.get("extensions"), f"{path}: extensions")
     http = _object(extensions.get("http"), f"{path}: extensions.http")
     blobs = _object(extensions.get("blobs"), f"{path}: extensions.blobs")
@@ -156,16 +110,6 @@ def resolve_setting_references(text: str, where: str) -> str:
         return value
 
     return _SETTING_REFERENCE.sub(lookup, text)
-
-
-def _load_json(path: Path) -> dict[str, Any]:
-    try:
-        document = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (OSError, ValueError) as exc:
-        raise SettingsError(f"{path}: cannot be read as JSON ({exc})") from None
-    if not isinstance(document, dict):
-        raise SettingsError(f"{path}: must hold a JSON object")
-    return document
 
 
 def _object(value: Any, where: str) -> dict[str, Any]:

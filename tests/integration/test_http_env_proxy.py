@@ -113,3 +113,23 @@ def test_storage_clients_use_a_proxy_from_the_environment(
     finally:
         proxy.close()
         target.close()
+
+
+def test_without_a_proxy_storage_clients_read_the_environment_once(
+        clean_env: pytest.MonkeyPatch) -> None:
+    """Built with no proxy configured, a client does not look at the environment per request:
+    a proxy variable set afterwards takes effect at the next start, not mid-flight."""
+    proxy, target = Recorder(404), Recorder(404)
+    try:
+        connection = (f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};"
+                      f"AccountKey={DEV_KEY};BlobEndpoint={target.url}/{DEV_ACCOUNT};")
+        container = build_container_client(StorageSettings(connection_string=connection),
+                                           "hr-photos")
+        clean_env.setenv("HTTP_PROXY", proxy.url)
+        with pytest.raises(ResourceNotFoundError):
+            container.get_container_properties()
+        assert proxy.seen == []
+        assert [path.split("?")[0] for path in target.seen] == [f"/{DEV_ACCOUNT}/hr-photos"]
+    finally:
+        proxy.close()
+        target.close()

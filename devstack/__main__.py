@@ -12,10 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 import threading
 import time
 from pathlib import Path
+from types import FrameType
 from typing import Any
 from urllib.parse import quote
 
@@ -52,11 +54,24 @@ def main(argv: list[str] | None = None) -> int:
     return _status(info, args.n)
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM (``kill``, ``timeout``, a supervisor) stops the stack the way Ctrl-C does.
+
+    Python's default for SIGTERM is to exit at once, skipping ``finally``: Azurite, which runs
+    in a session of its own so that Ctrl-C reaches it only through us, would outlive the stack
+    and keep its ports."""
+    def stop(number: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def _run(state_dir: Path, *, keep_serving: bool) -> int:
     stack = LocalStack(state_dir)
+    _stop_on_sigterm()
     print("starting Azurite, the photo API emulator and the functions host ...", flush=True)
-    info = stack.start()
     try:
+        info = stack.start()
         samples = sample_batch()
         _upload_all(info, samples)
         results = _wait_for_outcomes(info, [s.blob_name for s in samples])

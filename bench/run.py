@@ -264,6 +264,9 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def main() -> int:
+    from devstack.azurite import stop_on_sigterm
+
+    stop_on_sigterm()  # the stacks it starts are stopped, not orphaned, by a SIGTERM
     started = time.monotonic()
     ensure_bench_venv()
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -12,15 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
 import sys
 import threading
 import time
 from pathlib import Path
-from types import FrameType
 from typing import Any
 from urllib.parse import quote
 
+from devstack.azurite import stop_on_sigterm
 from devstack.samples import Sample, sample_batch
 from devstack.stack import DEFAULT_STATE_DIR, LocalStack, StackInfo
 
@@ -54,21 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     return _status(info, args.n)
 
 
-def _stop_on_sigterm() -> None:
-    """SIGTERM (``kill``, ``timeout``, a supervisor) stops the stack the way Ctrl-C does.
-
-    Python's default for SIGTERM is to exit at once, skipping ``finally``: Azurite, which runs
-    in a session of its own so that Ctrl-C reaches it only through us, would outlive the stack
-    and keep its ports."""
-    def stop(number: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-
-
 def _run(state_dir: Path, *, keep_serving: bool) -> int:
     stack = LocalStack(state_dir)
-    _stop_on_sigterm()
+    stop_on_sigterm()
     print("starting Azurite, the photo API emulator and the functions host ...", flush=True)
     try:
         info = stack.start()

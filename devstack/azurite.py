@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 import threading
 from pathlib import Path
-from types import TracebackType
+from types import FrameType, TracebackType
 
 #: The storage emulators' published development account (documented by Microsoft; not a secret).
 DEV_ACCOUNT = "devstoreaccount1"
@@ -190,3 +190,13 @@ class Azurite:
                     ready.set()
         ready.set()  # the process ended: let start() report it at once rather than time out
 
+
+def stop_on_sigterm() -> None:
+    """Make SIGTERM (``kill``, ``timeout``, a supervisor) unwind like Ctrl-C, for commands that
+    start Azurite. Python's default for SIGTERM is to exit at once, skipping ``finally`` and
+    ``with`` blocks: Azurite, which runs in a session of its own so that Ctrl-C reaches it only
+    through us, would outlive the command and keep its ports. Call it from the main thread."""
+    def stop(number: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)

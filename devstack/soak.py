@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from devstack.azurite import stop_on_sigterm
 from devstack.soak_config import FAULT_KINDS, FAULT_SCRIPT, SoakConfig
 from devstack.soak_observe import guarded, observe, settle
 from devstack.soak_plan import directory_document, make_plan
@@ -113,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
                         seed=args.seed, deadline_s=args.deadline_s, state_dir=args.state_dir,
                         json_out=args.json_out, rate=args.rate,
                         function_timeout_s=args.function_timeout_s)
+    stop_on_sigterm()
     result = run_soak(config)
     print(markdown(result))
     if config.json_out is not None:

@@ -9,6 +9,7 @@ metadata with the details. Writing metadata changes the ETag; tags do not.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
 
@@ -19,7 +20,7 @@ from photo_core.outcomes import Outcome, Status
 from photo_core.ports import Disposal, DropChanged, DropInfo, RecordedOutcome
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Iterator
 
     from azure.storage.blob import BlobClient, ContainerClient
 
@@ -34,11 +35,18 @@ TAG_REASON = "photosync-reason"
 _META_SAFE = " @.'-_:,;()=+!~*"
 
 
-class AzureBlobDrop:
-    """One drop blob; properties are read once and reused (no double reads)."""
+#: The container client for a container name, from the process's blob service client.
+Containers = Callable[[str], "ContainerClient"]
 
-    def __init__(self, blob: BlobClient) -> None:
+
+class AzureBlobDrop:
+    """One drop blob; properties are read once and reused (no double reads). ``containers``
+    gives the client for the processed/rejected container a drop is moved to (the process's
+    pooled one; without it, a client of its own is built for each move)."""
+
+    def __init__(self, blob: BlobClient, containers: Containers | None = None) -> None:
         self._blob = blob
+        self._containers = containers
         self._etag: str | None = None
         self._metadata: dict[str, str] = {}
         self._tags: dict[str, str] | None = None
@@ -123,6 +131,8 @@ class AzureBlobDrop:
                         self._blob.blob_name)
 
     def _sibling(self, container: str) -> BlobClient:
+        if self._containers is not None:
+            return self._containers(container).get_blob_client(self._blob.blob_name)
         from azure.storage.blob import BlobClient
 
         url = self._blob.url
@@ -136,8 +146,9 @@ class AzureDropSource:
     """Adapter for reconcile's ``DropSource``: lists with metadata, so deciding what needs work
     reads no content and makes one request per page, not per blob."""
 
-    def __init__(self, container: ContainerClient) -> None:
+    def __init__(self, container: ContainerClient, containers: Containers | None = None) -> None:
         self._container = container
+        self._containers = containers
 
     def list(self, prefix: str | None) -> Iterator[Listing]:
         from photo_core.reconcile import Listing
@@ -146,7 +157,7 @@ class AzureDropSource:
             yield Listing(blob.name, blob.last_modified, _recorded(dict(blob.metadata or {})))
 
     def open(self, name: str) -> AzureBlobDrop:
-        return AzureBlobDrop(self._container.get_blob_client(name))
+        return AzureBlobDrop(self._container.get_blob_client(name), self._containers)
 
 
 def mapping_fetcher(container: ContainerClient, path: str,

@@ -26,7 +26,7 @@ from photo_core.sync import SyncOptions
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
-    from azure.storage.blob import ContainerClient
+    from azure.storage.blob import BlobServiceClient, ContainerClient
 
 POOL_CONNECTIONS = 4
 POOL_MAXSIZE = 32  # above the host's blob parallelism, so no request waits for a connection
@@ -47,6 +47,7 @@ class AppServices(Services):
     resolver: UserResolver
     lookup_cache: LookupCache
     table: TableClient
+    blobs: BlobServiceClient  # one pool and credential for every container
     drop_container: ContainerClient
     sync_options: SyncOptions
 
@@ -108,20 +109,21 @@ def bootstrap_app(settings: Settings | None = None) -> AppServices:
         rejected_container=storage.rejected_container,
         dry_run=storage.dry_run,
     )
+    blobs = build_blob_service(storage)
     directory = settings.directory
     mapping = None
     if directory.mapping_blob:
         from photo_core.blob_drop import mapping_fetcher
 
         container, _, path = directory.mapping_blob.partition("/")
-        mapping = mapping_fetcher(build_container_client(storage, container), path)
+        mapping = mapping_fetcher(blobs.get_container_client(container), path)
     resolver = Resolver(core.photo_api, employee_ttl=directory.employee_id_cache_seconds,
                         mapping=mapping, mapping_ttl=directory.mapping_cache_seconds)
     return AppServices(
         settings=settings, session=core.session, tokens=core.tokens, photo_api=core.photo_api,
         state=TableStateStore(table), log=TableOutcomeLog(table), resolver=resolver,
         lookup_cache=LookupCache(settings.lookup_cache_seconds), table=table,
-        drop_container=build_container_client(storage, storage.drop_container),
+        blobs=blobs, drop_container=blobs.get_container_client(storage.drop_container),
         sync_options=options,
     )
 
@@ -139,16 +141,22 @@ def build_table_client(storage: StorageSettings) -> TableClient:
                        credential=_identity_credential(storage), **sdk_options())
 
 
-def build_container_client(storage: StorageSettings, container: str) -> ContainerClient:
-    """A container client on the same connection as the blob trigger's ``PhotoStorage``."""
-    from azure.storage.blob import ContainerClient
+def build_blob_service(storage: StorageSettings) -> BlobServiceClient:
+    """The blob service client on the same connection as the blob trigger's ``PhotoStorage``.
+    Container and blob clients taken from it share its connection pool and credential."""
+    from azure.storage.blob import BlobServiceClient
 
     if storage.connection_string:
-        return ContainerClient.from_connection_string(storage.connection_string, container,
-                                                      **sdk_options())
+        return BlobServiceClient.from_connection_string(storage.connection_string,
+                                                        **sdk_options())
     assert storage.blob_service_uri, "validated by settings"
-    return ContainerClient(storage.blob_service_uri, container,
-                           credential=_identity_credential(storage), **sdk_options())
+    return BlobServiceClient(storage.blob_service_uri, credential=_identity_credential(storage),
+                             **sdk_options())
+
+
+def build_container_client(storage: StorageSettings, container: str) -> ContainerClient:
+    """A container client on the same connection as the blob trigger's ``PhotoStorage``."""
+    return build_blob_service(storage).get_container_client(container)
 
 
 def _identity_credential(storage: StorageSettings) -> Any:

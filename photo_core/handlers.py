@@ -29,7 +29,8 @@ def utcnow() -> datetime:
 
 def handle_drop(blob: BlobClient) -> Outcome:
     services = app_services()
-    outcome = sync_drop(AzureBlobDrop(pooled(blob)), services.sync_options, drop_deps())
+    drop = AzureBlobDrop(pooled(blob), services.blobs.get_container_client)
+    outcome = sync_drop(drop, services.sync_options, drop_deps())
     if outcome.user and outcome.status is Status.UPLOADED:
         services.lookup_cache.forget(outcome.user)  # this process's lookups see it at once
     return outcome
@@ -75,7 +76,8 @@ def handle_reconcile(options: ReconcileOptions | None = None,
     settings = services.settings
     options = options or ReconcileOptions(workers=settings.reconcile.workers,
                                           deadline_seconds=settings.reconcile.deadline_seconds)
-    return reconcile(AzureDropSource(services.drop_container), services.sync_options, drop_deps,
+    source = AzureDropSource(services.drop_container, services.blobs.get_container_client)
+    return reconcile(source, services.sync_options, drop_deps,
                      options, progress)
 
 

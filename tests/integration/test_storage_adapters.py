@@ -98,6 +98,28 @@ def test_move_copies_with_the_outcome_then_removes_the_drop(container: Container
     assert not client.exists()
 
 
+def test_a_move_uses_the_process_wide_client_for_the_target_container(
+        container: ContainerClient, azurite: Azurite) -> None:
+    service = BlobServiceClient.from_connection_string(azurite.connection_string)
+    target = service.create_container(f"moved-{uuid.uuid4().hex[:12]}")
+    asked: list[str] = []
+
+    def containers(name: str) -> ContainerClient:
+        asked.append(name)
+        return service.get_container_client(name)
+
+    client = container.upload_blob("jane@contoso.com.jpg", b"data")
+    drop = AzureBlobDrop(client, containers)
+    drop.info()
+    content = drop.read()
+    drop.record(outcome(Status.REJECTED, "jane@contoso.com.jpg", "not_jpeg"))
+    drop.dispose(Disposal.MOVE, target.container_name, content)
+    assert asked == [target.container_name]
+    moved = target.get_blob_client("jane@contoso.com.jpg")
+    assert moved.get_blob_tags() == {TAG_STATUS: "rejected", TAG_REASON: "not_jpeg"}
+    assert not client.exists()
+
+
 def test_delete_removes_only_the_processed_version(container: ContainerClient) -> None:
     client = container.upload_blob("jane@contoso.com.jpg", b"v1")
     drop = AzureBlobDrop(client)

@@ -264,7 +264,7 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def main() -> int:
-    from devstack.azurite import stop_on_sigterm
+    from devstack.procs import stop_on_sigterm
 
     stop_on_sigterm()  # the stacks it starts are stopped, not orphaned, by a SIGTERM
     started = time.monotonic()

@@ -17,7 +17,6 @@ import json
 import os
 import selectors
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -81,14 +80,9 @@ def _read_json_line(proc: subprocess.Popen[str], what: str, timeout: float = 60.
 
 
 def _stop(proc: subprocess.Popen[str] | None, timeout: float = 20.0) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
+    from devstack.procs import terminate
+
+    terminate(proc, timeout, kill_wait=5)
 
 
 @dataclass

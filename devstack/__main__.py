@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from devstack.azurite import stop_on_sigterm
+from devstack.procs import stop_on_sigterm
 from devstack.samples import Sample, sample_batch
 from devstack.stack import DEFAULT_STATE_DIR, LocalStack, StackInfo
 

@@ -15,12 +15,13 @@ import collections
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
 import threading
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
+
+from devstack.procs import terminate
 
 #: The storage emulators' published development account (documented by Microsoft; not a secret).
 DEV_ACCOUNT = "devstoreaccount1"
@@ -114,13 +115,7 @@ class Azurite:
     def stop(self, *, timeout: float = 10.0, remove_temp: bool = True) -> None:
         """Stop Azurite gracefully (it saves its data on SIGTERM), then kill if it hangs."""
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout)
+        terminate(process, timeout, kill_wait=timeout)
         if process is not None and process.stdout is not None:
             if self._reader is not None:
                 self._reader.join(timeout)
@@ -190,13 +185,3 @@ class Azurite:
                     ready.set()
         ready.set()  # the process ended: let start() report it at once rather than time out
 
-
-def stop_on_sigterm() -> None:
-    """Make SIGTERM (``kill``, ``timeout``, a supervisor) unwind like Ctrl-C, for commands that
-    start Azurite. Python's default for SIGTERM is to exit at once, skipping ``finally`` and
-    ``with`` blocks: Azurite, which runs in a session of its own so that Ctrl-C reaches it only
-    through us, would outlive the command and keep its ports. Call it from the main thread."""
-    def stop(number: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)

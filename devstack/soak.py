@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from devstack.azurite import stop_on_sigterm
+from devstack.procs import stop_on_sigterm
 from devstack.soak_config import FAULT_KINDS, FAULT_SCRIPT, SoakConfig
 from devstack.soak_observe import guarded, observe, settle
 from devstack.soak_plan import directory_document, make_plan

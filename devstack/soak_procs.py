@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from devstack.procs import terminate
 from devstack.stack import REPO_ROOT, local_settings_values, write_local_settings
 
 
@@ -64,14 +65,7 @@ class Child:
         self._close()
 
     def stop(self, timeout: float = 30.0) -> None:
-        process = self.process
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10.0)
+        terminate(self.process, timeout)
         self._close()
 
     def _close(self) -> None:

@@ -138,13 +138,6 @@ param lookupAuthAllowedApplications array = []
 @description('Object id of whoever runs the deployment; azd fills it in. Used only to let them put the credential into Key Vault.')
 param deployerPrincipalId string = ''
 
-@allowed([
-  'User'
-  'Group'
-  'ServicePrincipal'
-])
-param deployerPrincipalType string = 'User'
-
 @description('Object id of the user, group or service principal that uploads HR photos (empty: grant it later).')
 param hrUploaderPrincipalId string = ''
 
@@ -274,7 +267,6 @@ module rbac 'modules/rbac.bicep' = {
     keyVaultName: usesAppRegistration ? 'kv-photo-${resourceToken}' : ''
     keyVaultCredentialKind: (photoAuthMode == 'certificate') ? 'certificate' : 'client_secret'
     deployerPrincipalId: deployerPrincipalId
-    deployerPrincipalType: deployerPrincipalType
     hrUploaderPrincipalId: hrUploaderPrincipalId
     hrUploaderPrincipalType: hrUploaderPrincipalType
     operatorPrincipalId: operatorPrincipalId

@@ -17,7 +17,7 @@
 //   operators         Storage Blob Data Reader and Storage Table Data Reader (optional, to read outcomes)
 // Names are guid(scope, principal, role), so a re-deployment finds the same assignment instead
 // of failing on a duplicate; principalType lets ARM skip the directory lookup that fails while
-// a new identity is still replicating.
+// a new identity is still replicating (not set for the deployer, who may be a user or a pipeline).
 
 @description('Name of the storage account.')
 param storageAccountName string
@@ -49,13 +49,6 @@ param keyVaultCredentialKind string = 'client_secret'
 
 @description('Object id of the person or pipeline running the deployment (empty: no grant).')
 param deployerPrincipalId string = ''
-
-@allowed([
-  'User'
-  'Group'
-  'ServicePrincipal'
-])
-param deployerPrincipalType string = 'User'
 
 @description('Object id of the user, group or service principal that uploads HR photos (empty: no grant).')
 param hrUploaderPrincipalId string = ''
@@ -199,7 +192,8 @@ resource deployerVaultOfficer 'Microsoft.Authorization/roleAssignments@2022-04-0
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', deployerVaultRole)
     principalId: deployerPrincipalId
-    principalType: deployerPrincipalType
+    // No principalType: azd signs in as a user or as a pipeline's service principal and does
+    // not say which; the deployer already exists, so ARM's own lookup finds the right type.
     description: 'photo-sync: put the app registration credential into the vault'
   }
 }

@@ -465,14 +465,19 @@ def roles_referenced(template: Template, expression: Any) -> set[str]:
 
 
 def test_role_assignments_have_stable_names_and_principal_types(deployment: Deployment) -> None:
+    """Every assignment names its principal's type (ARM then skips a directory lookup that fails
+    while a new identity replicates), except the deployer's: azd signs in as a user or as a
+    pipeline's service principal without saying which, and a wrong type fails the deployment."""
     problems = []
     for path, template in deployment.templates.items():
         for name, body in template.resources("Microsoft.Authorization/roleAssignments").items():
             where = f"{path.name}:{name}"
             if body["name"].get("function", {}).get("type") != "guid":
                 problems.append(f"{where}: the name is not guid(scope, principal, role)")
-            if not body["properties"].get("principalType"):
-                problems.append(f"{where}: no principalType")
+            deployer = body["properties"]["principalId"] == "deployerPrincipalId"
+            if bool(body["properties"].get("principalType")) == deployer:
+                problems.append(f"{where}: principalType is "
+                                f"{'set for the deployer' if deployer else 'missing'}")
             roles = roles_referenced(template, body["properties"]["roleDefinitionId"])
             if not roles or not roles <= set(ROLE_IDS.values()):
                 problems.append(f"{where}: grants {roles or 'a role not in roleIds'}")

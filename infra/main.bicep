@@ -180,7 +180,9 @@ var credentialSecretName = (photoAuthMode == 'certificate') ? 'photo-client-cert
 
 // Follow the cloud the deployment runs in unless told otherwise.
 var cloudOfDeployment = (environment().name == 'AzureUSGovernment') ? 'usgov' : ((environment().name == 'AzureChinaCloud') ? 'china' : 'public')
-var effectivePhotoCloud = empty(photoCloud) ? cloudOfDeployment : photoCloud
+// Spelled out so the type is exactly the module's allowed values: `empty(photoCloud) ?
+// cloudOfDeployment : photoCloud` would still carry '' in its type, which Bicep refuses (BCP036).
+var effectivePhotoCloud = (photoCloud == 'usgov') ? 'usgov' : ((photoCloud == 'china') ? 'china' : ((photoCloud == 'public') ? 'public' : cloudOfDeployment))
 var effectivePhotoTenantId = empty(photoTenantId) ? tenant().tenantId : photoTenantId
 
 // The Graph application permissions the postdeploy hook grants: the least that sets photos,

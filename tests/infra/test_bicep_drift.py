@@ -567,3 +567,47 @@ def test_hooks_read_only_what_the_deployment_outputs(deployment: Deployment) -> 
 def test_outputs_tell_the_user_where_things_are(deployment: Deployment) -> None:
     assert {"AZURE_FUNCTION_APP_NAME", "PHOTO_DROP_CONTAINER_URL", "PHOTO_LOOKUP_URL",
             "AZURE_RESOURCE_GROUP"} <= set(deployment.main.outputs)
+
+
+# --- module parameters --------------------------------------------------------------------------
+
+
+def _possible_strings(template: Template, value: Any) -> set[str] | None:
+    """The string values an expression of main.bicep can take, when they are all knowable
+    (a literal, a parameter's @allowed list, a variable, a conditional of those); else None."""
+    if isinstance(value, str):
+        if value in template.parameters:
+            allowed = template.decorators(value).get("allowed")
+            return {str(v) for v in allowed} if allowed else None
+        if value in template.variables:
+            return _possible_strings(template, template.variables[value])
+        return {value}
+    operator = value.get("operator", {}) if isinstance(value, dict) else {}
+    if operator.get("type") == "conditional":
+        branches = [_possible_strings(template, operator["operands"][side])
+                    for side in ("true_value", "false_value")]
+        if any(branch is None for branch in branches):
+            return None
+        return set().union(*(b for b in branches if b is not None))
+    return None
+
+
+def test_values_passed_to_restricted_module_parameters_are_among_the_allowed(
+        deployment: Deployment) -> None:
+    """Bicep refuses (BCP036) a module argument whose type includes a value the parameter's
+    @allowed list lacks, e.g. a main.bicep parameter that allows '' passed on unchanged; the
+    template is never compiled here, so this checks what the compiler would."""
+    problems = []
+    main = deployment.main
+    for symbol in main.data.get("modules", {}):
+        module = deployment.templates[main.module_path(symbol)]
+        for name, value in main.module(symbol).get("params", {}).items():
+            allowed = module.decorators(name).get("allowed") if name in module.parameters else None
+            if not allowed:
+                continue
+            possible = _possible_strings(main, value)
+            if possible is None:
+                problems.append(f"{symbol}.{name}: cannot tell which values it may take")
+            elif extra := possible - {str(v) for v in allowed}:
+                problems.append(f"{symbol}.{name}: may be {sorted(extra)}")
+    assert problems == []

@@ -33,31 +33,32 @@ graph_get() {
     az rest --method get --only-show-errors --url "$graph/v1.0/$1" --query "$2" -o tsv
 }
 
-# A new identity can take a minute to appear in Microsoft Graph.
+# A new identity can take a minute to appear in Microsoft Graph: wait_for_sp PATH prints the id
+# of the service principal at PATH once Graph shows it, and fails after 12 polls.
+wait_for_sp() {
+    attempt=0
+    until found=$(graph_get "$1" id 2>/dev/null) && [ -n "$found" ]; do
+        attempt=$((attempt + 1))
+        if [ "$attempt" -ge 12 ]; then
+            return 1
+        fi
+        sleep "$poll_seconds"
+    done
+    printf '%s\n' "$found"
+}
+
 if [ -z "$grantee" ]; then
     if [ -z "$grantee_app" ]; then
         echo "photo-sync: set PHOTO_GRAPH_GRANTEE_PRINCIPAL_ID or PHOTO_GRAPH_GRANTEE_APP_ID." >&2
         exit 2
     fi
-    attempt=0
-    until grantee=$(graph_get "servicePrincipals(appId='$grantee_app')" id 2>/dev/null) && [ -n "$grantee" ]; do
-        attempt=$((attempt + 1))
-        if [ "$attempt" -ge 12 ]; then
-            echo "photo-sync: no service principal for app $grantee_app; create it with: az ad sp create --id $grantee_app" >&2
-            exit 1
-        fi
-        sleep "$poll_seconds"
-    done
-else
-    attempt=0
-    until graph_get "servicePrincipals/$grantee" id >/dev/null 2>&1; do
-        attempt=$((attempt + 1))
-        if [ "$attempt" -ge 12 ]; then
-            echo "photo-sync: service principal $grantee not found in Microsoft Graph." >&2
-            exit 1
-        fi
-        sleep "$poll_seconds"
-    done
+    if ! grantee=$(wait_for_sp "servicePrincipals(appId='$grantee_app')"); then
+        echo "photo-sync: no service principal for app $grantee_app; create it with: az ad sp create --id $grantee_app" >&2
+        exit 1
+    fi
+elif ! wait_for_sp "servicePrincipals/$grantee" >/dev/null; then
+    echo "photo-sync: service principal $grantee not found in Microsoft Graph." >&2
+    exit 1
 fi
 
 graph_sp=$(graph_get "servicePrincipals(appId='$graph_app_id')" id)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from photo_core import imaging_codec as codec
 from photo_core.errors import InvalidPhoto
 from photo_core.jpeg import JpegInfo, read_structure
+from photo_core.jpeg_frame import ceil_div
 from photo_core.jpeg_strip import Stripped, strip_metadata
 
 __all__ = ["Action", "ImagePolicy", "PreparedPhoto", "prepare_photo"]
@@ -141,7 +142,8 @@ def prepare_photo(data: bytes, policy: ImagePolicy) -> PreparedPhoto:
 
 def _verify(data: bytes | memoryview, info: JpegInfo) -> None:
     scaled = codec.verify(data, info.components)
-    expected = (-(-info.width // codec.VERIFY_SCALE), -(-info.height // codec.VERIFY_SCALE))
+    scale = codec.VERIFY_SCALE
+    expected = (ceil_div(info.width, scale), ceil_div(info.height, scale))
     if scaled != expected:
         raise InvalidPhoto(
             f"the image data does not match its {info.width}x{info.height} header",
@@ -244,13 +246,11 @@ def _reencode(
 
     planned = target
     cmyk = info.colour_space in ("cmyk", "ycck")
-    icc: bytes | None
+    icc: bytes | None = None  # a CMYK profile does not describe the RGB result: none kept
     if cmyk:  # Pillow: Adobe inversion and CMYK ICC conversion; verified strictly first
         _verify(stripped.data, info)
         image = codec.decode(stripped.data,
                              stored(target) if target != info.oriented_size else None)
-        found = image.info.get("icc_profile")
-        icc = found if isinstance(found, bytes) and found else None
     else:  # one strict libjpeg-turbo pass: verification and decode at the needed scale
         image = codec.decode_scaled(stripped.source, (info.width, info.height), stored(target),
                                     grayscale=info.components == 1)
@@ -261,7 +261,6 @@ def _reencode(
         )
     if cmyk:
         image, how = codec.to_rgb(image, adobe=info.adobe_transform is not None)
-        icc = None  # a CMYK profile does not describe the RGB result
         label = "CMYK" if info.colour_space == "cmyk" else "YCCK (Adobe CMYK)"
         actions.append(Action("converted_to_rgb", f"{label} JPEG converted to RGB {how}"))
     elif image.mode not in ("RGB", "L"):
@@ -349,9 +348,8 @@ def _dct_scaled(size: tuple[int, int], policy: ImagePolicy) -> tuple[int, int] |
     1/8 is left out: there libjpeg keeps only each 8x8 block's average (its DC coefficient), a
     box filter that looks soft and aliased next to Lanczos; from 2/8 up the scaled inverse DCT
     still draws on the low-frequency AC coefficients."""
-    width, height = size
     for n in range(7, 1, -1):
-        scaled = (-(-width * n // 8), -(-height * n // 8))
+        scaled = codec.libjpeg_scaled(size, n)
         if max(scaled) <= policy.max_side:
             close = max(scaled) >= policy.max_side * (1 - _DCT_SCALE_SLACK)
             return scaled if close and min(scaled) >= policy.min_side else None

@@ -21,12 +21,13 @@ import struct
 from typing import TYPE_CHECKING, Any
 
 from photo_core.errors import InvalidPhoto
+from photo_core.jpeg_frame import ceil_div
 
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["decode", "decode_scaled", "encode", "icc_profile", "orient", "resize", "to_rgb",
-           "verify"]
+__all__ = ["decode", "decode_scaled", "encode", "icc_profile", "libjpeg_scaled", "orient",
+           "resize", "to_rgb", "verify"]
 
 # Verification wants only the decode's errors, not its pixels: 3-component photos are decoded
 # to grayscale there, so libjpeg skips the IDCT and colour conversion of the chroma planes
@@ -162,13 +163,16 @@ def _strict_decode(
         raise InvalidPhoto(f"the image data is damaged ({reason})", code="corrupt_image") from exc
 
 
+def libjpeg_scaled(size: tuple[int, int], n: int) -> tuple[int, int]:
+    """``size`` decoded at libjpeg's scale n/8: each side rounded up, as libjpeg sizes its
+    output."""
+    width, height = size
+    return ceil_div(width * n, 8), ceil_div(height * n, 8)
+
+
 def _is_libjpeg_scale(header: tuple[int, int], decoded: tuple[int, int]) -> bool:
-    """True when ``decoded`` is ``header`` scaled by one of libjpeg's factors n/8 (rounded up,
-    as libjpeg sizes its output)."""
-    width, height = header
-    return any(
-        (-(-width * n // 8), -(-height * n // 8)) == decoded for n in range(1, 9)
-    )
+    """True when ``decoded`` is ``header`` at one of libjpeg's scales n/8."""
+    return any(libjpeg_scaled(header, n) == decoded for n in range(1, 9))
 
 
 def to_rgb(image: Image.Image, adobe: bool) -> tuple[Image.Image, str]:

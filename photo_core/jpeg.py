@@ -19,6 +19,13 @@ from dataclasses import dataclass
 from photo_core.errors import InvalidPhoto
 from photo_core.jpeg_exif import EXIF_HEADER, read_exif_summary
 from photo_core.jpeg_frame import (
+    COM,
+    DHT,
+    DQT,
+    DRI,
+    EOI,
+    SOI,
+    SOS,
     Frame,
     Problem,
     Scan,
@@ -33,8 +40,6 @@ from photo_core.jpeg_scan import MAX_SEGMENTS, ScanWalk, walk_scans
 from photo_core.jpeg_sniff import describe_format, sniff_format
 
 __all__ = ["JpegInfo", "Problem", "Segment", "read_structure", "sniff_format"]
-
-SOI, EOI, SOS, DQT, DHT, DRI, COM = 0xD8, 0xD9, 0xDA, 0xDB, 0xC4, 0xDD, 0xFE
 
 # SOFn marker -> coding process. Only the first three are decodable by the pipeline.
 _PROCESSES: dict[int, str] = {
@@ -204,19 +209,18 @@ class _Header:
     def _next_marker(self, pos: int) -> tuple[int, int, int]:
         """Return (marker, offset of its 0xFF, offset after it), skipping 0xFF fill bytes."""
         data = self.data
-        if pos + 1 < len(data) and data[pos] == 0xFF and data[pos + 1] != 0xFF:
-            marker = data[pos + 1]  # the common case, no fill bytes: no search
-            if marker == 0x00 or 0x02 <= marker <= 0xBF:
-                raise corrupt_header(f"invalid marker FF {marker:02X} at byte {pos}")
-            return marker, pos, pos + 2
-        if pos >= len(data):
-            raise _truncated_header(pos)
-        if data[pos] != 0xFF:
-            raise corrupt_header(f"expected a marker at byte {pos} but found 0x{data[pos]:02X}")
-        found = skip_fill(data, pos)
-        if found is None:
-            raise _truncated_header(len(data))
-        pos = found
+        # The common case, FF and a marker code with no fill bytes, needs no search.
+        if not (pos + 1 < len(data) and data[pos] == 0xFF and data[pos + 1] != 0xFF):
+            if pos >= len(data):
+                raise _truncated_header(pos)
+            if data[pos] != 0xFF:
+                raise corrupt_header(
+                    f"expected a marker at byte {pos} but found 0x{data[pos]:02X}"
+                )
+            found = skip_fill(data, pos)
+            if found is None:
+                raise _truncated_header(len(data))
+            pos = found
         marker = data[pos + 1]
         if marker == 0x00 or 0x02 <= marker <= 0xBF:
             raise corrupt_header(f"invalid marker FF {marker:02X} at byte {pos}")

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from photo_core.errors import InvalidPhoto
 
+# Marker codes both walks act on (the byte after 0xFF).
+SOI, EOI, SOS, DQT, DHT, DRI, COM = 0xD8, 0xD9, 0xDA, 0xDB, 0xC4, 0xDD, 0xFE
 _PROGRESSIVE = frozenset({0xC2})
 _NOT_FF = re.compile(rb"[^\xff]")
 _KRAFT_WEIGHTS = tuple(1 << (16 - bits) for bits in range(1, 17))

@@ -20,6 +20,12 @@ from dataclasses import dataclass
 
 from photo_core.errors import InvalidPhoto
 from photo_core.jpeg_frame import (
+    COM,
+    DHT,
+    DQT,
+    DRI,
+    EOI,
+    SOS,
     Frame,
     Problem,
     Scan,
@@ -31,7 +37,6 @@ from photo_core.jpeg_frame import (
     skip_fill,
 )
 
-SOS, EOI, DQT, DHT, DRI, COM = 0xDA, 0xD9, 0xDB, 0xC4, 0xDD, 0xFE
 MAX_SEGMENTS = 4096
 MAX_SCANS = 1000
 # Where a scan's entropy-coded data ends: a run of 0xFF (a marker plus optional fill bytes)

@@ -57,19 +57,20 @@ def claim(who: Claimant, user: str, info: DropInfo) -> tuple[UserState, str] | S
     drop's claim, or when the row keeps changing under us."""
     waited = 0.0
     conflicts = 0
+    key = drop_key(info)
     while True:
         now = who.now()
         current = who.store.get(user)
         state, version = current if current else (UserState(user=user), None)
         if state.source_modified and info.last_modified < state.source_modified:
             return SUPERSEDED
-        if held_by_other(state, who.owner, drop_key(info), now):
+        if held_by_other(state, who.owner, key, now):
             if waited >= who.wait_seconds:
                 raise UserBusy(f"another drop for {user} is in progress")
             who.sleep(CLAIM_POLL_SECONDS)
             waited += CLAIM_POLL_SECONDS
             continue
-        claimed = replace(state, lock_owner=who.owner, lock_drop=drop_key(info),
+        claimed = replace(state, lock_owner=who.owner, lock_drop=key,
                           lock_expires=now + timedelta(seconds=who.seconds),
                           attempts=state.attempts + 1)
         try:

@@ -56,15 +56,11 @@ CLOUD_ENDPOINTS: dict[Cloud, CloudEndpoints] = {
 
 @dataclass(frozen=True)
 class DialectSpec:
-    """What differs between the dialects: base path, resource, least-privileged permissions."""
+    """What differs between the dialects: base path and least-privileged permissions."""
 
     api_path: str
     read_permission: str
     write_permission: str
-
-    def resource(self, cloud: Cloud, dialect: Dialect) -> str:
-        endpoints = CLOUD_ENDPOINTS[cloud]
-        return endpoints.graph if dialect is Dialect.GRAPH else endpoints.outlook
 
 
 DIALECTS: dict[Dialect, DialectSpec] = {
@@ -79,12 +75,17 @@ STANDARD_SIZES = (48, 64, 96, 120, 240, 360, 432, 504, 648)
 
 
 def default_base_url(dialect: Dialect, cloud: Cloud) -> str:
-    spec = DIALECTS[dialect]
-    return spec.resource(cloud, dialect) + spec.api_path
+    return _resource(dialect, cloud) + DIALECTS[dialect].api_path
 
 
 def default_scope(dialect: Dialect, cloud: Cloud) -> str:
-    return DIALECTS[dialect].resource(cloud, dialect) + "/.default"
+    return _resource(dialect, cloud) + "/.default"
+
+
+def _resource(dialect: Dialect, cloud: Cloud) -> str:
+    """The API host a dialect is served from in a cloud: the token's audience too."""
+    endpoints = CLOUD_ENDPOINTS[cloud]
+    return endpoints.graph if dialect is Dialect.GRAPH else endpoints.outlook
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import requests
 
+from photo_core.auth import TokenProvider
 from photo_core.dialects import (
     DIALECTS,
     EMPLOYEE_ID_PERMISSION,
@@ -88,12 +89,6 @@ class PhotoApi(Protocol):
     def find_user_by_employee_id(self, employee_id: str) -> DirectoryUser: ...
 
 
-class TokenSource(Protocol):
-    def get_token(self) -> str: ...
-
-    def invalidate(self) -> None: ...
-
-
 class HttpPhotoApi:
     """Adapter over one pooled ``requests.Session`` per process."""
 
@@ -101,7 +96,7 @@ class HttpPhotoApi:
         self,
         *,
         session: requests.Session,
-        tokens: TokenSource,
+        tokens: TokenProvider,
         api: ApiSettings,
         retry: RetryPolicy,
         clock: Clock,

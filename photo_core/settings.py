@@ -212,10 +212,13 @@ class _Reader:
         storage = self.storage(require_storage)
         auth = self.auth(api.cloud)
         naming = self.naming(api.dialect)
+        r = RetryPolicy()
         retry = RetryPolicy(
-            max_attempts=self.number("PHOTO_RETRY_MAX_ATTEMPTS", 6, int, 1, 20),
-            budget_seconds=self.number("PHOTO_RETRY_BUDGET_SECONDS", 120.0, float, 0, 3600),
-            backoff_max=self.number("PHOTO_RETRY_BACKOFF_MAX_SECONDS", 30.0, float, 0, 600),
+            max_attempts=self.number("PHOTO_RETRY_MAX_ATTEMPTS", r.max_attempts, int, 1, 20),
+            budget_seconds=self.number("PHOTO_RETRY_BUDGET_SECONDS", r.budget_seconds, float,
+                                       0, 3600),
+            backoff_max=self.number("PHOTO_RETRY_BACKOFF_MAX_SECONDS", r.backoff_max, float,
+                                    0, 600),
         )
         d = ImagePolicy()
         image = ImagePolicy(
@@ -234,7 +237,8 @@ class _Reader:
             self.problems.append(problem)
         reconcile = self.reconcile()
         directory = self.directory()
-        lookup_cache = self.number("PHOTO_LOOKUP_CACHE_SECONDS", 30.0, float, 0, 3600)
+        lookup_cache = self.number("PHOTO_LOOKUP_CACHE_SECONDS", Settings.lookup_cache_seconds,
+                                   float, 0, 3600)
         if self.problems:
             raise SettingsError(self.problems)
         return Settings(api=api, auth=auth, naming=naming, retry=retry, image=image,
@@ -257,12 +261,13 @@ class _Reader:
 
     def storage(self, required: bool) -> StorageSettings:
         prefix = STORAGE_CONNECTION
+        d = StorageSettings()
         names = {}
         for setting, default, pattern in (
-            ("PHOTO_DROP_CONTAINER", "hr-photos", _CONTAINER_NAME),
-            ("PHOTO_REJECTED_CONTAINER", "hr-photos-rejected", _CONTAINER_NAME),
-            ("PHOTO_PROCESSED_CONTAINER", "hr-photos-processed", _CONTAINER_NAME),
-            ("PHOTO_STATE_TABLE", "photosyncstate", _TABLE_NAME),
+            ("PHOTO_DROP_CONTAINER", d.drop_container, _CONTAINER_NAME),
+            ("PHOTO_REJECTED_CONTAINER", d.rejected_container, _CONTAINER_NAME),
+            ("PHOTO_PROCESSED_CONTAINER", d.processed_container, _CONTAINER_NAME),
+            ("PHOTO_STATE_TABLE", d.state_table, _TABLE_NAME),
         ):
             names[setting] = self.text(setting) or default
             if not pattern.fullmatch(names[setting]):
@@ -301,9 +306,10 @@ class _Reader:
         return storage
 
     def api(self) -> ApiSettings:
-        dialect = self.choice("PHOTO_API_DIALECT", Dialect, Dialect.GRAPH)
-        cloud = self.choice("PHOTO_CLOUD", Cloud, Cloud.PUBLIC)
-        method = (self.text("PHOTO_UPLOAD_METHOD") or "PATCH").upper()
+        d = ApiSettings()
+        dialect = self.choice("PHOTO_API_DIALECT", Dialect, d.dialect)
+        cloud = self.choice("PHOTO_CLOUD", Cloud, d.cloud)
+        method = (self.text("PHOTO_UPLOAD_METHOD") or d.upload_method).upper()
         if method not in ("PATCH", "PUT"):
             self.problems.append(f"PHOTO_UPLOAD_METHOD={method!r} is not PATCH or PUT")
         ca_bundle = self.text("PHOTO_CA_BUNDLE")
@@ -315,8 +321,10 @@ class _Reader:
             base_url=self.https_url("PHOTO_API_BASE_URL", default_base_url(dialect, cloud)),
             scope=default_scope(dialect, cloud),
             upload_method=method,
-            connect_timeout=self.number("PHOTO_HTTP_CONNECT_TIMEOUT_SECONDS", 5.0, float, 0.1, 60),
-            read_timeout=self.number("PHOTO_HTTP_READ_TIMEOUT_SECONDS", 30.0, float, 0.1, 300),
+            connect_timeout=self.number("PHOTO_HTTP_CONNECT_TIMEOUT_SECONDS", d.connect_timeout,
+                                        float, 0.1, 60),
+            read_timeout=self.number("PHOTO_HTTP_READ_TIMEOUT_SECONDS", d.read_timeout, float,
+                                     0.1, 300),
             ca_bundle=ca_bundle,
         )
 

@@ -169,10 +169,8 @@ def _user_photo(state: EmulatorState, req: Request, method: str, key: str) -> An
             info = images.inspect(req.body)
         except images.ImageInvalid as exc:
             return _error(400, "ImageInvalid", str(exc))
-        with state.lock:
-            photo = state.store_photo(user, req.body, info, app_id="admin", dialect="admin",
-                                      method="PUT")
-            state.uploads.pop()  # admin seeding is not an upload by a client
+        photo = state.store_photo(user, req.body, info, app_id="admin", dialect="admin",
+                                  method="PUT", record_upload=False)
         return json_response(200, photo.summary())
     if method == "DELETE":
         with state.lock:

@@ -328,7 +328,7 @@ def _operate(
 ) -> Answer:
     op = route.operation.split(".", 1)[1]
     if op == "user.get":
-        return users.user_get(state, req, user, roles)
+        return users.user_get(req, user, roles)
     if op == "photo.set":
         return _photo_set(state, req, route, user, app_id)
     with state.lock:

@@ -174,8 +174,10 @@ class EmulatorState:
 
     def store_photo(
         self, user: User, data: bytes, info: images.ImageInfo, *, app_id: str, dialect: str,
-        method: str,
+        method: str, record_upload: bool = True,
     ) -> Photo:
+        """Set ``user``'s photo; ``record_upload=False`` for admin seeding, which is not an
+        upload by a client and so stays out of ``/admin/uploads``."""
         with self.lock:
             self._etag_counter += 1
             etag = f"{zlib.crc32(data + self._etag_counter.to_bytes(8, 'big')):08X}"
@@ -183,13 +185,14 @@ class EmulatorState:
             photo = Photo(data, info.content_type, info.width, info.height, etag=etag,
                           updated_at=utc_now_iso(), upload_count=previous + 1)
             user.photo = photo
-            self.uploads.append({
-                "userId": user.id, "userPrincipalName": user.user_principal_name,
-                "sha256": photo.sha256, "size": len(data), "width": info.width,
-                "height": info.height, "contentType": info.content_type, "etag": etag,
-                "appId": app_id, "dialect": dialect, "method": method,
-                "time": photo.updated_at,
-            })
+            if record_upload:
+                self.uploads.append({
+                    "userId": user.id, "userPrincipalName": user.user_principal_name,
+                    "sha256": photo.sha256, "size": len(data), "width": info.width,
+                    "height": info.height, "contentType": info.content_type, "etag": etag,
+                    "appId": app_id, "dialect": dialect, "method": method,
+                    "time": photo.updated_at,
+                })
         log.info("photo stored for user %s by app %s (%d bytes, %dx%d, %s %s)",
                  user.id, app_id, len(data), info.width, info.height, dialect, method)
         return photo

@@ -52,7 +52,7 @@ def _select(req: Request, roles: frozenset[str]) -> list[str] | Response:
     return props
 
 
-def user_get(state: EmulatorState, req: Request, user: User, roles: frozenset[str]) -> Answer:
+def user_get(req: Request, user: User, roles: frozenset[str]) -> Answer:
     props = _select(req, roles)
     if isinstance(props, Response):
         return props

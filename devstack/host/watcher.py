@@ -78,15 +78,25 @@ class EventGridTarget:
 
 @dataclass
 class _Container:
-    """One watched container and the blob triggers on it."""
+    """One watched container and the blob triggers on it.
+
+    The client is built on the first poll that can build one and then kept: a client per poll
+    would open a fresh connection to Storage every ``interval``. Its pool reconnects by itself
+    after an Azurite restart."""
 
     connection: str
     name: str
     targets: list[WatchTarget] = field(default_factory=list)
+    client: ContainerClient | None = None
 
     @property
     def key(self) -> str:
         return f"{self.connection}/{self.name}"
+
+    def container_client(self) -> ContainerClient:
+        if self.client is None:
+            self.client = watch_blob_service(self.connection).get_container_client(self.name)
+        return self.client
 
 
 class Watcher:
@@ -178,7 +188,7 @@ class Watcher:
     def _poll(self, group: _Container, rescan: set[str]) -> None:
         """One listing of a container, then its deliveries."""
         try:
-            container = watch_blob_service(group.connection).get_container_client(group.name)
+            container = group.container_client()
             try:
                 # The container's ETag tells a re-created container from the one listed before
                 # (asked first: a container re-created after it was listed must not look old).

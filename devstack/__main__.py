@@ -22,6 +22,7 @@ from urllib.parse import quote
 from devstack.procs import stop_on_sigterm
 from devstack.samples import Sample, sample_batch
 from devstack.stack import DEFAULT_STATE_DIR, LocalStack, StackInfo
+from photo_core.blob_drop import META_PREFIX, TAG_REASON, TAG_STATUS
 
 OUTCOME_TIMEOUT_S = 90.0
 
@@ -104,7 +105,7 @@ def _wait_for_outcomes(info: StackInfo, names: list[str]) -> dict[str, dict[str,
         for name in names:
             if name not in results:
                 tags = container.get_blob_client(name).get_blob_tags()
-                if "photosync-status" in tags:
+                if TAG_STATUS in tags:
                     results[name] = tags
         time.sleep(0.3)
     return results
@@ -115,8 +116,8 @@ def _print_table(samples: list[Sample], results: dict[str, dict[str, str]]) -> b
     print(f"\n{'blob':34} {'outcome':10} {'reason':16} {'as expected':11}  what")
     for s in samples:
         tags = results.get(s.blob_name, {})
-        status = tags.get("photosync-status", "(none)")
-        reason = tags.get("photosync-reason", "none")
+        status = tags.get(TAG_STATUS, "(none)")
+        reason = tags.get(TAG_REASON, "none")
         expected = status == s.expect_status and reason == (s.expect_reason or "none")
         ok = ok and expected
         print(f"{s.blob_name:34} {status:10} {reason:16} {'yes' if expected else 'NO':11}  "
@@ -130,7 +131,7 @@ def _drop(info: StackInfo, file: Path, user: str) -> int:
     name = f"{user}{file.suffix.lower() or '.jpg'}"
     _container(info).upload_blob(name, file.read_bytes(), overwrite=True)
     result = _wait_for_outcomes(info, [name])
-    print(json.dumps({"blob": name, **result.get(name, {"photosync-status": "pending"})}))
+    print(json.dumps({"blob": name, **result.get(name, {TAG_STATUS: "pending"})}))
     return 0
 
 
@@ -153,8 +154,8 @@ def _status(info: StackInfo, count: int) -> int:
     blobs = sorted(container.list_blobs(include=["metadata"]), key=lambda b: b.last_modified,
                    reverse=True)[:count]
     for blob in blobs:
-        meta = {k.removeprefix("photosync_"): unquote(v) for k, v in (blob.metadata or {}).items()
-                if k.startswith("photosync_")}
+        meta = {k.removeprefix(META_PREFIX): unquote(v) for k, v in (blob.metadata or {}).items()
+                if k.startswith(META_PREFIX)}
         print(f"{blob.last_modified:%H:%M:%S} {blob.name:40} {meta.get('status', 'pending'):10}"
               f" {meta.get('reason', '')} {meta.get('message', '')}")
     return 0

@@ -34,6 +34,16 @@ _LISTENING = re.compile(
 )
 
 
+def dev_connection_string(host: str, blob_port: int, queue_port: int, table_port: int) -> str:
+    """The development account's full connection string for Azurite at these ports."""
+    return (
+        f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
+        f"BlobEndpoint=http://{host}:{blob_port}/{DEV_ACCOUNT};"
+        f"QueueEndpoint=http://{host}:{queue_port}/{DEV_ACCOUNT};"
+        f"TableEndpoint=http://{host}:{table_port}/{DEV_ACCOUNT};"
+    )
+
+
 class AzuriteError(RuntimeError):
     """Azurite could not be found, did not start in time, or died while starting."""
 
@@ -162,11 +172,10 @@ class Azurite:
     @property
     def connection_string(self) -> str:
         """A full connection string; ``UseDevelopmentStorage=true`` cannot carry our ports."""
-        return (
-            f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
-            f"BlobEndpoint={self.endpoint('Blob')};QueueEndpoint={self.endpoint('Queue')};"
-            f"TableEndpoint={self.endpoint('Table')};"
-        )
+        if not all(self.ports.values()):
+            raise AzuriteError("Azurite has not been started")
+        return dev_connection_string(self.host, self.ports["Blob"], self.ports["Queue"],
+                                     self.ports["Table"])
 
     def output(self) -> str:
         """The last lines Azurite printed (for error messages)."""

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from devstack.soak_drops import DropRecord
+from photo_core.blob_drop import TAG_REASON, TAG_STATUS
 
-TAG_STATUS, TAG_REASON = "photosync-status", "photosync-reason"
 UNCHANGED_REASONS = {"same_content", "superseded"}
 
 

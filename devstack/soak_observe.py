@@ -15,9 +15,11 @@ from azure.core.exceptions import AzureError, ResourceNotFoundError
 from azure.data.tables import TableClient
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy
 
-from devstack.soak_checks import TAG_STATUS, Observed, final_versions
+from devstack.host.blob_queue import POISON_QUEUE
+from devstack.soak_checks import Observed, final_versions
 from devstack.soak_drops import DropRecord
 from devstack.soak_run import Stack
+from photo_core.blob_drop import TAG_STATUS
 
 logger = logging.getLogger("devstack.soak")
 STATE_TABLE = "photosyncstate"
@@ -78,7 +80,7 @@ def observe(stack: Stack) -> Observed:
     users = {str(u["userPrincipalName"]).lower(): u.get("photo")
              for u in stack.admin("/users")["value"]}
     poison_queue = QueueClient.from_connection_string(
-        stack.azurite.connection_string, "webjobs-blobtrigger-poison",
+        stack.azurite.connection_string, POISON_QUEUE,
         message_decode_policy=TextBase64DecodePolicy())
     try:
         poison = [json.loads(str(m.content)) for m in poison_queue.peek_messages(32)]

@@ -29,6 +29,7 @@ from azure.storage.queue import QueueClient
 
 from devstack import soak_procs as procs
 from devstack.azurite import Azurite
+from devstack.host.blob_queue import QUEUE_PREFIX
 from devstack.soak_checks import Observed
 from devstack.soak_drops import DropRecord, Uploaders
 from devstack.soak_logs import in_flight
@@ -139,8 +140,7 @@ class Stack:
     def work_queue(self) -> QueueClient:
         assert self.host is not None
         return QueueClient.from_connection_string(
-            self.azurite.connection_string, "azure-webjobs-blobtrigger-" +
-            self.host.info["host_id"])
+            self.azurite.connection_string, QUEUE_PREFIX + self.host.info["host_id"])
 
     # -- disruptions ------------------------------------------------------------------------
 

@@ -20,16 +20,12 @@ from azure.storage.blob import BlobServiceClient
 from azure.storage.blob import ExponentialRetry as BlobRetry
 from azure.storage.queue import ExponentialRetry as QueueRetry
 
-from devstack.azurite import DEV_ACCOUNT, DEV_KEY
+from devstack.azurite import dev_connection_string
 from photo_core.http_env import sdk_options
 
 HOST_STORAGE = "AzureWebJobsStorage"
-_DEFAULT_DEV_STORAGE = (
-    f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
-    f"BlobEndpoint=http://127.0.0.1:10000/{DEV_ACCOUNT};"
-    f"QueueEndpoint=http://127.0.0.1:10001/{DEV_ACCOUNT};"
-    f"TableEndpoint=http://127.0.0.1:10002/{DEV_ACCOUNT};"
-)
+#: ``UseDevelopmentStorage=true``: Azurite on its default ports.
+_DEFAULT_DEV_STORAGE = dev_connection_string("127.0.0.1", 10000, 10001, 10002)
 
 
 class StorageSettingError(ValueError):

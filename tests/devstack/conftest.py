@@ -20,6 +20,7 @@ from azure.storage.queue import QueueClient, TextBase64DecodePolicy
 
 from devstack.azurite import Azurite
 from devstack.host import RunningHost, start_host
+from devstack.host.eventgrid import blob_created_event
 
 SAMPLE_APP = "tests.devstack.sample_app:app"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -64,6 +65,20 @@ class AppFiles:
         return messages
 
 
+def upload(files: AppFiles, name: str, data: bytes = b"photo bytes",
+           tags: dict[str, str] | None = None, container: str | None = None) -> dict[str, Any]:
+    """Upload a blob and return the BlobCreated event Event Grid would publish for it."""
+    target = files.blobs().get_container_client(container or files.drop_container)
+    if not target.exists():
+        target.create_container()
+    blob = target.upload_blob(name, data, overwrite=True, tags=tags)
+    properties = blob.get_blob_properties()
+    return blob_created_event(
+        account="devstoreaccount1", container=target.container_name, blob_name=name,
+        url=blob.url, etag=str(properties.etag), content_length=properties.size,
+        content_type="image/jpeg", blob_type="BlockBlob", event_time=properties.last_modified)
+
+
 @pytest.fixture(scope="module")
 def azurite() -> Iterator[Azurite]:
     with Azurite() as running:
@@ -104,10 +119,16 @@ def app_files(tmp_path: Path, azurite: Azurite) -> AppFiles:
     return write_app_files(tmp_path / "app", azurite)
 
 
+def start_sample_host(files: AppFiles, **options: Any) -> RunningHost:
+    """The sample app's host on ``files`` (settings, host.json, state folder); ``options`` go to
+    ``start_host`` as they are."""
+    return start_host(SAMPLE_APP, settings=files.settings, host_json=files.host_json,
+                      state_dir=files.state_dir, **options)
+
+
 @pytest.fixture
 def host(app_files: AppFiles) -> Iterator[RunningHost]:
-    running = start_host(SAMPLE_APP, settings=app_files.settings, host_json=app_files.host_json,
-                         state_dir=app_files.state_dir, watch=False, retry_delay=0.05)
+    running = start_sample_host(app_files, watch=False, retry_delay=0.05)
     try:
         yield running
     finally:

@@ -10,26 +10,12 @@ import pytest
 import requests
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
-from devstack.host import RunningHost, start_host
-from devstack.host.eventgrid import blob_created_event, validation_event
-from tests.devstack.conftest import SAMPLE_APP, AppFiles
+from devstack.host import RunningHost
+from devstack.host.eventgrid import validation_event
+from tests.devstack.conftest import AppFiles, start_sample_host, upload
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def upload(files: AppFiles, name: str, data: bytes = b"photo bytes",
-           tags: dict[str, str] | None = None, container: str | None = None) -> dict[str, Any]:
-    """Upload a blob and return the BlobCreated event Event Grid would publish for it."""
-    target = files.blobs().get_container_client(container or files.drop_container)
-    if not target.exists():
-        target.create_container()
-    blob = target.upload_blob(name, data, overwrite=True, tags=tags)
-    properties = blob.get_blob_properties()
-    return blob_created_event(
-        account="devstoreaccount1", container=target.container_name, blob_name=name,
-        url=blob.url, etag=str(properties.etag), content_length=properties.size,
-        content_type="image/jpeg", blob_type="BlockBlob", event_time=properties.last_modified)
 
 
 def deliver(host: RunningHost, function: str, events: list[dict[str, Any]]) -> requests.Response:
@@ -180,10 +166,6 @@ def test_work_queued_before_start_is_processed_and_garbage_is_poisoned(
     QueueClient.from_connection_string(app_files.connection_string, queue_name).send_message(
         garbage)
 
-    host = start_host(SAMPLE_APP, settings=app_files.settings, host_json=app_files.host_json,
-                      state_dir=app_files.state_dir, watch=False, host_id=host_id)
-    try:
+    with start_sample_host(app_files, watch=False, host_id=host_id):
         wait_for(lambda: app_files.records("drop", name))
         wait_for(lambda: {"raw": garbage} in app_files.poison_messages())
-    finally:
-        host.stop()

@@ -13,9 +13,9 @@ import pytest
 import requests
 from azure.storage.blob import ContentSettings
 
-from devstack.host import RunningHost, start_host
+from devstack.host import RunningHost
 from devstack.host.eventgrid import blob_deleted_event, validation_event
-from tests.devstack.conftest import SAMPLE_APP, AppFiles
+from tests.devstack.conftest import AppFiles, start_sample_host
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -40,9 +40,8 @@ def deleted(files: AppFiles, name: str, container: str | None = None) -> dict[st
 
 def watching(files: AppFiles, *, retry_delay: float = 0.05, attempts: int = 10,
              host_id: str | None = None) -> RunningHost:
-    return start_host(SAMPLE_APP, settings=files.settings, host_json=files.host_json,
-                      state_dir=files.state_dir, watch=True, watch_interval=0.1,
-                      retry_delay=retry_delay, eventgrid_max_attempts=attempts, host_id=host_id)
+    return start_sample_host(files, watch=True, watch_interval=0.1, retry_delay=retry_delay,
+                             eventgrid_max_attempts=attempts, host_id=host_id)
 
 
 def listed(files: AppFiles, name: str) -> bool:
@@ -173,8 +172,7 @@ def test_a_deletion_in_azurite_becomes_exactly_one_delivery_per_function(
         app_files: AppFiles) -> None:
     name = f"hr/{uuid.uuid4().hex}@contoso.com.jpg"
     kept = f"{uuid.uuid4().hex}.jpg"
-    host = watching(app_files)
-    try:
+    with watching(app_files) as host:
         dropped_and_seen(host, app_files, name, content_type="image/jpeg")
         dropped_and_seen(host, app_files, kept)
         app_files.drops().delete_blob(name)
@@ -182,8 +180,6 @@ def test_a_deletion_in_azurite_becomes_exactly_one_delivery_per_function(
         [seen] = wait_for(lambda: app_files.records("event", name))
         wait_for(lambda: app_files.records("event-too", name))
         settled(host)
-    finally:
-        host.stop()
     assert len(app_files.records("event", name)) == 1
     assert len(app_files.records("event-too", name)) == 1
     assert app_files.records("event-attempt", kept) == []  # still there: no event
@@ -204,8 +200,7 @@ def test_a_deletion_in_azurite_becomes_exactly_one_delivery_per_function(
 
 def test_the_watcher_retries_a_failed_delivery_then_dead_letters(app_files: AppFiles) -> None:
     flaky, failing = f"flaky/{uuid.uuid4().hex}.jpg", f"fail/{uuid.uuid4().hex}.jpg"
-    host = watching(app_files, attempts=4)
-    try:
+    with watching(app_files, attempts=4) as host:
         dropped_and_seen(host, app_files, flaky)
         dropped_and_seen(host, app_files, failing)
         app_files.drops().delete_blob(flaky)
@@ -214,8 +209,6 @@ def test_the_watcher_retries_a_failed_delivery_then_dead_letters(app_files: AppF
         wait_for(lambda: app_files.records("event", flaky))
         wait_for(lambda: len(app_files.records("event-attempt", failing)) == 4)
         settled(host)
-    finally:
-        host.stop()
     assert len(app_files.records("event-attempt", flaky)) == 3  # failed twice, then delivered
     assert len(app_files.records("event", flaky)) == 1
     assert len(app_files.records("event-attempt", failing)) == 4  # eventgrid_max_attempts
@@ -234,54 +227,39 @@ def test_the_watcher_retries_a_failed_delivery_then_dead_letters(app_files: AppF
 def test_a_deletion_while_the_host_was_down_is_delivered_after_restart(
         app_files: AppFiles) -> None:
     name = f"{uuid.uuid4().hex}.jpg"
-    host = watching(app_files)
-    try:
+    with watching(app_files) as host:
         dropped_and_seen(host, app_files, name)
-    finally:
-        host.stop()
 
     app_files.drops().delete_blob(name)
     assert app_files.records("event-attempt", name) == []
 
-    host = watching(app_files)
-    try:
+    with watching(app_files) as host:
         wait_for(lambda: app_files.records("event", name))
         wait_for(lambda: app_files.records("event-too", name))
         settled(host)
-    finally:
-        host.stop()
-    host = watching(app_files)  # once delivered, never again
-    try:
+    with watching(app_files) as host:  # once delivered, never again
         marker = f"{uuid.uuid4().hex}.jpg"
         app_files.drops().upload_blob(marker, b"polled since the restart")
         wait_for(lambda: listed(app_files, marker))
         settled(host)
-    finally:
-        host.stop()
     assert len(app_files.records("event", name)) == 1
     assert len(app_files.records("event-too", name)) == 1
 
 
 def test_a_pending_retry_survives_a_restart(app_files: AppFiles) -> None:
     name = f"flaky/{uuid.uuid4().hex}.jpg"
-    host = watching(app_files, retry_delay=1.0)  # the first retry waits a second
-    try:
+    with watching(app_files, retry_delay=1.0) as host:  # the first retry waits a second
         dropped_and_seen(host, app_files, name)
         app_files.drops().delete_blob(name)
         wait_for(lambda: app_files.records("event-attempt", name))
         wait_for(lambda: app_files.records("event-too", name))
-    finally:
-        host.stop()
     state = json.loads((app_files.state_dir / "watcher.json").read_text())
     [pending] = state["outbox"]
     assert pending["function"] == "OnEvent" and pending["attempts"] == 1
 
-    host = watching(app_files)
-    try:
+    with watching(app_files) as host:
         wait_for(lambda: app_files.records("event", name))
         settled(host)
-    finally:
-        host.stop()
     assert len(app_files.records("event-attempt", name)) == 3
     assert len(app_files.records("event", name)) == 1
     assert len(app_files.records("event-too", name)) == 1
@@ -292,8 +270,7 @@ def test_a_deleted_or_recreated_container_raises_no_deletions(app_files: AppFile
     `make run` starts afresh, the host's state folder kept) is not a mass deletion either."""
     first, second = f"{uuid.uuid4().hex}.jpg", f"{uuid.uuid4().hex}.jpg"
     app_files.drops().upload_blob(first, b"before the first start")
-    host = watching(app_files)
-    try:
+    with watching(app_files) as host:
         wait_for(lambda: listed(app_files, first))
         app_files.drops().delete_container()
         wait_for(lambda: not listed(app_files, first))
@@ -301,19 +278,14 @@ def test_a_deleted_or_recreated_container_raises_no_deletions(app_files: AppFile
         app_files.drops().upload_blob(second, b"in the new container")
         wait_for(lambda: listed(app_files, second))
         settled(host)
-    finally:
-        host.stop()
 
     app_files.drops().delete_container()  # while the host is down: gone and back, emptied
     app_files.drops().create_container()
     marker = f"{uuid.uuid4().hex}.jpg"
     app_files.drops().upload_blob(marker, b"a blob of the new container")
-    host = watching(app_files)
-    try:
+    with watching(app_files) as host:
         wait_for(lambda: listed(app_files, marker))
         settled(host)
-    finally:
-        host.stop()
     assert not listed(app_files, second)
     for name in (first, second):
         assert app_files.records("event-attempt", name) == []

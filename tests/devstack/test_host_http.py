@@ -14,7 +14,7 @@ import requests
 from devstack.azurite import DEV_KEY, Azurite
 from devstack.host import RunningHost, start_host
 from devstack.host.settings import SettingsError
-from tests.devstack.conftest import SAMPLE_APP, AppFiles, write_app_files
+from tests.devstack.conftest import SAMPLE_APP, AppFiles, start_sample_host, write_app_files
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -137,31 +137,21 @@ def test_a_timer_runs_on_demand_through_the_admin_route(host: RunningHost,
 
 
 def test_keys_are_generated_once_and_reused(app_files: AppFiles) -> None:
-    first = start_host(SAMPLE_APP, settings=app_files.settings, host_json=app_files.host_json,
-                       state_dir=app_files.state_dir, watch=False)
+    first = start_sample_host(app_files, watch=False)
     first.stop()
-    second = start_host(SAMPLE_APP, settings=app_files.settings, host_json=app_files.host_json,
-                        state_dir=app_files.state_dir, watch=False)
-    try:
+    with start_sample_host(app_files, watch=False) as second:
         assert second.keys == first.keys
         assert second.host_id == first.host_id
         assert (app_files.state_dir / "keys.json").stat().st_mode & 0o077 == 0
-    finally:
-        second.stop()
 
 
 def test_environment_beats_local_settings_and_stop_removes_what_the_host_added(
         app_files: AppFiles, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SAMPLE_BOTH", "from-environment")
     monkeypatch.delenv("SAMPLE_FROM_FILE", raising=False)
-    running = start_host(SAMPLE_APP, settings=app_files.settings,
-                         host_json=app_files.host_json, state_dir=app_files.state_dir,
-                         watch=False)
-    try:
+    with start_sample_host(app_files, watch=False) as running:
         both = requests.get(running.url("env/SAMPLE_BOTH"), timeout=10).json()
         from_file = requests.get(running.url("env/SAMPLE_FROM_FILE"), timeout=10).json()
-    finally:
-        running.stop()
     assert both["value"] == "from-environment"
     assert from_file["value"] == "file"
     assert "SAMPLE_FROM_FILE" not in os.environ
@@ -171,13 +161,9 @@ def test_environment_beats_local_settings_and_stop_removes_what_the_host_added(
 def test_route_prefix_from_host_json(tmp_path: Path, azurite: Azurite) -> None:
     files = write_app_files(tmp_path, azurite, host={
         "version": "2.0", "extensions": {"http": {"routePrefix": "v2/fn"}}})
-    running = start_host(SAMPLE_APP, settings=files.settings, host_json=files.host_json,
-                         state_dir=files.state_dir, watch=False)
-    try:
+    with start_sample_host(files, watch=False) as running:
         assert requests.get(f"{running.base_url}/v2/fn/ping", timeout=10).text == "pong"
         assert requests.get(f"{running.base_url}/api/ping", timeout=10).status_code == 404
-    finally:
-        running.stop()
 
 
 def test_encrypted_local_settings_are_refused(tmp_path: Path) -> None:

@@ -19,8 +19,8 @@ import pytest
 import requests
 from azure.storage.queue import QueueClient
 
-from devstack.host.eventgrid import blob_created_event, validation_event
-from tests.devstack.conftest import REPO_ROOT, SAMPLE_APP, AppFiles
+from devstack.host.eventgrid import validation_event
+from tests.devstack.conftest import REPO_ROOT, SAMPLE_APP, AppFiles, upload
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -103,12 +103,7 @@ def test_ready_line_and_graceful_stop(app_files: AppFiles, tmp_path: Path,
 def test_a_killed_host_leaves_its_work_queued_for_the_next_one(
         app_files: AppFiles, tmp_path: Path, hosts: list[HostProcess]) -> None:
     name = f"slow/{uuid.uuid4().hex}.jpg"
-    blob = app_files.drops().upload_blob(name, b"slow photo")
-    properties = blob.get_blob_properties()
-    event = blob_created_event(
-        account="devstoreaccount1", container=app_files.drop_container, blob_name=name,
-        url=blob.url, etag=str(properties.etag), content_length=properties.size,
-        content_type="image/jpeg", blob_type="BlockBlob", event_time=properties.last_modified)
+    event = upload(app_files, name, b"slow photo")
     first = HostProcess(app_files, tmp_path / "first.log")
     hosts.append(first)
     answer = requests.post(first.info["webhook_url"]["OnDrop"], json=[event], timeout=10)
@@ -130,12 +125,7 @@ def test_a_killed_host_leaves_its_work_queued_for_the_next_one(
 def test_sigterm_stops_within_bounds_and_leaves_unfinished_work_queued(
         app_files: AppFiles, tmp_path: Path, hosts: list[HostProcess]) -> None:
     name = f"slow/{uuid.uuid4().hex}.jpg"
-    blob = app_files.drops().upload_blob(name, b"slow photo")
-    properties = blob.get_blob_properties()
-    event = blob_created_event(
-        account="devstoreaccount1", container=app_files.drop_container, blob_name=name,
-        url=blob.url, etag=str(properties.etag), content_length=properties.size,
-        content_type="image/jpeg", blob_type="BlockBlob", event_time=properties.last_modified)
+    event = upload(app_files, name, b"slow photo")
     host = HostProcess(app_files, tmp_path / "host.log", "--stop-timeout", "1")
     hosts.append(host)
     requests.post(host.info["webhook_url"]["OnDrop"], json=[event], timeout=10)

@@ -9,22 +9,19 @@ from pathlib import Path
 import pytest
 
 from devstack.azurite import Azurite
-from devstack.host import RunningHost, start_host
-from tests.devstack.conftest import SAMPLE_APP, AppFiles, write_app_files
+from devstack.host import RunningHost
+from tests.devstack.conftest import AppFiles, start_sample_host, write_app_files
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
 
 def _start(files: AppFiles, host_id: str | None = None) -> RunningHost:
-    return start_host(SAMPLE_APP, settings=files.settings, host_json=files.host_json,
-                      state_dir=files.state_dir, watch=True, watch_interval=0.1,
-                      host_id=host_id)
+    return start_sample_host(files, watch=True, watch_interval=0.1, host_id=host_id)
 
 
 def test_an_upload_becomes_an_invocation(app_files: AppFiles) -> None:
-    host = _start(app_files)
-    try:
+    with _start(app_files):
         name = f"{uuid.uuid4().hex}@contoso.com.jpg"
         app_files.drops().upload_blob(name, b"watched", tags={"k": "v"})
         [seen] = wait_for(lambda: app_files.records("drop", name))
@@ -35,31 +32,23 @@ def test_an_upload_becomes_an_invocation(app_files: AppFiles) -> None:
             streams.create_container()
         streams.upload_blob(stream, b"via watcher")
         wait_for(lambda: app_files.records("stream", f"sample-streams/{stream}"))
-    finally:
-        host.stop()
 
 
 def test_drops_made_while_the_host_was_down_are_delivered_once(app_files: AppFiles) -> None:
     before = f"{uuid.uuid4().hex}.jpg"
-    host = _start(app_files)
-    try:
+    with _start(app_files) as host:
         app_files.drops().upload_blob(before, b"while up")
         wait_for(lambda: app_files.records("drop", before))
         wait_for(lambda: host.blob_backlog() == 0)
-    finally:
-        host.stop()
     remembered = json.loads((app_files.state_dir / "watcher.json").read_text())
     assert remembered["version"] == 2
     assert before in remembered["delivered"]["OnDrop"]
 
     during = f"{uuid.uuid4().hex}.jpg"
     app_files.drops().upload_blob(during, b"while down")
-    host = _start(app_files)
-    try:
+    with _start(app_files) as host:
         wait_for(lambda: app_files.records("drop", during))
         wait_for(lambda: host.blob_backlog() == 0)
-    finally:
-        host.stop()
     assert len(app_files.records("drop", before)) == 1
     assert len(app_files.records("drop", during)) == 1
 
@@ -67,28 +56,21 @@ def test_drops_made_while_the_host_was_down_are_delivered_once(app_files: AppFil
 def test_a_fresh_state_folder_relies_on_receipts(app_files: AppFiles) -> None:
     """Without the watcher's memory, blob receipts still keep processed blobs from rerunning."""
     name = f"{uuid.uuid4().hex}.jpg"
-    host = _start(app_files, "receipts-test")
-    try:
+    with _start(app_files, "receipts-test") as host:
         app_files.drops().upload_blob(name, b"x")
         wait_for(lambda: app_files.records("drop", name))
         wait_for(lambda: host.blob_backlog() == 0)
-    finally:
-        host.stop()
     (app_files.state_dir / "watcher.json").unlink()
-    host = _start(app_files, "receipts-test")
-    try:
+    with _start(app_files, "receipts-test") as host:
         wait_for(lambda: (app_files.state_dir / "watcher.json").exists())
         wait_for(lambda: host.blob_backlog() == 0)
-    finally:
-        host.stop()
     assert len(app_files.records("drop", name)) == 1
 
 
 def test_the_host_survives_an_azurite_restart(tmp_path: Path) -> None:
     with Azurite(tmp_path / "azurite") as azurite:
         files = write_app_files(tmp_path / "app", azurite)
-        host = _start(files)
-        try:
+        with _start(files) as host:
             first = f"{uuid.uuid4().hex}.jpg"
             files.drops().upload_blob(first, b"before")
             wait_for(lambda: files.records("drop", first))
@@ -100,5 +82,3 @@ def test_the_host_survives_an_azurite_restart(tmp_path: Path) -> None:
             wait_for(lambda: files.records("drop", second), timeout=30)
             wait_for(lambda: host.blob_backlog() == 0)
             assert len(files.records("drop", first)) == 1
-        finally:
-            host.stop()

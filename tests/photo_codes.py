@@ -1,25 +1,6 @@
 """The reason codes a photo can be refused with: the contract the fuzz tests hold the
 JPEG reader and photo preparation to (README, "How a photo is checked")."""
 
-# Every reason code an unusable photo may carry (README: photo checks; photo_core.imaging).
-PHOTO_CODES = frozenset(
-    {
-        "empty_file",
-        "not_jpeg",
-        "truncated_header",
-        "corrupt_header",
-        "no_frame_header",
-        "zero_dimension",
-        "unsupported_jpeg",
-        "truncated",
-        "corrupt_image",
-        "decompression_bomb",
-        "too_small",
-        "extreme_aspect_ratio",
-        "file_too_large",
-        "cannot_fit",
-    }
-)
 # The codes read_structure itself may raise (its docstring).
 HEADER_CODES = frozenset(
     {
@@ -30,5 +11,17 @@ HEADER_CODES = frozenset(
         "no_frame_header",
         "zero_dimension",
         "unsupported_jpeg",
+    }
+)
+# Every reason code an unusable photo may carry (README: photo checks; photo_core.imaging).
+PHOTO_CODES = HEADER_CODES | frozenset(
+    {
+        "truncated",
+        "corrupt_image",
+        "decompression_bomb",
+        "too_small",
+        "extreme_aspect_ratio",
+        "file_too_large",
+        "cannot_fit",
     }
 )

@@ -114,11 +114,6 @@ def cut_into(marker: int, into: int) -> Callable[[], bytes]:
     return lambda: photo()[: span(marker)[0] + into]
 
 
-def replace_segment(data: bytes, marker: int, new: bytes) -> bytes:
-    start, end = span(marker, data)
-    return data[:start] + new + data[end:]
-
-
 def huffman_tables(data: bytes) -> list[tuple[int, int, bytes, bytes]]:
     """(class, id, counts, symbols) of every table in every header DHT segment."""
     tables = []

@@ -36,7 +36,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 30.0
 
 
-
 class EmulatorInfo(dict[str, Any]):
     """The start-up JSON as a plain dict (JSON-serialisable), plus the ``process`` handle."""
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import io
 from typing import Any
 
 import pytest
-from PIL import Image
 
 from tests.integration.emulator_fixture import client_token, emulator_session
+from tests.photos import jpeg
 
 pytest_plugins = ["tests.integration.emulator_fixture"]
 pytestmark = pytest.mark.integration
@@ -40,9 +39,8 @@ def test_users_listing_with_photo_summary(emu: dict[str, Any]) -> None:
 
 
 def test_seed_a_photo_directly(emu: dict[str, Any]) -> None:
-    out = io.BytesIO()
-    Image.new("RGB", (500, 400), "navy").save(out, format="JPEG")
-    r = admin(emu, "PUT", "/users/alex.wilber@contoso.com/photo", data=out.getvalue())
+    r = admin(emu, "PUT", "/users/alex.wilber@contoso.com/photo",
+              data=jpeg("navy", (500, 400), quality=75))
     assert r.status_code == 200
     assert (r.json()["width"], r.json()["height"]) == (500, 400)
     assert admin(emu, "GET", "/uploads").json()["value"] == []  # seeding is not an upload
@@ -83,18 +81,17 @@ def test_directory_errors_name_the_field(emu: dict[str, Any], mutate: Any, words
 
 def test_uploads_stats_and_tokens(emu: dict[str, Any]) -> None:
     token = client_token(emu)
-    out = io.BytesIO()
-    Image.new("RGB", (50, 50), "olive").save(out, format="JPEG")
+    photo = jpeg("olive", (50, 50), quality=75)
     with emulator_session(emu) as s:
         s.headers["Authorization"] = f"Bearer {token}"
         base = emu["graph_base"]
-        assert s.put(f"{base}/users/alex.wilber@contoso.com/photo/$value", data=out.getvalue(),
+        assert s.put(f"{base}/users/alex.wilber@contoso.com/photo/$value", data=photo,
                      headers={"Content-Type": "image/jpeg"}, timeout=10).status_code == 200
         assert s.get(f"{base}/users/alex.wilber@contoso.com/photo", timeout=10).status_code == 200
         assert s.get(f"{base}/users/nobody@contoso.com/photo", timeout=10).status_code == 404
     (upload,) = admin(emu, "GET", "/uploads").json()["value"]
     assert upload["userId"] == "d0d0cafe-0001-4000-8000-000000000002"
-    assert upload["size"] == len(out.getvalue())
+    assert upload["size"] == len(photo)
     assert (upload["dialect"], upload["method"], upload["appId"]) == ("graph", "PUT",
                                                                       emu["client_id"])
     assert upload["time"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import threading
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -10,9 +9,10 @@ from typing import Any
 
 import pytest
 import requests
-from PIL import Image
 
-from tests.integration.emulator_fixture import client_token, emulator_session, wait_for
+from tests.integration.emulator_fixture import client_token, emulator_session
+from tests.photos import jpeg
+from tests.waiting import wait_for
 
 pytest_plugins = ["tests.integration.emulator_fixture"]
 pytestmark = pytest.mark.integration
@@ -53,9 +53,7 @@ def graph(emu: dict[str, Any]) -> Graph:
 
 
 def small_jpeg() -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (64, 64), "green").save(out, format="JPEG")
-    return out.getvalue()
+    return jpeg("green", (64, 64), quality=75)
 
 
 # --- throttling windows -------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from devstack.emulator.limits import (
     FaultSettings,
     Limiter,
 )
+from tests.unit.fakes import FakeMonotonic
 
 
 @given(st.text(min_size=0, max_size=40))
@@ -53,16 +54,8 @@ def test_unsupported_filters(text: str) -> None:
         odata.parse_filter(text)
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_request_window_slides_and_reports_the_wait() -> None:
-    clock = FakeClock()
+    clock = FakeMonotonic()
     limiter = Limiter(clock)
     s = FaultSettings(mailbox_request_limit=2, mailbox_window_s=10)
     for _ in range(2):
@@ -77,7 +70,7 @@ def test_request_window_slides_and_reports_the_wait() -> None:
 
 
 def test_upload_window_frees_bytes_as_entries_expire() -> None:
-    clock = FakeClock()
+    clock = FakeMonotonic()
     limiter = Limiter(clock)
     s = FaultSettings(upload_bytes_limit=100, upload_window_s=60)
     assert limiter.acquire(s, "app", "mbx", 60) is None
@@ -94,7 +87,7 @@ def test_upload_window_frees_bytes_as_entries_expire() -> None:
 
 
 def test_concurrency_counts_in_flight_requests() -> None:
-    limiter = Limiter(FakeClock())
+    limiter = Limiter(FakeMonotonic())
     s = FaultSettings(concurrency_limit=2)
     assert limiter.acquire(s, "app", "mbx", 0) is None
     assert limiter.acquire(s, "app", "mbx", 0) is None

@@ -6,9 +6,7 @@ photo API session and by the storage clients."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
@@ -17,35 +15,18 @@ from devstack.azurite import DEV_ACCOUNT, DEV_KEY
 from photo_core.bootstrap import build_container_client, build_session
 from photo_core.http_env import CA_BUNDLE_VARIABLES, PROXY_VARIABLES
 from photo_core.settings import ApiSettings, StorageSettings
+from tests.integration.loopback import RecordingServer
 
 pytestmark = pytest.mark.integration
 
 
-class Recorder:
+Recorder = RecordingServer[str]
+
+
+def recorder(status: int) -> Recorder:
     """A loopback HTTP server that answers every GET with ``status`` and records the request
     line it saw (a forward proxy sees absolute URLs, a server only paths)."""
-
-    def __init__(self, status: int) -> None:
-        seen: list[str] = []
-        self.seen = seen
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                seen.append(self.path)
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+    return RecordingServer(status, lambda request: request.path)
 
 
 @pytest.fixture
@@ -58,7 +39,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 
 @pytest.fixture
 def servers() -> Iterator[tuple[Recorder, Recorder]]:
-    proxy, target = Recorder(200), Recorder(200)
+    proxy, target = recorder(200), recorder(200)
     yield proxy, target
     proxy.close()
     target.close()
@@ -98,7 +79,7 @@ def test_without_a_proxy_the_session_goes_direct_and_keeps_the_environment_ca_bu
 
 def test_storage_clients_use_a_proxy_from_the_environment(
         clean_env: pytest.MonkeyPatch) -> None:
-    proxy, target = Recorder(404), Recorder(404)
+    proxy, target = recorder(404), recorder(404)
     try:
         clean_env.setenv("HTTP_PROXY", proxy.url)
         connection = (f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};"
@@ -119,7 +100,7 @@ def test_without_a_proxy_storage_clients_read_the_environment_once(
         clean_env: pytest.MonkeyPatch) -> None:
     """Built with no proxy configured, a client does not look at the environment per request:
     a proxy variable set afterwards takes effect at the next start, not mid-flight."""
-    proxy, target = Recorder(404), Recorder(404)
+    proxy, target = recorder(404), recorder(404)
     try:
         connection = (f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};"
                       f"AccountKey={DEV_KEY};BlobEndpoint={target.url}/{DEV_ACCOUNT};")

@@ -10,7 +10,9 @@ from collections.abc import Iterator
 import pytest
 
 from devstack.stack import LocalStack, StackInfo
-from tests.integration.test_stack_e2e import container, emulator_get, jpeg, wait_for_tag
+from tests.integration.test_stack_e2e import container, emulator_get, wait_for_tag
+from tests.photos import jpeg
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -30,11 +32,8 @@ def test_deleting_the_current_drop_deletes_the_photo(stack: LocalStack) -> None:
     assert wait_for_tag(info, name)["photosync-status"] == "uploaded"
     assert emulator_get(info, "/users/alex.wilber@contoso.com/photo").status_code == 200
     container(info).delete_blob(name)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if emulator_get(info, "/users/alex.wilber@contoso.com/photo").status_code == 404:
-            break
-        time.sleep(0.2)
+    wait_for(lambda: emulator_get(info, "/users/alex.wilber@contoso.com/photo").status_code
+             == 404, timeout=30, interval=0.2, what="the photo to go")
     assert emulator_get(info, "/users/alex.wilber@contoso.com/photo").status_code == 404
 
 
@@ -49,8 +48,7 @@ def test_deleting_an_older_drop_keeps_the_photo(stack: LocalStack,
     wait_for_tag(info, "new/lee.gu@contoso.com.jpg")
     caplog.set_level(logging.INFO, logger="photo_core.deletions")
     drops.delete_blob("old/lee.gu@contoso.com.jpg")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and "not the source" not in caplog.text:
-        time.sleep(0.2)
+    wait_for(lambda: "not the source" in caplog.text, timeout=30, interval=0.2,
+             what="the deletion to be delivered")
     assert "old/lee.gu@contoso.com.jpg is not the source" in caplog.text  # it was delivered
     assert emulator_get(info, "/users/lee.gu@contoso.com/photo").status_code == 200

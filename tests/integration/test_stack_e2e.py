@@ -17,6 +17,7 @@ from azure.storage.blob import ContainerClient
 from devstack.stack import LocalStack, StackInfo
 from tests.integration.emulator_fixture import emulator_session
 from tests.photos import jpeg
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -67,13 +68,12 @@ def emulator_get(info: StackInfo, path: str) -> requests.Response:
 
 def wait_for_tag(info: StackInfo, name: str, timeout: float = 30.0) -> dict[str, str]:
     client = container(info).get_blob_client(name)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def outcome() -> dict[str, str] | None:
         tags = client.get_blob_tags()
-        if "photosync-status" in tags:
-            return dict(tags)
-        time.sleep(0.2)
-    raise AssertionError(f"no outcome for {name} within {timeout} s")
+        return dict(tags) if "photosync-status" in tags else None
+
+    return wait_for(outcome, timeout=timeout, interval=0.2, what=f"an outcome for {name}")
 
 
 def uploads_for(info: StackInfo, upn: str) -> list[dict[str, Any]]:

@@ -30,6 +30,17 @@ class FakeClock:
         self.current += timedelta(seconds=seconds)
 
 
+class FakeMonotonic:
+    """A monotonic clock for code that takes ``clock: Callable[[], float]``: it reads ``now``
+    (seconds), which only moves when the test moves it."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @dataclass
 class FakeDrop:
     name: str

@@ -14,7 +14,7 @@ from photo_core.directory import (
 from photo_core.errors import AmbiguousUser
 from photo_core.naming import UserRef, UserRefKind
 from photo_core.photo_api import DirectoryUser
-from tests.unit.fakes import FakePhotoApi
+from tests.unit.fakes import FakeMonotonic, FakePhotoApi
 
 
 class CountingApi(FakePhotoApi):
@@ -27,16 +27,8 @@ class CountingApi(FakePhotoApi):
         return super().find_user_by_employee_id(employee_id)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_employee_ids_are_looked_up_once_per_ttl() -> None:
-    api, clock = CountingApi(), Clock()
+    api, clock = CountingApi(), FakeMonotonic(0.0)
     api.employees["123"] = [DirectoryUser("id-1", "jane@contoso.com")]
     resolver = Resolver(api, employee_ttl=60, clock=clock)
     ref = UserRef(UserRefKind.EMPLOYEE_ID, "123")
@@ -76,7 +68,7 @@ def test_unmapped_ambiguous_or_broken_entries_are_refused(hr_id: str,
 
 
 def test_the_mapping_is_refetched_after_its_ttl_and_kept_when_unchanged() -> None:
-    clock, seen = Clock(), []
+    clock, seen = FakeMonotonic(0.0), []
 
     def fetch(version: str | None) -> MappingSnapshot | None:
         seen.append(version)

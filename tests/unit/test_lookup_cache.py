@@ -12,7 +12,7 @@ from photo_core.lookup import LookupResult, lookup_photo
 from photo_core.lookup_cache import LookupCache
 from photo_core.naming import NamingRules, UserRef
 from tests.photos import jpeg
-from tests.unit.fakes import FakePhotoApi, FakeStateStore
+from tests.unit.fakes import FakeMonotonic, FakePhotoApi, FakeStateStore
 
 
 def look(text: str, api: FakePhotoApi, cache: LookupCache) -> LookupResult:
@@ -20,14 +20,6 @@ def look(text: str, api: FakePhotoApi, cache: LookupCache) -> LookupResult:
 
 NAMING = NamingRules()
 USER = "adele.vance@contoso.com"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class CountingApi(FakePhotoApi):
@@ -55,7 +47,7 @@ def api() -> CountingApi:
 
 
 def test_a_hit_makes_no_upstream_call_and_returns_the_same_answer(api: CountingApi) -> None:
-    cache = LookupCache(30, clock=Clock())
+    cache = LookupCache(30, clock=FakeMonotonic())
     first = look(USER, api, cache)
     calls = list(api.calls)
     second = look(USER, api, cache)
@@ -64,7 +56,7 @@ def test_a_hit_makes_no_upstream_call_and_returns_the_same_answer(api: CountingA
 
 
 def test_answers_expire_after_the_ttl(api: CountingApi) -> None:
-    clock = Clock()
+    clock = FakeMonotonic()
     cache = LookupCache(30, clock=clock)
     look(USER, api, cache)
     clock.now += 29.9
@@ -76,21 +68,21 @@ def test_answers_expire_after_the_ttl(api: CountingApi) -> None:
 
 
 def test_a_ttl_of_zero_turns_the_cache_off(api: CountingApi) -> None:
-    cache = LookupCache(0, clock=Clock())
+    cache = LookupCache(0, clock=FakeMonotonic())
     for _ in range(3):
         look(USER, api, cache)
     assert api.calls.count("metadata") == 3 and len(cache) == 0
 
 
 def test_the_answer_echoes_each_callers_spelling(api: CountingApi) -> None:
-    cache = LookupCache(30, clock=Clock())
+    cache = LookupCache(30, clock=FakeMonotonic())
     look(USER, api, cache)
     upper = look(USER.upper(), api, cache)
     assert upper.user == USER.upper()
 
 
 def test_errors_are_not_kept(api: CountingApi) -> None:
-    cache = LookupCache(30, clock=Clock())
+    cache = LookupCache(30, clock=FakeMonotonic())
     api.errors[USER] = Throttled("slow down", retry_after=1)
     with pytest.raises(Throttled):
         look(USER, api, cache)
@@ -100,14 +92,14 @@ def test_errors_are_not_kept(api: CountingApi) -> None:
 
 
 def test_invalid_references_are_refused_before_the_cache_and_upstream(api: CountingApi) -> None:
-    cache = LookupCache(30, clock=Clock())
+    cache = LookupCache(30, clock=FakeMonotonic())
     with pytest.raises(InvalidUserReference):
         look("../../admin", api, cache)
     assert api.calls == [] and len(cache) == 0
 
 
 def test_the_cache_is_bounded_least_recently_used_first(api: CountingApi) -> None:
-    cache = LookupCache(30, max_entries=2, clock=Clock())
+    cache = LookupCache(30, max_entries=2, clock=FakeMonotonic())
     users = [f"u{i}@contoso.com" for i in range(3)]
     look(users[0], api, cache)
     look(users[1], api, cache)
@@ -119,7 +111,7 @@ def test_the_cache_is_bounded_least_recently_used_first(api: CountingApi) -> Non
 
 
 def test_forget_drops_every_answer_about_a_user(api: CountingApi) -> None:
-    cache = LookupCache(30, clock=Clock())
+    cache = LookupCache(30, clock=FakeMonotonic())
     look(USER, api, cache)
     look(USER.upper(), api, cache)
     cache.forget(USER)
@@ -129,7 +121,7 @@ def test_forget_drops_every_answer_about_a_user(api: CountingApi) -> None:
 
 
 def test_forget_leaves_other_users_alone_after_evictions_and_expiry(api: CountingApi) -> None:
-    clock = Clock()
+    clock = FakeMonotonic()
     cache = LookupCache(30, max_entries=3, clock=clock)
     users = [f"u{i}@contoso.com" for i in range(5)]
     for user in users:  # u0 and u1 are evicted on the way

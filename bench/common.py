@@ -8,7 +8,6 @@ import re
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -70,15 +69,6 @@ def _status_field(name: str) -> int:
     text = Path("/proc/self/status").read_text()
     match = re.search(rf"^{name}:\s+(\d+) kB", text, re.MULTILINE)
     return int(match.group(1)) if match else 0
-
-
-class Timer:
-    def __enter__(self) -> Timer:
-        self.start = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.seconds = time.perf_counter() - self.start
 
 
 def cpu_seconds(pid: int) -> float:

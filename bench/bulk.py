@@ -174,6 +174,41 @@ def run_baseline(stack: BenchStack, drops: list[tuple[str, bytes]], parallelism:
     return result
 
 
+def storage_requests_per_drop(count: int = 100, latency_ms: int = 0) -> dict[str, Any]:
+    """Storage requests per drop, counted from Azurite's own request log in a short run of its
+    own (the log slows Azurite, so the timed runs go without it): the function's (blob
+    properties, state, claim, download, release, outcome metadata and tags, outcome log) and
+    the host's (its blob-trigger queue and blob receipts). The bench's own uploads and listings
+    are not counted."""
+    from devstack.azurite import logged_requests
+
+    drops = make_drops(count, count)
+    with BenchStack(users=count, latency_ms=latency_ms, azurite_debug=True) as stack:
+        offset = stack.azurite_log.stat().st_size
+        run = run_photo_sync(stack, drops, timeout=120)
+        time.sleep(0.5)  # Azurite writes its log asynchronously
+        parts = {"function": 0, "host": 0}
+        for method, path in logged_requests(stack.azurite_log, offset):
+            part = _requester(method, path)
+            if part in parts:
+                parts[part] += 1
+    completed = run["completed"] or 1
+    per_drop = {part: round(n / completed, 2) for part, n in parts.items()}
+    return {"drops": count, "completed": run["completed"], "per_drop": per_drop,
+            "total": round(sum(parts.values()) / completed, 2)}
+
+
+def _requester(method: str, path: str) -> str:
+    """Who made a request Azurite logged: the host (its queues and receipts live under
+    ``azure-webjobs-``), the bench (uploading drops, listing outcomes) or the function."""
+    resource, _, query = path.partition("?")
+    if resource.split("/")[2].startswith("azure-webjobs"):
+        return "host"
+    if "comp=list" in query or (method == "PUT" and not query and DROP_CONTAINER in resource):
+        return "bench"
+    return "function"
+
+
 def main(count: int = 500, users: int = 500, latency_ms: int = 40, limit: int = 4) -> None:
     parallelism = host_parallelism()
     drops = make_drops(count, users)

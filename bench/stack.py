@@ -95,6 +95,7 @@ class BenchStack:
     concurrency_limit: int = 4
     extra_settings: dict[str, str] = field(default_factory=dict)
     host: bool = True
+    azurite_debug: bool = False  # Azurite logs every request to ``azurite_log`` (and runs slower)
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="photo-bench-")))
 
     def __post_init__(self) -> None:
@@ -111,7 +112,8 @@ class BenchStack:
     def start(self) -> BenchStack:
         from devstack.azurite import Azurite
 
-        self.azurite = Azurite(location=self.workdir / "azurite").start()
+        self.azurite = Azurite(location=self.workdir / "azurite",
+                               debug_log=self.azurite_log if self.azurite_debug else None).start()
         self.connection_string = self.azurite.connection_string
         self.start_emulator()
         _create_container(self.connection_string, DROP_CONTAINER)
@@ -166,6 +168,10 @@ class BenchStack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    @property
+    def azurite_log(self) -> Path:
+        return self.workdir / "azurite-debug.log"
 
     def cpu(self) -> dict[str, float]:
         """CPU seconds used so far by each part of the stack."""

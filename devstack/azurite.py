@@ -44,6 +44,18 @@ def dev_connection_string(host: str, blob_port: int, queue_port: int, table_port
     )
 
 
+_LOGGED_REQUEST = re.compile(r"ContextMiddleware: RequestMethod=(\w+) RequestURL=\w+://[^/\s]+(/\S*)")
+
+
+def logged_requests(debug_log: Path, offset: int = 0) -> list[tuple[str, str]]:
+    """``(method, path and query)`` of every request Azurite wrote to ``debug_log`` after byte
+    ``offset`` (take ``debug_log.stat().st_size`` before the requests to count)."""
+    with debug_log.open("rb") as handle:
+        handle.seek(offset)
+        text = handle.read().decode("utf-8", "replace")
+    return [(m.group(1), m.group(2)) for m in _LOGGED_REQUEST.finditer(text)]
+
+
 class AzuriteError(RuntimeError):
     """Azurite could not be found, did not start in time, or died while starting."""
 
@@ -62,6 +74,7 @@ class Azurite:
         root: Path = _REPO_ROOT,
         host: str = "127.0.0.1",
         startup_timeout: float = 30.0,
+        debug_log: Path | None = None,
     ) -> None:
         self._executable = root / "node_modules" / ".bin" / "azurite"
         self._given_location = location
@@ -69,6 +82,7 @@ class Azurite:
         self._temp_location = False
         self.host = host
         self.startup_timeout = startup_timeout
+        self.debug_log = debug_log  # Azurite's own log of every request, when set
         self.ports: dict[str, int] = {"Blob": 0, "Queue": 0, "Table": 0}
         self._process: subprocess.Popen[str] | None = None
         self._output: collections.deque[str] = collections.deque(maxlen=200)
@@ -98,6 +112,8 @@ class Azurite:
             "--tableHost", self.host, "--tablePort", str(self.ports["Table"]),
             "--skipApiVersionCheck", "--loose", "--silent", "--disableTelemetry",
         ]
+        if self.debug_log is not None:
+            command += ["--debug", str(self.debug_log)]
         self._output.clear()
         self._process = subprocess.Popen(
             command,

@@ -10,7 +10,8 @@ from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient
 
-from devstack.azurite import Azurite, AzuriteError
+from devstack.azurite import Azurite, AzuriteError, logged_requests
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -81,3 +82,22 @@ def test_a_process_that_dies_while_starting_reports_its_output(tmp_path: Path) -
         with pytest.raises(AzuriteError, match="EADDRINUSE"):
             azurite.start()
     assert not azurite.running
+
+
+def test_a_debug_log_names_every_request_from_a_given_offset(tmp_path: Path) -> None:
+    log = tmp_path / "debug.log"
+    with Azurite(tmp_path / "data", debug_log=log) as azurite:
+        container = BlobServiceClient.from_connection_string(
+            azurite.connection_string).create_container("box")
+        offset = log.stat().st_size
+        container.upload_blob("a b.txt", b"hello")
+        container.get_blob_client("a b.txt").get_blob_properties()
+
+        def both() -> list[tuple[str, str]] | None:
+            found = logged_requests(log, offset)
+            return found if len(found) >= 2 else None
+
+        requests = wait_for(both, timeout=10, what="two requests in the debug log")
+
+    assert requests == [("PUT", "/devstoreaccount1/box/a%20b.txt"),
+                        ("HEAD", "/devstoreaccount1/box/a%20b.txt")]

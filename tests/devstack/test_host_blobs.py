@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import requests
@@ -114,8 +114,9 @@ def test_a_new_version_of_the_same_blob_runs_again(host: RunningHost,
     deliver(host, "OnDrop", [upload(app_files, name, b"first")])
     wait_for(lambda: app_files.records("drop", name))
     deliver(host, "OnDrop", [upload(app_files, name, b"second version")])
-    records = wait_for(lambda: len(app_files.records("drop", name)) == 2
-                       and app_files.records("drop", name))
+    records = cast(list[dict[str, Any]],  # a truthy result is the list, never False
+                   wait_for(lambda: len(app_files.records("drop", name)) == 2
+                            and app_files.records("drop", name)))
     assert sorted(r["size"] for r in records) == [5, 14]
 
 

@@ -38,7 +38,12 @@ def test_sigterm_stops_the_stack_and_azurite_with_it(tmp_path: Path) -> None:
     lines: queue.Queue[str] = queue.Queue()
     assert process.stdout is not None
     stdout = process.stdout
-    threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
+
+    def pump() -> None:
+        for line in stdout:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
     seen: list[str] = []
     try:
         while not any(READY in line for line in seen):

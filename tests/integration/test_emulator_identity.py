@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import jwt
 import msal
@@ -183,7 +183,9 @@ def _assertion(info: dict[str, Any], *, key: Any = None, **overrides: Any) -> st
     with open(info["client_cert"], "rb") as f:
         pem = f.read()
     cert = x509.load_pem_x509_certificate(pem)
-    signing_key = key or serialization.load_pem_private_key(pem, password=None)
+    signing_key = key or cast(
+        rsa.RSAPrivateKey, serialization.load_pem_private_key(pem, password=None)
+    )
     now = int(time.time())
     claims = {"aud": info["token_endpoint"], "iss": info["client_id"], "sub": info["client_id"],
               "exp": now + 600, "iat": now, "jti": str(uuid.uuid4())}

@@ -7,7 +7,7 @@ import io
 import json
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import azure.functions as func
 import pytest
@@ -20,6 +20,9 @@ from photo_core.bootstrap import reset_app_services
 from tests.integration.emulator_fixture import emulator_session
 from tests.integration.test_photo_api import admin, faults
 from tests.photos import jpeg
+
+if TYPE_CHECKING:
+    from azure.storage.blob._shared.base_client import TransportWrapper
 
 pytestmark = pytest.mark.integration
 
@@ -293,6 +296,7 @@ def test_drops_are_handled_on_the_process_wide_storage_client(
     for binding in bindings:
         client = pooled(binding)
         assert client.url == binding.url
-        assert client._pipeline._transport._transport is shared
+        wrapper = cast("TransportWrapper", client._pipeline._transport)  # a get_blob_client child
+        assert wrapper._transport is shared
     elsewhere = BlobClient.from_connection_string(azurite.connection_string, "other", "x.jpg")
     assert pooled(elsewhere) is elsewhere

@@ -181,7 +181,7 @@ def test_a_blob_over_the_cap_is_never_downloaded(container: ContainerClient, azu
         def __getattr__(self, name: str) -> Any:
             raise AssertionError(f"the photo API must not be called ({name})")
 
-    deps = SyncDeps(api=NoApi(), state=store, now=lambda: datetime.now(UTC),  # type: ignore[arg-type]
+    deps = SyncDeps(api=NoApi(), state=store, now=lambda: datetime.now(UTC),
                     sleep=lambda s: None, owner="test")
     options = SyncOptions(naming=NamingRules(), image=ImagePolicy(max_input_bytes=10_000))
     result = sync_drop(AzureBlobDrop(client), options, deps)

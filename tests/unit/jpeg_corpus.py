@@ -89,7 +89,7 @@ def ycck(colour: tuple[int, int, int, int] = (0, 255, 255, 0)) -> bytes:
     ycc = Image.new("RGB", (1, 1), (c, m, y)).convert("YCbCr").getpixel((0, 0))
     assert isinstance(ycc, tuple)
     planes = (255 - ycc[0], 255 - ycc[1], 255 - ycc[2], k)
-    data = bytearray(cmyk(planes, subsampling=0))  # type: ignore[arg-type]
+    data = bytearray(cmyk(planes, subsampling=0))
     data[data.index(b"Adobe") + 11] = 2  # APP14 payload byte 11: colour transform
     return bytes(data)
 

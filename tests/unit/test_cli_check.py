@@ -7,7 +7,9 @@ import io
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,7 +21,7 @@ FIELDS = ["file", "verdict", "reason", "actions", "size", "width", "height", "sh
 REPO = Path(__file__).resolve().parents[2]
 
 
-def run(*argv: str, policy: ImagePolicy | None = None) -> tuple[int, list[dict], str]:
+def run(*argv: str, policy: ImagePolicy | None = None) -> tuple[int, list[dict[str, Any]], str]:
     out, err = io.StringIO(), io.StringIO()
     status = main(list(argv), policy=policy, stdout=out, stderr=err)
     return status, [json.loads(line) for line in out.getvalue().splitlines()], err.getvalue()
@@ -35,7 +37,7 @@ def drop(tmp_path: Path) -> Path:
     return folder
 
 
-def test_accepted_photo_prints_one_json_line_with_every_field_and_exits_0(drop):
+def test_accepted_photo_prints_one_json_line_with_every_field_and_exits_0(drop: Path) -> None:
     path = drop / "jane.doe@contoso.com.jpg"
     status, lines, err = run("check", str(path))
     assert status == 0
@@ -54,7 +56,7 @@ def test_accepted_photo_prints_one_json_line_with_every_field_and_exits_0(drop):
     assert "1 accepted, 0 rejected" in err
 
 
-def test_png_renamed_jpg_is_a_reject_line_with_code_and_message_and_exit_1(drop):
+def test_png_renamed_jpg_is_a_reject_line_with_code_and_message_and_exit_1(drop: Path) -> None:
     status, [line], _ = run("check", str(drop / "john.roe@contoso.com.jpg"))
     assert status == 1
     assert line["verdict"] == "reject"
@@ -69,7 +71,7 @@ def test_png_renamed_jpg_is_a_reject_line_with_code_and_message_and_exit_1(drop)
     )
 
 
-def test_batch_reports_every_file_in_order_and_exits_1_if_any_is_rejected(drop):
+def test_batch_reports_every_file_in_order_and_exits_1_if_any_is_rejected(drop: Path) -> None:
     names = sorted(str(p) for p in drop.iterdir())
     status, lines, err = run("check", *names)
     assert status == 1
@@ -88,7 +90,9 @@ def test_batch_reports_every_file_in_order_and_exits_1_if_any_is_rejected(drop):
     ],
     ids=["missing_file", "directory", "empty_file", "truncated_file"],
 )
-def test_bad_inputs_are_reject_lines_not_tracebacks(tmp_path, make, code):
+def test_bad_inputs_are_reject_lines_not_tracebacks(
+    tmp_path: Path, make: Callable[[Path], Path], code: str
+) -> None:
     status, [line], err = run("check", str(make(tmp_path)))
     assert status == 1
     assert line["reason"]["code"] == code
@@ -100,7 +104,9 @@ def _write(path: Path, data: bytes) -> Path:
     return path
 
 
-def test_out_writes_accepted_upload_ready_jpegs_under_the_same_name(drop, tmp_path):
+def test_out_writes_accepted_upload_ready_jpegs_under_the_same_name(
+    drop: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "ready" / "nested"
     status, lines, _ = run("check", *sorted(str(p) for p in drop.iterdir()), "--out", str(out))
     assert status == 1
@@ -117,7 +123,7 @@ def test_out_writes_accepted_upload_ready_jpegs_under_the_same_name(drop, tmp_pa
             assert not written.exists()
 
 
-def test_out_into_an_input_folder_is_refused_and_nothing_is_overwritten(drop):
+def test_out_into_an_input_folder_is_refused_and_nothing_is_overwritten(drop: Path) -> None:
     before = {p: p.read_bytes() for p in drop.iterdir()}
     status, lines, err = run("check", *map(str, before), "--out", str(drop))
     assert (status, lines) == (2, [])
@@ -126,14 +132,14 @@ def test_out_into_an_input_folder_is_refused_and_nothing_is_overwritten(drop):
 
 
 def test_out_reached_through_a_relative_path_is_still_recognised_as_the_input_folder(
-    drop, monkeypatch
-):
+    drop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(drop)
     status, _, _ = run("check", "jane.doe@contoso.com.jpg", "--out", "../drop")
     assert status == 2
 
 
-def test_inputs_sharing_a_file_name_with_out_are_refused(tmp_path):
+def test_inputs_sharing_a_file_name_with_out_are_refused(tmp_path: Path) -> None:
     for folder in ("a", "b"):
         (tmp_path / folder).mkdir()
         (tmp_path / folder / "x@contoso.com.jpg").write_bytes(corpus.baseline())
@@ -148,31 +154,31 @@ def test_inputs_sharing_a_file_name_with_out_are_refused(tmp_path):
     assert "same file name" in err
 
 
-def test_out_that_is_a_file_is_a_usage_error(drop, tmp_path):
+def test_out_that_is_a_file_is_a_usage_error(drop: Path, tmp_path: Path) -> None:
     blocker = _write(tmp_path / "blocker", b"")
     status, _, err = run("check", str(drop / "jane.doe@contoso.com.jpg"), "--out", str(blocker))
     assert status == 2
     assert "not a folder" in err
 
 
-def test_max_side_flag_overrides_the_policy(drop):
+def test_max_side_flag_overrides_the_policy(drop: Path) -> None:
     _, [line], _ = run("check", str(drop / "jane.doe@contoso.com.jpg"), "--max-side", "100")
     assert (line["width"], line["height"]) == (100, 75)
 
 
-def test_min_side_flag_overrides_the_policy(drop):
+def test_min_side_flag_overrides_the_policy(drop: Path) -> None:
     _, [line], _ = run("check", str(drop / "jane.doe@contoso.com.jpg"), "--min-side", "300")
     assert line["reason"]["code"] == "too_small"
 
 
-def test_policy_parameter_is_the_seam_for_settings(drop):
+def test_policy_parameter_is_the_seam_for_settings(drop: Path) -> None:
     _, [line], _ = run(
         "check", str(drop / "jane.doe@contoso.com.jpg"), policy=ImagePolicy(max_side=64)
     )
     assert max(line["width"], line["height"]) == 64
 
 
-def test_oversized_file_is_rejected_without_reading_it_all(drop):
+def test_oversized_file_is_rejected_without_reading_it_all(drop: Path) -> None:
     _, [line], _ = run(
         "check", str(drop / "jane.doe@contoso.com.jpg"), policy=ImagePolicy(max_input_bytes=1024)
     )
@@ -198,18 +204,18 @@ def test_oversized_file_is_rejected_without_reading_it_all(drop):
         "min_side_over_max_side",
     ],
 )
-def test_usage_errors_exit_2(argv):
+def test_usage_errors_exit_2(argv: list[str]) -> None:
     status, lines, err = run(*argv)
     assert (status, lines) == (2, [])
     assert "error" in err
 
 
-def test_help_exits_0(capsys):
+def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "--help"]) == 0
     assert "--out" in capsys.readouterr().out
 
 
-def test_python_dash_m_photo_core_check_runs_as_a_program(drop):
+def test_python_dash_m_photo_core_check_runs_as_a_program(drop: Path) -> None:
     good, bad = drop / "ann.lee@contoso.com.jpg", drop / "john.roe@contoso.com.jpg"
     result = subprocess.run(
         [sys.executable, "-m", "photo_core", "check", str(good), str(bad)],

@@ -19,7 +19,10 @@ POLICY = ImagePolicy(min_side=8)  # the fuzz seeds are small; let them through t
     max_examples=200, deadline=timedelta(seconds=1), suppress_health_check=[HealthCheck.too_slow]
 )
 @given(mutated_jpegs())
-def test_mutated_jpegs_are_accepted_as_valid_output_or_rejected_with_a_known_code(data):
+def test_mutated_jpegs_are_accepted_as_valid_output_or_rejected_with_a_known_code(
+    data: bytes,
+) -> None:
+    rejected: str | None
     try:
         photo = prepare_photo(data, POLICY)
     except InvalidPhoto as exc:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+from collections.abc import Callable
+from typing import cast
 
 import pytest
 from PIL import Image, ImageFile, ImageOps
@@ -59,7 +61,7 @@ ACCEPTED = [
 
 
 @pytest.mark.parametrize("build", [pytest.param(b, id=case) for case, b in ACCEPTED])
-def test_valid_photos_are_accepted_as_upload_ready_jpegs(build):
+def test_valid_photos_are_accepted_as_upload_ready_jpegs(build: Callable[[], bytes]) -> None:
     photo = prepare_photo(build(), POLICY)
     info = read_structure(photo.data)
     assert len(photo.data) <= POLICY.max_upload_bytes
@@ -125,19 +127,21 @@ REJECTED = [
 @pytest.mark.parametrize(
     ("build", "code"), [pytest.param(b, c, id=case) for case, b, c in REJECTED]
 )
-def test_invalid_photos_are_rejected_with_their_reason_code(build, code):
+def test_invalid_photos_are_rejected_with_their_reason_code(
+    build: Callable[[], bytes], code: str
+) -> None:
     with pytest.raises(InvalidPhoto) as caught:
         prepare_photo(build(), POLICY)
     assert caught.value.code == code
     assert len(caught.value.message) > 20
 
 
-def test_png_renamed_jpg_is_rejected_as_png():
+def test_png_renamed_jpg_is_rejected_as_png() -> None:
     with pytest.raises(InvalidPhoto, match=r"^this is a PNG image, not a JPEG"):
         prepare_photo(corpus.other_format("PNG"), POLICY)
 
 
-def test_header_bomb_is_refused_from_the_header_even_when_its_data_is_garbage():
+def test_header_bomb_is_refused_from_the_header_even_when_its_data_is_garbage() -> None:
     data = corpus.bomb(garbage=True)
     assert read_structure(data).problem is not None  # the data really is garbage
     with pytest.raises(InvalidPhoto) as caught:
@@ -146,20 +150,20 @@ def test_header_bomb_is_refused_from_the_header_even_when_its_data_is_garbage():
     assert "60000x60000" in caught.value.message
 
 
-def test_pixel_limit_is_inclusive():
+def test_pixel_limit_is_inclusive() -> None:
     data = corpus.baseline((320, 240))
     prepare_photo(data, ImagePolicy(max_pixels=320 * 240))
     with pytest.raises(InvalidPhoto, match=r"megapixel limit"):
         prepare_photo(data, ImagePolicy(max_pixels=320 * 240 - 1))
 
 
-def test_input_over_the_size_cap_is_rejected_before_reading_it():
+def test_input_over_the_size_cap_is_rejected_before_reading_it() -> None:
     with pytest.raises(InvalidPhoto) as caught:
         prepare_photo(b"\x00" * 2000, ImagePolicy(max_input_bytes=1999))
     assert caught.value.code == "file_too_large"
 
 
-def test_too_small_is_judged_on_the_upright_photo_and_says_its_size():
+def test_too_small_is_judged_on_the_upright_photo_and_says_its_size() -> None:
     stored = corpus.encode(corpus.drawing((30, 200)), exif=corpus.exif(6))
     with pytest.raises(InvalidPhoto, match=r"200x30 pixels") as caught:
         prepare_photo(stored, POLICY)
@@ -174,19 +178,19 @@ def test_too_small_is_judged_on_the_upright_photo_and_says_its_size():
     [corpus.baseline, corpus.progressive, corpus.grayscale],
     ids=["baseline", "progressive", "grayscale"],
 )
-def test_clean_upright_photo_passes_through_byte_for_byte(build):
+def test_clean_upright_photo_passes_through_byte_for_byte(build: Callable[[], bytes]) -> None:
     data = build()
     photo = prepare_photo(data, POLICY)
     assert photo.data == data
     assert photo.actions == ()
 
 
-def test_progressive_photo_stays_progressive_when_nothing_else_is_needed():
+def test_progressive_photo_stays_progressive_when_nothing_else_is_needed() -> None:
     photo = prepare_photo(corpus.progressive(), POLICY)
     assert read_structure(photo.data).process == "progressive"
 
 
-def test_metadata_is_stripped_losslessly_with_identical_pixels():
+def test_metadata_is_stripped_losslessly_with_identical_pixels() -> None:
     data = corpus.with_everything()
     photo = prepare_photo(data, POLICY)
     assert _codes(photo) == ["metadata_stripped"]
@@ -197,7 +201,7 @@ def test_metadata_is_stripped_losslessly_with_identical_pixels():
     assert read_structure(photo.data).has_icc
 
 
-def test_trailing_bytes_after_eoi_are_removed_and_reported():
+def test_trailing_bytes_after_eoi_are_removed_and_reported() -> None:
     photo = prepare_photo(corpus.baseline() + b"PK\x03\x04" + bytes(60), POLICY)
     assert photo.data == corpus.baseline()
     assert _reason(photo, "trailing_bytes_removed") == (
@@ -209,7 +213,7 @@ def test_trailing_bytes_after_eoi_are_removed_and_reported():
 
 
 @pytest.mark.parametrize("orientation", range(2, 9))
-def test_exif_orientation_is_applied_so_the_photo_is_upright(orientation):
+def test_exif_orientation_is_applied_so_the_photo_is_upright(orientation: int) -> None:
     data = corpus.oriented(orientation)
     photo = prepare_photo(data, POLICY)
     out = _open(photo.data).convert("RGB")
@@ -221,7 +225,8 @@ def test_exif_orientation_is_applied_so_the_photo_is_upright(orientation):
         (229, 149): corpus.WHITE,
     }
     for xy, colour in corners.items():
-        assert _close(out.getpixel(xy), colour), (xy, out.getpixel(xy), colour)
+        pixel = cast(tuple[int, ...], out.getpixel(xy))
+        assert _close(pixel, colour), (xy, pixel, colour)
     reference = ImageOps.exif_transpose(_open(data)).convert("RGB")
     difference = sum(abs(a - b) for a, b in zip(out.tobytes(), reference.tobytes(), strict=True))
     assert difference / len(reference.tobytes()) < 4
@@ -236,24 +241,24 @@ def test_exif_orientation_is_applied_so_the_photo_is_upright(orientation):
         (8, "EXIF orientation 8: rotated 90° counter-clockwise"),
     ],
 )
-def test_rotation_reason_names_the_orientation(orientation, reason):
+def test_rotation_reason_names_the_orientation(orientation: int, reason: str) -> None:
     assert _reason(prepare_photo(corpus.oriented(orientation), POLICY), "rotated") == reason
 
 
-def test_rotated_portrait_camera_photo_reports_upright_output_and_stored_source_size():
+def test_rotated_portrait_camera_photo_reports_upright_output_and_stored_source_size() -> None:
     data = corpus.encode(corpus.drawing((1600, 1200)), exif=corpus.exif(6))
     photo = prepare_photo(data, POLICY)
     assert (photo.source_width, photo.source_height) == (1600, 1200)
     assert (photo.width, photo.height) == (750, 1000)  # decoded at 5/8, within 10% of 1024
 
 
-def test_rotated_photo_keeps_its_icc_profile():
+def test_rotated_photo_keeps_its_icc_profile() -> None:
     icc = corpus.srgb_icc()
     data = corpus.encode(corpus.drawing(), exif=corpus.exif(6), icc_profile=icc)
     assert _open(prepare_photo(data, POLICY).data).info.get("icc_profile") == icc
 
 
-def test_re_encoded_progressive_photo_comes_out_baseline():
+def test_re_encoded_progressive_photo_comes_out_baseline() -> None:
     data = corpus.encode(corpus.drawing(), exif=corpus.exif(3), progressive=True)
     assert read_structure(prepare_photo(data, POLICY).data).process == "baseline"
 
@@ -270,10 +275,12 @@ def test_re_encoded_progressive_photo_comes_out_baseline():
     ],
     ids=["adobe_inverted_cmyk", "plain_cmyk", "ycck"],
 )
-def test_cmyk_photos_are_converted_to_rgb_with_the_right_polarity(build, label):
+def test_cmyk_photos_are_converted_to_rgb_with_the_right_polarity(
+    build: Callable[[], bytes], label: str
+) -> None:
     photo = prepare_photo(build(), POLICY)  # every builder paints CMYK (0, 255, 255, 0): red
     assert _open(photo.data).mode == "RGB"
-    assert _close(_open(photo.data).getpixel((40, 30)), (255, 0, 0))
+    assert _close(cast(tuple[int, ...], _open(photo.data).getpixel((40, 30))), (255, 0, 0))
     assert _reason(photo, "converted_to_rgb").startswith(f"{label} JPEG converted to RGB")
 
 
@@ -285,31 +292,34 @@ def test_cmyk_photos_are_converted_to_rgb_with_the_right_polarity(build, label):
     ],
     ids=["with_cmyk_profile", "without_profile"],
 )
-def test_cmyk_is_converted_through_its_embedded_profile_when_it_has_one(icc, expected, how):
+def test_cmyk_is_converted_through_its_embedded_profile_when_it_has_one(
+    icc: Callable[[], bytes | None], expected: tuple[int, int, int], how: str
+) -> None:
     photo = prepare_photo(corpus.cmyk((128, 0, 0, 0), icc_profile=icc()), POLICY)  # 50% cyan
-    assert _close(_open(photo.data).getpixel((40, 30)), expected, tolerance=8)
+    pixel = cast(tuple[int, ...], _open(photo.data).getpixel((40, 30)))
+    assert _close(pixel, expected, tolerance=8)
     assert how in _reason(photo, "converted_to_rgb")
 
 
-def test_cmyk_with_a_profile_that_is_not_cmyk_falls_back_to_the_standard_formula():
+def test_cmyk_with_a_profile_that_is_not_cmyk_falls_back_to_the_standard_formula() -> None:
     data = corpus.cmyk(icc_profile=corpus.srgb_icc())
     photo = prepare_photo(data, POLICY)
     assert "standard formula" in _reason(photo, "converted_to_rgb")
     assert "icc_profile" not in _open(photo.data).info
 
 
-def test_cmyk_black_comes_out_black():
+def test_cmyk_black_comes_out_black() -> None:
     photo = prepare_photo(corpus.cmyk((0, 0, 0, 255)), POLICY)
-    assert _close(_open(photo.data).getpixel((40, 30)), (0, 0, 0))
+    assert _close(cast(tuple[int, ...], _open(photo.data).getpixel((40, 30))), (0, 0, 0))
 
 
-def test_rgb_coded_jpeg_is_re_encoded_as_standard_ycbcr():
+def test_rgb_coded_jpeg_is_re_encoded_as_standard_ycbcr() -> None:
     photo = prepare_photo(corpus.encode(corpus.drawing(), keep_rgb=True), POLICY)
     assert "RGB-coded" in _reason(photo, "reencoded")
     assert read_structure(photo.data).colour_space == "ycbcr"
 
 
-def test_grayscale_stays_grayscale_when_re_encoded():
+def test_grayscale_stays_grayscale_when_re_encoded() -> None:
     data = corpus.encode(corpus.drawing(mode="L"), exif=corpus.exif(6))
     assert _open(prepare_photo(data, POLICY).data).mode == "L"
 
@@ -317,7 +327,7 @@ def test_grayscale_stays_grayscale_when_re_encoded():
 # --- size -----------------------------------------------------------------------------------
 
 
-def test_huge_camera_photo_is_downscaled_to_the_longest_side_under_the_upload_limit():
+def test_huge_camera_photo_is_downscaled_to_the_longest_side_under_the_upload_limit() -> None:
     photo = prepare_photo(corpus.huge_valid(), POLICY)
     assert (photo.width, photo.height) == (1000, 750)  # libjpeg's 2/8, within 10% of 1024
     assert len(photo.data) <= 4 * 1024 * 1024
@@ -336,19 +346,21 @@ def test_huge_camera_photo_is_downscaled_to_the_longest_side_under_the_upload_li
         ((5000, 700), (1024, 143)),
     ],
 )
-def test_downscaling_keeps_the_aspect_ratio(size, expected):
+def test_downscaling_keeps_the_aspect_ratio(
+    size: tuple[int, int], expected: tuple[int, int]
+) -> None:
     photo = prepare_photo(corpus.baseline(size), POLICY)
     assert (photo.width, photo.height) == expected
     scale = max(photo.width, photo.height) / max(size)
     assert abs(min(photo.width, photo.height) - min(size) * scale) <= 0.5  # rounded, not cut
 
 
-def test_max_side_from_the_policy_bounds_the_output():
+def test_max_side_from_the_policy_bounds_the_output() -> None:
     photo = prepare_photo(corpus.baseline((800, 600)), ImagePolicy(max_side=400))
     assert (photo.width, photo.height) == (400, 300)
 
 
-def test_photo_over_the_upload_limit_is_brought_under_it():
+def test_photo_over_the_upload_limit_is_brought_under_it() -> None:
     policy = ImagePolicy(max_side=2000, max_upload_bytes=150_000)
     data = corpus.noisy((1200, 900))
     assert len(data) > policy.max_upload_bytes
@@ -358,14 +370,14 @@ def test_photo_over_the_upload_limit_is_brought_under_it():
     assert {"reencoded", "quality_reduced"} <= set(_codes(photo))
 
 
-def test_photo_that_cannot_fit_is_rejected():
+def test_photo_that_cannot_fit_is_rejected() -> None:
     policy = ImagePolicy(min_side=600, max_side=2000, max_upload_bytes=2048)
     with pytest.raises(InvalidPhoto) as caught:
         prepare_photo(corpus.noisy((800, 600)), policy)
     assert caught.value.code == "cannot_fit"
 
 
-def test_big_photos_decode_at_a_reduced_dct_scale():
+def test_big_photos_decode_at_a_reduced_dct_scale() -> None:
     image = imaging_codec.decode(corpus.huge_valid(), (1024, 768))
     assert image.size == (2000, 1500)  # 1/2 scale: the smallest still >= 1024x768
 
@@ -373,7 +385,7 @@ def test_big_photos_decode_at_a_reduced_dct_scale():
 # --- policy and strictness ------------------------------------------------------------------
 
 
-def test_policy_defaults_are_the_documented_limits():
+def test_policy_defaults_are_the_documented_limits() -> None:
     assert ImagePolicy() == ImagePolicy(
         min_side=48,
         max_side=1024,
@@ -385,19 +397,23 @@ def test_policy_defaults_are_the_documented_limits():
     assert ImagePolicy().problems() == ()
 
 
-def test_inconsistent_policy_lists_every_problem_and_is_refused_by_prepare_photo():
+def test_inconsistent_policy_lists_every_problem_and_is_refused_by_prepare_photo() -> None:
     policy = ImagePolicy(min_side=2000, jpeg_quality=0)
     assert len(policy.problems()) == 2
     with pytest.raises(ValueError, match="max_side"):
         prepare_photo(corpus.baseline(), policy)
 
 
-def test_pillow_stays_strict_about_truncated_images():
-    for build in (corpus.baseline, lambda: corpus.cut(corpus.baseline(), 0.5)):
+def test_pillow_stays_strict_about_truncated_images() -> None:
+    builds: tuple[Callable[[], bytes], ...] = (
+        corpus.baseline,
+        lambda: corpus.cut(corpus.baseline(), 0.5),
+    )
+    for build in builds:
         with contextlib.suppress(InvalidPhoto):
             prepare_photo(build(), POLICY)
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False
 
 
-def test_prepared_photo_repr_leaves_out_the_bytes():
+def test_prepared_photo_repr_leaves_out_the_bytes() -> None:
     assert "data=" not in repr(prepare_photo(corpus.baseline(), POLICY))

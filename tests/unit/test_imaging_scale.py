@@ -50,14 +50,14 @@ def _downscaled(photo: PreparedPhoto) -> str:
     return next(a.reason for a in photo.actions if a.code == "downscaled")
 
 
-def test_a_12_megapixel_photo_decodes_straight_to_1000x750_without_a_resample():
+def test_a_12_megapixel_photo_decodes_straight_to_1000x750_without_a_resample() -> None:
     photo, resized = _prepare(corpus.baseline((4000, 3000)), ImagePolicy())
     assert (photo.width, photo.height) == (1000, 750)  # 2/8 of 4000x3000
     assert resized == []
     assert _downscaled(photo) == "4000x3000 is over the 1024 px longest side; scaled to 1000x750"
 
 
-def test_dct_scaling_works_on_the_stored_photo_and_reports_the_upright_size():
+def test_dct_scaling_works_on_the_stored_photo_and_reports_the_upright_size() -> None:
     data = corpus.encode(corpus.drawing((4000, 3000)), exif=corpus.exif(6))
     photo, resized = _prepare(data, ImagePolicy())
     assert (photo.width, photo.height) == (750, 1000)
@@ -66,7 +66,7 @@ def test_dct_scaling_works_on_the_stored_photo_and_reports_the_upright_size():
     assert _downscaled(photo).endswith("scaled to 750x1000")
 
 
-def test_a_grayscale_photo_is_dct_scaled_too():
+def test_a_grayscale_photo_is_dct_scaled_too() -> None:
     photo, resized = _prepare(corpus.grayscale((2000, 1500)), ImagePolicy())
     assert (photo.width, photo.height) == (1000, 750)  # 4/8
     assert resized == []
@@ -83,33 +83,33 @@ def test_a_grayscale_photo_is_dct_scaled_too():
     ],
 )
 def test_a_size_the_dct_does_not_reach_within_10_percent_is_resampled_to_the_exact_fit(
-    size, expected, resampled
-):
+    size: tuple[int, int], expected: tuple[int, int], resampled: bool
+) -> None:
     photo, resized = _prepare(corpus.baseline(size), ImagePolicy())
     assert (photo.width, photo.height) == expected
     assert resized == ([expected] if resampled else [])
 
 
-def test_the_dc_only_eighth_scale_is_never_the_output():
+def test_the_dc_only_eighth_scale_is_never_the_output() -> None:
     # 792x600 at 1/8 would be 99x75, within 10% of 100; the box filter of 1/8 is not used.
     photo, resized = _prepare(corpus.baseline((792, 600)), ImagePolicy(min_side=8, max_side=100))
     assert (photo.width, photo.height) == (100, 76)
     assert resized == [(100, 76)]
 
 
-def test_a_dct_size_under_min_side_falls_back_to_the_exact_fit():
+def test_a_dct_size_under_min_side_falls_back_to_the_exact_fit() -> None:
     # 4000x188 at 2/8 is 1000x47, under min_side 48; the fit, 1024x48, is not.
     photo, resized = _prepare(corpus.baseline((4000, 188)), ImagePolicy())
     assert (photo.width, photo.height) == (1024, 48)
     assert resized == [(1024, 48)]
 
 
-def test_cmyk_photos_are_fitted_exactly_since_pillow_decodes_them():
+def test_cmyk_photos_are_fitted_exactly_since_pillow_decodes_them() -> None:
     photo, _ = _prepare(corpus.cmyk(size=(412, 300)), ImagePolicy(min_side=8, max_side=110))
     assert (photo.width, photo.height) == (110, 80)  # not 2/8 = 103x75
 
 
-def test_the_upload_limit_shrinks_from_the_dct_size_and_says_so_once():
+def test_the_upload_limit_shrinks_from_the_dct_size_and_says_so_once() -> None:
     policy = ImagePolicy(min_side=8, max_side=1024, max_upload_bytes=60_000)
     photo, _ = _prepare(corpus.noisy((2000, 1500), quality=95), policy)
     assert len(photo.data) <= policy.max_upload_bytes

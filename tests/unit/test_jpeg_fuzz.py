@@ -48,26 +48,28 @@ def _read(data: bytes) -> JpegInfo | None:
 
 @FUZZ
 @given(st.binary(max_size=2048))
-def test_sniff_format_answers_for_any_bytes(data):
+def test_sniff_format_answers_for_any_bytes(data: bytes) -> None:
     name = sniff_format(data)
     assert name is None or isinstance(name, str)
 
 
 @FUZZ
 @given(st.binary(max_size=2048))
-def test_read_structure_only_raises_invalid_photo_on_arbitrary_bytes(data):
+def test_read_structure_only_raises_invalid_photo_on_arbitrary_bytes(data: bytes) -> None:
     _read(data)
 
 
 @FUZZ
 @given(st.binary(max_size=2048))
-def test_read_structure_only_raises_invalid_photo_on_bytes_after_a_jpeg_signature(tail):
+def test_read_structure_only_raises_invalid_photo_on_bytes_after_a_jpeg_signature(
+    tail: bytes,
+) -> None:
     _read(b"\xff\xd8\xff" + tail)
 
 
 @FUZZ
 @given(mutated_jpegs())
-def test_read_structure_only_raises_invalid_photo_on_mutated_jpegs(data):
+def test_read_structure_only_raises_invalid_photo_on_mutated_jpegs(data: bytes) -> None:
     info = _read(data)
     if info is not None and info.eoi_offset is not None and info.problem is None:
         stripped = strip_metadata(data, info)
@@ -76,7 +78,7 @@ def test_read_structure_only_raises_invalid_photo_on_mutated_jpegs(data):
 
 @FUZZ
 @given(mutated_jpegs(), st.integers(0, 4096))
-def test_a_prefix_reads_like_the_whole_file_up_to_where_it_stops(data, length):
+def test_a_prefix_reads_like_the_whole_file_up_to_where_it_stops(data: bytes, length: int) -> None:
     whole, prefix = _read(data), _read(data[:length])
     if whole is not None and prefix is not None:
         assert (prefix.width, prefix.height, prefix.orientation) == (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from photo_core.errors import InvalidPhoto
@@ -74,7 +76,7 @@ WRONG_FORMATS = [
     ("build", "name"),
     [pytest.param(build, name, id=case) for case, build, name, _ in WRONG_FORMATS],
 )
-def test_wrong_formats_are_named_by_their_magic(build, name):
+def test_wrong_formats_are_named_by_their_magic(build: Callable[[], bytes], name: str) -> None:
     assert sniff_format(build()) == name
 
 
@@ -82,7 +84,9 @@ def test_wrong_formats_are_named_by_their_magic(build, name):
     ("build", "phrase"),
     [pytest.param(build, phrase, id=case) for case, build, _, phrase in WRONG_FORMATS],
 )
-def test_wrong_format_renamed_jpg_is_rejected_as_not_jpeg_naming_the_format(build, phrase):
+def test_wrong_format_renamed_jpg_is_rejected_as_not_jpeg_naming_the_format(
+    build: Callable[[], bytes], phrase: str
+) -> None:
     with pytest.raises(InvalidPhoto) as caught:
         read_structure(build())
     assert caught.value.code == "not_jpeg"
@@ -90,7 +94,7 @@ def test_wrong_format_renamed_jpg_is_rejected_as_not_jpeg_naming_the_format(buil
     assert "not a JPEG" in caught.value.message
 
 
-def test_png_renamed_jpg_is_rejected_as_png_with_advice():
+def test_png_renamed_jpg_is_rejected_as_png_with_advice() -> None:
     with pytest.raises(InvalidPhoto) as caught:
         read_structure(corpus.other_format("PNG"))
     assert caught.value.message == "this is a PNG image, not a JPEG; export or save it as JPEG"
@@ -106,23 +110,23 @@ def test_png_renamed_jpg_is_rejected_as_png_with_advice():
         pytest.param(b"hello \x00 world", id="text_with_nul"),
     ],
 )
-def test_jpegs_and_unknown_bytes_are_not_named(data):
+def test_jpegs_and_unknown_bytes_are_not_named(data: bytes) -> None:
     assert sniff_format(data) is None
 
 
-def test_empty_file_is_named_empty_and_rejected_as_empty_file():
+def test_empty_file_is_named_empty_and_rejected_as_empty_file() -> None:
     assert sniff_format(b"") == "empty"
     with pytest.raises(InvalidPhoto) as caught:
         read_structure(b"")
     assert caught.value.code == "empty_file"
 
 
-def test_text_cut_inside_a_multibyte_character_is_still_text():
+def test_text_cut_inside_a_multibyte_character_is_still_text() -> None:
     text = ("é" * 600).encode()  # 1200 bytes: the 1 KiB probe ends inside a character
     assert sniff_format(text[:1023]) == "text"
 
 
-def test_unknown_signature_is_rejected_as_not_jpeg_quoting_its_first_bytes():
+def test_unknown_signature_is_rejected_as_not_jpeg_quoting_its_first_bytes() -> None:
     with pytest.raises(InvalidPhoto) as caught:
         read_structure(b"\x00\x01\x02\x03 rest")
     assert caught.value.code == "not_jpeg"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from photo_core.errors import InvalidPhoto
-from photo_core.jpeg import read_structure
+from photo_core.jpeg import JpegInfo, read_structure
 from photo_core.jpeg_strip import strip_metadata
 from tests.unit import jpeg_corpus as corpus
 
@@ -33,19 +35,21 @@ def _strip(data: bytes) -> bytes:
 
 
 @pytest.mark.parametrize("build", CASES)
-def test_stripping_keeps_decoded_pixels_identical(build):
+def test_stripping_keeps_decoded_pixels_identical(build: Callable[[], bytes]) -> None:
     data = build()
     assert corpus.pixels(_strip(data)) == corpus.pixels(data)
 
 
 @pytest.mark.parametrize("build", CASES)
-def test_stripping_keeps_scan_data_tables_icc_and_adobe_byte_for_byte(build):
+def test_stripping_keeps_scan_data_tables_icc_and_adobe_byte_for_byte(
+    build: Callable[[], bytes],
+) -> None:
     data = build()
     before = read_structure(data)
     after = read_structure(_strip(data))
     kept = ("SOF", "DQT", "DHT", "DRI", "SOS", "JFIF", "ICC", "Adobe")
 
-    def pieces(raw: bytes, info) -> list[bytes]:
+    def pieces(raw: bytes, info: JpegInfo) -> list[bytes]:
         return [raw[s.offset : s.end] for s in info.segments if s.kind in kept]
 
     assert pieces(_strip(data), after) == pieces(data, before)
@@ -57,7 +61,7 @@ def test_stripping_keeps_scan_data_tables_icc_and_adobe_byte_for_byte(build):
 
 
 @pytest.mark.parametrize("build", CASES)
-def test_stripped_output_has_no_metadata_and_nothing_after_eoi(build):
+def test_stripped_output_has_no_metadata_and_nothing_after_eoi(build: Callable[[], bytes]) -> None:
     out = _strip(build())
     info = read_structure(out)
     assert not (info.has_exif or info.has_xmp or info.has_iptc or info.has_comment)
@@ -67,12 +71,12 @@ def test_stripped_output_has_no_metadata_and_nothing_after_eoi(build):
 
 
 @pytest.mark.parametrize("build", CASES)
-def test_stripping_is_idempotent(build):
+def test_stripping_is_idempotent(build: Callable[[], bytes]) -> None:
     once = _strip(build())
     assert _strip(once) == once
 
 
-def test_stripping_a_clean_jpeg_returns_it_unchanged():
+def test_stripping_a_clean_jpeg_returns_it_unchanged() -> None:
     data = corpus.baseline()
     stripped = strip_metadata(data, read_structure(data))
     assert stripped.data == data
@@ -80,18 +84,18 @@ def test_stripping_a_clean_jpeg_returns_it_unchanged():
     assert stripped.trailing_bytes_removed == 0
 
 
-def test_removed_metadata_is_named_for_humans():
+def test_removed_metadata_is_named_for_humans() -> None:
     data = corpus.with_everything()
     stripped = strip_metadata(data, read_structure(data))
     assert stripped.removed == ("EXIF (with GPS)", "XMP", "IPTC", "comment", "APP12")
 
 
-def test_trailing_bytes_are_counted():
+def test_trailing_bytes_are_counted() -> None:
     data = corpus.baseline() + b"junk after the end"
     assert strip_metadata(data, read_structure(data)).trailing_bytes_removed == 18
 
 
-def test_a_file_without_eoi_cannot_be_stripped():
+def test_a_file_without_eoi_cannot_be_stripped() -> None:
     data = corpus.baseline()[:-2]
     with pytest.raises(InvalidPhoto) as caught:
         strip_metadata(data, read_structure(data))

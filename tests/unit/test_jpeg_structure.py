@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from photo_core.errors import InvalidPhoto
@@ -56,14 +58,18 @@ from tests.unit import jpeg_corpus as corpus
         ),
     ],
 )
-def test_frame_facts_are_read_from_the_header(build, expected):
+def test_frame_facts_are_read_from_the_header(
+    build: Callable[[], bytes], expected: dict[str, object]
+) -> None:
     info = read_structure(build())
     assert {key: getattr(info, key) for key in expected} == expected
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))
 @pytest.mark.parametrize("little_endian", [False, True], ids=["big_endian", "little_endian"])
-def test_exif_orientation_is_read_in_both_byte_orders(orientation, little_endian):
+def test_exif_orientation_is_read_in_both_byte_orders(
+    orientation: int, little_endian: bool
+) -> None:
     info = read_structure(corpus.oriented(orientation, little_endian=little_endian))
     assert info.orientation == orientation
     assert info.oriented_size == (240, 160)
@@ -88,13 +94,13 @@ def test_exif_orientation_is_read_in_both_byte_orders(orientation, little_endian
         (b"Exif\x00\x00", "no TIFF header"),
     ],
 )
-def test_broken_exif_means_orientation_1_never_an_error(payload, why):
+def test_broken_exif_means_orientation_1_never_an_error(payload: bytes, why: str) -> None:
     info = read_structure(corpus.insert_segment(corpus.baseline(), 0xE1, payload))
     assert info.orientation == 1, why
     assert info.has_exif
 
 
-def test_metadata_of_every_kind_is_detected():
+def test_metadata_of_every_kind_is_detected() -> None:
     info = read_structure(corpus.with_everything())
     assert (info.has_exif, info.has_gps, info.has_xmp, info.has_iptc, info.has_comment) == (
         True,
@@ -107,12 +113,12 @@ def test_metadata_of_every_kind_is_detected():
     assert info.other_app == ("APP12",)
 
 
-def test_multi_chunk_icc_profile_is_counted():
+def test_multi_chunk_icc_profile_is_counted() -> None:
     data = corpus.encode(corpus.drawing(), icc_profile=corpus.fake_icc())
     assert read_structure(data).icc_chunks == 3
 
 
-def test_plain_pillow_jpeg_has_jfif_and_no_metadata():
+def test_plain_pillow_jpeg_has_jfif_and_no_metadata() -> None:
     info = read_structure(corpus.baseline())
     assert info.has_jfif
     assert not (
@@ -125,7 +131,7 @@ def test_plain_pillow_jpeg_has_jfif_and_no_metadata():
     )
 
 
-def test_scan_offset_eoi_and_trailing_bytes_are_located():
+def test_scan_offset_eoi_and_trailing_bytes_are_located() -> None:
     data = corpus.baseline()
     info = read_structure(data + b"PK\x03\x04 appended zip")
     assert info.scan_offset == corpus.scan_data_start(data)
@@ -146,7 +152,9 @@ def test_scan_offset_eoi_and_trailing_bytes_are_located():
     ],
     ids=["baseline", "progressive", "grayscale", "cmyk", "restarts", "progressive_restarts"],
 )
-def test_valid_jpegs_walk_to_eoi_with_complete_scans_and_no_problem(build):
+def test_valid_jpegs_walk_to_eoi_with_complete_scans_and_no_problem(
+    build: Callable[[], bytes],
+) -> None:
     data = build()
     info = read_structure(data)
     assert (info.eoi_offset, info.trailing_bytes, info.scans_complete, info.problem) == (
@@ -158,7 +166,7 @@ def test_valid_jpegs_walk_to_eoi_with_complete_scans_and_no_problem(build):
     assert info.scans == sum(1 for s in info.segments if s.kind == "SOS")
 
 
-def test_segments_cover_the_file_in_order_with_sos_spanning_its_scan_data():
+def test_segments_cover_the_file_in_order_with_sos_spanning_its_scan_data() -> None:
     data = corpus.progressive()
     info = read_structure(data)
     ends = [2] + [s.end for s in info.segments]
@@ -169,7 +177,7 @@ def test_segments_cover_the_file_in_order_with_sos_spanning_its_scan_data():
 # --- rejections -----------------------------------------------------------------------------
 
 
-def _with_dht_count(counts_index: int, value: int):
+def _with_dht_count(counts_index: int, value: int) -> Callable[[], bytes]:
     def build() -> bytes:
         data = bytearray(corpus.baseline((64, 48)))
         dht = corpus.offset_of(bytes(data), 0xC4)
@@ -232,14 +240,16 @@ REJECTIONS = [
     ("build", "code"),
     [pytest.param(build, code, id=case) for case, build, code in REJECTIONS],
 )
-def test_broken_headers_are_rejected_with_their_reason_code(build, code):
+def test_broken_headers_are_rejected_with_their_reason_code(
+    build: Callable[[], bytes], code: str
+) -> None:
     with pytest.raises(InvalidPhoto) as caught:
         read_structure(build())
     assert caught.value.code == code
     assert caught.value.message
 
 
-def test_lossless_jpeg_message_names_the_process():
+def test_lossless_jpeg_message_names_the_process() -> None:
     with pytest.raises(InvalidPhoto, match="uses the lossless coding process"):
         read_structure(corpus.set_marker(corpus.baseline(), 0xC0, 0xC3))
 
@@ -264,14 +274,16 @@ PROBLEMS = [
     ("build", "code"),
     [pytest.param(build, code, id=case) for case, build, code in PROBLEMS],
 )
-def test_damaged_image_data_is_reported_as_a_problem_not_raised(build, code):
+def test_damaged_image_data_is_reported_as_a_problem_not_raised(
+    build: Callable[[], bytes], code: str
+) -> None:
     info = read_structure(build())
     assert info.problem is not None
     assert info.problem.code == code
     assert info.eoi_offset is None
 
 
-def test_progressive_cut_and_patched_with_eoi_has_incomplete_scans():
+def test_progressive_cut_and_patched_with_eoi_has_incomplete_scans() -> None:
     info = read_structure(corpus.cut_scan_and_patch_eoi(corpus.progressive(), 0.3))
     assert info.eoi_offset is not None
     assert not info.scans_complete
@@ -280,7 +292,7 @@ def test_progressive_cut_and_patched_with_eoi_has_incomplete_scans():
 # --- prefixes -------------------------------------------------------------------------------
 
 
-def test_prefix_with_the_whole_header_gives_the_same_facts_without_eoi():
+def test_prefix_with_the_whole_header_gives_the_same_facts_without_eoi() -> None:
     data = corpus.with_everything()
     full = read_structure(data)
     prefix = read_structure(data[: full.scan_offset + 100])
@@ -294,7 +306,7 @@ def test_prefix_with_the_whole_header_gives_the_same_facts_without_eoi():
     assert prefix.problem is None
 
 
-def test_prefix_that_stops_before_the_frame_header_is_truncated_header_not_corrupt():
+def test_prefix_that_stops_before_the_frame_header_is_truncated_header_not_corrupt() -> None:
     data = corpus.encode(corpus.drawing(), icc_profile=corpus.fake_icc())  # ~150 KB header
     with pytest.raises(InvalidPhoto) as caught:
         read_structure(data[: 64 * 1024])

@@ -18,6 +18,7 @@ from tests.photos import jpeg
 from tests.unit.fakes import FakeClock, FakeDrop, FakePhotoApi, FakeStateStore
 
 SYNC = SyncOptions(naming=NamingRules(), image=ImagePolicy())
+World = tuple[FakePhotoApi, FakeStateStore, FakeClock]
 
 
 class FakeDropSource:
@@ -59,7 +60,7 @@ def run(source: FakeDropSource, world: tuple[FakePhotoApi, FakeStateStore, FakeC
     return dict(summary.outcomes) | {"selected": summary.selected, "deferred": summary.deferred}
 
 
-def test_drops_without_an_outcome_are_processed_and_a_second_run_skips_them(world) -> None:
+def test_drops_without_an_outcome_are_processed_and_a_second_run_skips_them(world: World) -> None:
     source = FakeDropSource([FakeDrop("a@contoso.com.jpg", jpeg()),
                              FakeDrop("b@contoso.com.jpg", b"not a jpeg")])
     assert run(source, world) == {"uploaded": 1, "rejected (not_jpeg)": 1, "selected": 2,
@@ -67,7 +68,7 @@ def test_drops_without_an_outcome_are_processed_and_a_second_run_skips_them(worl
     assert run(source, world) == {"selected": 0, "deferred": 0}
 
 
-def test_rejects_are_retried_only_when_asked(world) -> None:
+def test_rejects_are_retried_only_when_asked(world: World) -> None:
     bad = FakeDrop("b@contoso.com.jpg", b"not a jpeg")
     source = FakeDropSource([bad])
     run(source, world)
@@ -76,7 +77,7 @@ def test_rejects_are_retried_only_when_asked(world) -> None:
     assert run(source, world, retry_rejected=True)["uploaded"] == 1
 
 
-def test_a_recorded_upload_the_state_does_not_know_is_repaired(world) -> None:
+def test_a_recorded_upload_the_state_does_not_know_is_repaired(world: World) -> None:
     api, state, _ = world
     drop = FakeDrop("a@contoso.com.jpg", jpeg())
     source = FakeDropSource([drop])
@@ -87,7 +88,7 @@ def test_a_recorded_upload_the_state_does_not_know_is_repaired(world) -> None:
     assert "a@contoso.com" in api.photos
 
 
-def test_an_older_recorded_drop_is_left_alone_when_a_newer_one_won(world) -> None:
+def test_an_older_recorded_drop_is_left_alone_when_a_newer_one_won(world: World) -> None:
     _, state, clock = world
     old = FakeDrop("old/a@contoso.com.jpg", jpeg(color=(1, 1, 1)),
                    last_modified=clock.current - timedelta(hours=1))
@@ -99,7 +100,7 @@ def test_an_older_recorded_drop_is_left_alone_when_a_newer_one_won(world) -> Non
     assert run(source, world)["selected"] == 0
 
 
-def test_limit_and_prefix_bound_the_walk(world) -> None:
+def test_limit_and_prefix_bound_the_walk(world: World) -> None:
     drops = [FakeDrop(f"{p}/u{i}@contoso.com.jpg", jpeg()) for p in ("x", "y") for i in range(3)]
     source = FakeDropSource(drops)
     assert run(source, world, prefix="y/", limit=2)["selected"] == 2
@@ -107,7 +108,7 @@ def test_limit_and_prefix_bound_the_walk(world) -> None:
     assert all(d.name.startswith("y/") for d in drops if d.recorded)
 
 
-def test_throttling_defers_the_drop_and_pauses_new_work(world) -> None:
+def test_throttling_defers_the_drop_and_pauses_new_work(world: World) -> None:
     api, _, _ = world
     api.errors["a@contoso.com"] = Throttled("slow down", retry_after=0.01)
     source = FakeDropSource([FakeDrop("a@contoso.com.jpg", jpeg()),
@@ -117,7 +118,7 @@ def test_throttling_defers_the_drop_and_pauses_new_work(world) -> None:
     assert source.drops["a@contoso.com.jpg"].recorded is None
 
 
-def test_dry_run_reports_would_upload_and_changes_nothing(world) -> None:
+def test_dry_run_reports_would_upload_and_changes_nothing(world: World) -> None:
     api, _, clock = world
     source = FakeDropSource([FakeDrop("a@contoso.com.jpg", jpeg())])
     dry = SyncOptions(naming=NamingRules(), image=ImagePolicy(), dry_run=True)

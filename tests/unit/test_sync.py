@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from photo_core.errors import Forbidden, Throttled, UserNotFound
+from photo_core.errors import Forbidden, PermanentError, Throttled, UserNotFound
 from photo_core.imaging import ImagePolicy
 from photo_core.naming import NamingRules
 from photo_core.outcomes import Status
@@ -49,7 +49,9 @@ def deps(
 OPTIONS = SyncOptions(naming=NamingRules(), image=ImagePolicy())
 
 
-def test_a_valid_drop_is_uploaded_to_the_named_user_and_recorded(api, state, clock) -> None:
+def test_a_valid_drop_is_uploaded_to_the_named_user_and_recorded(
+    api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
+) -> None:
     drop = FakeDrop(f"{JANE}.jpg", jpeg())
     outcome = sync_drop(drop, OPTIONS, deps(api, state, clock))
     assert outcome.status is Status.UPLOADED
@@ -61,7 +63,9 @@ def test_a_valid_drop_is_uploaded_to_the_named_user_and_recorded(api, state, clo
     assert drop.disposed == [(Disposal.KEEP, None)]
 
 
-def test_a_bad_name_is_rejected_without_reading_or_calling_the_api(api, state, clock) -> None:
+def test_a_bad_name_is_rejected_without_reading_or_calling_the_api(
+    api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
+) -> None:
     drop = FakeDrop("jane.doe@contoso.com.png", jpeg())
     outcome = sync_drop(drop, OPTIONS, deps(api, state, clock))
     assert (outcome.status, outcome.reason) == (Status.REJECTED, "wrong_extension")
@@ -69,7 +73,9 @@ def test_a_bad_name_is_rejected_without_reading_or_calling_the_api(api, state, c
     assert drop.recorded == outcome
 
 
-def test_a_blob_over_the_size_cap_is_never_downloaded(api, state, clock) -> None:
+def test_a_blob_over_the_size_cap_is_never_downloaded(
+    api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
+) -> None:
     options = SyncOptions(naming=NamingRules(), image=ImagePolicy(max_input_bytes=1000))
     drop = FakeDrop(f"{JANE}.jpg", b"\xff" * 5000)
     outcome = sync_drop(drop, options, deps(api, state, clock))
@@ -77,7 +83,9 @@ def test_a_blob_over_the_size_cap_is_never_downloaded(api, state, clock) -> None
     assert drop.reads == 0
 
 
-def test_a_file_that_is_not_a_jpeg_is_rejected_with_the_photo_reason(api, state, clock) -> None:
+def test_a_file_that_is_not_a_jpeg_is_rejected_with_the_photo_reason(
+    api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
+) -> None:
     drop = FakeDrop(f"{JANE}.jpg", b"\x89PNG\r\n\x1a\n" + b"\0" * 100)
     outcome = sync_drop(drop, OPTIONS, deps(api, state, clock))
     assert (outcome.status, outcome.reason) == (Status.REJECTED, "not_jpeg")
@@ -85,7 +93,9 @@ def test_a_file_that_is_not_a_jpeg_is_rejected_with_the_photo_reason(api, state,
     assert state.rows[f"upn:{JANE}"][0].last_status == "rejected"
 
 
-def test_the_same_content_dropped_again_is_unchanged(api, state, clock) -> None:
+def test_the_same_content_dropped_again_is_unchanged(
+    api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
+) -> None:
     photo = jpeg()
     sync_drop(FakeDrop(f"{JANE}.jpg", photo), OPTIONS, deps(api, state, clock))
     clock.current += timedelta(minutes=1)
@@ -96,7 +106,9 @@ def test_the_same_content_dropped_again_is_unchanged(api, state, clock) -> None:
     assert len(api.uploads) == 1
 
 
-def test_a_redelivered_drop_with_its_outcome_recorded_does_nothing(api, state, clock) -> None:
+def test_a_redelivered_drop_with_its_outcome_recorded_does_nothing(
+    api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
+) -> None:
     marker = RecordedOutcome(Status.UPLOADED, f"{JANE}.jpg", None, "abc")
     drop = FakeDrop(f"{JANE}.jpg", jpeg(), marker=marker)
     outcome = sync_drop(drop, OPTIONS, deps(api, state, clock))
@@ -104,7 +116,9 @@ def test_a_redelivered_drop_with_its_outcome_recorded_does_nothing(api, state, c
     assert drop.reads == 0 and drop.recorded is None and state.writes == 0
 
 
-def test_an_older_drop_arriving_late_never_overwrites_a_newer_photo(api, state, clock) -> None:
+def test_an_older_drop_arriving_late_never_overwrites_a_newer_photo(
+    api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
+) -> None:
     newer = FakeDrop(f"{JANE}.jpg", jpeg(color=(1, 2, 3)), etag='"new"',
                      last_modified=clock.current)
     sync_drop(newer, OPTIONS, deps(api, state, clock))
@@ -117,7 +131,9 @@ def test_an_older_drop_arriving_late_never_overwrites_a_newer_photo(api, state, 
     assert state.rows[f"upn:{JANE}"][0].last_blob_etag == '"new"'
 
 
-def test_employee_ids_are_resolved_before_upload(api, state, clock) -> None:
+def test_employee_ids_are_resolved_before_upload(
+    api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
+) -> None:
     api.employees["123456"] = [DirectoryUser("0b5c-id", "jane@contoso.com")]
     options = SyncOptions(naming=NamingRules(employee_id_mode=True), image=ImagePolicy())
     outcome = sync_drop(FakeDrop("123456.jpg", jpeg()), options, deps(api, state, clock))
@@ -131,15 +147,18 @@ def test_employee_ids_are_resolved_before_upload(api, state, clock) -> None:
      (Forbidden("lacks ProfilePhoto.ReadWrite.All", permission="ProfilePhoto.ReadWrite.All"),
       "forbidden")],
 )
-def test_permanent_api_failures_are_rejections_not_retries(api, state, clock, error,
-                                                           reason) -> None:
+def test_permanent_api_failures_are_rejections_not_retries(
+    api: FakePhotoApi, state: FakeStateStore, clock: FakeClock, error: PermanentError, reason: str
+) -> None:
     api.errors[JANE] = error
     outcome = sync_drop(FakeDrop(f"{JANE}.jpg", jpeg()), OPTIONS, deps(api, state, clock))
     assert (outcome.status, outcome.reason) == (Status.REJECTED, reason)
     assert state.rows[f"upn:{JANE}"][0].lock_owner is None
 
 
-def test_transient_failures_raise_and_release_the_claim(api, state, clock) -> None:
+def test_transient_failures_raise_and_release_the_claim(
+    api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
+) -> None:
     api.errors[JANE] = Throttled("slow down", retry_after=30)
     drop = FakeDrop(f"{JANE}.jpg", jpeg())
     with pytest.raises(Throttled):
@@ -149,7 +168,9 @@ def test_transient_failures_raise_and_release_the_claim(api, state, clock) -> No
     assert row.lock_owner is None and row.last_status is None
 
 
-def test_a_drop_waits_for_another_in_flight_for_the_same_user(api, state, clock) -> None:
+def test_a_drop_waits_for_another_in_flight_for_the_same_user(
+    api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
+) -> None:
     busy = UserState(user=f"upn:{JANE}", lock_owner="other",
                      lock_expires=clock.current + timedelta(minutes=5))
     state.rows[busy.user] = (busy, "v0")
@@ -159,7 +180,9 @@ def test_a_drop_waits_for_another_in_flight_for_the_same_user(api, state, clock)
     assert not api.uploads
 
 
-def test_an_expired_claim_is_taken_over(api, state, clock) -> None:
+def test_an_expired_claim_is_taken_over(
+    api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
+) -> None:
     stale = UserState(user=f"upn:{JANE}", lock_owner="crashed",
                       lock_expires=clock.current - timedelta(seconds=1))
     state.rows[stale.user] = (stale, "v0")
@@ -167,7 +190,9 @@ def test_an_expired_claim_is_taken_over(api, state, clock) -> None:
     assert outcome.status is Status.UPLOADED
 
 
-def test_a_blob_overwritten_mid_flight_is_left_to_its_new_version(api, state, clock) -> None:
+def test_a_blob_overwritten_mid_flight_is_left_to_its_new_version(
+    api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
+) -> None:
     drop = FakeDrop(f"{JANE}.jpg", jpeg(), changed_before_read=True)
     outcome = sync_drop(drop, OPTIONS, deps(api, state, clock))
     assert outcome.reason == "overwritten"
@@ -175,7 +200,9 @@ def test_a_blob_overwritten_mid_flight_is_left_to_its_new_version(api, state, cl
     assert state.rows[f"upn:{JANE}"][0].lock_owner is None
 
 
-def test_dry_run_checks_everything_but_uploads_nothing(api, state, clock) -> None:
+def test_dry_run_checks_everything_but_uploads_nothing(
+    api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
+) -> None:
     options = SyncOptions(naming=NamingRules(), image=ImagePolicy(), dry_run=True)
     drop = FakeDrop(f"{JANE}.jpg", jpeg())
     outcome = sync_drop(drop, options, deps(api, state, clock))
@@ -184,7 +211,9 @@ def test_dry_run_checks_everything_but_uploads_nothing(api, state, clock) -> Non
     assert state.rows[f"upn:{JANE}"][0].last_status is None
 
 
-def test_rejected_drops_can_be_moved_aside(api, state, clock) -> None:
+def test_rejected_drops_can_be_moved_aside(
+    api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
+) -> None:
     options = SyncOptions(naming=NamingRules(), image=ImagePolicy(),
                           rejected=Disposal.MOVE, rejected_container="rejected")
     drop = FakeDrop(f"{JANE}.jpg", b"not a photo at all")
@@ -192,8 +221,9 @@ def test_rejected_drops_can_be_moved_aside(api, state, clock) -> None:
     assert drop.disposed == [(Disposal.MOVE, "rejected")]
 
 
-def test_a_redelivery_takes_over_the_claim_its_crashed_first_attempt_left(api, state,
-                                                                          clock) -> None:
+def test_a_redelivery_takes_over_the_claim_its_crashed_first_attempt_left(
+    api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
+) -> None:
     drop = FakeDrop(f"{JANE}.jpg", jpeg())
     crashed = UserState(user=f"upn:{JANE}", lock_owner="dead-invocation",
                         lock_drop=f"{drop.name}|{drop.etag}",
@@ -204,7 +234,9 @@ def test_a_redelivery_takes_over_the_claim_its_crashed_first_attempt_left(api, s
     assert clock.slept == []
 
 
-def test_a_rejected_newer_drop_does_not_block_an_older_valid_one(api, state, clock) -> None:
+def test_a_rejected_newer_drop_does_not_block_an_older_valid_one(
+    api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
+) -> None:
     bad = FakeDrop(f"new/{JANE}.jpg", b"not a jpeg", etag='"bad"', last_modified=clock.current)
     assert sync_drop(bad, OPTIONS, deps(api, state, clock)).status is Status.REJECTED
     good = FakeDrop(f"old/{JANE}.jpg", jpeg(), etag='"good"',
@@ -212,7 +244,9 @@ def test_a_rejected_newer_drop_does_not_block_an_older_valid_one(api, state, clo
     assert sync_drop(good, OPTIONS, deps(api, state, clock)).status is Status.UPLOADED
 
 
-def test_every_new_outcome_is_logged_once_for_reports(api, state, clock) -> None:
+def test_every_new_outcome_is_logged_once_for_reports(
+    api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
+) -> None:
     log = FakeOutcomeLog()
     run = SyncDeps(api=api, state=state, now=clock.now, sleep=clock.sleep, owner="x", log=log)
     drop = FakeDrop(f"{JANE}.jpg", jpeg())
@@ -224,7 +258,9 @@ def test_every_new_outcome_is_logged_once_for_reports(api, state, clock) -> None
         (Status.UPLOADED, None), (Status.REJECTED, "invalid_characters")]
 
 
-def test_a_broken_older_drop_is_still_rejected_not_superseded(api, state, clock) -> None:
+def test_a_broken_older_drop_is_still_rejected_not_superseded(
+    api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
+) -> None:
     sync_drop(FakeDrop(f"new/{JANE}.jpg", jpeg(), last_modified=clock.current), OPTIONS,
               deps(api, state, clock))
     broken = FakeDrop(f"old/{JANE}.jpg", b"", etag='"old"',
@@ -233,7 +269,9 @@ def test_a_broken_older_drop_is_still_rejected_not_superseded(api, state, clock)
     assert (outcome.status, outcome.reason) == (Status.REJECTED, "empty_file")
 
 
-def test_a_crashed_holders_claim_frees_before_waiting_drops_give_up(api, state, clock) -> None:
+def test_a_crashed_holders_claim_frees_before_waiting_drops_give_up(
+    api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
+) -> None:
     crashed = UserState(user=f"upn:{JANE}", lock_owner="dead", lock_drop="other|etag",
                         lock_expires=clock.current + timedelta(seconds=OPTIONS.lock_seconds))
     state.rows[crashed.user] = (crashed, "v0")
@@ -242,7 +280,9 @@ def test_a_crashed_holders_claim_frees_before_waiting_drops_give_up(api, state, 
     assert OPTIONS.lock_seconds <= sum(clock.slept) < OPTIONS.lock_wait_seconds
 
 
-def test_a_redelivery_restores_missing_outcome_tags(api, state, clock) -> None:
+def test_a_redelivery_restores_missing_outcome_tags(
+    api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
+) -> None:
     marker = RecordedOutcome(Status.UPLOADED, f"{JANE}.jpg", None, "abc")
     drop = FakeDrop(f"{JANE}.jpg", jpeg(), marker=marker)
     sync_drop(drop, OPTIONS, deps(api, state, clock))

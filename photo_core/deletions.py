@@ -18,7 +18,7 @@ from photo_core.errors import PermanentError
 from photo_core.naming import NamingRules, UserRef, parse_blob_name
 from photo_core.outcomes import Outcome, Status
 from photo_core.ports import StateConflict
-from photo_core.sync import SyncDeps
+from photo_core.sync import SyncDeps, append_to_log
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +74,6 @@ def blob_deleted(event_type: str, subject: str, options: DeletionOptions, deps: 
                        version)
     except StateConflict:
         logger.warning("state of %s changed while its photo was being deleted", ref.value)
-    if deps.log is not None:
-        deps.log.append(outcome)
+    append_to_log(deps, outcome)
     logger.info("drop %s deleted: %s", name, outcome.status.value)
     return outcome

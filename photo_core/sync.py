@@ -23,7 +23,7 @@ from photo_core.outcomes import Outcome, Status
 from photo_core.photo_api import PhotoApi
 from photo_core.ports import Disposal, Drop, DropChanged, DropInfo, OutcomeLog, StateStore
 
-__all__ = ["SyncDeps", "SyncOptions", "UserBusy", "sync_drop"]
+__all__ = ["SyncDeps", "SyncOptions", "UserBusy", "append_to_log", "sync_drop"]
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ def _finish(drop: Drop, info: DropInfo, deps: SyncDeps, outcome: Outcome,
                 f" ({outcome.reason})" if outcome.reason else "")
     if outcome.is_final:
         drop.record(outcome)
-    _log(deps, outcome)
+    append_to_log(deps, outcome)
     if not outcome.is_final:
         return outcome
     if outcome.status is Status.REJECTED:
@@ -158,9 +158,10 @@ def _finish(drop: Drop, info: DropInfo, deps: SyncDeps, outcome: Outcome,
     return outcome
 
 
-def _log(deps: SyncDeps, outcome: Outcome) -> None:
+def append_to_log(deps: SyncDeps, outcome: Outcome) -> None:
     """Append to the outcome log. The outcome is already on the blob and in the user's state,
-    so a failing log costs a report line, never the drop: logged, not raised."""
+    so a failing log costs a report line, never the drop: logged, not raised (raising would
+    only have the platform deliver again a drop or deletion whose work is already done)."""
     if deps.log is None:
         return
     try:

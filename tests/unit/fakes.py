@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from photo_core.dialects import PhotoMetadata
-from photo_core.errors import PhotoSyncError, UserNotFound
+from photo_core.errors import PhotoSyncError, ServiceUnavailable, UserNotFound
 from photo_core.naming import UserRef
 from photo_core.outcomes import Outcome
 from photo_core.photo_api import DirectoryUser, PhotoContent
@@ -151,3 +151,15 @@ class FakeOutcomeLog:
 
     def between(self, since: datetime, until: datetime) -> Iterator[Outcome]:
         return iter([o for o in self.outcomes if since <= o.at < until])
+
+
+class UnavailableOutcomeLog(FakeOutcomeLog):
+    """An outcome log whose storage is down: every append fails as a transient error."""
+
+    def append(self, outcome: Outcome) -> None:
+        self.attempted.append(outcome)
+        raise ServiceUnavailable("outcome log storage is unavailable")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attempted: list[Outcome] = []

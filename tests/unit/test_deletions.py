@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from photo_core.deletions import BLOB_DELETED, DeletionOptions, blob_deleted
@@ -11,7 +13,14 @@ from photo_core.naming import NamingRules
 from photo_core.outcomes import Status
 from photo_core.sync import SyncDeps, SyncOptions, sync_drop
 from tests.photos import jpeg
-from tests.unit.fakes import FakeClock, FakeDrop, FakeOutcomeLog, FakePhotoApi, FakeStateStore
+from tests.unit.fakes import (
+    FakeClock,
+    FakeDrop,
+    FakeOutcomeLog,
+    FakePhotoApi,
+    FakeStateStore,
+    UnavailableOutcomeLog,
+)
 
 JANE = "jane@contoso.com"
 ON = DeletionOptions(enabled=True, drop_container="hr-photos", naming=NamingRules())
@@ -43,6 +52,18 @@ def test_deleting_the_current_drop_removes_the_photo_and_records_it(deps: SyncDe
     assert deps.api.deletions == [JANE]  # type: ignore[attr-defined]
     assert deps.state.get(f"upn:{JANE}")[0].last_status == "photo-deleted"  # type: ignore[index]
     assert deps.log.outcomes[-1].status is Status.PHOTO_DELETED  # type: ignore[union-attr]
+
+
+def test_an_unavailable_outcome_log_costs_a_report_line_not_a_redelivered_deletion(
+    deps: SyncDeps, caplog: pytest.LogCaptureFixture
+) -> None:
+    synced(deps, f"{JANE}.jpg")
+    log = UnavailableOutcomeLog()
+    outcome = blob_deleted(BLOB_DELETED, subject(f"{JANE}.jpg"), ON, replace(deps, log=log), gone)
+    assert outcome is not None and outcome.status is Status.PHOTO_DELETED
+    assert [o.status for o in log.attempted] == [Status.PHOTO_DELETED]
+    assert deps.state.get(f"upn:{JANE}")[0].last_status == "photo-deleted"  # type: ignore[index]
+    assert "could not append the outcome" in caplog.text
 
 
 def test_off_by_default_nothing_happens(deps: SyncDeps) -> None:

@@ -20,6 +20,7 @@ from tests.unit.fakes import (
     FakeOutcomeLog,
     FakePhotoApi,
     FakeStateStore,
+    UnavailableOutcomeLog,
 )
 
 JANE = "jane.doe@contoso.com"
@@ -256,6 +257,20 @@ def test_every_new_outcome_is_logged_once_for_reports(
     sync_drop(drop, OPTIONS, run)  # a redelivery: already recorded, not logged again
     assert [(o.status, o.reason) for o in log.outcomes] == [
         (Status.UPLOADED, None), (Status.REJECTED, "invalid_characters")]
+
+
+def test_an_unavailable_outcome_log_costs_a_report_line_not_the_drop(
+    api: FakePhotoApi, state: FakeStateStore, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    log = UnavailableOutcomeLog()
+    run = SyncDeps(api=api, state=state, now=clock.now, sleep=clock.sleep, owner="x", log=log)
+    drop = FakeDrop(f"{JANE}.jpg", jpeg())
+    outcome = sync_drop(drop, OPTIONS, run)
+    assert outcome.status is Status.UPLOADED
+    assert drop.recorded is not None and drop.recorded.status is Status.UPLOADED
+    assert api.uploads and api.uploads[0][0] == JANE
+    assert [o.status for o in log.attempted] == [Status.UPLOADED]
+    assert "could not append the outcome" in caplog.text
 
 
 def test_a_broken_older_drop_is_still_rejected_not_superseded(

@@ -14,19 +14,20 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import numpy.typing as npt
 from PIL import Image
 
 CAMERA_SIZE = (4000, 3000)  # 12 MP, stored landscape; EXIF orientation 6 makes it portrait
 GOOD_SIZE = (648, 648)  # the largest standard Microsoft 365 photo size
 
 
-def _pixels(size: tuple[int, int], seed: int, noise: float) -> np.ndarray:
+def _pixels(size: tuple[int, int], seed: int, noise: float) -> npt.NDArray[np.uint8]:
     width, height = size
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     x /= width
     y /= height
-    channels = []
+    channels: list[npt.NDArray[np.float64]] = []  # float64: the phases are float64 scalars
     for _ in range(3):
         phase = rng.uniform(0, 6.28, 4)
         base = (
@@ -36,7 +37,7 @@ def _pixels(size: tuple[int, int], seed: int, noise: float) -> np.ndarray:
             + 12 * np.sin(90 * x * (1 + y) + phase[3])
         )
         channels.append(base)
-    image = np.stack(channels, axis=-1)
+    image: npt.NDArray[np.float64] = np.stack(channels, axis=-1)
     image += rng.normal(0, noise, size=(height, width, 1)).astype(np.float32)  # luma noise
     image += rng.normal(0, noise / 3, size=(height, width, 3)).astype(np.float32)
     return np.clip(image, 0, 255).astype(np.uint8)
@@ -81,10 +82,10 @@ def drop_jpeg(index: int, size: int = 648) -> bytes:
     return out.getvalue()
 
 
-_TILES: dict[int, np.ndarray] = {}
+_TILES: dict[int, npt.NDArray[np.uint8]] = {}
 
 
-def _tile(size: int) -> np.ndarray:
+def _tile(size: int) -> npt.NDArray[np.uint8]:
     if size not in _TILES:
         _TILES[size] = _pixels((size, size), 7, 6.0)
     return _TILES[size]

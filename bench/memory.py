@@ -16,7 +16,14 @@ import io
 import json
 import os
 import sys
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # not imported at run time: the child's memory is what is measured
+    from azure.core.pipeline import PipelineResponse
+    from azure.core.pipeline.transport import HttpRequest, HttpResponse
+
+    from bench.stack import BenchStack
 
 LARGE_NAME = "user0001@contoso.com.jpg"
 OVERSIZED_NAME = "user0002@contoso.com.jpg"
@@ -53,7 +60,7 @@ def prepare(connection_string: str, container: str, max_blob_bytes: int) -> dict
     oversized = 10 * max_blob_bytes
     chunk = b"\xff\xd8" + bytes(1024 * 1024 - 2)
 
-    def stream() -> Any:
+    def stream() -> Iterator[bytes]:
         sent = 0
         while sent < oversized:
             part = chunk[: oversized - sent] if sent else chunk
@@ -79,7 +86,7 @@ def child(kind: str) -> int:
     functions["sync_photo"](BlobClient.from_connection_string(connection, container, WARM_NAME))
     responses: list[tuple[str, str, int]] = []
 
-    def seen(response: Any) -> None:
+    def seen(response: PipelineResponse[HttpRequest, HttpResponse]) -> None:
         request = response.http_request
         length = int(response.http_response.headers.get("Content-Length") or 0)
         responses.append((request.method, request.url, length))
@@ -104,7 +111,7 @@ def child(kind: str) -> int:
     return 0
 
 
-def run(stack: Any) -> dict[str, Any]:
+def run(stack: BenchStack) -> dict[str, Any]:
     from bench.common import PYTHON, run_json
     from photo_core.imaging import ImagePolicy
 

@@ -63,7 +63,7 @@ def _baseline() -> Callable[[bytes], bytes]:
     from PIL import Image, ImageOps
 
     def run(data: bytes) -> bytes:
-        image = Image.open(io.BytesIO(data))
+        image: Image.Image = Image.open(io.BytesIO(data))
         image = ImageOps.exif_transpose(image)
         image.load()
         image.thumbnail((MAX_SIDE, MAX_SIDE))

@@ -23,9 +23,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.common import BENCH, BENCH_PYTHON, BENCH_VENV, PYTHON, REPO, RESULTS, run_json
+
+if TYPE_CHECKING:
+    from bench.stack import BenchStack
 
 RUN_BUDGET_SECONDS = 600
 BULK_DROPS = 500
@@ -123,7 +126,7 @@ def bench_bulk() -> dict[str, Any]:
             "photo_sync_zero_latency": zero, "storage_requests": requests}
 
 
-def _bulk_zero_latency(stack: Any, drops: list[tuple[str, bytes]]) -> dict[str, Any]:
+def _bulk_zero_latency(stack: BenchStack, drops: list[tuple[str, bytes]]) -> dict[str, Any]:
     """The same pipeline with no API latency: what the storage, the host and the CPU alone
     allow on this machine (new photos, so nothing is skipped as already uploaded)."""
     from azure.storage.blob import ContainerClient

@@ -22,11 +22,14 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import requests
 
 from bench.common import PYTHON, REPO
+
+if TYPE_CHECKING:
+    from devstack.azurite import Azurite
 
 DROP_CONTAINER = "hr-photos"
 TENANT = "d0d0cafe-0000-4000-8000-000000000000"
@@ -99,7 +102,7 @@ class BenchStack:
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="photo-bench-")))
 
     def __post_init__(self) -> None:
-        self.azurite: Any = None
+        self.azurite: Azurite | None = None
         self.emulator_proc: subprocess.Popen[str] | None = None
         self.host_proc: subprocess.Popen[str] | None = None
         self.emulator: dict[str, Any] = {}

@@ -1,0 +1,1 @@
+"""Benchmarks against the msgraph-sdk baseline: ``python -m bench.run`` (``make bench``)."""

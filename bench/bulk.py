@@ -200,9 +200,13 @@ def storage_requests_per_drop(count: int = 100, latency_ms: int = 0) -> dict[str
 
 def _requester(method: str, path: str) -> str:
     """Who made a request Azurite logged: the host (its queues and receipts live under
-    ``azure-webjobs-``), the bench (uploading drops, listing outcomes) or the function."""
+    ``azure-webjobs-``), the bench (uploading drops, listing outcomes), the function, or
+    ``account`` for a service-level request (counted for nobody)."""
     resource, _, query = path.partition("?")
-    if resource.split("/")[2].startswith("azure-webjobs"):
+    parts = resource.split("/")  # "", account, container, blob...
+    if len(parts) < 3:
+        return "account"  # service-level: nobody's per-drop work
+    if parts[2].startswith("azure-webjobs"):
         return "host"
     if "comp=list" in query or (method == "PUT" and not query and DROP_CONTAINER in resource):
         return "bench"

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import json
 import os
+import selectors
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +27,7 @@ if TYPE_CHECKING:  # not imported at run time: the child's start-up is what is m
     from bench.stack import BenchStack
 
 USER = "user0000@contoso.com"
+ANSWER_TIMEOUT_S = 60.0
 
 
 def child() -> int:
@@ -46,15 +49,26 @@ def child() -> int:
 
 
 def _spawn(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, dict[str, Any]]:
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    elapsed = time.perf_counter() - started
-    _, err = proc.communicate(timeout=60)
-    if not line.strip():
-        raise RuntimeError(f"{cmd[1:4]} gave no answer: {err[-2000:]}")
+    """Seconds from spawning ``cmd`` to its answer line, and the answer. The child's stderr goes
+    to a file (a pipe nobody reads could fill and block it); no answer within
+    ``ANSWER_TIMEOUT_S`` is an error that carries the end of that stderr."""
+    with tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=err,
+                                text=True)
+        assert proc.stdout is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(proc.stdout, selectors.EVENT_READ)
+            ready = selector.select(timeout=ANSWER_TIMEOUT_S)
+        line = proc.stdout.readline() if ready else ""
+        elapsed = time.perf_counter() - started
+        if not ready:
+            proc.kill()
+        proc.communicate(timeout=60)
+        err.seek(0)
+        if not line.strip():
+            raise RuntimeError(f"{cmd[1:4]} gave no answer within {ANSWER_TIMEOUT_S:g} s: "
+                               f"{err.read()[-2000:]}")
     return elapsed, json.loads(line)
 
 

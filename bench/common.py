@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import statistics
@@ -38,7 +39,9 @@ def run_json(python: Path | str, args: Sequence[str], *, timeout: float = 300.0,
 def percentile(values: Sequence[float], p: float) -> float:
     """Nearest-rank percentile (p in 0..100) of a non-empty sequence."""
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
+    # ceil(p x n / 100), with p x n first so whole ranks stay exact (round() would round
+    # half to even: p99 of 100 values would be the maximum).
+    rank = max(1, min(len(ordered), math.ceil(p * len(ordered) / 100)))
     return ordered[rank - 1]
 
 

@@ -56,11 +56,24 @@ def ensure_bench_venv() -> None:
     stamp.write_text(digest + "\n")
 
 
-def entry(name: str, measured: float, target: float, direction: str, unit: str,
+def entry(name: str, measured: float | None, target: float, direction: str, unit: str,
           what: str, **raw: Any) -> dict[str, Any]:
-    met = measured <= target if direction == "max" else measured >= target
-    return {"name": name, "measured": round(measured, 4), "target": target,
-            "direction": direction, "met": met, "unit": unit, "what": what, "raw": raw}
+    """One target; ``measured`` is None when this machine could not measure it (not met)."""
+    if measured is None:
+        met = False
+    else:
+        met = measured <= target if direction == "max" else measured >= target
+    return {"name": name, "measured": None if measured is None else round(measured, 4),
+            "target": target, "direction": direction, "met": met, "unit": unit, "what": what,
+            "raw": raw}
+
+
+def ratio(part: float | None, whole: float | None) -> float | None:
+    """``part / whole``, or None when either could not be measured (peak memory needs a
+    writable ``/proc/self/clear_refs``) or ``whole`` is 0."""
+    if part is None or not whole:
+        return None
+    return part / whole
 
 
 # -- 1. photo preparation --
@@ -169,7 +182,7 @@ def targets(raw: dict[str, Any]) -> list[dict[str, Any]]:
     cam, good = prep["camera"], prep["good"]
     ours_pps = bulk["photo_sync"]["photos_per_second"]
     base_pps = bulk["baseline"]["photos_per_second"]
-    largest_mb = (mem["largest"]["peak_rss_delta_kib"] or 0) / 1024
+    largest_mb = ratio(mem["largest"]["peak_rss_delta_kib"], 1024)
     budget_mb = 2048 / 8  # instanceMemoryMB / maxDegreeOfParallelism: one drop's share
     return [
         entry("prep_large_time", cam["photo_sync"]["median_ms"] / cam["baseline"]["median_ms"],
@@ -179,7 +192,8 @@ def targets(raw: dict[str, Any]) -> list[dict[str, Any]]:
               baseline_ms=cam["baseline"]["median_ms"],
               input_bytes=cam["photo_sync"]["input_bytes"]),
         entry("prep_large_memory",
-              cam["photo_sync"]["peak_rss_delta_kib"] / cam["baseline"]["peak_rss_delta_kib"],
+              ratio(cam["photo_sync"]["peak_rss_delta_kib"],
+                    cam["baseline"]["peak_rss_delta_kib"]),
               0.5, "max", "x baseline peak memory", "same photo, peak RSS above the start",
               photo_sync_kib=cam["photo_sync"]["peak_rss_delta_kib"],
               baseline_kib=cam["baseline"]["peak_rss_delta_kib"]),
@@ -282,7 +296,8 @@ def table(rows: list[dict[str, Any]]) -> str:
         raw = row["raw"]
         details = ", ".join(f"{k}={v}" for k, v in raw.items()
                             if isinstance(v, int | float | str) and k != "bound_formula")
-        lines.append(f"| {row['name']} ({row['unit']}) | {row['measured']:.3g} | {goal} | "
+        measured = "n/a" if row["measured"] is None else f"{row['measured']:.3g}"
+        lines.append(f"| {row['name']} ({row['unit']}) | {measured} | {goal} | "
                      f"{'yes' if row['met'] else '**no**'} | {details} |")
     return "\n".join(lines)
 

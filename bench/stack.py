@@ -113,15 +113,21 @@ class BenchStack:
     # -- lifecycle --------------------------------------------------------------------------
 
     def start(self) -> BenchStack:
+        """Start every part; if one fails, stop the ones already running before raising."""
         from devstack.azurite import Azurite
 
-        self.azurite = Azurite(location=self.workdir / "azurite",
-                               debug_log=self.azurite_log if self.azurite_debug else None).start()
-        self.connection_string = self.azurite.connection_string
-        self.start_emulator()
-        _create_container(self.connection_string, DROP_CONTAINER)
-        if self.host:
-            self.start_host()
+        try:
+            self.azurite = Azurite(location=self.workdir / "azurite",
+                                   debug_log=self.azurite_log if self.azurite_debug else None)
+            self.azurite.start()
+            self.connection_string = self.azurite.connection_string
+            self.start_emulator()
+            _create_container(self.connection_string, DROP_CONTAINER)
+            if self.host:
+                self.start_host()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def start_emulator(self) -> None:

@@ -55,6 +55,7 @@ class MsalTokenProvider:
         self._scope = api.scope
         self._http = http
         self._app: Any = None
+        self._cache: Any = None  # the MSAL token cache the application was built with
         self._lock = threading.Lock()
 
     def get_token(self) -> str:
@@ -80,11 +81,12 @@ class MsalTokenProvider:
         raise _classify_error(result)
 
     def invalidate(self) -> None:
+        """Forget cached access tokens, for both kinds of MSAL application (the managed
+        identity client has no public ``token_cache``, so the cache we built it with is used)."""
         with self._lock:
-            app = self._app
-        if app is None:
+            cache = self._cache
+        if cache is None:
             return
-        cache = app.token_cache
         for entry in list(cache.search("AccessToken")):
             cache.remove_at(entry)
 
@@ -101,7 +103,7 @@ class MsalTokenProvider:
     def _build(self) -> Any:
         import msal
 
-        cache = msal.TokenCache()
+        cache = self._cache = msal.TokenCache()
         if self._auth.mode is AuthMode.MANAGED_IDENTITY:
             identity: Any = (
                 msal.UserAssignedManagedIdentity(client_id=self._auth.client_id)

@@ -247,6 +247,30 @@ def test_managed_identity_works_user_and_system_assigned(emu: dict[str, Any],
     assert uploads(emu)[-1]["appId"] == emu["mi_client_id"]
 
 
+def _managed_identity_client(emu: dict[str, Any], **env: str) -> HttpPhotoApi:
+    return client_for(Settings.from_env({
+        "PHOTO_API_BASE_URL": emu["graph_base"], "PHOTO_CA_BUNDLE": emu["ca_cert"],
+        "PHOTO_AUTH_MODE": "managed_identity", "PHOTO_CLIENT_ID": emu["mi_client_id"], **env}))
+
+
+@pytest.mark.usefixtures("managed_identity_env")
+def test_a_rejected_managed_identity_token_is_refreshed_once(emu: dict[str, Any]) -> None:
+    api = _managed_identity_client(emu)
+    assert api.get_metadata(ADELE) is not None  # caches a token
+    faults(emu, script=[{"status": 401, "code": "InvalidAuthenticationToken"}])
+    api.set_photo(ALEX, jpeg())
+    assert len(uploads(emu)) == 1
+
+
+@pytest.mark.usefixtures("managed_identity_env")
+def test_a_managed_identity_token_for_the_wrong_audience_is_an_auth_failure(
+    emu: dict[str, Any]
+) -> None:
+    api = _managed_identity_client(emu, PHOTO_API_DIALECT="outlook")  # Outlook token, Graph host
+    with pytest.raises(AuthFailure, match="PHOTO_CLOUD and PHOTO_API_DIALECT"):
+        api.get_metadata(ADELE)
+
+
 # --- retries --------------------------------------------------------------------------------
 
 

@@ -278,6 +278,13 @@ class HttpPhotoApi:
             raise ServiceUnavailable(
                 f"photo API unreachable ({type(exc).__name__})"
             ) from exc
+        except (requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError) as exc:
+            # The connection broke, or the body was mangled, after the status line: the answer
+            # is unknown, so this is a failed attempt like a reset, not a bug.
+            raise ServiceUnavailable(
+                f"photo API answer cut off ({type(exc).__name__})"
+            ) from exc
 
 
 def _transient_for(resp: requests.Response, retry_after: float | None) -> TransientError:

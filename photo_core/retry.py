@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email.utils
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +33,9 @@ def is_retryable_status(status: int) -> bool:
     return status >= 500 or status in RETRYABLE_CLIENT_STATUSES
 
 
+_DELTA_SECONDS = re.compile(r"[0-9]+")
+
+
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
     """Seconds to wait from a ``Retry-After`` header in either form (delta-seconds or HTTP-date).
 
@@ -41,7 +45,7 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if value is None:
         return None
     text = value.strip()
-    if text.isdigit():
+    if _DELTA_SECONDS.fullmatch(text):  # ASCII digits only: str.isdigit() also takes "²"
         return float(text)
     try:
         when = email.utils.parsedate_to_datetime(text)

@@ -11,11 +11,14 @@ T = TypeVar("T")
 
 
 class RecordingServer(Generic[T]):
-    """Answers every GET and PATCH with ``status`` (and ``Location``, if given), an empty body;
-    ``seen`` holds ``record(request)`` for each request in the order they came."""
+    """Answers every GET and PATCH with ``status`` (and ``Location``, if given) and ``body``;
+    ``seen`` holds ``record(request)`` for each request in the order they came. With
+    ``cut_after``, only that many bytes of the body are sent before the connection is closed,
+    though ``Content-Length`` announced all of it."""
 
     def __init__(self, status: int, record: Callable[[BaseHTTPRequestHandler], T],
-                 location: str | None = None) -> None:
+                 location: str | None = None, body: bytes = b"",
+                 cut_after: int | None = None) -> None:
         seen: list[T] = []
         self.seen = seen
 
@@ -25,8 +28,11 @@ class RecordingServer(Generic[T]):
                 self.send_response(status)
                 if location:
                     self.send_header("Location", location)
-                self.send_header("Content-Length", "0")
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
+                self.wfile.write(body if cut_after is None else body[:cut_after])
+                if cut_after is not None:
+                    self.close_connection = True
 
             do_PATCH = do_GET  # noqa: N815
 

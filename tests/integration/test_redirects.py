@@ -1,4 +1,5 @@
-"""The bearer token only ever goes to the configured API host: redirects are not followed."""
+"""Against real servers: the bearer token only ever goes to the configured API host (redirects
+are not followed), and an answer cut off mid-body is a failed attempt."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from photo_core.bootstrap import build_session
-from photo_core.errors import RejectedByService
+from photo_core.errors import RejectedByService, ServiceUnavailable
 from photo_core.naming import UserRef, UserRefKind
 from photo_core.photo_api import HttpPhotoApi
 from photo_core.retry import RetryPolicy, SystemClock
@@ -57,3 +58,20 @@ def test_a_redirect_is_refused_and_the_token_stays_home(elsewhere: Server, statu
         assert elsewhere.seen == []
     finally:
         api_host.close()
+
+
+def test_an_answer_cut_off_mid_body_is_a_failed_attempt_and_retried() -> None:
+    cut = RecordingServer(200, lambda request: request.path, body=b'{"width": 240}' * 50,
+                          cut_after=13)
+    try:
+        api = HttpPhotoApi(
+            session=build_session(ApiSettings(base_url=cut.url + "/v1.0")),
+            tokens=StaticToken(), api=ApiSettings(base_url=cut.url + "/v1.0"),
+            retry=RetryPolicy(max_attempts=3, budget_seconds=5), clock=SystemClock(),
+            rand=lambda: 0.0,
+        )
+        with pytest.raises(ServiceUnavailable, match="cut off"):
+            api.get_metadata(UserRef(UserRefKind.UPN, "jane@contoso.com"))
+        assert len(cut.seen) == 3
+    finally:
+        cut.close()

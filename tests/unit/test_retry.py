@@ -24,6 +24,8 @@ NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
         ("-5", None),
         ("1.5", None),
         ("soon", None),
+        ("\u00b2", None),  # a stray latin-1 byte that str.isdigit() takes for a digit
+        ("\u0663", None),  # Arabic-Indic three
         ("Sat, 99 Nov 2026 12:00:30 GMT", None),
     ],
 )

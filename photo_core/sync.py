@@ -61,7 +61,8 @@ def sync_drop(drop: Drop, options: SyncOptions, deps: SyncDeps, *, force: bool =
     info = drop.info()
     if not force and info.recorded is not None and info.recorded.blob_name == info.name:
         # Our own marker survives only while the content is unchanged: nothing to do again.
-        drop.ensure_tags(info.recorded)
+        if not options.dry_run:
+            drop.ensure_tags(info.recorded)
         return _already_recorded(info, deps.now())
     ref = parse_blob_name(info.name, options.naming)
     if isinstance(ref, NameRejection):
@@ -90,7 +91,8 @@ def sync_drop(drop: Drop, options: SyncOptions, deps: SyncDeps, *, force: bool =
     except BaseException:
         release_quietly(deps.state, *lease.stop())
         raise
-    release(deps.state, *lease.stop(), outcome if outcome.is_final else None, info)
+    kept = outcome if outcome.is_final and not options.dry_run else None
+    release(deps.state, *lease.stop(), kept, info)
     return _finish(drop, info, deps, outcome, options, content)
 
 
@@ -146,6 +148,11 @@ def _finish(drop: Drop, info: DropInfo, deps: SyncDeps, outcome: Outcome,
             options: SyncOptions, content: bytes | None) -> Outcome:
     logger.info("drop %s: %s%s", info.name, outcome.status.value,
                 f" ({outcome.reason})" if outcome.reason else "")
+    if options.dry_run:
+        # Nothing is written on the blob, moved or deleted, and the user's state is left as it
+        # was: a real run afterwards processes every drop. The report shows what it would do.
+        append_to_log(deps, outcome)
+        return outcome
     if outcome.is_final:
         drop.record(outcome)
     append_to_log(deps, outcome)

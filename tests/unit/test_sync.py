@@ -212,6 +212,32 @@ def test_dry_run_checks_everything_but_uploads_nothing(
     assert state.rows[f"upn:{JANE}"][0].last_status is None
 
 
+@pytest.mark.parametrize(("name", "content", "status"), [
+    (f"{JANE}.jpg", b"not a photo at all", Status.REJECTED),
+    ("jane doe.jpg", jpeg(), Status.REJECTED),  # a name rejection, before any claim
+    (f"copy/{JANE}.jpg", jpeg(), Status.UNCHANGED),  # same content as the upload before
+])
+def test_a_dry_run_writes_moves_and_deletes_nothing_whatever_the_outcome(
+    api: FakePhotoApi, state: FakeStateStore, clock: FakeClock, name: str, content: bytes,
+    status: Status
+) -> None:
+    sync_drop(FakeDrop(f"{JANE}.jpg", jpeg()), OPTIONS, deps(api, state, clock))
+    before = dict(state.rows)
+    options = SyncOptions(naming=NamingRules(), image=ImagePolicy(), dry_run=True,
+                          processed=Disposal.DELETE, rejected=Disposal.MOVE,
+                          rejected_container="rejected")
+    log = FakeOutcomeLog()
+    run = SyncDeps(api=api, state=state, now=clock.now, sleep=clock.sleep, owner="dry", log=log)
+    drop = FakeDrop(name, content)
+    outcome = sync_drop(drop, options, run)
+    assert outcome.status is status
+    assert drop.recorded is None and drop.disposed == []
+    assert {k: v[0].last_status for k, v in state.rows.items()} == \
+        {k: v[0].last_status for k, v in before.items()}
+    assert [o.status for o in log.outcomes] == [status]  # the report still shows it
+    assert len(api.uploads) == 1
+
+
 def test_rejected_drops_can_be_moved_aside(
     api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
 ) -> None:

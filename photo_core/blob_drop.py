@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
 
@@ -59,12 +60,13 @@ class AzureBlobDrop:
         self._metadata = dict(props.metadata or {})
         self._tag_count = props.tag_count or 0
         self._tags = None
+        recorded = _recorded(self._metadata)
         return DropInfo(
             name=self._blob.blob_name,
             size=props.size,
             etag=props.etag,
-            last_modified=props.last_modified,
-            recorded=_recorded(self._metadata),
+            last_modified=content_modified(self._blob.blob_name, props.last_modified, recorded),
+            recorded=recorded,
         )
 
     def read(self) -> bytes:
@@ -154,7 +156,9 @@ class AzureDropSource:
         from photo_core.reconcile import Listing
 
         for blob in self._container.list_blobs(name_starts_with=prefix, include=["metadata"]):
-            yield Listing(blob.name, blob.last_modified, _recorded(dict(blob.metadata or {})))
+            recorded = _recorded(dict(blob.metadata or {}))
+            yield Listing(blob.name, content_modified(blob.name, blob.last_modified, recorded),
+                          recorded)
 
     def open(self, name: str) -> AzureBlobDrop:
         return AzureBlobDrop(self._container.get_blob_client(name), self._containers)
@@ -186,6 +190,17 @@ def mapping_fetcher(container: ContainerClient, path: str,
     return fetch
 
 
+def content_modified(name: str, last_modified: datetime,
+                     recorded: RecordedOutcome | None) -> datetime:
+    """When HR wrote this blob's content. Writing our outcome (metadata) moves Last-Modified,
+    so once a marker for this very name is on the blob, the time recorded with it is the
+    content's; comparing the moved time would make an older drop look newer than the drop
+    that superseded it."""
+    if recorded is not None and recorded.blob_name == name and recorded.source_modified:
+        return recorded.source_modified
+    return last_modified
+
+
 def outcome_metadata(outcome: Outcome) -> dict[str, str]:
     """Outcome as blob metadata. Values are HTTP headers, so they are ASCII: percent-encoded."""
     fields = {
@@ -197,6 +212,7 @@ def outcome_metadata(outcome: Outcome) -> dict[str, str]:
         "at": outcome.at.isoformat(),
         "blob": outcome.blob_name,
         "actions": ",".join(outcome.actions),
+        "modified": outcome.source_modified.isoformat() if outcome.source_modified else "",
     }
     return {META_PREFIX + k: quote(v, safe=_META_SAFE) for k, v in fields.items() if v}
 
@@ -215,4 +231,16 @@ def _recorded(metadata: dict[str, str]) -> RecordedOutcome | None:
         blob_name=unquote(blob),
         reason=unquote(metadata.get(META_PREFIX + "reason", "")) or None,
         content_sha256=metadata.get(META_PREFIX + "sha256") or None,
+        source_modified=_timestamp(metadata.get(META_PREFIX + "modified")),
     )
+
+
+def _timestamp(value: str | None) -> datetime | None:
+    """An ISO time we wrote (percent-encoded), or None when absent or not one of ours."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(unquote(value))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None

@@ -35,6 +35,9 @@ class Outcome:
     blob_etag: str | None = None
     content_sha256: str | None = None
     actions: tuple[str, ...] = field(default_factory=tuple)
+    # When HR's content was written (the drop's Last-Modified as first read). Recorded with the
+    # outcome because writing the outcome on the blob moves the blob's own Last-Modified.
+    source_modified: datetime | None = None
 
     @property
     def is_final(self) -> bool:

@@ -25,7 +25,9 @@ class Disposal(enum.Enum):
 
 @dataclass(frozen=True)
 class DropInfo:
-    """A drop blob's properties, read before any byte is downloaded."""
+    """A drop blob's properties, read before any byte is downloaded. ``last_modified`` is when
+    HR's content was written: for a blob with an outcome recorded on it, the time recorded
+    with the outcome, since writing the outcome moved the blob's own Last-Modified."""
 
     name: str
     size: int
@@ -43,6 +45,7 @@ class RecordedOutcome:
     blob_name: str
     reason: str | None
     content_sha256: str | None
+    source_modified: datetime | None = None  # the content's Last-Modified when it was processed
 
 
 class Drop(Protocol):

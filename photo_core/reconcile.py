@@ -86,9 +86,11 @@ def needs_work(listing: Listing, options: ReconcileOptions, sync: SyncOptions,
     ref = parse_blob_name(listing.name, sync.naming)
     if not isinstance(ref, UserRef) or recorded.status is Status.WOULD_UPLOAD:
         return False
+    if recorded.reason in ("superseded", "overwritten"):
+        return False  # it never gave the user a photo, so there is nothing of it to repair
     current = state.get(ref.key)
     if current is None:
-        return recorded.reason not in ("superseded", "overwritten")
+        return True
     user = current[0]
     newer_elsewhere = user.source_modified is not None and \
         listing.last_modified < user.source_modified

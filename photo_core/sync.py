@@ -190,6 +190,7 @@ def _outcome(info: DropInfo, deps: SyncDeps, status: Status, reason: str | None,
         status=status, blob_name=info.name, message=message, at=deps.now(), reason=reason,
         user=ref.value if ref else None, blob_etag=info.etag,
         content_sha256=prepared.sha256 if prepared else None, actions=actions,
+        source_modified=info.last_modified,
     )
 
 

@@ -82,11 +82,12 @@ def claim(who: Claimant, user: str, info: DropInfo) -> tuple[UserState, str] | S
 
 
 def held_by_other(state: UserState, owner: str, drop: str, now: datetime) -> bool:
-    """A live claim by another invocation for another drop. A claim for this very drop version
-    is taken over at once: its holder is a crashed earlier attempt or a duplicate delivery, and
-    uploading the same bytes twice is harmless, while waiting for a dead holder could push the
-    redelivery into the poison queue."""
-    return bool(state.lock_owner and state.lock_owner != owner and state.lock_drop != drop
+    """A live claim by another invocation, even for this very drop version. A duplicate
+    delivery (Event Grid retries, reconcile running beside events, a quick same-name overwrite)
+    must wait too: taking over a live claim would let the holder's upload land after a newer
+    drop's. A crashed holder's claim is no longer renewed and expires within ``seconds``, which
+    is shorter than a waiting drop's ``wait_seconds``."""
+    return bool(state.lock_owner and state.lock_owner != owner
                 and state.lock_expires and state.lock_expires > now)
 
 

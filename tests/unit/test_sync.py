@@ -248,17 +248,31 @@ def test_rejected_drops_can_be_moved_aside(
     assert drop.disposed == [(Disposal.MOVE, "rejected")]
 
 
-def test_a_redelivery_takes_over_the_claim_its_crashed_first_attempt_left(
+def test_a_second_delivery_of_the_same_drop_waits_for_the_live_claim_of_the_first(
+    api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
+) -> None:
+    """Taking it over would let the first delivery's upload land after a newer drop's."""
+    drop = FakeDrop(f"{JANE}.jpg", jpeg())
+    first = UserState(user=f"upn:{JANE}", lock_owner="first-delivery",
+                      lock_drop=f"{drop.name}|{drop.etag}",
+                      lock_expires=clock.current + timedelta(seconds=OPTIONS.lock_seconds))
+    state.rows[first.user] = (first, "v0")
+    outcome = sync_drop(drop, OPTIONS, deps(api, state, clock))
+    assert outcome.status is Status.UPLOADED  # once the first's claim had expired
+    assert OPTIONS.lock_seconds <= sum(clock.slept) < OPTIONS.lock_wait_seconds
+
+
+def test_a_second_delivery_gives_up_while_the_first_keeps_its_claim_alive(
     api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
 ) -> None:
     drop = FakeDrop(f"{JANE}.jpg", jpeg())
-    crashed = UserState(user=f"upn:{JANE}", lock_owner="dead-invocation",
-                        lock_drop=f"{drop.name}|{drop.etag}",
-                        lock_expires=clock.current + timedelta(minutes=5))
-    state.rows[crashed.user] = (crashed, "v0")
-    outcome = sync_drop(drop, OPTIONS, deps(api, state, clock))
-    assert outcome.status is Status.UPLOADED
-    assert clock.slept == []
+    alive = UserState(user=f"upn:{JANE}", lock_owner="first-delivery",
+                      lock_drop=f"{drop.name}|{drop.etag}",
+                      lock_expires=clock.current + timedelta(minutes=5))
+    state.rows[alive.user] = (alive, "v0")
+    with pytest.raises(UserBusy):
+        sync_drop(drop, OPTIONS, deps(api, state, clock))
+    assert not api.uploads
 
 
 def test_a_rejected_newer_drop_does_not_block_an_older_valid_one(

@@ -18,7 +18,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 
 from photo_core.outcomes import Outcome, Status
-from photo_core.ports import Disposal, DropChanged, DropInfo, RecordedOutcome
+from photo_core.ports import Disposal, DropChanged, DropGone, DropInfo, RecordedOutcome
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 META_PREFIX = "photosync_"
 TAG_STATUS = "photosync-status"
 TAG_REASON = "photosync-reason"
+MAX_BLOB_TAGS = 10  # Azure's limit of index tags per blob
 _META_SAFE = " @.'-_:,;()=+!~*"
 
 
@@ -55,7 +56,10 @@ class AzureBlobDrop:
         self._tag_count = 0
 
     def info(self) -> DropInfo:
-        props = self._blob.get_blob_properties()
+        try:
+            props = self._blob.get_blob_properties()
+        except ResourceNotFoundError as exc:
+            raise DropGone(self._blob.blob_name) from exc
         self._etag = props.etag
         self._metadata = dict(props.metadata or {})
         self._tag_count = props.tag_count or 0
@@ -108,8 +112,15 @@ class AzureBlobDrop:
         return self._tags
 
     def _write_tags(self, status: Status, reason: str | None) -> None:
-        """Set the outcome tags, keeping any tags of HR's own."""
+        """Set the outcome tags, keeping any tags of HR's own. A blob may carry at most
+        ``MAX_BLOB_TAGS``; when HR's own leave no room for ours, the outcome stays in the
+        metadata only (a failed drop over tags would be retried into the poison queue)."""
         tags = {**self._current_tags(), TAG_STATUS: status.value, TAG_REASON: reason or "none"}
+        if len(tags) > MAX_BLOB_TAGS:
+            logger.warning("drop %s carries %d index tags of its own; no room for the outcome "
+                           "tags (its outcome is in its metadata)", self._blob.blob_name,
+                           len(tags) - 2)
+            return
         self._blob.set_blob_tags(tags)
         self._tags = tags
 

@@ -83,6 +83,15 @@ class DropChanged(Exception):
     """The blob changed while it was being processed; its newer version will be handled."""
 
 
+class DropGone(Exception):
+    """The blob no longer exists (HR deleted it, or a duplicate delivery already moved or deleted
+    it): there is nothing left to process, and retrying would only end in the poison queue."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
 @dataclass(frozen=True)
 class UserState:
     """What photo-sync last did for one user (the state table's row)."""

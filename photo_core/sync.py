@@ -21,7 +21,15 @@ from photo_core.lease import Lease
 from photo_core.naming import NameRejection, NamingRules, UserRef, parse_blob_name
 from photo_core.outcomes import Outcome, Status
 from photo_core.photo_api import PhotoApi
-from photo_core.ports import Disposal, Drop, DropChanged, DropInfo, OutcomeLog, StateStore
+from photo_core.ports import (
+    Disposal,
+    Drop,
+    DropChanged,
+    DropGone,
+    DropInfo,
+    OutcomeLog,
+    StateStore,
+)
 
 __all__ = ["SyncDeps", "SyncOptions", "UserBusy", "append_to_log", "sync_drop"]
 
@@ -58,7 +66,12 @@ def sync_drop(drop: Drop, options: SyncOptions, deps: SyncDeps, *, force: bool =
 
     ``force`` processes a drop even though an outcome is recorded on it (reconcile uses it to
     retry rejects and to repair users whose photo is not the one recorded)."""
-    info = drop.info()
+    try:
+        info = drop.info()
+    except DropGone as gone:
+        logger.info("drop %s no longer exists; nothing to do", gone.name)
+        return Outcome(status=Status.UNCHANGED, blob_name=gone.name, at=deps.now(),
+                       reason="gone", message="the blob was gone before it was processed")
     if not force and info.recorded is not None and info.recorded.blob_name == info.name:
         # Our own marker survives only while the content is unchanged: nothing to do again.
         if not options.dry_run:

@@ -21,6 +21,7 @@ from photo_core.state_table import TableStateStore
 from photo_core.sync import SyncDeps, SyncOptions, sync_drop
 from tests.integration.test_photo_api import admin, settings_for
 from tests.photos import jpeg
+from tests.unit.fakes import FakePhotoApi
 
 pytestmark = pytest.mark.integration
 
@@ -202,3 +203,29 @@ def test_an_outcome_left_without_tags_gets_them_back(container: ContainerClient)
     assert info.recorded is not None and client.get_blob_tags() == {}
     drop.ensure_tags(info.recorded)
     assert client.get_blob_tags() == {TAG_STATUS: "rejected", TAG_REASON: "too_small"}
+
+
+def test_a_drop_with_ten_tags_of_its_own_keeps_them_and_its_outcome_is_in_the_metadata(
+        container: ContainerClient) -> None:
+    hr_tags = {f"hr{i}": "x" for i in range(9)}
+    client = container.upload_blob("jane@contoso.com.jpg", jpeg(), tags=hr_tags)
+    drop = AzureBlobDrop(client)
+    drop.info()
+    drop.record(outcome(Status.UPLOADED, "jane@contoso.com.jpg"))  # no room for two more tags
+    assert client.get_blob_tags() == hr_tags
+    again = AzureBlobDrop(client)
+    info = again.info()
+    assert info.recorded is not None and info.recorded.status is Status.UPLOADED
+    again.ensure_tags(info.recorded)  # a redelivery does not fail on it either
+
+
+def test_a_drop_deleted_before_it_is_read_ends_with_nothing_to_do(
+        container: ContainerClient, store: TableStateStore) -> None:
+    client = container.upload_blob("jane@contoso.com.jpg", jpeg())
+    client.delete_blob()
+    deps = SyncDeps(api=FakePhotoApi(), state=store, now=lambda: datetime.now(UTC),
+                    sleep=lambda s: None, owner="x")
+    result = sync_drop(AzureBlobDrop(client), SyncOptions(naming=NamingRules(),
+                                                          image=ImagePolicy()), deps)
+    assert (result.status, result.reason) == (Status.UNCHANGED, "gone")
+    assert store.get("upn:jane@contoso.com") is None

@@ -225,7 +225,18 @@ def outcome_metadata(outcome: Outcome) -> dict[str, str]:
         "actions": ",".join(outcome.actions),
         "modified": outcome.source_modified.isoformat() if outcome.source_modified else "",
     }
-    return {META_PREFIX + k: quote(v, safe=_META_SAFE) for k, v in fields.items() if v}
+    return {META_PREFIX + k: _header_value(v) for k, v in fields.items() if v}
+
+
+def _header_value(value: str) -> str:
+    """Percent-encode for a metadata header. Spaces stay readable inside a value, but not at
+    its ends: HTTP trims those, and a marker whose blob name lost a leading space would never
+    match its blob again (the drop would be processed on every delivery)."""
+    encoded = quote(value, safe=_META_SAFE)
+    stripped = encoded.strip(" ")
+    start = encoded.index(stripped) if stripped else len(encoded)
+    lead, tail = encoded[:start], encoded[start + len(stripped):]
+    return lead.replace(" ", "%20") + stripped + tail.replace(" ", "%20")
 
 
 def _recorded(metadata: dict[str, str]) -> RecordedOutcome | None:

@@ -229,3 +229,15 @@ def test_a_drop_deleted_before_it_is_read_ends_with_nothing_to_do(
                                                           image=ImagePolicy()), deps)
     assert (result.status, result.reason) == (Status.UNCHANGED, "gone")
     assert store.get("upn:jane@contoso.com") is None
+
+
+@pytest.mark.parametrize("name", [" jane@contoso.com.jpg", "jane@contoso.com.jpg ",
+                                  "hr batch/jane@contoso.com.jpg"])
+def test_an_outcome_marker_survives_spaces_at_either_end_of_a_name(
+        container: ContainerClient, name: str) -> None:
+    client = container.upload_blob(name, jpeg())
+    drop = AzureBlobDrop(client)
+    drop.info()
+    drop.record(outcome(Status.REJECTED, name, "invalid_characters"))
+    again = AzureBlobDrop(container.get_blob_client(name)).info()
+    assert again.recorded is not None and again.recorded.blob_name == name

@@ -114,7 +114,8 @@ def release(store: StateStore, state: UserState, version: str, outcome: Outcome 
             # rejected must not stop an older valid one from being applied.
             newest = max(filter(None, (state.source_modified, info.last_modified)))
             released = replace(released, content_sha256=outcome.content_sha256,
-                               source_modified=newest)
+                               source_modified=newest,
+                               photo_target=outcome.target.stored if outcome.target else None)
         if outcome.status is Status.UPLOADED:
             released = replace(released, uploaded_at=outcome.at)
     try:

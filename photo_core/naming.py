@@ -56,6 +56,22 @@ class UserRef:
     def __str__(self) -> str:
         return self.value
 
+    @property
+    def stored(self) -> str:
+        """``kind:value`` with the value's case kept, for the state row (see :meth:`parse`)."""
+        return f"{self.kind.value}:{self.value}"
+
+    @classmethod
+    def parse(cls, stored: str) -> UserRef | None:
+        """A reference written by :attr:`stored`; ``None`` for anything else."""
+        kind, sep, value = stored.partition(":")
+        if not sep or not value:
+            return None
+        try:
+            return cls(UserRefKind(kind), value)
+        except ValueError:
+            return None
+
 
 @dataclass(frozen=True)
 class NameRejection:

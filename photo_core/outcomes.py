@@ -11,6 +11,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from photo_core.naming import UserRef
 
 
 class Status(enum.Enum):
@@ -38,6 +42,10 @@ class Outcome:
     # When HR's content was written (the drop's Last-Modified as first read). Recorded with the
     # outcome because writing the outcome on the blob moves the blob's own Last-Modified.
     source_modified: datetime | None = None
+    # The directory user the photo went to (an employee or HR id resolved), for the user's
+    # state: deleting the drop later removes the photo from this user, not from whoever the id
+    # resolves to by then.
+    target: UserRef | None = None
 
     @property
     def is_final(self) -> bool:

@@ -111,6 +111,7 @@ class UserState:
     lock_owner: str | None = None
     lock_expires: datetime | None = None
     lock_drop: str | None = None  # which drop version the claim is for (name and ETag)
+    photo_target: str | None = None  # who the current photo went to (UserRef.stored)
 
 
 class StateStore(Protocol):

@@ -144,7 +144,8 @@ def _process(content: bytes, ref: UserRef, lease: Lease, info: DropInfo,
     state = lease.state
     if state.content_sha256 == prepared.sha256 and state.last_status in ("uploaded", "unchanged"):
         return _outcome(info, deps, Status.UNCHANGED, "same_content",
-                        "the same photo was already uploaded for this user", ref, prepared, actions)
+                        "the same photo was already uploaded for this user", ref, prepared, actions,
+                        target)
     if options.dry_run:
         return _outcome(info, deps, Status.WOULD_UPLOAD, None, _describe(prepared), ref, prepared,
                         actions)
@@ -154,7 +155,8 @@ def _process(content: bytes, ref: UserRef, lease: Lease, info: DropInfo,
         deps.api.set_photo(target, prepared.data)
     except PermanentError as exc:
         return _rejected(info, deps, exc.code, exc.message, ref)
-    return _outcome(info, deps, Status.UPLOADED, None, _describe(prepared), ref, prepared, actions)
+    return _outcome(info, deps, Status.UPLOADED, None, _describe(prepared), ref, prepared, actions,
+                    target)
 
 
 def _finish(drop: Drop, info: DropInfo, deps: SyncDeps, outcome: Outcome,
@@ -198,12 +200,12 @@ def _rejected(info: DropInfo, deps: SyncDeps, code: str, message: str,
 
 def _outcome(info: DropInfo, deps: SyncDeps, status: Status, reason: str | None, message: str,
              ref: UserRef | None, prepared: PreparedPhoto | None = None,
-             actions: tuple[str, ...] = ()) -> Outcome:
+             actions: tuple[str, ...] = (), target: UserRef | None = None) -> Outcome:
     return Outcome(
         status=status, blob_name=info.name, message=message, at=deps.now(), reason=reason,
         user=ref.value if ref else None, blob_etag=info.etag,
         content_sha256=prepared.sha256 if prepared else None, actions=actions,
-        source_modified=info.last_modified,
+        source_modified=info.last_modified, target=target,
     )
 
 

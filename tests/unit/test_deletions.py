@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 
 from photo_core.deletions import BLOB_DELETED, DeletionOptions, blob_deleted
 from photo_core.errors import UserNotFound
 from photo_core.imaging import ImagePolicy
-from photo_core.naming import NamingRules
+from photo_core.naming import NamingRules, UserRef, UserRefKind
 from photo_core.outcomes import Status
+from photo_core.ports import UserState
 from photo_core.sync import SyncDeps, SyncOptions, sync_drop
 from tests.photos import jpeg
 from tests.unit.fakes import (
@@ -98,3 +100,78 @@ def test_a_permanent_failure_is_recorded_not_raised(deps: SyncDeps) -> None:
     outcome = blob_deleted(BLOB_DELETED, subject(f"{JANE}.jpg"), ON, deps, gone)
     assert outcome is not None and (outcome.status, outcome.reason) == (Status.REJECTED,
                                                                          "user_not_found")
+
+
+HR_MAPPING = NamingRules(mapping_mode=True)
+
+
+class FakeMapping:
+    """The HR id mapping as a resolver: HR can correct a row at any time."""
+
+    def __init__(self, rows: dict[str, str]) -> None:
+        self.rows = rows
+
+    def resolve(self, ref: UserRef) -> UserRef:
+        if ref.kind is UserRefKind.HR_ID:
+            return UserRef(UserRefKind.UPN, self.rows[ref.value])
+        return ref
+
+
+def test_the_photo_is_removed_from_whom_it_went_to_even_after_the_mapping_was_corrected(
+    deps: SyncDeps,
+) -> None:
+    mapping = FakeMapping({"HR-0042": "bob@contoso.com"})
+    run = replace(deps, resolver=mapping)
+    sync_drop(FakeDrop("HR-0042.jpg", jpeg()), SyncOptions(naming=HR_MAPPING, image=ImagePolicy()),
+              run)
+    mapping.rows["HR-0042"] = "alice@contoso.com"  # HR fixes the wrong row, then deletes
+    options = replace(ON, naming=HR_MAPPING)
+    outcome = blob_deleted(BLOB_DELETED, subject("HR-0042.jpg"), options, run, gone)
+    assert outcome is not None and outcome.status is Status.PHOTO_DELETED
+    assert deps.api.deletions == ["bob@contoso.com"]  # type: ignore[attr-defined]
+
+
+def test_an_hr_id_photo_recorded_without_its_target_is_not_removed_by_guessing(
+    deps: SyncDeps,
+) -> None:
+    deps.state.put(UserState(user="hr_id:hr-0042", last_status="uploaded",
+                             last_blob_name="HR-0042.jpg"), None)
+    options = replace(ON, naming=HR_MAPPING)
+    run = replace(deps, resolver=FakeMapping({"HR-0042": "alice@contoso.com"}))
+    assert blob_deleted(BLOB_DELETED, subject("HR-0042.jpg"), options, run, gone) is None
+    assert deps.api.deletions == []  # type: ignore[attr-defined]
+
+
+def test_a_deletion_waits_for_a_drop_in_progress_and_then_leaves_its_newer_photo(
+    deps: SyncDeps,
+) -> None:
+    synced(deps, f"{JANE}.jpg")
+    row, version = deps.state.get(f"upn:{JANE}")  # type: ignore[misc]
+    newer = f"2026/{JANE}.jpg"
+    version = deps.state.put(replace(row, lock_owner="sync-of-a-newer-drop",
+                                     lock_drop=f"{newer}|x",
+                                     lock_expires=deps.now() + timedelta(seconds=30)), version)
+    waited: list[float] = []
+
+    def newer_drop_finishes(seconds: float) -> None:
+        waited.append(seconds)
+        current, at = deps.state.get(f"upn:{JANE}")  # type: ignore[misc]
+        if current.lock_owner == "sync-of-a-newer-drop":
+            deps.state.put(replace(current, lock_owner=None, lock_drop=None, lock_expires=None,
+                                   last_blob_name=newer, last_status="uploaded"), at)
+
+    outcome = blob_deleted(BLOB_DELETED, subject(f"{JANE}.jpg"), ON,
+                           replace(deps, sleep=newer_drop_finishes), gone)
+    assert outcome is None and waited
+    assert deps.api.deletions == []  # type: ignore[attr-defined]
+    assert deps.state.get(f"upn:{JANE}")[0].last_blob_name == newer  # type: ignore[index]
+
+
+def test_a_dry_run_removes_and_writes_nothing(deps: SyncDeps) -> None:
+    synced(deps, f"{JANE}.jpg")
+    before = deps.state.get(f"upn:{JANE}")
+    outcome = blob_deleted(BLOB_DELETED, subject(f"{JANE}.jpg"), replace(ON, dry_run=True), deps,
+                           gone)
+    assert outcome is None
+    assert deps.api.deletions == []  # type: ignore[attr-defined]
+    assert deps.state.get(f"upn:{JANE}") == before

@@ -58,7 +58,7 @@ class ReconcileOptions:
     limit: int | None = None
     workers: int = 4
     retry_rejected: bool = False
-    deadline_seconds: float | None = None  # stop starting new drops after this long
+    deadline_seconds: float | None = None  # start no drop after this long (the timer's budget)
 
 
 @dataclass
@@ -73,7 +73,10 @@ class ReconcileSummary:
     def rows(self) -> list[tuple[str, int]]:
         rows = [("scanned", self.scanned), ("selected", self.selected)]
         rows += sorted(self.outcomes.items())
-        return [*rows, ("deferred", self.deferred), ("failed", self.failed)]
+        rows += [("deferred", self.deferred), ("failed", self.failed)]
+        if self.stopped_early:  # out of time: the rest is for the next run
+            rows.append(("stopped early", 1))
+        return rows
 
 
 def needs_work(listing: Listing, options: ReconcileOptions, sync: SyncOptions,
@@ -107,10 +110,19 @@ def reconcile(source: DropSource, sync: SyncOptions, deps_for: Callable[[], Sync
     started = time.monotonic()
     state = deps_for().state
 
+    def out_of_time() -> bool:
+        return options.deadline_seconds is not None and \
+            time.monotonic() - started > options.deadline_seconds
+
     def run(listing: Listing) -> None:
         wait = pause_until[0] - time.monotonic()
         if wait > 0:
             time.sleep(wait)
+        if out_of_time():  # queued before the deadline, not started: the next run does it
+            with lock:
+                summary.deferred += 1
+                summary.stopped_early = True
+            return
         deps = deps_for()
         try:
             drop = source.open(listing.name)
@@ -134,16 +146,25 @@ def reconcile(source: DropSource, sync: SyncOptions, deps_for: Callable[[], Sync
         if progress:
             progress(summary)
 
-    with ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
+    workers = max(1, options.workers)
+    slots = threading.BoundedSemaphore(workers)  # queue no more than the workers can start
+
+    def run_in_slot(listing: Listing) -> None:
+        try:
+            run(listing)
+        finally:
+            slots.release()
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         for listing in source.list(options.prefix):
-            summary.scanned += 1
             if options.limit is not None and summary.selected >= options.limit:
                 break
-            if options.deadline_seconds is not None and \
-                    time.monotonic() - started > options.deadline_seconds:
+            if out_of_time():
                 summary.stopped_early = True
                 break
+            summary.scanned += 1
             if needs_work(listing, options, sync, state):
                 summary.selected += 1
-                pool.submit(run, listing)
+                slots.acquire()
+                pool.submit(run_in_slot, listing)
     return summary

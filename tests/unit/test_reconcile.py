@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -9,7 +10,7 @@ import pytest
 
 from photo_core.errors import Throttled
 from photo_core.imaging import ImagePolicy
-from photo_core.naming import NamingRules
+from photo_core.naming import NamingRules, UserRef
 from photo_core.outcomes import Status
 from photo_core.ports import RecordedOutcome, UserState
 from photo_core.reconcile import Listing, ReconcileOptions, reconcile
@@ -127,3 +128,41 @@ def test_dry_run_reports_would_upload_and_changes_nothing(world: World) -> None:
                         ReconcileOptions(workers=1))
     assert dict(summary.outcomes) == {Status.WOULD_UPLOAD.value: 1}
     assert api.uploads == []
+
+
+class SlowPhotoApi(FakePhotoApi):
+    """Each upload takes ``seconds`` of real time (the deadline is on the monotonic clock)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+
+    def set_photo(self, user: UserRef, jpeg: bytes) -> None:
+        time.sleep(self.seconds)
+        super().set_photo(user, jpeg)
+
+
+def test_the_deadline_also_stops_drops_listed_but_not_started(world: World) -> None:
+    _, state, clock = world
+    api = SlowPhotoApi(0.1)
+    source = FakeDropSource([FakeDrop(f"u{i:02d}@contoso.com.jpg", jpeg()) for i in range(20)])
+
+    def deps() -> SyncDeps:
+        return SyncDeps(api=api, state=state, now=clock.now, sleep=clock.sleep, owner="r")
+
+    summary = reconcile(source, SYNC, deps, ReconcileOptions(workers=2, deadline_seconds=0.3))
+    assert summary.stopped_early
+    assert len(api.uploads) < 20
+    assert summary.outcomes["uploaded"] + summary.deferred == summary.selected
+    assert ("stopped early", 1) in summary.rows()
+
+
+def test_a_limit_counts_only_what_was_examined(world: World) -> None:
+    api, state, clock = world
+    source = FakeDropSource([FakeDrop(f"u{i}@contoso.com.jpg", jpeg()) for i in range(5)])
+
+    def deps() -> SyncDeps:
+        return SyncDeps(api=api, state=state, now=clock.now, sleep=clock.sleep, owner="r")
+
+    summary = reconcile(source, SYNC, deps, ReconcileOptions(workers=1, limit=2))
+    assert (summary.scanned, summary.selected) == (2, 2)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from photo_core.errors import TransientError
+from photo_core.lease import same_claim
 from photo_core.outcomes import Outcome, Status
 from photo_core.ports import DropInfo, StateConflict, StateStore, UserState
 
@@ -121,7 +122,13 @@ def release(store: StateStore, state: UserState, version: str, outcome: Outcome 
     try:
         store.put(released, version)
     except StateConflict:
-        logger.warning("claim on %s was taken over before release", state.user)
+        # The release may have met our own earlier write (a retried PUT): if the row still
+        # holds this claim, release it at the row's version, or the outcome would be lost.
+        current = store.get(state.user)
+        if current is None or not same_claim(current[0], state):
+            logger.warning("claim on %s was taken over before release", state.user)
+            return
+        store.put(released, current[1])
 
 
 def release_quietly(store: StateStore, state: UserState, version: str) -> None:

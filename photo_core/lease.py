@@ -19,6 +19,12 @@ from photo_core.ports import StateConflict, StateStore, UserState
 logger = logging.getLogger(__name__)
 
 
+def same_claim(row: UserState, claim: UserState) -> bool:
+    """Whether ``row`` still carries ``claim``: the same holder, for the same drop."""
+    return row.lock_owner is not None and (row.lock_owner, row.lock_drop) == \
+        (claim.lock_owner, claim.lock_drop)
+
+
 class Lease:
     def __init__(self, store: StateStore, state: UserState, version: str, *, seconds: float,
                  now: Callable[[], datetime]) -> None:
@@ -60,12 +66,24 @@ class Lease:
                 self._version = self._store.put(renewed, self._version)
                 self._state = renewed
             except StateConflict:
+                if self._adopt_own_write():
+                    return
                 self.lost = True
                 logger.warning("the claim on %s was taken over; this drop will not upload",
                                self._state.user)
             except Exception:  # storage hiccup: the next renewal tries again before expiry
                 logger.warning("could not renew the claim on %s", self._state.user,
                                exc_info=True)
+
+    def _adopt_own_write(self) -> bool:
+        """After a conflict, whether the row still holds this claim. A write can succeed on the
+        server and still come back as a conflict: a timed-out PUT retried by the SDK meets the
+        ETag its own first attempt changed. Then the claim is ours, at the row's new version."""
+        current = self._store.get(self._state.user)
+        if current is None or not same_claim(current[0], self._state):
+            return False
+        self._state, self._version = current
+        return True
 
     def _renew_until_stopped(self) -> None:
         while not self._stopped.wait(self._seconds / 3):

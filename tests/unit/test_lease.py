@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from photo_core.claims import release
 from photo_core.lease import Lease
-from photo_core.ports import UserState
+from photo_core.outcomes import Outcome, Status
+from photo_core.ports import DropInfo, StateConflict, UserState
 from tests.unit.fakes import FakeClock, FakeStateStore
 
 
@@ -31,3 +33,55 @@ def test_a_claim_taken_over_is_lost_and_not_renewed() -> None:
     lease.renew()
     assert lease.lost
     assert store.get(claim.user)[0].lock_owner == "someone else"  # type: ignore[index]
+
+
+class ConflictAfterWrite(FakeStateStore):
+    """A write the server applied whose answer was lost: the SDK's retry then meets the ETag
+    its own first attempt changed, and reports a conflict. Happens once, on write ``at``."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.at = at
+
+    def put(self, state: UserState, version: str | None) -> str:
+        new_version = super().put(state, version)
+        if self.writes == self.at:
+            raise StateConflict(state.user)
+        return new_version
+
+
+def test_a_renewal_that_was_applied_but_answered_with_a_conflict_keeps_the_claim() -> None:
+    store, clock = ConflictAfterWrite(at=2), FakeClock()
+    claim = UserState(user="upn:jane@contoso.com", lock_owner="me", lock_drop="a.jpg|1")
+    lease = Lease(store, claim, store.put(claim, None), seconds=30, now=clock.now)
+    lease.renew()
+    assert not lease.lost
+    assert lease.stop() == store.get(claim.user)
+
+
+class TimeoutAfterWrite(FakeStateStore):
+    """A write the server applied but whose answer timed out, once, on write ``at``."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.at = at
+
+    def put(self, state: UserState, version: str | None) -> str:
+        new_version = super().put(state, version)
+        if self.writes == self.at:
+            raise TimeoutError("the answer was lost")
+        return new_version
+
+
+def test_a_release_after_a_renewal_whose_answer_was_lost_still_records_the_outcome() -> None:
+    store, clock = TimeoutAfterWrite(at=2), FakeClock()
+    claim = UserState(user="upn:jane@contoso.com", lock_owner="me", lock_drop="a.jpg|1")
+    lease = Lease(store, claim, store.put(claim, None), seconds=30, now=clock.now)
+    lease.renew()  # applied, but the lease still holds the version before it
+    release(store, *lease.stop(), Outcome(Status.UPLOADED, "a.jpg", "done", clock.current,
+                                          content_sha256="ab"),
+            DropInfo("a.jpg", 1, "1", clock.current))
+    row = store.get(claim.user)
+    assert row is not None
+    assert (row[0].lock_owner, row[0].last_status, row[0].content_sha256) == \
+        (None, "uploaded", "ab")

@@ -28,6 +28,7 @@ from photo_core.ports import (
     DropGone,
     DropInfo,
     OutcomeLog,
+    RecordedOutcome,
     StateStore,
 )
 
@@ -76,6 +77,7 @@ def sync_drop(drop: Drop, options: SyncOptions, deps: SyncDeps, *, force: bool =
         # Our own marker survives only while the content is unchanged: nothing to do again.
         if not options.dry_run:
             drop.ensure_tags(info.recorded)
+            _dispose_recorded(drop, info.recorded, options)
         return _already_recorded(info, deps.now())
     ref = parse_blob_name(info.name, options.naming)
     if isinstance(ref, NameRejection):
@@ -173,11 +175,32 @@ def _finish(drop: Drop, info: DropInfo, deps: SyncDeps, outcome: Outcome,
     append_to_log(deps, outcome)
     if not outcome.is_final:
         return outcome
-    if outcome.status is Status.REJECTED:
-        drop.dispose(options.rejected, options.rejected_container, content)
-    elif outcome.reason not in ("superseded", "overwritten"):
-        drop.dispose(options.processed, options.processed_container, content)
+    _dispose(drop, outcome.status, outcome.reason, options, content)
     return outcome
+
+
+def _dispose(drop: Drop, status: Status, reason: str | None, options: SyncOptions,
+             content: bytes | None) -> None:
+    if status is Status.REJECTED:
+        drop.dispose(options.rejected, options.rejected_container, content)
+    elif reason not in ("superseded", "overwritten"):
+        drop.dispose(options.processed, options.processed_container, content)
+
+
+def _dispose_recorded(drop: Drop, recorded: RecordedOutcome, options: SyncOptions) -> None:
+    """Finish the disposal of a drop whose outcome was recorded by an invocation that died (or
+    failed) before moving or deleting it; nothing happens when drops are kept (the default)."""
+    rejected = recorded.status is Status.REJECTED
+    disposal = options.rejected if rejected else options.processed
+    if disposal is Disposal.KEEP:
+        return
+    content = None
+    if disposal is Disposal.MOVE:
+        try:
+            content = drop.read()
+        except DropChanged:
+            return  # HR replaced it: the new version gets its own outcome and disposal
+    _dispose(drop, recorded.status, recorded.reason, options, content)
 
 
 def append_to_log(deps: SyncDeps, outcome: Outcome) -> None:

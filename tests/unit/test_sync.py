@@ -238,6 +238,24 @@ def test_a_dry_run_writes_moves_and_deletes_nothing_whatever_the_outcome(
     assert len(api.uploads) == 1
 
 
+@pytest.mark.parametrize(("status", "reason", "expected"), [
+    (Status.REJECTED, "not_jpeg", [(Disposal.MOVE, "rejected")]),
+    (Status.UPLOADED, None, [(Disposal.DELETE, None)]),
+    (Status.UNCHANGED, "superseded", []),  # never disposed of
+])
+def test_a_redelivery_finishes_a_disposal_its_first_attempt_did_not(
+    api: FakePhotoApi, state: FakeStateStore, clock: FakeClock, status: Status,
+    reason: str | None, expected: list[tuple[Disposal, str | None]]
+) -> None:
+    options = SyncOptions(naming=NamingRules(), image=ImagePolicy(), processed=Disposal.DELETE,
+                          rejected=Disposal.MOVE, rejected_container="rejected")
+    drop = FakeDrop(f"{JANE}.jpg", jpeg(),
+                    marker=RecordedOutcome(status, f"{JANE}.jpg", reason, None))
+    sync_drop(drop, options, deps(api, state, clock))
+    assert drop.disposed == expected
+    assert not api.uploads
+
+
 def test_rejected_drops_can_be_moved_aside(
     api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
 ) -> None:

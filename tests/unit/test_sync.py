@@ -256,6 +256,17 @@ def test_a_redelivery_finishes_a_disposal_its_first_attempt_did_not(
     assert not api.uploads
 
 
+def test_a_drop_that_uploaded_but_died_before_recording_is_recorded_as_uploaded(
+    api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
+) -> None:
+    drop = FakeDrop(f"{JANE}.jpg", jpeg())
+    sync_drop(drop, OPTIONS, deps(api, state, clock))
+    drop.recorded = None  # the first attempt released its claim, then died before record()
+    again = sync_drop(drop, OPTIONS, deps(api, state, clock))
+    assert (again.status, again.reason) == (Status.UPLOADED, None)
+    assert len(api.uploads) == 1
+
+
 def test_rejected_drops_can_be_moved_aside(
     api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
 ) -> None:

@@ -66,7 +66,33 @@ def sync_drop(drop: Drop, options: SyncOptions, deps: SyncDeps, *, force: bool =
     """Process one drop to its outcome, record it, and dispose of the blob as configured.
 
     ``force`` processes a drop even though an outcome is recorded on it (reconcile uses it to
-    retry rejects and to repair users whose photo is not the one recorded)."""
+    retry rejects and to repair users whose photo is not the one recorded).
+
+    A blob that changes while it is processed is processed again, once, as it now is: an edit
+    of its metadata or properties raises no new event, and a new upload's own event then finds
+    it done. If it changes again, it is left to the newest version's event."""
+    outcome = _sync_version(drop, options, deps, force)
+    if isinstance(outcome, _Changed):
+        logger.info("drop %s changed while it was processed; processing it as it is now",
+                    outcome.info.name)
+        outcome = _sync_version(drop, options, deps, force)
+    if isinstance(outcome, _Changed):
+        logger.info("drop %s was overwritten while processing; its new version follows",
+                    outcome.info.name)
+        return _overwritten(outcome.info, deps, outcome.ref)
+    return outcome
+
+
+@dataclass(frozen=True)
+class _Changed:
+    """The version being processed was replaced (content, metadata or properties)."""
+
+    info: DropInfo
+    ref: UserRef
+
+
+def _sync_version(drop: Drop, options: SyncOptions, deps: SyncDeps,
+                  force: bool) -> Outcome | _Changed:
     try:
         info = drop.info()
     except DropGone as gone:
@@ -101,8 +127,7 @@ def sync_drop(drop: Drop, options: SyncOptions, deps: SyncDeps, *, force: bool =
         outcome = _process(content, ref, lease, info, options, deps)
     except DropChanged:
         release(deps.state, *lease.stop(), None)
-        logger.info("drop %s was overwritten while processing; its new version follows", info.name)
-        return _overwritten(info, deps, ref)
+        return _Changed(info, ref)
     except BaseException:
         release_quietly(deps.state, *lease.stop())
         raise

@@ -11,7 +11,7 @@ from photo_core.imaging import ImagePolicy
 from photo_core.naming import NamingRules
 from photo_core.outcomes import Status
 from photo_core.photo_api import DirectoryUser
-from photo_core.ports import Disposal, RecordedOutcome, UserState
+from photo_core.ports import Disposal, DropChanged, RecordedOutcome, UserState
 from photo_core.sync import SyncDeps, SyncOptions, UserBusy, sync_drop
 from tests.photos import jpeg
 from tests.unit.fakes import (
@@ -265,6 +265,25 @@ def test_a_drop_that_uploaded_but_died_before_recording_is_recorded_as_uploaded(
     again = sync_drop(drop, OPTIONS, deps(api, state, clock))
     assert (again.status, again.reason) == (Status.UPLOADED, None)
     assert len(api.uploads) == 1
+
+
+def test_a_drop_whose_metadata_was_edited_while_it_was_processed_is_processed_as_it_is_now(
+    api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
+) -> None:
+    """Setting metadata or properties changes the ETag but raises no new BlobCreated event."""
+
+    class EditedOnce(FakeDrop):
+        def read(self) -> bytes:
+            if self.reads == 0:
+                self.reads += 1
+                self.etag = '"0x2"'
+                raise DropChanged(self.name)
+            return super().read()
+
+    drop = EditedOnce(f"{JANE}.jpg", jpeg())
+    outcome = sync_drop(drop, OPTIONS, deps(api, state, clock))
+    assert outcome.status is Status.UPLOADED
+    assert drop.recorded is not None and len(api.uploads) == 1
 
 
 def test_rejected_drops_can_be_moved_aside(

@@ -29,7 +29,7 @@ from typing import Protocol
 from photo_core.errors import Throttled, TransientError
 from photo_core.naming import UserRef, parse_blob_name
 from photo_core.outcomes import Status
-from photo_core.ports import Drop, RecordedOutcome, StateStore
+from photo_core.ports import Drop, RecordedOutcome, StateConflict, StateStore, UserState
 from photo_core.sync import SyncDeps, SyncOptions, sync_drop
 
 logger = logging.getLogger(__name__)
@@ -59,6 +59,9 @@ class ReconcileOptions:
     workers: int = 4
     retry_rejected: bool = False
     deadline_seconds: float | None = None  # start no drop after this long (the timer's budget)
+    # Carry on from where the last run stopped (the nightly timer: a container too large to
+    # walk within one run's deadline is walked over several nights, not its start over and over).
+    resume: bool = False
 
 
 @dataclass
@@ -155,16 +158,52 @@ def reconcile(source: DropSource, sync: SyncOptions, deps_for: Callable[[], Sync
         finally:
             slots.release()
 
+    cursor = WalkCursor(state, options.prefix) if options.resume else None
+    after = cursor.position() if cursor else None
+    last: str | None = None
+    finished = True
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for listing in source.list(options.prefix):
-            if options.limit is not None and summary.selected >= options.limit:
-                break
-            if out_of_time():
-                summary.stopped_early = True
+            if after is not None and listing.name <= after:
+                continue  # examined by an earlier run (listings come in name order)
+            if (options.limit is not None and summary.selected >= options.limit) or \
+                    out_of_time():
+                summary.stopped_early = out_of_time()
+                finished = False
                 break
             summary.scanned += 1
+            last = listing.name
             if needs_work(listing, options, sync, state):
                 summary.selected += 1
                 slots.acquire()
                 pool.submit(run_in_slot, listing)
+    if cursor:
+        cursor.move(None if finished else (last or after))
     return summary
+
+
+class WalkCursor:
+    """Where an unfinished walk stopped: the last blob name it examined, kept in the state table
+    as a row of its own (``reconcile:<prefix>``, a key no user reference can have). A walk
+    that reaches the end clears it, so the next run starts from the beginning again."""
+
+    def __init__(self, state: StateStore, prefix: str | None) -> None:
+        self._state = state
+        self._key = f"reconcile:{prefix or ''}"
+        self._version: str | None = None
+
+    def position(self) -> str | None:
+        current = self._state.get(self._key)
+        if current is None:
+            return None
+        row, self._version = current
+        return row.last_blob_name
+
+    def move(self, name: str | None) -> None:
+        if name is None and self._version is None:
+            return
+        try:
+            self._version = self._state.put(UserState(user=self._key, last_blob_name=name),
+                                            self._version)
+        except StateConflict:
+            logger.warning("reconcile: another run moved the walk's position; keeping theirs")

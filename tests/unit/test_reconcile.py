@@ -166,3 +166,27 @@ def test_a_limit_counts_only_what_was_examined(world: World) -> None:
 
     summary = reconcile(source, SYNC, deps, ReconcileOptions(workers=1, limit=2))
     assert (summary.scanned, summary.selected) == (2, 2)
+
+
+def test_a_resumed_walk_carries_on_where_the_last_run_stopped_and_starts_over_when_done(
+    world: World,
+) -> None:
+    api, state, clock = world
+    names = [f"u{i}@contoso.com.jpg" for i in range(7)]
+    source = FakeDropSource([FakeDrop(name, jpeg()) for name in names])
+
+    def deps() -> SyncDeps:
+        return SyncDeps(api=api, state=state, now=clock.now, sleep=clock.sleep, owner="r")
+
+    def night() -> list[str]:
+        before = len(api.uploads)
+        reconcile(source, SYNC, deps, ReconcileOptions(workers=1, limit=3, resume=True))
+        return [user for user, _ in api.uploads[before:]]
+
+    assert night() == ["u0@contoso.com", "u1@contoso.com", "u2@contoso.com"]
+    assert night() == ["u3@contoso.com", "u4@contoso.com", "u5@contoso.com"]
+    assert night() == ["u6@contoso.com"]
+    assert state.get("reconcile:")[0].last_blob_name is None  # type: ignore[index]
+    source.drops[names[1]].recorded = None  # its outcome was lost: the next walk starts over
+    again = reconcile(source, SYNC, deps, ReconcileOptions(workers=1, limit=3, resume=True))
+    assert (again.scanned, again.selected) == (7, 1)  # from the start: u1 found again

@@ -15,7 +15,9 @@ import azure.functions as func
 import azurefunctions.extensions.bindings.blob as blob
 
 from photo_core import handlers
+from photo_core.directory import NotInMapping
 from photo_core.errors import (
+    AmbiguousUser,
     Forbidden,
     InvalidUserReference,
     NoMailbox,
@@ -29,11 +31,16 @@ from photo_core.reports import ReportWindowError
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 logger = logging.getLogger("photo_sync")
 
-# Typed error -> HTTP status for lookups. Order matters: the first match wins.
+# Typed error -> HTTP status for lookups. Order matters: the first match wins. Every way of
+# "no such single user" is a 404 (an employee id several users share, an HR id the mapping file
+# does not hold), with its own code in the body; configuration and auth failures (auth_failed,
+# mapping_unavailable, tls_untrusted) fall through to 502, as does anything else.
 ERROR_STATUS: tuple[tuple[type[PhotoSyncError], int], ...] = (
     (InvalidUserReference, 400),
     (UnsupportedOperation, 400),
     (UserNotFound, 404),
+    (AmbiguousUser, 404),
+    (NotInMapping, 404),
     (NoMailbox, 404),
     (Forbidden, 403),
     (Throttled, 503),
@@ -125,7 +132,9 @@ def _error(exc: PhotoSyncError) -> func.HttpResponse:
         wait = exc.retry_after if exc.retry_after is not None else DEFAULT_RETRY_AFTER_SECONDS
         headers["Retry-After"] = str(max(1, math.ceil(wait)))
     if status >= 500:
-        logger.warning("lookup failed upstream: %s: %s", exc.code, exc.message)
+        # Not necessarily upstream: a refused credential or an unreadable mapping file is our
+        # configuration. Messages name settings and service error codes, never their values.
+        logger.warning("lookup failed: %s: %s", exc.code, exc.message)
     body = {"error": {"code": exc.code, "message": exc.message}}
     return func.HttpResponse(json.dumps(body), status_code=status, headers=headers,
                              mimetype="application/json")

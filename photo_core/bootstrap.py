@@ -20,7 +20,7 @@ from photo_core.http_env import NetworkEnv, sdk_options
 from photo_core.lookup_cache import LookupCache
 from photo_core.photo_api import HttpPhotoApi, PhotoApi
 from photo_core.ports import OutcomeLog, StateStore
-from photo_core.retry import SystemClock, system_random
+from photo_core.retry import Clock, Deadline, SystemClock, system_random
 from photo_core.settings import ApiSettings, Settings, StorageSettings
 from photo_core.sync import SyncOptions
 
@@ -38,6 +38,11 @@ class Services:
     session: requests.Session
     tokens: TokenProvider
     photo_api: PhotoApi
+    clock: Clock  # the photo API client's, so deadlines are measured on the clock it reads
+
+    def lookup_deadline(self) -> Deadline:
+        """A deadline for one lookup request: ``PHOTO_LOOKUP_BUDGET_SECONDS`` from now."""
+        return Deadline.after(self.settings.lookup_budget_seconds, self.clock)
 
 
 @dataclass(frozen=True)
@@ -80,15 +85,17 @@ def bootstrap(settings: Settings | None = None) -> Services:
     settings = settings or Settings.from_env()
     session = build_session(settings.api)
     tokens = MsalTokenProvider(settings.auth, settings.api, session)
+    clock = SystemClock()
     api = HttpPhotoApi(
         session=session,
         tokens=tokens,
         api=settings.api,
         retry=settings.retry,
-        clock=SystemClock(),
+        clock=clock,
         rand=system_random,
     )
-    return Services(settings=settings, session=session, tokens=tokens, photo_api=api)
+    return Services(settings=settings, session=session, tokens=tokens, photo_api=api,
+                    clock=clock)
 
 
 def bootstrap_app(settings: Settings | None = None) -> AppServices:
@@ -121,7 +128,8 @@ def bootstrap_app(settings: Settings | None = None) -> AppServices:
                         mapping=mapping, mapping_ttl=directory.mapping_cache_seconds)
     return AppServices(
         settings=settings, session=core.session, tokens=core.tokens, photo_api=core.photo_api,
-        state=TableStateStore(table), log=TableOutcomeLog(table), resolver=resolver,
+        clock=core.clock, state=TableStateStore(table), log=TableOutcomeLog(table),
+        resolver=resolver,
         lookup_cache=LookupCache(settings.lookup_cache_seconds), table=table,
         blobs=blobs, drop_container=blobs.get_container_client(storage.drop_container),
         sync_options=options,

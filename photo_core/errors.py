@@ -12,6 +12,8 @@ message. Messages never contain secrets, tokens or photo bytes.
 
 from __future__ import annotations
 
+import ssl
+
 
 class PhotoSyncError(Exception):
     """Base of every error photo-sync raises on purpose."""
@@ -126,6 +128,14 @@ class AuthFailure(PermanentError):
     code = "auth_failed"
 
 
+class TlsUntrusted(PermanentError):
+    """A server's TLS certificate did not verify against the CAs we trust: a wrong or missing
+    ``PHOTO_CA_BUNDLE``, or a TLS-inspecting proxy re-signing traffic. Every retry meets the same
+    certificate, so retrying would only hold the drop until it is poisoned."""
+
+    code = "tls_untrusted"
+
+
 class Throttled(TransientError):
     """The service asked us to slow down and the wait does not fit the time budget.
 
@@ -148,3 +158,25 @@ class ServiceUnavailable(TransientError):
     """5xx, connection reset, timeout, or token endpoint outage, beyond the retry budget."""
 
     code = "service_unavailable"
+
+
+def untrusted_certificate(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The certificate-verification failure behind ``exc``, or ``None`` if it is not one.
+
+    requests and urllib3 wrap the ssl module's error several times over (requests' ``SSLError``
+    over urllib3's ``MaxRetryError`` over its own ``SSLError``), linked as cause or context, so
+    the whole chain is searched. Other TLS failures (a handshake reset or timed out) have no
+    verification error in their chain and stay transient.
+    """
+    pending: list[BaseException] = [exc]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return current
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+        pending.extend(a for a in current.args if isinstance(a, BaseException))
+    return None

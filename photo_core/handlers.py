@@ -50,15 +50,18 @@ def pooled(blob: BlobClient) -> BlobClient:
 
 
 def handle_lookup(user: str) -> LookupResult:
+    """One lookup, its photo API calls within the lookup budget (an HTTP caller is waiting)."""
     services = app_services()
     return lookup_photo(user, services.settings.naming, services.photo_api, services.state,
-                        services.resolver, services.lookup_cache)
+                        services.resolver, services.lookup_cache,
+                        deadline=services.lookup_deadline())
 
 
 def handle_photo(user: str, size: str | None) -> PhotoContent:
+    """The photo bytes, within the lookup budget like ``handle_lookup``."""
     services = app_services()
     return photo_bytes(user, size, services.settings.naming, services.photo_api,
-                       services.resolver)
+                       services.resolver, deadline=services.lookup_deadline())
 
 
 def drop_deps() -> SyncDeps:

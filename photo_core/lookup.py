@@ -1,13 +1,16 @@
 """The lookup use case: a user's photo metadata and the last sync outcome, or the photo itself.
 
 Every user reference is validated before any outbound call, so nothing a caller types can steer a
-request to another path or host.
+request to another path or host. A lookup answers an HTTP caller, so its photo API calls share
+one short deadline (``PHOTO_LOOKUP_BUDGET_SECONDS``) instead of each having the drop path's
+retry budget: a throttled or failing service becomes a prompt 503 or 502, not a wait of minutes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -17,6 +20,7 @@ from photo_core.errors import InvalidUserReference, UserNotFound
 from photo_core.naming import NameRejection, NamingRules, UserRef, parse_user_reference
 from photo_core.photo_api import PhotoApi, PhotoContent
 from photo_core.ports import StateStore, UserState
+from photo_core.retry import Deadline, within
 
 if TYPE_CHECKING:
     from photo_core.directory import UserResolver
@@ -59,11 +63,14 @@ def parse_reference(text: str, naming: NamingRules) -> UserRef:
 
 
 def lookup_photo(text: str, naming: NamingRules, api: PhotoApi, state: StateStore,
-                 resolver: UserResolver, cache: LookupCache | None = None) -> LookupResult:
+                 resolver: UserResolver, cache: LookupCache | None = None,
+                 deadline: Deadline | None = None) -> LookupResult:
     """Photo metadata, sizes and the last sync outcome for one user.
 
     With a ``cache``, a current answer for the same reference is returned without any upstream
     call (not even an employee-id resolution), and a fresh answer is kept for the next caller.
+    With a ``deadline``, every photo API call of the lookup (the resolution, metadata, sizes)
+    must end before it: three calls must not each wait out a retry budget of their own.
     """
     ref = parse_reference(text, naming)
     key = f"{ref.kind.value}:{ref.value}"  # as typed: the answer echoes the caller's spelling
@@ -71,9 +78,10 @@ def lookup_photo(text: str, naming: NamingRules, api: PhotoApi, state: StateStor
         hit = cache.get(key)
         if hit is not None:
             return hit.result
-    target = resolver.resolve(ref)
-    metadata = api.get_metadata(target)
-    sizes = tuple(m.size_id for m in api.list_sizes(target)) if metadata else ()
+    with _bounded(deadline):
+        target = resolver.resolve(ref)
+        metadata = api.get_metadata(target)
+        sizes = tuple(m.size_id for m in api.list_sizes(target)) if metadata else ()
     current = state.get(ref.key)
     result = LookupResult(ref.value, metadata, sizes, current[0] if current else None)
     if cache is not None:
@@ -82,17 +90,25 @@ def lookup_photo(text: str, naming: NamingRules, api: PhotoApi, state: StateStor
 
 
 def photo_bytes(text: str, size: str | None, naming: NamingRules, api: PhotoApi,
-                resolver: UserResolver) -> PhotoContent:
+                resolver: UserResolver, deadline: Deadline | None = None) -> PhotoContent:
+    """The photo itself (one size of it, on Graph); the resolution and the read share
+    ``deadline``, as in ``lookup_photo``."""
     if size is not None:
         try:
             size = parse_size(size)
         except ValueError as exc:
             raise InvalidUserReference(str(exc), code="invalid_size") from exc
-    target = resolver.resolve(parse_reference(text, naming))
-    content = api.get_photo(target, size)
+    ref = parse_reference(text, naming)
+    with _bounded(deadline):
+        target = resolver.resolve(ref)
+        content = api.get_photo(target, size)
     if content is None:
         raise UserNotFound(f"{text} has no photo", code="no_photo")
     return content
+
+
+def _bounded(deadline: Deadline | None) -> AbstractContextManager[object]:
+    return within(deadline) if deadline is not None else nullcontext()
 
 
 def _state_json(state: UserState | None) -> dict[str, Any] | None:

@@ -1,7 +1,8 @@
 """The user-photo API: a small port and its HTTP adapter for Graph v1.0 and Outlook v2.0.
 
 The adapter owns the wire: URL building (through ``naming.user_path``, the only place a user
-reference becomes a path), the bearer token, retries within the time budget, and the mapping of
+reference becomes a path), the bearer token, retries within the time budget (and within the
+deadline of the enclosing work, when there is one: see ``retry.within``), and the mapping of
 every status to a typed outcome. It never follows redirects, so the token is only ever sent to
 the configured API host.
 """
@@ -12,7 +13,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 
@@ -34,12 +35,21 @@ from photo_core.errors import (
     RejectedByService,
     ServiceUnavailable,
     Throttled,
+    TlsUntrusted,
     TransientError,
     UnsupportedOperation,
     UserNotFound,
+    untrusted_certificate,
 )
 from photo_core.naming import UserRef, odata_string_literal, user_path
-from photo_core.retry import Clock, RetryPolicy, is_retryable_status, parse_retry_after
+from photo_core.retry import (
+    Clock,
+    Deadline,
+    RetryPolicy,
+    current_deadline,
+    is_retryable_status,
+    parse_retry_after,
+)
 from photo_core.settings import SERVICE_UPLOAD_LIMIT_BYTES, ApiSettings
 
 logger = logging.getLogger(__name__)
@@ -225,15 +235,17 @@ class HttpPhotoApi:
         self, method: str, path: str, *, data: bytes | None, headers: Mapping[str, str]
     ) -> requests.Response:
         url = self._api.base_url + path
+        deadline = current_deadline()
         started = self._clock.monotonic()
         attempts = 0
         token_refreshed = False
+        failure: TransientError | None = None
         while True:
             attempts += 1
             retry_after: float | None = None
-            failure: TransientError
+            timeout = self._timeouts(deadline, method, path, failure)
             try:
-                resp = self._send_once(method, url, data=data, headers=headers)
+                resp = self._send_once(method, url, data=data, headers=headers, timeout=timeout)
             except TransientError as exc:
                 failure = exc
             else:
@@ -252,6 +264,7 @@ class HttpPhotoApi:
                 elapsed=self._clock.monotonic() - started,
                 retry_after=retry_after,
                 rand=self._rand,
+                remaining=deadline.remaining() if deadline is not None else None,
             )
             if delay is None:
                 raise failure
@@ -261,20 +274,58 @@ class HttpPhotoApi:
             )
             self._clock.sleep(delay)
 
+    def _timeouts(
+        self, deadline: Deadline | None, method: str, path: str, failure: TransientError | None
+    ) -> tuple[float, float]:
+        """Connect and read timeouts for the next attempt: the configured ones, cut to what is
+        left of the deadline, so that one slow answer cannot carry the work past it. With the
+        deadline spent, the last failure (or, before any, a ``ServiceUnavailable``) is raised."""
+        connect, read = self._api.connect_timeout, self._api.read_timeout
+        if deadline is None:
+            return connect, read
+        left = deadline.remaining()
+        if left <= 0:
+            raise failure or ServiceUnavailable(
+                f"{method} {_operation(path)} not sent: the {deadline.seconds:g}s time budget "
+                "was spent"
+            )
+        return min(connect, left), min(read, left)
+
     def _send_once(
-        self, method: str, url: str, *, data: bytes | None, headers: Mapping[str, str]
+        self,
+        method: str,
+        url: str,
+        *,
+        data: bytes | None,
+        headers: Mapping[str, str],
+        timeout: tuple[float, float],
     ) -> requests.Response:
-        token = self._tokens.get_token()
+        try:
+            token = self._tokens.get_token()
+        except ServiceUnavailable as exc:
+            # The token provider calls every unreachable identity endpoint transient; one whose
+            # certificate does not verify (same session, same PHOTO_CA_BUNDLE) never recovers.
+            rejected = untrusted_certificate(exc)
+            if rejected is None:
+                raise
+            raise _tls_untrusted("the identity platform", rejected) from exc
         try:
             return self._session.request(
                 method,
                 url,
                 data=data,
                 headers={**headers, "Authorization": f"Bearer {token}"},
-                timeout=(self._api.connect_timeout, self._api.read_timeout),
+                timeout=timeout,
                 allow_redirects=False,
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
+            # requests' SSLError is a ConnectionError: a reset handshake may well succeed next
+            # time, but a certificate that does not verify is configuration, and permanent.
+            rejected = untrusted_certificate(exc)
+            if rejected is not None:
+                raise _tls_untrusted(
+                    f"the photo API ({urlsplit(url).netloc})", rejected
+                ) from exc
             raise ServiceUnavailable(
                 f"photo API unreachable ({type(exc).__name__})"
             ) from exc
@@ -285,6 +336,15 @@ class HttpPhotoApi:
             raise ServiceUnavailable(
                 f"photo API answer cut off ({type(exc).__name__})"
             ) from exc
+
+
+def _tls_untrusted(server: str, rejected: BaseException) -> TlsUntrusted:
+    reason = getattr(rejected, "verify_message", None) or "certificate verify failed"
+    return TlsUntrusted(
+        f"the TLS certificate of {server} did not verify ({reason}): set PHOTO_CA_BUNDLE to the "
+        "CA that issued it, or unset it to trust the public CAs; behind a TLS-inspecting proxy, "
+        "trust the proxy's CA"
+    )
 
 
 def _transient_for(resp: requests.Response, retry_after: float | None) -> TransientError:

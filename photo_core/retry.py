@@ -4,6 +4,9 @@ The policy never sleeps. It returns a delay, and the caller decides whether to w
 retryable error so the platform redelivers later. The budget is the function timeout: a policy
 that slept for an hour on a ``Retry-After`` would be killed by the host half-way through, and the
 drop would be retried anyway, later and with less information.
+
+A ``Deadline`` bounds a whole piece of work made of several calls (a lookup: resolve, metadata,
+sizes), where the per-call budget alone would let each call wait its full budget in turn.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ import email.utils
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -89,11 +94,14 @@ class RetryPolicy:
         elapsed: float,
         retry_after: float | None,
         rand: Callable[[], float],
+        remaining: float | None = None,
     ) -> float | None:
         """How long to wait before the next attempt, or ``None`` to stop retrying.
 
         Stops when the attempts are used up or when waiting would overrun the budget; the caller
-        then raises a retryable error and the platform redelivers the work later.
+        then raises a retryable error and the platform redelivers the work later. ``remaining``
+        is the time left before an outer deadline (a whole lookup's), if there is one: a wait
+        that would not end before it is pointless, since no attempt could follow it.
         """
         if attempts_made >= self.max_attempts:
             return None
@@ -102,6 +110,8 @@ class RetryPolicy:
         else:
             delay = self.backoff(attempts_made, rand)
         if elapsed + delay > self.budget_seconds:
+            return None
+        if remaining is not None and delay >= remaining:
             return None
         return delay
 
@@ -127,6 +137,52 @@ class SystemClock:
 
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """The moment by which a whole piece of work must be done, on ``clock``'s monotonic scale.
+
+    A lookup answers an HTTP caller: Azure's front end cuts a response off at 230 s, and a caller
+    is better served by a prompt 503 with ``Retry-After`` than by a request that waits out the
+    service's throttle one call after another. ``seconds`` is the budget it was made from, for
+    messages."""
+
+    expires: float
+    seconds: float
+    clock: Clock
+
+    @classmethod
+    def after(cls, seconds: float, clock: Clock) -> Deadline:
+        return cls(clock.monotonic() + seconds, seconds, clock)
+
+    def remaining(self) -> float:
+        """Seconds left, never negative."""
+        return max(0.0, self.expires - self.clock.monotonic())
+
+
+# The deadline of the work this thread (or task) is doing. It travels with the work rather than
+# through every signature because the calls it bounds are made by objects shared with the drop
+# path (the photo API client, and the resolver that holds it and its caches).
+_current_deadline: ContextVar[Deadline | None] = ContextVar("photo_sync_deadline", default=None)
+
+
+@contextmanager
+def within(deadline: Deadline) -> Iterator[Deadline]:
+    """Run the block under ``deadline`` (or under an enclosing one, if that ends sooner)."""
+    outer = _current_deadline.get()
+    if outer is not None and outer.remaining() < deadline.remaining():
+        deadline = outer
+    token = _current_deadline.set(deadline)
+    try:
+        yield deadline
+    finally:
+        _current_deadline.reset(token)
+
+
+def current_deadline() -> Deadline | None:
+    """The deadline of the enclosing ``within`` block, or ``None`` outside one."""
+    return _current_deadline.get()
 
 
 def system_random() -> float:

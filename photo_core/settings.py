@@ -35,6 +35,22 @@ IMAGE_SETTING_NAMES = {
 }
 _TABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,62}")
 
+# Time limits. host.json's functionTimeout (5 min) kills an invocation that runs longer, and a
+# killed drop is redelivered with nothing recorded. One call may start its last attempt just
+# inside the retry budget and then wait out a connect and a read timeout, so the three together
+# must end inside the function timeout. The budget's ceiling leaves a minute of the five for that
+# last attempt and the rest of the drop (download, image work, blob and table writes), as the
+# reconcile deadline (240 s) does; a read timeout over two minutes only delays the retry of an
+# answer that is not coming.
+FUNCTION_TIMEOUT_SECONDS = 300.0
+MAX_RETRY_BUDGET_SECONDS = 240.0
+MAX_READ_TIMEOUT_SECONDS = 120.0
+_FITS_FUNCTION_TIMEOUT = "it must fit in the 5-minute function timeout (host.json)"
+# A lookup answers an HTTP caller: Azure's front end cuts a response off at 230 s, and whoever is
+# waiting is better served by a prompt 503 with Retry-After than by a long silence.
+DEFAULT_LOOKUP_BUDGET_SECONDS = 10.0
+MAX_LOOKUP_BUDGET_SECONDS = 60.0
+
 
 class AuthMode(enum.Enum):
     MANAGED_IDENTITY = "managed_identity"
@@ -131,6 +147,7 @@ class Settings:
     reconcile: ReconcileSettings = field(default_factory=ReconcileSettings)
     directory: DirectorySettings = field(default_factory=DirectorySettings)
     lookup_cache_seconds: float = 30.0
+    lookup_budget_seconds: float = DEFAULT_LOOKUP_BUDGET_SECONDS
 
     @classmethod
     def from_env(
@@ -175,8 +192,11 @@ class _Reader:
             return default
 
     def number(
-        self, name: str, default: N, convert: Callable[[str], N], low: float, high: float
+        self, name: str, default: N, convert: Callable[[str], N], low: float, high: float,
+        why: str | None = None,
     ) -> N:
+        """The setting as a number in ``low..high``; ``why`` explains the range in the message
+        when it is not obvious."""
         value = self.text(name)
         if value is None:
             return default
@@ -186,7 +206,8 @@ class _Reader:
             self.problems.append(f"{name}={value!r} is not a number")
             return default
         if not low <= number <= high:
-            self.problems.append(f"{name}={value} is outside {low:g}..{high:g}")
+            because = f": {why}" if why else ""
+            self.problems.append(f"{name}={value} is outside {low:g}..{high:g}{because}")
             return default
         return number
 
@@ -216,7 +237,7 @@ class _Reader:
         retry = RetryPolicy(
             max_attempts=self.number("PHOTO_RETRY_MAX_ATTEMPTS", r.max_attempts, int, 1, 20),
             budget_seconds=self.number("PHOTO_RETRY_BUDGET_SECONDS", r.budget_seconds, float,
-                                       0, 3600),
+                                       0, MAX_RETRY_BUDGET_SECONDS, _FITS_FUNCTION_TIMEOUT),
             backoff_max=self.number("PHOTO_RETRY_BACKOFF_MAX_SECONDS", r.backoff_max, float,
                                     0, 600),
         )
@@ -239,11 +260,28 @@ class _Reader:
         directory = self.directory()
         lookup_cache = self.number("PHOTO_LOOKUP_CACHE_SECONDS", Settings.lookup_cache_seconds,
                                    float, 0, 3600)
+        lookup_budget = self.number(
+            "PHOTO_LOOKUP_BUDGET_SECONDS", DEFAULT_LOOKUP_BUDGET_SECONDS, float, 1,
+            MAX_LOOKUP_BUDGET_SECONDS,
+            "a lookup must answer well before Azure's front end cuts it off (230 s)")
+        self.fits_function_timeout(retry, api)
         if self.problems:
             raise SettingsError(self.problems)
         return Settings(api=api, auth=auth, naming=naming, retry=retry, image=image,
                         storage=storage, reconcile=reconcile, directory=directory,
-                        lookup_cache_seconds=lookup_cache)
+                        lookup_cache_seconds=lookup_cache, lookup_budget_seconds=lookup_budget)
+
+    def fits_function_timeout(self, retry: RetryPolicy, api: ApiSettings) -> None:
+        """Each limit may be in range and their sum still not fit: the last attempt of a call
+        can start just inside the retry budget and then wait out both timeouts."""
+        worst = retry.budget_seconds + api.connect_timeout + api.read_timeout
+        if worst > FUNCTION_TIMEOUT_SECONDS:
+            self.problems.append(
+                f"PHOTO_RETRY_BUDGET_SECONDS ({retry.budget_seconds:g}) + "
+                f"PHOTO_HTTP_CONNECT_TIMEOUT_SECONDS ({api.connect_timeout:g}) + "
+                f"PHOTO_HTTP_READ_TIMEOUT_SECONDS ({api.read_timeout:g}) is {worst:g}s: "
+                f"{_FITS_FUNCTION_TIMEOUT}, since a call's last attempt may start just inside "
+                "the budget and then wait out both timeouts")
 
     def reconcile(self) -> ReconcileSettings:
         d = ReconcileSettings()
@@ -324,7 +362,7 @@ class _Reader:
             connect_timeout=self.number("PHOTO_HTTP_CONNECT_TIMEOUT_SECONDS", d.connect_timeout,
                                         float, 0.1, 60),
             read_timeout=self.number("PHOTO_HTTP_READ_TIMEOUT_SECONDS", d.read_timeout, float,
-                                     0.1, 300),
+                                     0.1, MAX_READ_TIMEOUT_SECONDS, _FITS_FUNCTION_TIMEOUT),
             ca_bundle=ca_bundle,
         )
 

@@ -41,6 +41,7 @@ LEFT_AT_DEFAULT = {
     "PHOTO_CLIENT_CERTIFICATE_PASSWORD": "a Key Vault certificate's secret is an unprotected PFX",
     "PHOTO_RETRY_MAX_ATTEMPTS": "default fits host.json's functionTimeout",
     "PHOTO_RETRY_BUDGET_SECONDS": "default (120 s) fits host.json's functionTimeout (5 min)",
+    "PHOTO_LOOKUP_BUDGET_SECONDS": "default (10 s) answers well inside the front end's 230 s",
     "PHOTO_RETRY_BACKOFF_MAX_SECONDS": "default fits the retry budget",
     "PHOTO_MIN_SIDE": "image policy default; tune with extraAppSettings",
     "PHOTO_MAX_SIDE": "image policy default; tune with extraAppSettings",

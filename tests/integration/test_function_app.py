@@ -5,8 +5,11 @@ from __future__ import annotations
 import importlib
 import io
 import json
+import logging
+import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import azure.functions as func
@@ -18,6 +21,7 @@ from devstack.azurite import Azurite
 from devstack.stack import local_settings_values
 from photo_core.bootstrap import reset_app_services
 from tests.integration.emulator_fixture import emulator_session
+from tests.integration.loopback import self_signed_certificate
 from tests.integration.test_photo_api import admin, faults
 from tests.photos import jpeg
 
@@ -167,6 +171,22 @@ def test_throttled_lookups_are_503_with_retry_after(functions: Functions,
     assert body(response)["error"]["code"] == "throttled"
 
 
+def test_a_throttled_lookup_answers_within_the_lookup_budget_not_the_drop_budget(
+        functions: Functions, emu: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The drop path may wait 120 s for the service; a lookup, whose caller is waiting on an HTTP
+    response Azure cuts off at 230 s, answers 503 with the service's Retry-After instead."""
+    monkeypatch.setenv("PHOTO_RETRY_BUDGET_SECONDS", "120")
+    monkeypatch.setenv("PHOTO_LOOKUP_BUDGET_SECONDS", "2")
+    reset_app_services()
+    faults(emu, script=[{"status": 429, "retry_after": 5}] * 2)
+    for name in ("photo_lookup", "photo_value"):
+        started = time.monotonic()
+        response = get(functions, name, "", "adele.vance@contoso.com")
+        assert time.monotonic() - started < 2
+        assert (response.status_code, response.headers["Retry-After"]) == (503, "5")
+        assert body(response)["error"]["code"] == "throttled"
+
+
 def test_other_upstream_failures_are_502(functions: Functions, emu: dict[str, Any]) -> None:
     faults(emu, script=[{"status": 400, "code": "BadRequest"}])
     response = get(functions, "photo_lookup", "", "adele.vance@contoso.com")
@@ -220,6 +240,67 @@ def test_employee_ids_resolve_with_the_permission_granted(
     ambiguous = drop(azurite, container_name, "200200.jpg", jpeg())
     functions["sync_photo"](ambiguous)
     assert ambiguous.get_blob_tags()["photosync-reason"] == "ambiguous_user"
+
+
+def test_lookup_of_an_employee_id_several_users_share_is_404(
+        functions: Functions, emu: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PHOTO_EMPLOYEE_ID_MODE", "true")
+    monkeypatch.setenv("PHOTO_CLIENT_ID", emu["full_client_id"])
+    monkeypatch.setenv("PHOTO_CLIENT_SECRET", emu["full_client_secret"])
+    reset_app_services()
+    assert get(functions, "photo_lookup", "", "100002").status_code == 200
+    for name in ("photo_lookup", "photo_value"):
+        response = get(functions, name, "", "200200")
+        assert (response.status_code, body(response)["error"]["code"]) == (404, "ambiguous_user")
+
+
+def test_lookup_of_an_hr_id_the_mapping_file_does_not_hold_is_404(
+        functions: Functions, azurite: Azurite, monkeypatch: pytest.MonkeyPatch) -> None:
+    service = BlobServiceClient.from_connection_string(azurite.connection_string)
+    config = service.create_container(f"hr-config-{uuid.uuid4().hex[:8]}")
+    config.upload_blob("ids.csv", b"id,upn\nHR-0042,megan.bowen@contoso.com\n")
+    monkeypatch.setenv("PHOTO_ID_MAPPING_BLOB", f"{config.container_name}/ids.csv")
+    reset_app_services()
+    assert body(get(functions, "photo_lookup", "", "HR-0042"))["hasPhoto"] is True
+    for name in ("photo_lookup", "photo_value"):
+        response = get(functions, name, "", "HR-9999")
+        assert (response.status_code, body(response)["error"]["code"]) == (404, "not_in_mapping")
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "code"),
+    [("PHOTO_CLIENT_SECRET", "not-the-secret", "auth_failed"),
+     ("PHOTO_ID_MAPPING_BLOB", "hr-config-absent/ids.csv", "mapping_unavailable")],
+)
+def test_configuration_failures_are_502_and_logged_for_what_they_are(
+        functions: Functions, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+        setting: str, value: str, code: str) -> None:
+    monkeypatch.setenv(setting, value)
+    reset_app_services()
+    with caplog.at_level(logging.WARNING, logger="photo_sync"):
+        response = get(functions, "photo_lookup", "", "HR-0042" if "MAPPING" in setting
+                       else "adele.vance@contoso.com")
+    assert (response.status_code, body(response)["error"]["code"]) == (502, code)
+    [line] = [r.getMessage() for r in caplog.records if r.name == "photo_sync"]
+    assert line.startswith(f"lookup failed: {code}: ")
+    assert "upstream" not in line and "not-the-secret" not in line
+
+
+def test_an_untrusted_certificate_rejects_the_drop_instead_of_retrying_it(
+        functions: Functions, azurite: Azurite, container_name: str,
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A CA bundle that does not hold the servers' CA (here: a stranger's) will never verify
+    them: the drop is rejected at once, where retrying would only end in the poison queue."""
+    stranger, _ = self_signed_certificate(tmp_path)
+    monkeypatch.setenv("PHOTO_CA_BUNDLE", str(stranger))
+    reset_app_services()
+    client = drop(azurite, container_name, "alex.wilber@contoso.com.jpg", jpeg())
+    functions["sync_photo"](client)
+    assert client.get_blob_tags() == {"photosync-status": "rejected",
+                                      "photosync-reason": "tls_untrusted"}
+    assert "PHOTO_CA_BUNDLE" in client.get_blob_properties().metadata["photosync_message"]
+    lookup = get(functions, "photo_lookup", "", "adele.vance@contoso.com")
+    assert (lookup.status_code, body(lookup)["error"]["code"]) == (502, "tls_untrusted")
 
 
 def test_reports_summarise_the_window_as_json_or_csv(functions: Functions, azurite: Azurite,

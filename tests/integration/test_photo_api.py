@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,7 +25,7 @@ from photo_core.errors import (
 )
 from photo_core.naming import UserRef, UserRefKind
 from photo_core.photo_api import HttpPhotoApi
-from photo_core.retry import RetryPolicy, SystemClock
+from photo_core.retry import Deadline, RetryPolicy, SystemClock, within
 from photo_core.settings import Settings
 from tests.integration.emulator_fixture import emulator_session
 from tests.photos import jpeg
@@ -299,6 +300,57 @@ def test_a_throttle_longer_than_the_budget_is_raised_for_the_platform(emu: dict[
         api.set_photo(ALEX, jpeg())
     assert raised.value.retry_after == 500
     assert clock.slept == [] and uploads(emu) == []
+
+
+def test_under_a_deadline_a_throttle_longer_than_it_is_raised_at_once(
+    emu: dict[str, Any]
+) -> None:
+    """A lookup's 10 s against the drop path's 120 s: the wait the service asks for is not
+    started, and its Retry-After goes to the caller."""
+    clock = RecordingClock()
+    api = client_for(settings_for(emu), clock)
+    assert api.get_metadata(ADELE) is not None  # warm the token, as a running app has it
+    faults(emu, script=[{"status": 429, "retry_after": 115}] * 2)
+    with within(Deadline.after(10, clock)), pytest.raises(Throttled) as raised:
+        api.get_metadata(ADELE)
+    assert raised.value.retry_after == 115
+    assert clock.slept == []
+    assert api.get_metadata(ADELE) is not None, "outside it, the budget still allows the wait"
+    assert clock.slept == [115.0]
+
+
+def test_calls_under_one_deadline_share_it(emu: dict[str, Any]) -> None:
+    """Metadata then sizes, as a lookup makes them: the second call gets what the first left."""
+    clock = RecordingClock()
+    api = client_for(settings_for(emu), clock)
+    faults(emu, script=[{"status": 429, "retry_after": 6, "operation": "graph.photo.get"},
+                        {"status": 429, "retry_after": 6, "operation": "graph.photos.list"}])
+    with within(Deadline.after(10, clock)):
+        assert api.get_metadata(ADELE) is not None
+        with pytest.raises(Throttled) as raised:
+            api.list_sizes(ADELE)
+    assert raised.value.retry_after == 6
+    assert clock.slept == [6.0]
+
+
+def test_a_slow_answer_is_cut_off_at_the_deadline(emu: dict[str, Any]) -> None:
+    api = client_for(settings_for(emu), RecordingClock())  # read timeout 30 s
+    assert api.get_metadata(ADELE) is not None
+    faults(emu, script=[{"delay_ms": 3000}])
+    started = time.monotonic()
+    with within(Deadline.after(1, SystemClock())), pytest.raises(ServiceUnavailable):
+        api.get_metadata(ADELE)
+    assert time.monotonic() - started < 2
+
+
+def test_a_spent_deadline_sends_nothing(emu: dict[str, Any]) -> None:
+    clock = RecordingClock()
+    api = client_for(settings_for(emu), clock)
+    assert api.get_metadata(ADELE) is not None
+    before = admin(emu, "GET", "/stats").json()["requests"]
+    with within(Deadline.after(0, clock)), pytest.raises(ServiceUnavailable, match="not sent"):
+        api.list_sizes(ADELE)
+    assert admin(emu, "GET", "/stats").json()["requests"] == before
 
 
 def test_server_errors_and_resets_are_survived(emu: dict[str, Any]) -> None:

@@ -6,9 +6,32 @@ from datetime import UTC, datetime
 
 import pytest
 
-from photo_core.retry import RetryPolicy, is_retryable_status, parse_retry_after
+from photo_core.retry import (
+    Deadline,
+    RetryPolicy,
+    current_deadline,
+    is_retryable_status,
+    parse_retry_after,
+    within,
+)
+from tests.unit.fakes import FakeClock
 
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
+
+
+class SteppingClock(FakeClock):
+    """A FakeClock with the monotonic reading a ``Deadline`` needs; sleeping moves both."""
+
+    def __init__(self) -> None:
+        super().__init__(NOW)
+        self.seconds = 100.0
+
+    def monotonic(self) -> float:
+        return self.seconds
+
+    def sleep(self, seconds: float) -> None:
+        super().sleep(seconds)
+        self.seconds += seconds
 
 
 @pytest.mark.parametrize(
@@ -88,3 +111,47 @@ def test_policy_is_immutable_and_validated() -> None:
         policy.max_attempts = 3  # type: ignore[misc]
     with pytest.raises(ValueError, match="max_attempts"):
         RetryPolicy(max_attempts=0)
+
+
+def test_an_outer_deadline_stops_a_wait_the_budget_would_allow() -> None:
+    policy = RetryPolicy(budget_seconds=120)
+    assert policy.next_delay(attempts_made=1, elapsed=0, retry_after=115, rand=_one) == 115
+    assert policy.next_delay(attempts_made=1, elapsed=0, retry_after=115, rand=_one,
+                             remaining=10) is None
+    assert policy.next_delay(attempts_made=1, elapsed=0, retry_after=3, rand=_one,
+                             remaining=10) == 3
+
+
+def test_a_wait_that_ends_exactly_at_the_deadline_leaves_no_time_to_retry() -> None:
+    policy = RetryPolicy()
+    assert policy.next_delay(attempts_made=1, elapsed=0, retry_after=4, rand=_one,
+                             remaining=4) is None
+
+
+def test_a_deadline_counts_down_on_its_clock_and_never_below_zero() -> None:
+    clock = SteppingClock()
+    deadline = Deadline.after(10, clock)
+    assert (deadline.seconds, deadline.remaining()) == (10, 10)
+    clock.sleep(7)
+    assert deadline.remaining() == 3
+    clock.sleep(5)
+    assert deadline.remaining() == 0
+
+
+def test_within_sets_the_deadline_for_the_block_only() -> None:
+    deadline = Deadline.after(10, SteppingClock())
+    assert current_deadline() is None
+    with within(deadline):
+        assert current_deadline() is deadline
+    assert current_deadline() is None
+
+
+def test_a_nested_deadline_cannot_outlast_the_enclosing_one() -> None:
+    clock = SteppingClock()
+    outer, later, sooner = (Deadline.after(s, clock) for s in (10, 60, 2))
+    with within(outer):
+        with within(later) as effective:
+            assert effective is outer and current_deadline() is outer
+        with within(sooner) as effective:
+            assert effective is sooner
+        assert current_deadline() is outer

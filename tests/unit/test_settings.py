@@ -148,3 +148,47 @@ def test_deletion_sync_needs_drops_to_be_kept() -> None:
     with pytest.raises(SettingsError, match="PHOTO_PROCESSED_ACTION=keep"):
         Settings.from_env({"PHOTO_DELETE_ON_BLOB_DELETE": "true",
                            "PHOTO_PROCESSED_ACTION": "delete"})
+
+
+def test_lookups_have_a_short_time_budget_of_their_own() -> None:
+    assert Settings.from_env({}).lookup_budget_seconds == 10
+    settings = Settings.from_env({"PHOTO_LOOKUP_BUDGET_SECONDS": "3.5"})
+    assert settings.lookup_budget_seconds == 3.5
+    assert settings.retry.budget_seconds == 120, "the drop path keeps its own budget"
+
+
+@pytest.mark.parametrize("value", ["0", "0.5", "61", "230", "soon"])
+def test_a_lookup_budget_outside_one_second_to_a_minute_is_refused(value: str) -> None:
+    with pytest.raises(SettingsError, match="PHOTO_LOOKUP_BUDGET_SECONDS"):
+        Settings.from_env({"PHOTO_LOOKUP_BUDGET_SECONDS": value})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("PHOTO_RETRY_BUDGET_SECONDS", "241"), ("PHOTO_RETRY_BUDGET_SECONDS", "3600"),
+     ("PHOTO_HTTP_READ_TIMEOUT_SECONDS", "121"), ("PHOTO_HTTP_READ_TIMEOUT_SECONDS", "300")],
+)
+def test_a_retry_budget_or_read_timeout_beyond_the_function_timeout_is_refused(
+    name: str, value: str
+) -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({name: value})
+    assert raised.value.problems == [
+        f"{name}={value} is outside "
+        f"{'0..240' if 'BUDGET' in name else '0.1..120'}: it must fit in the 5-minute function "
+        "timeout (host.json)"]
+
+
+def test_budget_and_timeouts_together_must_fit_in_the_function_timeout() -> None:
+    fits = Settings.from_env({"PHOTO_RETRY_BUDGET_SECONDS": "240",
+                              "PHOTO_HTTP_CONNECT_TIMEOUT_SECONDS": "5",
+                              "PHOTO_HTTP_READ_TIMEOUT_SECONDS": "55"})
+    assert (fits.retry.budget_seconds, fits.api.read_timeout) == (240, 55)
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({"PHOTO_RETRY_BUDGET_SECONDS": "240",
+                           "PHOTO_HTTP_CONNECT_TIMEOUT_SECONDS": "10",
+                           "PHOTO_HTTP_READ_TIMEOUT_SECONDS": "120"})
+    [problem] = raised.value.problems
+    for name in ("PHOTO_RETRY_BUDGET_SECONDS (240)", "PHOTO_HTTP_CONNECT_TIMEOUT_SECONDS (10)",
+                 "PHOTO_HTTP_READ_TIMEOUT_SECONDS (120)", "370s", "5-minute function timeout"):
+        assert name in problem

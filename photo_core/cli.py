@@ -2,8 +2,10 @@
 
 ``check`` lets HR vet a batch before dropping it: one JSON line per file on stdout, the
 same verdicts and reason codes the function app records, so "it passed check" means "it will
-be accepted". With ``--out`` it also writes the upload-ready JPEGs, to see what Microsoft 365
-will show. A summary for humans goes to stderr, so stdout stays machine-readable.
+be accepted". That covers the file name too: it is read by the same naming rules, from the same
+settings (the environment, or ``--settings``), as a blob named like the file. With ``--out`` it
+also writes the upload-ready JPEGs, to see what Microsoft 365 will show. A summary for humans
+goes to stderr, so stdout stays machine-readable.
 
 Exit status: 0 when every file is accepted, 1 when any is rejected (a missing or unreadable
 file is a rejection with code ``unreadable``, so one bad path does not hide the rest of the
@@ -27,14 +29,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from photo_core.errors import InvalidPhoto
+from photo_core.cli_ops import add_commands, add_settings_option, load_settings_file, positive_int
+from photo_core.errors import InvalidPhoto, SettingsError
 from photo_core.imaging import ImagePolicy, PreparedPhoto, prepare_photo
+from photo_core.naming import NameRejection, NamingRules, parse_blob_name
+from photo_core.settings import Settings
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 
-Handler = Callable[[argparse.Namespace, ImagePolicy, TextIO, TextIO], int]
+Handler = Callable[[argparse.Namespace, ImagePolicy | None, TextIO, TextIO], int]
 
 
 class UsageError(Exception):
@@ -59,7 +64,7 @@ def main(
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     handler: Handler = args.handler
     try:
-        return handler(args, policy if policy is not None else ImagePolicy(), out, err)
+        return handler(args, policy, out, err)
     except UsageError as exc:
         print(f"{parser.prog} {args.command}: error: {exc}", file=err)
         return EXIT_USAGE
@@ -74,7 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser(
         "check",
         help="vet JPEG photos as photo-sync would, one JSON line per file",
-        description="Check each FILE as photo-sync would and print one JSON line per file: "
+        description="Check each FILE as photo-sync would, its name by the naming rules of "
+        "the settings and its content as a photo, and print one JSON line per file: "
         "file, verdict (accept/reject), reason (null or {code, message}), actions, size, "
         "width, height, sha256. Exit 0 if all are accepted, 1 if any is rejected.",
     )
@@ -88,47 +94,40 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument(
         "--max-side",
-        type=_positive,
+        type=positive_int,
         metavar="PX",
         help="longest side of the output in pixels (default: policy)",
     )
     check.add_argument(
         "--min-side",
-        type=_positive,
+        type=positive_int,
         metavar="PX",
         help="shortest side a photo may have in pixels (default: policy)",
     )
+    add_settings_option(check)
     check.set_defaults(handler=_check)
-    from photo_core.cli_ops import add_commands
-
     add_commands(commands)
     return parser
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
-
-
-def _check(args: argparse.Namespace, base: ImagePolicy, out: TextIO, err: TextIO) -> int:
+def _check(args: argparse.Namespace, given: ImagePolicy | None, out: TextIO,
+           err: TextIO) -> int:
+    settings = _service_settings(args.settings)
+    base = given if given is not None else settings.image  # the service's own, by default
     overrides = {
         k: v for k, v in (("max_side", args.max_side), ("min_side", args.min_side)) if v is not None
     }
     policy = dataclasses.replace(base, **overrides)
     if policy.problems():
         raise UsageError("; ".join(policy.problems()))
+    rules = settings.naming
     files: list[str] = args.files
     out_dir: Path | None = args.out
     if out_dir is not None:
         _prepare_out_dir(out_dir, files)
     rejected = 0
     for name in files:
-        line = _check_one(name, policy, out_dir)
+        line = _check_one(name, policy, rules, out_dir)
         rejected += line["verdict"] == "reject"
         print(json.dumps(line), file=out, flush=True)
     accepted = len(files) - rejected
@@ -161,7 +160,26 @@ def _prepare_out_dir(out_dir: Path, files: list[str]) -> None:
         raise UsageError(f"cannot create --out folder {out_dir}: {exc.strerror}") from None
 
 
-def _check_one(name: str, policy: ImagePolicy, out_dir: Path | None) -> dict[str, Any]:
+def _service_settings(settings_file: Path | None) -> Settings:
+    """The settings the function app would read, so names and photos are checked by its rules:
+    a bare alias passes here exactly when PHOTO_DEFAULT_DOMAIN (or an id mode) makes it pass
+    there, and PHOTO_MAX_SIDE, PHOTO_MIN_SIDE and the size caps are the service's. Raises
+    UsageError for settings the app would refuse to start with."""
+    try:
+        load_settings_file(settings_file)
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise UsageError(f"photo-sync settings: {exc}") from None
+
+
+def _check_one(
+    name: str, policy: ImagePolicy, rules: NamingRules, out_dir: Path | None
+) -> dict[str, Any]:
+    # The app reads the name before the content, so a bad name is the reason it records. The
+    # file name is what HR would drop; the local folders it sits in are not part of the blob.
+    named = parse_blob_name(Path(name).name, rules)
+    if isinstance(named, NameRejection):
+        return _reject(name, named.code, named.message)
     try:
         with open(name, "rb") as handle:  # bounded read: prepare_photo rejects what's over
             data = handle.read(policy.max_input_bytes + 1)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import csv
 import io
 import json
 import os
 import re
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +17,7 @@ from typing import Any
 import pytest
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
-from devstack.azurite import Azurite
+from devstack.azurite import DEV_ACCOUNT, DEV_KEY, Azurite
 from devstack.stack import local_settings_values, write_local_settings
 from photo_core.bootstrap import reset_app_services
 from photo_core.cli import main
@@ -110,3 +113,71 @@ def test_reports_show_counts_and_the_latest_rejects(azurite: Azurite,
     assert len(out.splitlines()) == 4
     code, _, err = cli("report", "--settings", str(settings_file), "--since", "soon")
     assert code == 2 and "duration" in err
+
+
+def test_a_csv_report_shows_blob_names_that_look_like_formulas_as_text(
+        azurite: Azurite, settings_file: Path) -> None:
+    container = drops(azurite, settings_file)
+    container.upload_blob("=1+2/alex.wilber@contoso.com.jpg", jpeg("#708090"))
+    container.upload_blob("@SUM(A1)/jane doe@contoso.com.jpg", jpeg("#8090a0"))
+    assert cli("reconcile", "--settings", str(settings_file))[0] == 0
+    code, out, _ = cli("report", "--settings", str(settings_file), "--format", "csv")
+    assert code == 0
+    rows = {row["status"]: row for row in csv.DictReader(io.StringIO(out))}
+    assert rows["uploaded"]["blob"] == "'=1+2/alex.wilber@contoso.com.jpg"
+    assert rows["rejected"]["blob"] == "'@SUM(A1)/jane doe@contoso.com.jpg"
+    assert all(not cell.startswith(("=", "+", "-", "@"))
+               for row in rows.values() for cell in row.values())
+
+@pytest.mark.parametrize("flag", ["--since", "--until"])
+def test_a_window_beyond_the_dates_a_report_covers_is_a_usage_error_not_a_traceback(
+        settings_file: Path, flag: str) -> None:
+    code, out, err = cli("report", "--settings", str(settings_file), flag, "1000000d")
+    assert (code, out) == (2, "")
+    assert err == ("report: '1000000d' is out of range: a report covers times from 1970-01-01 "
+                   "to 9999-01-01\n")
+
+
+def with_storage(settings_file: Path, connection_string: str) -> None:
+    """Point the settings file's PhotoStorage somewhere else."""
+    document = json.loads(settings_file.read_text())
+    document["Values"]["PhotoStorage"] = connection_string
+    settings_file.write_text(json.dumps(document))
+
+
+WRONG_KEY = base64.b64encode(b"not the account key, but valid base64 " * 2).decode()
+
+
+@pytest.mark.parametrize(
+    ("command", "endpoint"),
+    [("report", "TableEndpoint"), ("reconcile", "BlobEndpoint")],
+)
+def test_a_wrong_account_key_is_one_line_naming_the_endpoint_and_exit_2(
+        azurite: Azurite, settings_file: Path, command: str, endpoint: str) -> None:
+    wrong = azurite.connection_string.replace(DEV_KEY, WRONG_KEY)
+    assert wrong != azurite.connection_string
+    with_storage(settings_file, wrong)
+    code, out, err = cli(command, "--settings", str(settings_file))
+    assert (code, out) == (2, "")
+    [line] = err.strip().splitlines()
+    assert line.startswith(f"{command}: storage at {endpoint_url(wrong, endpoint)}")
+    assert "did not accept the credentials (403 AuthorizationFailure)" in line
+    assert WRONG_KEY not in err and DEV_KEY not in err and "AccountKey" not in err
+
+
+def test_unreachable_storage_is_one_line_naming_the_endpoint_and_exit_2(
+        azurite: Azurite, settings_file: Path) -> None:
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    closed = re.sub(r"127\.0\.0\.1:\d+", f"127.0.0.1:{port}", azurite.connection_string)
+    with_storage(settings_file, closed)
+    code, out, err = cli("report", "--settings", str(settings_file))  # after the SDK's retries
+    assert (code, out) == (2, "")
+    assert err == (f"report: cannot reach storage at http://127.0.0.1:{port}/{DEV_ACCOUNT} "
+                   "(Connection refused); check that it is running and the endpoint in the "
+                   "PhotoStorage settings\n")
+
+
+def endpoint_url(connection_string: str, name: str) -> str:
+    return dict(part.split("=", 1) for part in connection_string.split(";") if part)[name]

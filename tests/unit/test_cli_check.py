@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,24 @@ import pytest
 
 from photo_core.cli import main
 from photo_core.imaging import ImagePolicy
+from photo_core.naming import NameRejection, parse_blob_name
 from tests.unit import jpeg_corpus as corpus
 
 FIELDS = ["file", "verdict", "reason", "actions", "size", "width", "height", "sha256"]
 REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def service_defaults() -> Iterator[None]:
+    """The naming and photo rules come from the environment, as in the app: start from the
+    defaults (no PHOTO_* setting), and take out what a test (or its --settings file) put in."""
+    saved = {k: v for k, v in os.environ.items() if k.startswith("PHOTO_")}
+    for name in saved:
+        del os.environ[name]
+    yield
+    for name in [k for k in os.environ if k.startswith("PHOTO_")]:
+        del os.environ[name]
+    os.environ.update(saved)
 
 
 def run(*argv: str, policy: ImagePolicy | None = None) -> tuple[int, list[dict[str, Any]], str]:
@@ -80,13 +95,18 @@ def test_batch_reports_every_file_in_order_and_exits_1_if_any_is_rejected(drop: 
     assert "2 accepted, 1 rejected" in err
 
 
+def _folder(path: Path) -> Path:
+    path.mkdir()
+    return path
+
+
 @pytest.mark.parametrize(
     ("make", "code"),
     [
-        (lambda p: p / "missing.jpg", "unreadable"),
-        (lambda p: p, "unreadable"),
-        (lambda p: _write(p / "empty.jpg", b""), "empty_file"),
-        (lambda p: _write(p / "cut.jpg", corpus.baseline()[:-200]), "truncated"),
+        (lambda p: p / "missing@contoso.com.jpg", "unreadable"),
+        (lambda p: _folder(p / "folder@contoso.com.jpg"), "unreadable"),
+        (lambda p: _write(p / "empty@contoso.com.jpg", b""), "empty_file"),
+        (lambda p: _write(p / "cut@contoso.com.jpg", corpus.baseline()[:-200]), "truncated"),
     ],
     ids=["missing_file", "directory", "empty_file", "truncated_file"],
 )
@@ -102,6 +122,82 @@ def test_bad_inputs_are_reject_lines_not_tracebacks(
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+@pytest.mark.parametrize(
+    ("file_name", "code"),
+    [
+        ("jane doe.png", "wrong_extension"),
+        ("jane doe@contoso.com.jpg", "invalid_characters"),
+        ("jane.doe.jpg", "not_a_user_reference"),
+        ("jane.doe@contoso.com.gif", "wrong_extension"),
+        (".jpg", "empty_name"),
+    ],
+)
+def test_a_name_the_service_would_reject_is_a_reject_line_with_its_naming_reason_and_exit_1(
+    tmp_path: Path, file_name: str, code: str
+) -> None:
+    path = _write(tmp_path / file_name, corpus.baseline())  # a sound photo: only the name fails
+    status, [line], err = run("check", str(path))
+    assert status == 1
+    rejection = parse_blob_name(file_name)
+    assert isinstance(rejection, NameRejection)
+    assert line == {
+        "file": str(path),
+        "verdict": "reject",
+        "reason": {"code": code, "message": rejection.message},
+        "actions": [],
+        "size": None,
+        "width": None,
+        "height": None,
+        "sha256": None,
+    }
+    assert "0 accepted, 1 rejected" in err
+
+
+def test_only_the_file_name_is_read_by_the_naming_rules_not_the_folders_it_is_in(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "HR photos" / "2026"
+    folder.mkdir(parents=True)
+    status, [line], _ = run("check", str(_write(folder / "jane@contoso.com.jpg",
+                                                corpus.baseline())))
+    assert (status, line["verdict"]) == (0, "accept")
+
+
+def test_a_bare_alias_is_accepted_when_the_settings_give_a_default_domain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _write(tmp_path / "jane.doe.jpg", corpus.baseline())
+    monkeypatch.setenv("PHOTO_DEFAULT_DOMAIN", "contoso.com")
+    status, [line], _ = run("check", str(path))
+    assert (status, line["verdict"]) == (0, "accept")
+
+
+def test_the_naming_rules_can_come_from_a_settings_file(tmp_path: Path) -> None:
+    path = _write(tmp_path / "123456.jpg", corpus.baseline())
+    assert run("check", str(path))[1][0]["reason"]["code"] == "not_a_user_reference"
+    settings = tmp_path / "local.settings.json"
+    settings.write_text(json.dumps({"Values": {"PHOTO_EMPLOYEE_ID_MODE": "true"}}))
+    status, [line], _ = run("check", str(path), "--settings", str(settings))
+    assert (status, line["verdict"]) == (0, "accept")
+
+
+def test_naming_settings_the_app_would_refuse_are_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PHOTO_DEFAULT_DOMAIN", "contoso.com")
+    monkeypatch.setenv("PHOTO_EMPLOYEE_ID_MODE", "true")
+    status, lines, err = run("check", str(_write(tmp_path / "jane.doe.jpg", corpus.baseline())))
+    assert (status, lines) == (2, [])
+    assert "cannot be set together" in err
+
+
+def test_a_file_rejected_for_its_name_is_not_written_to_out(tmp_path: Path) -> None:
+    path = _write(tmp_path / "jane doe.jpg", corpus.baseline())
+    status, [line], _ = run("check", str(path), "--out", str(tmp_path / "ready"))
+    assert (status, line["reason"]["code"]) == (1, "invalid_characters")
+    assert list((tmp_path / "ready").iterdir()) == []
 
 
 def test_out_writes_accepted_upload_ready_jpegs_under_the_same_name(
@@ -233,3 +329,12 @@ def test_python_dash_m_photo_core_check_runs_as_a_program(drop: Path) -> None:
     ]
     assert [a["code"] for a in lines[0]["actions"]] == ["rotated", "reencoded", "metadata_stripped"]
     assert "Traceback" not in result.stderr
+
+
+def test_the_photo_rules_are_the_services_own_settings_too(tmp_path: Path) -> None:
+    path = _write(tmp_path / "jane@contoso.com.jpg", corpus.baseline((320, 240)))
+    assert run("check", str(path))[0] == 0
+    settings = tmp_path / "local.settings.json"
+    settings.write_text(json.dumps({"Values": {"PHOTO_MIN_SIDE": "400"}}))
+    status, [line], _ = run("check", str(path), "--settings", str(settings))
+    assert (status, line["reason"]["code"]) == (1, "too_small")

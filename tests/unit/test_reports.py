@@ -42,6 +42,27 @@ def test_unreadable_windows_are_refused_with_a_reason(since: str, until: str | N
         parse_window(since, until, NOW)
 
 
+@pytest.mark.parametrize(
+    ("since", "until"),
+    [
+        ("1000000d", None),
+        (None, "1000000d"),
+        ("1000000000d", None),  # past what a timedelta holds
+        ("99999999999999999999m", None),
+        ("9" * 5000 + "h", None),  # past Python's digit limit for int()
+        ("0001-01-01T00:00:00+01:00", "0001-01-02T00:00:00Z"),  # year 0 in UTC
+        (None, "0001-01-01T12:00:00Z"),  # the default since would be before year 1
+        ("9999-12-31T00:00:00Z", "9999-12-31T23:59:59Z"),  # the log's day walk would pass 9999
+        ("9999-12-31T23:00:00-05:00", None),
+        ("1969-12-31T00:00:00Z", "1970-01-01T01:00:00Z"),
+    ],
+)
+def test_windows_beyond_the_dates_a_report_can_cover_are_refused_as_out_of_range(
+        since: str | None, until: str | None) -> None:
+    with pytest.raises(ReportWindowError, match="out of range"):
+        parse_window(since, until, NOW)
+
+
 def test_the_summary_counts_by_status_and_reason_and_lists_latest_rejects() -> None:
     log = FakeOutcomeLog()
     log.outcomes += [
@@ -66,3 +87,52 @@ def test_csv_has_one_row_per_outcome_newest_first() -> None:
                                                        NOW).csv())))
     assert [(r["status"], r["reason"]) for r in rows] == [("rejected", "not_jpeg"),
                                                          ("uploaded", "")]
+
+
+def csv_rows(*outcomes: Outcome) -> list[dict[str, str]]:
+    log = FakeOutcomeLog()
+    log.outcomes += outcomes
+    text = build_report(log, NOW - timedelta(hours=1), NOW).csv()
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+@pytest.mark.parametrize("trigger", ["=", "+", "-", "@", "\t", "\r"])
+def test_csv_cells_that_a_spreadsheet_would_run_as_a_formula_start_with_a_quote(
+        trigger: str) -> None:
+    [row] = csv_rows(Outcome(
+        status=Status.REJECTED, blob_name=f"{trigger}1+2/jane@contoso.com.jpg",
+        message=f"{trigger}HYPERLINK(\"https://evil.example\")", at=NOW - timedelta(minutes=1),
+        reason=f"{trigger}reason", user=f"{trigger}jane@contoso.com",
+        actions=(f"{trigger}action", "rotated")))
+    assert row["blob"] == f"'{trigger}1+2/jane@contoso.com.jpg"
+    assert row["message"] == f"'{trigger}HYPERLINK(\"https://evil.example\")"
+    assert (row["reason"], row["user"], row["actions"]) == (
+        f"'{trigger}reason", f"'{trigger}jane@contoso.com", f"'{trigger}action rotated")
+
+
+def test_csv_cells_keep_their_text_and_quoting_when_nothing_needs_neutralising() -> None:
+    message = 'HR said "use this one",\nthen =SUM(A1) later'
+    [row] = csv_rows(Outcome(
+        status=Status.UPLOADED, blob_name="2026/jane@contoso.com.jpg", message=message,
+        at=NOW - timedelta(minutes=1), user="jane@contoso.com", actions=("rotated",)))
+    assert (row["status"], row["reason"], row["user"], row["blob"], row["message"],
+            row["actions"]) == ("uploaded", "", "jane@contoso.com", "2026/jane@contoso.com.jpg",
+                                message, "rotated")
+    assert row["at"] == (NOW - timedelta(minutes=1)).isoformat()
+
+
+def test_a_formula_cell_that_also_needs_quoting_is_neutralised_and_quoted() -> None:
+    log = FakeOutcomeLog()
+    log.outcomes.append(Outcome(status=Status.REJECTED, blob_name='=1+2,"x"/j@contoso.com.jpg',
+                                message="m", at=NOW - timedelta(minutes=1)))
+    line = build_report(log, NOW - timedelta(hours=1), NOW).csv().splitlines()[1]
+    assert '"\'=1+2,""x""/j@contoso.com.jpg"' in line
+
+
+def test_a_carriage_return_inside_a_cell_is_quoted_so_no_row_starts_mid_cell() -> None:
+    log = FakeOutcomeLog()
+    log.outcomes.append(Outcome(status=Status.REJECTED, blob_name="jane\r=1+2.jpg", message="m",
+                                at=NOW - timedelta(minutes=1)))
+    text = build_report(log, NOW - timedelta(hours=1), NOW).csv()
+    assert '"jane\r=1+2.jpg"' in text
+    assert [row["blob"] for row in csv.DictReader(io.StringIO(text))] == ["jane\r=1+2.jpg"]

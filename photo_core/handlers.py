@@ -22,6 +22,8 @@ from photo_core.sync import SyncDeps, sync_drop
 if TYPE_CHECKING:
     from azure.storage.blob import BlobClient
 
+    from photo_core.bootstrap import AppServices
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -31,9 +33,15 @@ def handle_drop(blob: BlobClient) -> Outcome:
     services = app_services()
     drop = AzureBlobDrop(pooled(blob), services.blobs.get_container_client)
     outcome = sync_drop(drop, services.sync_options, drop_deps())
-    if outcome.user and outcome.status is Status.UPLOADED:
-        services.lookup_cache.forget(outcome.user)  # this process's lookups see it at once
+    _forget_changed(services, outcome)
     return outcome
+
+
+def _forget_changed(services: AppServices, outcome: Outcome | None) -> None:
+    """This process's lookups see a photo it changed at once."""
+    if outcome is not None and outcome.user and \
+            outcome.status in (Status.UPLOADED, Status.PHOTO_DELETED):
+        services.lookup_cache.forget(outcome.user)
 
 
 def pooled(blob: BlobClient) -> BlobClient:
@@ -77,24 +85,31 @@ def handle_reconcile(options: ReconcileOptions | None = None,
     """Walk the drop container and process what needs it (see ``photo_core.reconcile``)."""
     services = app_services()
     settings = services.settings
+    # The timer: bounded by its deadline, and carrying on where the last night stopped.
     options = options or ReconcileOptions(workers=settings.reconcile.workers,
-                                          deadline_seconds=settings.reconcile.deadline_seconds)
+                                          deadline_seconds=settings.reconcile.deadline_seconds,
+                                          resume=True)
     source = AzureDropSource(services.drop_container, services.blobs.get_container_client)
-    return reconcile(source, services.sync_options, drop_deps,
-                     options, progress)
+    return reconcile(source, services.sync_options, drop_deps, options, progress,
+                     on_outcome=lambda outcome: _forget_changed(services, outcome))
 
 
 def handle_blob_deleted(event_type: str, subject: str) -> Outcome | None:
     """HR deleted a blob: with deletion sync on, remove the photo it was the source of."""
     services = app_services()
     storage = services.settings.storage
+    sync = services.sync_options
     options = DeletionOptions(enabled=storage.delete_photo_on_blob_delete,
                               drop_container=storage.drop_container,
-                              naming=services.settings.naming)
+                              naming=services.settings.naming, dry_run=sync.dry_run,
+                              lock_seconds=sync.lock_seconds,
+                              lock_wait_seconds=sync.lock_wait_seconds)
     def exists(name: str) -> bool:
         return bool(services.drop_container.get_blob_client(name).exists())
 
-    return blob_deleted(event_type, subject, options, drop_deps(), exists)
+    outcome = blob_deleted(event_type, subject, options, drop_deps(), exists)
+    _forget_changed(services, outcome)
+    return outcome
 
 
 def handle_report(since: str | None, until: str | None) -> Report:

@@ -74,10 +74,12 @@ def lookup_photo(text: str, naming: NamingRules, api: PhotoApi, state: StateStor
     """
     ref = parse_reference(text, naming)
     key = f"{ref.kind.value}:{ref.value}"  # as typed: the answer echoes the caller's spelling
+    started = None
     if cache is not None:
         hit = cache.get(key)
         if hit is not None:
             return hit.result
+        started = cache.started()
     with _bounded(deadline):
         target = resolver.resolve(ref)
         metadata = api.get_metadata(target)
@@ -85,7 +87,7 @@ def lookup_photo(text: str, naming: NamingRules, api: PhotoApi, state: StateStor
     current = state.get(ref.key)
     result = LookupResult(ref.value, metadata, sizes, current[0] if current else None)
     if cache is not None:
-        cache.put(key, result)
+        cache.put(key, result, started)
     return result
 
 

@@ -28,6 +28,9 @@ __all__ = ["DEFAULT_MAX_ENTRIES", "DEFAULT_TTL_SECONDS", "CachedLookup", "Lookup
 
 DEFAULT_TTL_SECONDS = 30.0
 DEFAULT_MAX_ENTRIES = 10_000
+# A lookup takes at most PHOTO_LOOKUP_BUDGET_SECONDS (60 at most) plus a table read: a forget
+# older than this cannot be newer than any lookup still running.
+FORGET_HORIZON_SECONDS = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,9 @@ class LookupCache:
         # user (lower-cased reference value) -> the keys about them, so ``forget``, which the
         # drop path calls after every upload, costs the same with 10 entries or 10,000.
         self._by_user: dict[str, set[str]] = {}
+        # user -> when they were last forgotten: an answer fetched before that is not kept (a
+        # lookup that began before an upload and ended after its ``forget`` holds the old photo)
+        self._forgotten: dict[str, float] = {}
         self._lock = threading.Lock()
 
     @property
@@ -73,12 +79,20 @@ class LookupCache:
             self._entries.move_to_end(key)
             return entry
 
-    def put(self, key: str, result: LookupResult) -> CachedLookup:
-        """Keep ``result`` for ``key``; returns the entry (with the answer's ETag)."""
+    def started(self) -> float:
+        """A mark to take before fetching an answer, and to give to :meth:`put` with it."""
+        return self._clock()
+
+    def put(self, key: str, result: LookupResult, started: float | None = None) -> CachedLookup:
+        """Keep ``result`` for ``key``; returns the entry (with the answer's ETag). With
+        ``started``, an answer whose user was forgotten since is returned but not kept."""
         entry = CachedLookup(result, result.etag, self._clock() + self.ttl_seconds)
         if not self.enabled:
             return entry
         with self._lock:
+            forgotten = self._forgotten.get(_user_of(key))
+            if started is not None and forgotten is not None and forgotten >= started:
+                return entry
             self._entries[key] = entry
             self._entries.move_to_end(key)
             self._by_user.setdefault(_user_of(key), set()).add(key)
@@ -89,9 +103,14 @@ class LookupCache:
     def forget(self, user: str) -> None:
         """Drop every answer about ``user`` (any reference kind whose value matches,
         case-insensitively), e.g. after this process uploaded a new photo for them."""
+        now = self._clock()
         with self._lock:
             for key in list(self._by_user.get(user.lower(), ())):
                 self._drop(key)
+            self._forgotten[user.lower()] = now
+            if len(self._forgotten) > self.max_entries:  # only recent marks matter
+                horizon = now - FORGET_HORIZON_SECONDS
+                self._forgotten = {u: t for u, t in self._forgotten.items() if t > horizon}
 
     def _drop(self, key: str) -> None:
         """Remove ``key`` and its index entry (the lock is held)."""

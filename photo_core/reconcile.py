@@ -28,7 +28,7 @@ from typing import Protocol
 
 from photo_core.errors import Throttled, TransientError
 from photo_core.naming import UserRef, parse_blob_name
-from photo_core.outcomes import Status
+from photo_core.outcomes import Outcome, Status
 from photo_core.ports import Drop, RecordedOutcome, StateConflict, StateStore, UserState
 from photo_core.sync import SyncDeps, SyncOptions, sync_drop
 
@@ -105,8 +105,10 @@ def needs_work(listing: Listing, options: ReconcileOptions, sync: SyncOptions,
 
 def reconcile(source: DropSource, sync: SyncOptions, deps_for: Callable[[], SyncDeps],
               options: ReconcileOptions,
-              progress: Callable[[ReconcileSummary], None] | None = None) -> ReconcileSummary:
-    """Process what needs it; ``deps_for`` makes the per-drop deps (one claim owner each)."""
+              progress: Callable[[ReconcileSummary], None] | None = None,
+              on_outcome: Callable[[Outcome], None] | None = None) -> ReconcileSummary:
+    """Process what needs it; ``deps_for`` makes the per-drop deps (one claim owner each), and
+    ``on_outcome`` hears of each drop's outcome (the handler forgets cached lookups with it)."""
     summary = ReconcileSummary()
     lock = threading.Lock()
     pause_until = [0.0]
@@ -130,6 +132,8 @@ def reconcile(source: DropSource, sync: SyncOptions, deps_for: Callable[[], Sync
         try:
             drop = source.open(listing.name)
             outcome = sync_drop(drop, sync, deps, force=listing.recorded is not None)
+            if on_outcome:
+                on_outcome(outcome)
             key = outcome.status.value + (f" ({outcome.reason})" if outcome.reason else "")
             with lock:
                 summary.outcomes[key] += 1

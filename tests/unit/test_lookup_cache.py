@@ -120,6 +120,28 @@ def test_forget_drops_every_answer_about_a_user(api: CountingApi) -> None:
     assert api.calls.count("metadata") == 3
 
 
+def test_an_answer_fetched_across_an_upload_is_returned_but_not_kept(api: CountingApi) -> None:
+    """A lookup that began before this process uploaded a new photo may hold the old one."""
+    clock = FakeMonotonic()
+    cache = LookupCache(30, clock=clock)
+
+    class UploadMeanwhile(CountingApi):
+        def get_metadata(self, user: UserRef) -> Any:
+            answer = super().get_metadata(user)
+            clock.now += 1
+            cache.forget(USER)  # the drop path, after its upload, while we were reading
+            clock.now += 1
+            return answer
+
+    racing = UploadMeanwhile()
+    racing.photos[USER] = jpeg()
+    look(USER, racing, cache)
+    assert len(cache) == 0
+    clock.now += 1
+    look(USER, api, cache)  # a lookup that began after the upload is kept as usual
+    assert len(cache) == 1
+
+
 def test_forget_leaves_other_users_alone_after_evictions_and_expiry(api: CountingApi) -> None:
     clock = FakeMonotonic()
     cache = LookupCache(30, max_entries=3, clock=clock)

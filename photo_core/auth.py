@@ -53,7 +53,7 @@ class MsalTokenProvider:
     def __init__(self, auth: AuthSettings, api: ApiSettings, http: requests.Session) -> None:
         self._auth = auth
         self._scope = api.scope
-        self._http = http
+        self._http = TimedHttp(http, (api.connect_timeout, api.read_timeout))
         self._app: Any = None
         self._cache: Any = None  # the MSAL token cache the application was built with
         self._lock = threading.Lock()
@@ -124,6 +124,27 @@ class MsalTokenProvider:
             token_cache=cache,
             instance_discovery=False if self._auth.custom_authority else None,
         )
+
+
+class TimedHttp:
+    """The session MSAL is given, with our timeouts on every request. requests has no
+    session-wide timeout, and MSAL sets one only on a session it builds itself: without this a
+    token endpoint that never answers holds the invocation until the host kills it."""
+
+    def __init__(self, session: requests.Session, timeout: tuple[float, float]) -> None:
+        self._session = session
+        self._timeout = timeout
+
+    def get(self, url: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", self._timeout)
+        return self._session.get(url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", self._timeout)
+        return self._session.post(url, **kwargs)
+
+    def close(self) -> None:
+        """The session is the process's, shared with the photo API client: left open."""
 
 
 def load_certificate_credential(auth: AuthSettings) -> dict[str, str]:

@@ -1,0 +1,66 @@
+"""A token endpoint that never answers costs a timeout, not the invocation (real MSAL, real
+sockets): MSAL sets no timeout on a session it is given, so photo-sync sets its own."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import pytest
+
+from photo_core.auth import MsalTokenProvider
+from photo_core.bootstrap import build_session
+from photo_core.errors import ServiceUnavailable
+from photo_core.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+
+class SilentServer:
+    """Accepts connections and never says a word (a hung front end)."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"https://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._held: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            self._held.append(conn)
+
+    def close(self) -> None:
+        self._listener.close()
+        for conn in self._held:
+            conn.close()
+
+
+def test_a_silent_identity_platform_is_service_unavailable_within_the_timeouts() -> None:
+    silent = SilentServer()
+    try:
+        settings = Settings.from_env({
+            "PHOTO_AUTHORITY": silent.url + "/tenant", "PHOTO_AUTH_MODE": "client_secret",
+            "PHOTO_TENANT_ID": "tenant", "PHOTO_CLIENT_ID": "client",
+            "PHOTO_CLIENT_SECRET": "s3cr3t", "PHOTO_HTTP_CONNECT_TIMEOUT_SECONDS": "0.5",
+            "PHOTO_HTTP_READ_TIMEOUT_SECONDS": "0.5",
+        })
+        tokens = MsalTokenProvider(settings.auth, settings.api, build_session(settings.api))
+        outcome: list[BaseException] = []
+
+        def fetch() -> None:
+            try:
+                tokens.get_token()
+            except BaseException as exc:  # handed to the test thread
+                outcome.append(exc)
+
+        worker = threading.Thread(target=fetch, daemon=True)
+        worker.start()
+        worker.join(timeout=15)
+        assert not worker.is_alive(), "the token request is still waiting"
+        assert len(outcome) == 1 and isinstance(outcome[0], ServiceUnavailable)
+    finally:
+        silent.close()

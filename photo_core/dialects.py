@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 
 class Dialect(enum.Enum):
@@ -51,6 +52,17 @@ CLOUD_ENDPOINTS: dict[Cloud, CloudEndpoints] = {
         "https://microsoftgraph.chinacloudapi.cn",
         "https://partner.outlook.cn",
     ),
+}
+
+
+# Microsoft's own API hosts, each with the cloud and dialect it serves (other hosts, such as a
+# local emulator or a proxy, are taken as configured).
+API_HOSTS: dict[str, tuple[Cloud, Dialect]] = {
+    **{urlsplit(e.graph).hostname or "": (c, Dialect.GRAPH) for c, e in CLOUD_ENDPOINTS.items()},
+    **{urlsplit(e.outlook).hostname or "": (c, Dialect.OUTLOOK)
+       for c, e in CLOUD_ENDPOINTS.items()},
+    "dod-graph.microsoft.us": (Cloud.USGOV, Dialect.GRAPH),
+    "outlook.office365.com": (Cloud.PUBLIC, Dialect.OUTLOOK),
 }
 
 

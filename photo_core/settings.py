@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from photo_core.dialects import CLOUD_ENDPOINTS, Cloud, Dialect, default_base_url, default_scope
+from photo_core.dialects import (
+    API_HOSTS,
+    CLOUD_ENDPOINTS,
+    Cloud,
+    Dialect,
+    default_base_url,
+    default_scope,
+)
 from photo_core.errors import SettingsError
 from photo_core.imaging import ImagePolicy
 from photo_core.naming import NamingRules, UserRef, parse_user_reference
@@ -34,6 +41,8 @@ IMAGE_SETTING_NAMES = {
     "max_input_bytes": "PHOTO_MAX_BLOB_BYTES",
 }
 _TABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,62}")
+# A tenant id (GUID) or domain: it becomes a path segment of the authority URL.
+_TENANT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,253}[A-Za-z0-9])?")
 
 # Time limits. host.json's functionTimeout (5 min) kills an invocation that runs longer, and a
 # killed drop is redelivered with nothing recorded. One call may start its last attempt just
@@ -353,10 +362,17 @@ class _Reader:
         ca_bundle = self.text("PHOTO_CA_BUNDLE")
         if ca_bundle and not os.path.isfile(ca_bundle):
             self.problems.append("PHOTO_CA_BUNDLE does not name a readable file")
+        base_url = self.https_url("PHOTO_API_BASE_URL", default_base_url(dialect, cloud))
+        served_by = API_HOSTS.get(urlsplit(base_url).hostname or "")
+        if served_by is not None and served_by != (cloud, dialect):
+            self.problems.append(
+                f"PHOTO_API_BASE_URL is a {served_by[1].value} host of the {served_by[0].value} "
+                f"cloud, but PHOTO_CLOUD={cloud.value} and PHOTO_API_DIALECT={dialect.value}: "
+                "the token would be for another API, and sent to it")
         return ApiSettings(
             dialect=dialect,
             cloud=cloud,
-            base_url=self.https_url("PHOTO_API_BASE_URL", default_base_url(dialect, cloud)),
+            base_url=base_url,
             scope=default_scope(dialect, cloud),
             upload_method=method,
             connect_timeout=self.number("PHOTO_HTTP_CONNECT_TIMEOUT_SECONDS", d.connect_timeout,
@@ -368,10 +384,21 @@ class _Reader:
 
     def auth(self, cloud: Cloud) -> AuthSettings:
         mode = self.choice("PHOTO_AUTH_MODE", AuthMode, AuthMode.MANAGED_IDENTITY)
+        credentials = [name for name in ("PHOTO_CLIENT_SECRET", "PHOTO_CLIENT_CERTIFICATE",
+                                         "PHOTO_CLIENT_CERTIFICATE_PATH") if self.text(name)]
+        if credentials and self.text("PHOTO_AUTH_MODE") is None:
+            # The default, managed identity, would ignore them: say so instead of guessing.
+            self.problems.append(
+                f"{' and '.join(credentials)} set but PHOTO_AUTH_MODE is not: the default, "
+                "managed_identity, would not use it; set PHOTO_AUTH_MODE=client_secret (or "
+                "certificate), or remove it")
         if mode is AuthMode.MANAGED_IDENTITY:
             return AuthSettings(mode=mode, client_id=self.text("PHOTO_CLIENT_ID"))
         why = f"when PHOTO_AUTH_MODE is {mode.value}"
         tenant = self.required("PHOTO_TENANT_ID", why)
+        if tenant and not _TENANT.fullmatch(tenant):
+            self.problems.append(f"PHOTO_TENANT_ID={tenant!r} is not a tenant id or domain")
+            tenant = None
         client_id = self.required("PHOTO_CLIENT_ID", why)
         default_authority = f"{CLOUD_ENDPOINTS[cloud].login}/{tenant or 'organizations'}"
         authority = self.https_url("PHOTO_AUTHORITY", default_authority)

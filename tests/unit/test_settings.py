@@ -192,3 +192,37 @@ def test_budget_and_timeouts_together_must_fit_in_the_function_timeout() -> None
     for name in ("PHOTO_RETRY_BUDGET_SECONDS (240)", "PHOTO_HTTP_CONNECT_TIMEOUT_SECONDS (10)",
                  "PHOTO_HTTP_READ_TIMEOUT_SECONDS (120)", "370s", "5-minute function timeout"):
         assert name in problem
+
+
+@pytest.mark.parametrize("credential", ["PHOTO_CLIENT_SECRET", "PHOTO_CLIENT_CERTIFICATE"])
+def test_a_credential_without_an_auth_mode_is_refused_not_silently_ignored(
+    credential: str,
+) -> None:
+    with pytest.raises(SettingsError, match=f"{credential} set but PHOTO_AUTH_MODE is not"):
+        Settings.from_env({credential: "s3cr3t", "PHOTO_TENANT_ID": "contoso.com",
+                           "PHOTO_CLIENT_ID": "c1"})
+
+
+@pytest.mark.parametrize("tenant", ["a b/../x", "contoso.com/evil", "t?x=1", "-x"])
+def test_a_tenant_that_is_not_an_id_or_a_domain_is_refused(tenant: str) -> None:
+    with pytest.raises(SettingsError, match="PHOTO_TENANT_ID"):
+        Settings.from_env({"PHOTO_AUTH_MODE": "client_secret", "PHOTO_TENANT_ID": tenant,
+                           "PHOTO_CLIENT_ID": "c1", "PHOTO_CLIENT_SECRET": "x"})
+
+
+@pytest.mark.parametrize(("env", "accepted"), [
+    ({"PHOTO_API_BASE_URL": "https://graph.microsoft.us/v1.0"}, False),
+    ({"PHOTO_API_BASE_URL": "https://outlook.office365.com/api/v2.0"}, False),
+    ({"PHOTO_API_BASE_URL": "https://graph.microsoft.us/v1.0", "PHOTO_CLOUD": "usgov"}, True),
+    ({"PHOTO_API_BASE_URL": "https://dod-graph.microsoft.us/v1.0", "PHOTO_CLOUD": "usgov"}, True),
+    ({"PHOTO_API_BASE_URL": "https://outlook.office365.com/api/v2.0",
+      "PHOTO_API_DIALECT": "outlook"}, True),
+    ({"PHOTO_API_BASE_URL": "https://127.0.0.1:8443/v1.0"}, True),  # an emulator or a proxy
+])
+def test_a_microsoft_api_host_must_match_the_cloud_and_dialect(env: dict[str, str],
+                                                               accepted: bool) -> None:
+    if accepted:
+        Settings.from_env(env)
+    else:
+        with pytest.raises(SettingsError, match="the token would be for another API"):
+            Settings.from_env(env)

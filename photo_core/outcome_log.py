@@ -7,10 +7,13 @@ assignment, nothing else to deploy.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
 from photo_core.outcomes import Outcome, Status
 
@@ -45,16 +48,28 @@ class TableOutcomeLog:
         optional = {"reason": outcome.reason, "user": outcome.user, "etag": outcome.blob_etag,
                     "sha256": outcome.content_sha256, "actions": ",".join(outcome.actions)}
         entity.update({k: v for k, v in optional.items() if v})
-        self._table.create_entity(entity)
+        try:
+            self._table.create_entity(entity)
+        except ResourceNotFoundError:
+            # A new deployment's first outcome can come before any state row (a bad name is
+            # rejected before a claim), so before the table exists.
+            with contextlib.suppress(ResourceExistsError):
+                self._table.create_table()
+            self._table.create_entity(entity)
 
     def between(self, since: datetime, until: datetime) -> Iterator[Outcome]:
+        """The outcomes of ``since``..``until``; none before the table exists (a new deployment
+        has an empty report, not an error)."""
         day = since.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         while day < until:
             query = ("PartitionKey eq @pk and RowKey ge @low and RowKey lt @high")
             rows = self._table.query_entities(query, parameters={
                 "pk": _partition(day), "low": _row_key(since), "high": _row_key(until)})
-            for row in rows:
-                yield _outcome(row)
+            try:
+                for row in rows:
+                    yield _outcome(row)
+            except ResourceNotFoundError:
+                return
             day += timedelta(days=1)
 
 

@@ -1,0 +1,35 @@
+"""The outcome log against real Azurite: a new deployment reports nothing rather than failing,
+and its first outcome is kept even when it comes before any state row made the table."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from azure.data.tables import TableClient
+
+from devstack.azurite import Azurite
+from photo_core.outcome_log import TableOutcomeLog
+from photo_core.outcomes import Outcome, Status
+
+pytestmark = pytest.mark.integration
+
+
+def fresh_table(azurite: Azurite) -> TableClient:
+    return TableClient.from_connection_string(azurite.connection_string,
+                                              f"log{uuid.uuid4().hex[:12]}")
+
+
+def test_a_log_whose_table_does_not_exist_yet_reports_nothing(azurite: Azurite) -> None:
+    now = datetime.now(UTC)
+    assert list(TableOutcomeLog(fresh_table(azurite)).between(now - timedelta(days=2), now)) == []
+
+
+def test_the_first_outcome_of_a_new_deployment_is_kept(azurite: Azurite) -> None:
+    log = TableOutcomeLog(fresh_table(azurite))
+    at = datetime.now(UTC)
+    log.append(Outcome(Status.REJECTED, "bad name.jpg", "a space", at,
+                       reason="invalid_characters"))
+    found = list(log.between(at - timedelta(minutes=1), at + timedelta(minutes=1)))
+    assert [(o.blob_name, o.reason) for o in found] == [("bad name.jpg", "invalid_characters")]

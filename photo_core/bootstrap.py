@@ -44,6 +44,13 @@ class Services:
         """A deadline for one lookup request: ``PHOTO_LOOKUP_BUDGET_SECONDS`` from now."""
         return Deadline.after(self.settings.lookup_budget_seconds, self.clock)
 
+    def drop_deadline(self) -> Deadline:
+        """A deadline for one drop's photo API calls together: ``PHOTO_RETRY_BUDGET_SECONDS``
+        from now. An employee or HR id drop makes two calls (resolve, upload); each waiting out
+        a budget of its own could outlast the function timeout, and the host would kill the
+        drop mid-upload instead of it raising for a clean redelivery."""
+        return Deadline.after(self.settings.retry.budget_seconds, self.clock)
+
 
 @dataclass(frozen=True)
 class AppServices(Services):

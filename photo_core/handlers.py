@@ -17,6 +17,7 @@ from photo_core.outcomes import Outcome, Status
 from photo_core.photo_api import PhotoContent
 from photo_core.reconcile import ReconcileOptions, ReconcileSummary, reconcile
 from photo_core.reports import Report, build_report, parse_window
+from photo_core.retry import within
 from photo_core.sync import SyncDeps, sync_drop
 
 if TYPE_CHECKING:
@@ -32,7 +33,8 @@ def utcnow() -> datetime:
 def handle_drop(blob: BlobClient) -> Outcome:
     services = app_services()
     drop = AzureBlobDrop(pooled(blob), services.blobs.get_container_client)
-    outcome = sync_drop(drop, services.sync_options, drop_deps())
+    with within(services.drop_deadline()):
+        outcome = sync_drop(drop, services.sync_options, drop_deps())
     _forget_changed(services, outcome)
     return outcome
 

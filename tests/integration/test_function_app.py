@@ -20,6 +20,7 @@ from PIL import Image
 from devstack.azurite import Azurite
 from devstack.stack import local_settings_values
 from photo_core.bootstrap import reset_app_services
+from photo_core.errors import Throttled
 from tests.integration.emulator_fixture import emulator_session
 from tests.integration.loopback import self_signed_certificate
 from tests.integration.test_photo_api import admin, faults
@@ -240,6 +241,24 @@ def test_employee_ids_resolve_with_the_permission_granted(
     ambiguous = drop(azurite, container_name, "200200.jpg", jpeg())
     functions["sync_photo"](ambiguous)
     assert ambiguous.get_blob_tags()["photosync-reason"] == "ambiguous_user"
+
+
+def test_a_drops_api_calls_share_one_retry_budget(
+        functions: Functions, azurite: Azurite, container_name: str, emu: dict[str, Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An employee-id drop resolves, then uploads: each waiting out a budget of its own could
+    outlast the function timeout, so the second wait that no longer fits raises instead."""
+    monkeypatch.setenv("PHOTO_EMPLOYEE_ID_MODE", "true")
+    monkeypatch.setenv("PHOTO_CLIENT_ID", emu["full_client_id"])
+    monkeypatch.setenv("PHOTO_CLIENT_SECRET", emu["full_client_secret"])
+    monkeypatch.setenv("PHOTO_RETRY_BUDGET_SECONDS", "3")
+    reset_app_services()
+    faults(emu, script=[{"status": 429, "retry_after": 2, "method": "GET"},  # the resolve
+                        {"status": 429, "retry_after": 2, "method": "PATCH"}])  # the upload
+    client = drop(azurite, container_name, "100002.jpg", jpeg())
+    with pytest.raises(Throttled):
+        functions["sync_photo"](client)
+    assert client.get_blob_tags() == {}  # nothing recorded: the platform delivers it again
 
 
 def test_lookup_of_an_employee_id_several_users_share_is_404(

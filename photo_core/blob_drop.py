@@ -33,7 +33,12 @@ logger = logging.getLogger(__name__)
 META_PREFIX = "photosync_"
 TAG_STATUS = "photosync-status"
 TAG_REASON = "photosync-reason"
+# The version (ETag) the outcome was written on. Copy Blob carries metadata, so a copy of a
+# recorded blob (say a moved drop copied back to be applied again) carries the marker too; its
+# ETag differs from this tag, so the marker is not taken for the copy's.
+TAG_VERSION = "photosync-etag"
 MAX_BLOB_TAGS = 10  # Azure's limit of index tags per blob
+OUR_TAGS = (TAG_STATUS, TAG_REASON, TAG_VERSION)
 _META_SAFE = " @.'-_:,;()=+!~*"
 
 
@@ -65,6 +70,9 @@ class AzureBlobDrop:
         self._tag_count = props.tag_count or 0
         self._tags = None
         recorded = _recorded(self._metadata)
+        if recorded is not None:
+            tags = self._current_tags()  # read only when the blob has any
+            recorded = for_this_version(recorded, tags, props.etag)
         return DropInfo(
             name=self._blob.blob_name,
             size=props.size,
@@ -115,11 +123,12 @@ class AzureBlobDrop:
         """Set the outcome tags, keeping any tags of HR's own. A blob may carry at most
         ``MAX_BLOB_TAGS``; when HR's own leave no room for ours, the outcome stays in the
         metadata only (a failed drop over tags would be retried into the poison queue)."""
-        tags = {**self._current_tags(), TAG_STATUS: status.value, TAG_REASON: reason or "none"}
+        tags = {**self._current_tags(), TAG_STATUS: status.value, TAG_REASON: reason or "none",
+                TAG_VERSION: _tag_etag(self._etag)}
         if len(tags) > MAX_BLOB_TAGS:
             logger.warning("drop %s carries %d index tags of its own; no room for the outcome "
                            "tags (its outcome is in its metadata)", self._blob.blob_name,
-                           len(tags) - 2)
+                           len(tags) - len(OUR_TAGS))
             return
         self._blob.set_blob_tags(tags)
         self._tags = tags
@@ -166,8 +175,11 @@ class AzureDropSource:
     def list(self, prefix: str | None) -> Iterator[Listing]:
         from photo_core.reconcile import Listing
 
-        for blob in self._container.list_blobs(name_starts_with=prefix, include=["metadata"]):
+        for blob in self._container.list_blobs(name_starts_with=prefix,
+                                               include=["metadata", "tags"]):
             recorded = _recorded(dict(blob.metadata or {}))
+            if recorded is not None:
+                recorded = for_this_version(recorded, dict(blob.tags or {}), blob.etag)
             yield Listing(blob.name, content_modified(blob.name, blob.last_modified, recorded),
                           recorded)
 
@@ -199,6 +211,26 @@ def mapping_fetcher(container: ContainerClient, path: str,
                 f"the mapping file {container.container_name}/{path} does not exist") from exc
 
     return fetch
+
+
+def for_this_version(recorded: RecordedOutcome, tags: dict[str, str],
+                     etag: str | None) -> RecordedOutcome | None:
+    """The marker, if it was written on this version of the blob; ``None`` for one that came
+    with a copy (Copy Blob takes metadata along, tags only when asked, and a copy has an ETag of
+    its own). A marker from before versions were tagged counts while its status tag is there,
+    and so does one on a blob whose own tags leave no room for ours (nothing to tell a copy by).
+    Otherwise a marker without our tags (an invocation that stopped between the two writes, or a
+    copy) does not count: the drop is processed again, which is safe."""
+    version = tags.get(TAG_VERSION)
+    if version is not None:
+        return recorded if version == _tag_etag(etag) else None
+    no_room = len(tags) + len(OUR_TAGS) > MAX_BLOB_TAGS
+    return recorded if TAG_STATUS in tags or no_room else None
+
+
+def _tag_etag(etag: str | None) -> str:
+    """An ETag as a tag value (tags refuse the quotes ETags come in)."""
+    return (etag or "").strip('"')
 
 
 def content_modified(name: str, last_modified: datetime,

@@ -89,7 +89,8 @@ def test_a_drop_is_synced_and_its_outcome_tagged(functions: Functions, azurite: 
     photo = jpeg()
     client = drop(azurite, container_name, "alex.wilber@contoso.com.jpg", photo)
     functions["sync_photo"](client)
-    assert client.get_blob_tags() == {"photosync-status": "uploaded", "photosync-reason": "none"}
+    tags = client.get_blob_tags()
+    assert (tags["photosync-status"], tags["photosync-reason"]) == ("uploaded", "none")
     assert admin(emu, "GET", "/users/alex.wilber@contoso.com/photo").content == photo
 
 
@@ -315,8 +316,8 @@ def test_an_untrusted_certificate_rejects_the_drop_instead_of_retrying_it(
     reset_app_services()
     client = drop(azurite, container_name, "alex.wilber@contoso.com.jpg", jpeg())
     functions["sync_photo"](client)
-    assert client.get_blob_tags() == {"photosync-status": "rejected",
-                                      "photosync-reason": "tls_untrusted"}
+    tags = client.get_blob_tags()
+    assert (tags["photosync-status"], tags["photosync-reason"]) == ("rejected", "tls_untrusted")
     assert "PHOTO_CA_BUNDLE" in client.get_blob_properties().metadata["photosync_message"]
     lookup = get(functions, "photo_lookup", "", "adele.vance@contoso.com")
     assert (lookup.status_code, body(lookup)["error"]["code"]) == (502, "tls_untrusted")

@@ -11,7 +11,7 @@ from azure.data.tables import TableClient
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from devstack.azurite import Azurite
-from photo_core.blob_drop import TAG_REASON, TAG_STATUS, AzureBlobDrop
+from photo_core.blob_drop import TAG_REASON, TAG_STATUS, TAG_VERSION, AzureBlobDrop
 from photo_core.bootstrap import bootstrap
 from photo_core.imaging import ImagePolicy
 from photo_core.naming import NamingRules
@@ -40,6 +40,11 @@ def store(azurite: Azurite) -> TableStateStore:
     return TableStateStore(table)
 
 
+def outcome_tags(tags: dict[str, str]) -> dict[str, str]:
+    """The tags operators query by (the version tag only ties the marker to its blob)."""
+    return {k: v for k, v in tags.items() if k != TAG_VERSION}
+
+
 def outcome(status: Status, name: str, reason: str | None = None) -> Outcome:
     return Outcome(status=status, blob_name=name, message="done", at=datetime.now(UTC),
                    reason=reason, content_sha256="ab" * 32)
@@ -62,7 +67,9 @@ def test_an_outcome_goes_into_tags_and_metadata_and_is_seen_again(
     drop = AzureBlobDrop(client)
     drop.info()
     drop.record(outcome(Status.REJECTED, "jane@contoso.com.jpg", "not_jpeg"))
-    assert client.get_blob_tags() == {TAG_STATUS: "rejected", TAG_REASON: "not_jpeg"}
+    tags = client.get_blob_tags()
+    assert outcome_tags(tags) == {TAG_STATUS: "rejected", TAG_REASON: "not_jpeg"}
+    assert tags[TAG_VERSION] == client.get_blob_properties().etag.strip('"')
     metadata = client.get_blob_properties().metadata
     assert metadata["hr_batch"] == "42"
     again = AzureBlobDrop(client).info()
@@ -117,7 +124,8 @@ def test_a_move_uses_the_process_wide_client_for_the_target_container(
     drop.dispose(Disposal.MOVE, target.container_name, content)
     assert asked == [target.container_name]
     moved = target.get_blob_client("jane@contoso.com.jpg")
-    assert moved.get_blob_tags() == {TAG_STATUS: "rejected", TAG_REASON: "not_jpeg"}
+    assert outcome_tags(moved.get_blob_tags()) == {TAG_STATUS: "rejected",
+                                                   TAG_REASON: "not_jpeg"}
     assert not client.exists()
 
 
@@ -191,18 +199,19 @@ def test_a_blob_over_the_cap_is_never_downloaded(container: ContainerClient, azu
     assert any(line.startswith("HEAD") for line in requests_seen)
 
 
-def test_an_outcome_left_without_tags_gets_them_back(container: ContainerClient) -> None:
+def test_an_outcome_left_without_its_tags_does_not_count_and_an_old_one_with_them_does(
+        container: ContainerClient) -> None:
     from photo_core.blob_drop import outcome_metadata
 
     client = container.upload_blob("jane@contoso.com.jpg", jpeg())
-    # An invocation died after writing the metadata and before writing the tags.
+    # An invocation died after writing the metadata and before writing the tags: processing
+    # the drop again is safe, and trusting a marker without them would also trust a copy's.
     client.set_blob_metadata(outcome_metadata(outcome(Status.REJECTED, "jane@contoso.com.jpg",
                                                       "too_small")))
-    drop = AzureBlobDrop(client)
-    info = drop.info()
-    assert info.recorded is not None and client.get_blob_tags() == {}
-    drop.ensure_tags(info.recorded)
-    assert client.get_blob_tags() == {TAG_STATUS: "rejected", TAG_REASON: "too_small"}
+    assert AzureBlobDrop(client).info().recorded is None
+    client.set_blob_tags({TAG_STATUS: "rejected", TAG_REASON: "too_small"})  # before versions
+    info = AzureBlobDrop(client).info()
+    assert info.recorded is not None and info.recorded.reason == "too_small"
 
 
 def test_a_drop_with_ten_tags_of_its_own_keeps_them_and_its_outcome_is_in_the_metadata(
@@ -241,3 +250,23 @@ def test_an_outcome_marker_survives_spaces_at_either_end_of_a_name(
     drop.record(outcome(Status.REJECTED, name, "invalid_characters"))
     again = AzureBlobDrop(container.get_blob_client(name)).info()
     assert again.recorded is not None and again.recorded.blob_name == name
+
+
+def test_a_copy_of_a_recorded_blob_is_a_new_drop_not_an_already_processed_one(
+        container: ContainerClient, azurite: Azurite) -> None:
+    """Copy Blob carries metadata: a processed drop copied back to be applied again must be."""
+    name = "jane@contoso.com.jpg"
+    processed = BlobServiceClient.from_connection_string(azurite.connection_string)\
+        .create_container(f"done-{uuid.uuid4().hex[:12]}")
+    original = processed.upload_blob(name, jpeg())
+    drop = AzureBlobDrop(original)
+    drop.info()
+    drop.record(outcome(Status.UPLOADED, name))
+    assert AzureBlobDrop(original).info().recorded is not None
+    for option in (None, "COPY"):  # Copy Blob takes tags along only when asked
+        copy = container.get_blob_client(name)
+        copy.start_copy_from_url(original.url, requires_sync=True,
+                                 **({"tags": option} if option else {}))
+        assert copy.get_blob_properties().metadata == original.get_blob_properties().metadata
+        assert AzureBlobDrop(copy).info().recorded is None
+    assert AzureBlobDrop(original).info().recorded is not None  # the original keeps its own

@@ -263,10 +263,12 @@ def test_a_copy_of_a_recorded_blob_is_a_new_drop_not_an_already_processed_one(
     drop.info()
     drop.record(outcome(Status.UPLOADED, name))
     assert AzureBlobDrop(original).info().recorded is not None
-    for option in (None, "COPY"):  # Copy Blob takes tags along only when asked
+    for take_tags in (False, True):  # Copy Blob takes tags along only when asked
         copy = container.get_blob_client(name)
-        copy.start_copy_from_url(original.url, requires_sync=True,
-                                 **({"tags": option} if option else {}))
+        if take_tags:
+            copy.start_copy_from_url(original.url, requires_sync=True, tags="COPY")
+        else:
+            copy.start_copy_from_url(original.url, requires_sync=True)
         assert copy.get_blob_properties().metadata == original.get_blob_properties().metadata
         assert AzureBlobDrop(copy).info().recorded is None
     assert AzureBlobDrop(original).info().recorded is not None  # the original keeps its own

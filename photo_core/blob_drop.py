@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
 
@@ -38,6 +38,7 @@ TAG_REASON = "photosync-reason"
 # ETag differs from this tag, so the marker is not taken for the copy's.
 TAG_VERSION = "photosync-etag"
 MAX_BLOB_TAGS = 10  # Azure's limit of index tags per blob
+CLOCK_TOLERANCE = timedelta(seconds=60)
 OUR_TAGS = (TAG_STATUS, TAG_REASON, TAG_VERSION)
 _META_SAFE = " @.'-_:,;()=+!~*"
 
@@ -72,7 +73,7 @@ class AzureBlobDrop:
         recorded = _recorded(self._metadata)
         if recorded is not None:
             tags = self._current_tags()  # read only when the blob has any
-            recorded = for_this_version(recorded, tags, props.etag)
+            recorded = for_this_version(recorded, tags, props.etag, props.creation_time)
         return DropInfo(
             name=self._blob.blob_name,
             size=props.size,
@@ -179,7 +180,8 @@ class AzureDropSource:
                                                include=["metadata", "tags"]):
             recorded = _recorded(dict(blob.metadata or {}))
             if recorded is not None:
-                recorded = for_this_version(recorded, dict(blob.tags or {}), blob.etag)
+                recorded = for_this_version(recorded, dict(blob.tags or {}), blob.etag,
+                                            blob.creation_time)
             yield Listing(blob.name, content_modified(blob.name, blob.last_modified, recorded),
                           recorded)
 
@@ -213,19 +215,22 @@ def mapping_fetcher(container: ContainerClient, path: str,
     return fetch
 
 
-def for_this_version(recorded: RecordedOutcome, tags: dict[str, str],
-                     etag: str | None) -> RecordedOutcome | None:
-    """The marker, if it was written on this version of the blob; ``None`` for one that came
-    with a copy (Copy Blob takes metadata along, tags only when asked, and a copy has an ETag of
-    its own). A marker from before versions were tagged counts while its status tag is there,
-    and so does one on a blob whose own tags leave no room for ours (nothing to tell a copy by).
-    Otherwise a marker without our tags (an invocation that stopped between the two writes, or a
-    copy) does not count: the drop is processed again, which is safe."""
+def for_this_version(recorded: RecordedOutcome, tags: dict[str, str], etag: str | None,
+                     created: datetime | None) -> RecordedOutcome | None:
+    """The marker, if it was written on this blob; ``None`` for one that came with a copy.
+
+    Copy Blob takes metadata along (tags only when asked), and a copy is a blob of its own: a new
+    ETag and a creation time after the outcome was written. With our version tag, the ETag must
+    match it. Without it (a marker from before versions were tagged, an invocation that stopped
+    between the metadata and the tags, HR's own tags leaving no room, or HR replacing the tags),
+    the blob must be older than the outcome, give or take ``CLOCK_TOLERANCE`` between the host's
+    clock and storage's."""
     version = tags.get(TAG_VERSION)
     if version is not None:
         return recorded if version == _tag_etag(etag) else None
-    no_room = len(tags) + len(OUR_TAGS) > MAX_BLOB_TAGS
-    return recorded if TAG_STATUS in tags or no_room else None
+    if recorded.at is None or created is None:
+        return recorded
+    return recorded if created <= recorded.at + CLOCK_TOLERANCE else None
 
 
 def _tag_etag(etag: str | None) -> str:
@@ -286,6 +291,7 @@ def _recorded(metadata: dict[str, str]) -> RecordedOutcome | None:
         reason=unquote(metadata.get(META_PREFIX + "reason", "")) or None,
         content_sha256=metadata.get(META_PREFIX + "sha256") or None,
         source_modified=_timestamp(metadata.get(META_PREFIX + "modified")),
+        at=_timestamp(metadata.get(META_PREFIX + "at")),
     )
 
 

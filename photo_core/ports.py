@@ -46,6 +46,7 @@ class RecordedOutcome:
     reason: str | None
     content_sha256: str | None
     source_modified: datetime | None = None  # the content's Last-Modified when it was processed
+    at: datetime | None = None  # when the outcome was written
 
 
 class Drop(Protocol):

@@ -169,14 +169,18 @@ def _process(content: bytes, ref: UserRef, lease: Lease, info: DropInfo,
         return _rejected(info, deps, exc.code, exc.message, ref)
     actions = tuple(a.code for a in prepared.actions)
     state = lease.state
-    if (state.last_blob_name, state.last_blob_etag, state.last_status) == \
+    # The photo on record went to this same user (an id may name someone else by now: then
+    # the photo has not reached whom it names, whatever its hash).
+    same_user = state.photo_target in (None, target.stored)
+    if same_user and (state.last_blob_name, state.last_blob_etag, state.last_status) == \
             (info.name, info.etag, Status.UPLOADED.value) and \
             state.content_sha256 == prepared.sha256:
         # This very drop uploaded it: an earlier attempt stored its outcome in the user's state
         # and stopped before writing it on the blob. It is that outcome, not "same content".
         return _outcome(info, deps, Status.UPLOADED, None, _describe(prepared), ref, prepared,
                         actions, target)
-    if state.content_sha256 == prepared.sha256 and state.last_status in ("uploaded", "unchanged"):
+    if same_user and state.content_sha256 == prepared.sha256 and \
+            state.last_status in ("uploaded", "unchanged"):
         return _outcome(info, deps, Status.UNCHANGED, "same_content",
                         "the same photo was already uploaded for this user", ref, prepared, actions,
                         target)

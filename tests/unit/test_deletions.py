@@ -175,3 +175,22 @@ def test_a_dry_run_removes_and_writes_nothing(deps: SyncDeps) -> None:
     assert outcome is None
     assert deps.api.deletions == []  # type: ignore[attr-defined]
     assert deps.state.get(f"upn:{JANE}") == before
+
+
+def test_the_same_photo_dropped_again_for_an_id_that_now_names_someone_else_goes_to_them(
+    deps: SyncDeps,
+) -> None:
+    mapping = FakeMapping({"HR-0042": "bob@contoso.com"})
+    run = replace(deps, resolver=mapping)
+    options = SyncOptions(naming=HR_MAPPING, image=ImagePolicy())
+    photo = jpeg()
+    sync_drop(FakeDrop("HR-0042.jpg", photo), options, run)
+    mapping.rows["HR-0042"] = "alice@contoso.com"  # the row was wrong; HR drops the file again
+    again = sync_drop(FakeDrop("2026/HR-0042.jpg", photo), options, run)
+    assert again.status is Status.UPLOADED
+    assert [user for user, _ in deps.api.uploads] == [  # type: ignore[attr-defined]
+        "bob@contoso.com", "alice@contoso.com"]
+    outcome = blob_deleted(BLOB_DELETED, subject("2026/HR-0042.jpg"),
+                           replace(ON, naming=HR_MAPPING), run, gone)
+    assert outcome is not None
+    assert deps.api.deletions == ["alice@contoso.com"]  # type: ignore[attr-defined]

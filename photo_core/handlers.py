@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -17,7 +17,8 @@ from photo_core.outcomes import Outcome, Status
 from photo_core.photo_api import PhotoContent
 from photo_core.reconcile import ReconcileOptions, ReconcileSummary, reconcile
 from photo_core.reports import Report, build_report, parse_window
-from photo_core.retry import within
+from photo_core.retry import Deadline
+from photo_core.settings import FUNCTION_TIMEOUT_SECONDS
 from photo_core.sync import SyncDeps, sync_drop
 
 if TYPE_CHECKING:
@@ -33,8 +34,7 @@ def utcnow() -> datetime:
 def handle_drop(blob: BlobClient) -> Outcome:
     services = app_services()
     drop = AzureBlobDrop(pooled(blob), services.blobs.get_container_client)
-    with within(services.drop_deadline()):
-        outcome = sync_drop(drop, services.sync_options, drop_deps())
+    outcome = sync_drop(drop, services.sync_options, drop_deps())
     _forget_changed(services, outcome)
     return outcome
 
@@ -78,7 +78,8 @@ def drop_deps() -> SyncDeps:
     """Per-drop dependencies: the shared services and a fresh claim owner."""
     services = app_services()
     return SyncDeps(api=services.photo_api, state=services.state, now=utcnow, sleep=time.sleep,
-                    owner=uuid.uuid4().hex, log=services.log, resolver=services.resolver)
+                    owner=uuid.uuid4().hex, log=services.log, resolver=services.resolver,
+                    api_deadline=services.drop_deadline)
 
 
 def handle_reconcile(options: ReconcileOptions | None = None,
@@ -87,13 +88,28 @@ def handle_reconcile(options: ReconcileOptions | None = None,
     """Walk the drop container and process what needs it (see ``photo_core.reconcile``)."""
     services = app_services()
     settings = services.settings
-    # The timer: bounded by its deadline, and carrying on where the last night stopped.
-    options = options or ReconcileOptions(workers=settings.reconcile.workers,
-                                          deadline_seconds=settings.reconcile.deadline_seconds,
-                                          resume=True)
+    deps_for = drop_deps
+    if options is None:
+        # The timer: it stops starting drops at its deadline and carries on where the last
+        # night stopped; a drop it started still ends its photo API calls inside the function
+        # timeout, with time left to record the outcome.
+        options = ReconcileOptions(workers=settings.reconcile.workers,
+                                   deadline_seconds=settings.reconcile.deadline_seconds,
+                                   resume=not services.sync_options.dry_run)
+        timer_end = Deadline.after(FUNCTION_TIMEOUT_SECONDS - TIMER_WRAP_UP_SECONDS,
+                                   services.clock)
+
+        def deps_for() -> SyncDeps:
+            return replace(drop_deps(),
+                           api_deadline=lambda: services.drop_deadline().sooner(timer_end))
+
     source = AzureDropSource(services.drop_container, services.blobs.get_container_client)
-    return reconcile(source, services.sync_options, drop_deps, options, progress,
+    return reconcile(source, services.sync_options, deps_for, options, progress,
                      on_outcome=lambda outcome: _forget_changed(services, outcome))
+
+
+# What a timer's drop needs after its last photo API call: release, metadata, tags, log.
+TIMER_WRAP_UP_SECONDS = 20.0
 
 
 def handle_blob_deleted(event_type: str, subject: str) -> Outcome | None:

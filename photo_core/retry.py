@@ -160,6 +160,10 @@ class Deadline:
         """Seconds left, never negative."""
         return max(0.0, self.expires - self.clock.monotonic())
 
+    def sooner(self, other: Deadline | None) -> Deadline:
+        """Whichever of the two ends first (both on the same clock)."""
+        return self if other is None or self.expires <= other.expires else other
+
 
 # The deadline of the work this thread (or task) is doing. It travels with the work rather than
 # through every signature because the calls it bounds are made by objects shared with the drop

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,6 +32,7 @@ from photo_core.ports import (
     RecordedOutcome,
     StateStore,
 )
+from photo_core.retry import Deadline, within
 
 __all__ = ["SyncDeps", "SyncOptions", "UserBusy", "append_to_log", "sync_drop"]
 
@@ -60,6 +62,9 @@ class SyncDeps:
     owner: str  # this invocation's id, written into the per-user claim
     log: OutcomeLog | None = None  # where reports read outcomes from
     resolver: UserResolver | None = None  # employee and HR ids; uncached by default
+    # The deadline one drop's photo API calls share (the resolution and the upload), made when
+    # the first is about to be sent: the claim wait and the download do not spend it.
+    api_deadline: Callable[[], Deadline] | None = None
 
 
 def sync_drop(drop: Drop, options: SyncOptions, deps: SyncDeps, *, force: bool = False) -> Outcome:
@@ -136,6 +141,10 @@ def _sync_version(drop: Drop, options: SyncOptions, deps: SyncDeps,
     return _finish(drop, info, deps, outcome, options, content)
 
 
+def _bounded(deadline: Deadline | None) -> AbstractContextManager[object]:
+    return within(deadline) if deadline is not None else nullcontext()
+
+
 def _claimant(deps: SyncDeps, options: SyncOptions) -> Claimant:
     return Claimant(store=deps.state, owner=deps.owner, now=deps.now, sleep=deps.sleep,
                     seconds=options.lock_seconds, wait_seconds=options.lock_wait_seconds)
@@ -162,9 +171,11 @@ def _overwritten(info: DropInfo, deps: SyncDeps, ref: UserRef) -> Outcome:
 
 def _process(content: bytes, ref: UserRef, lease: Lease, info: DropInfo,
              options: SyncOptions, deps: SyncDeps) -> Outcome:
+    deadline = deps.api_deadline() if deps.api_deadline else None  # from the first API call
     try:
         prepared = prepare_photo(content, options.image)
-        target = (deps.resolver or Resolver(deps.api, employee_ttl=0)).resolve(ref)
+        with _bounded(deadline):
+            target = (deps.resolver or Resolver(deps.api, employee_ttl=0)).resolve(ref)
     except PermanentError as exc:
         return _rejected(info, deps, exc.code, exc.message, ref)
     actions = tuple(a.code for a in prepared.actions)
@@ -190,7 +201,8 @@ def _process(content: bytes, ref: UserRef, lease: Lease, info: DropInfo,
     if lease.lost:
         raise UserBusy(f"the claim on {ref.key} was taken over; retrying later")
     try:
-        deps.api.set_photo(target, prepared.data)
+        with _bounded(deadline):
+            deps.api.set_photo(target, prepared.data)
     except PermanentError as exc:
         return _rejected(info, deps, exc.code, exc.message, ref)
     return _outcome(info, deps, Status.UPLOADED, None, _describe(prepared), ref, prepared, actions,

@@ -14,6 +14,7 @@ from photo_core.naming import NamingRules, UserRef
 from photo_core.outcomes import Status
 from photo_core.ports import RecordedOutcome, UserState
 from photo_core.reconcile import Listing, ReconcileOptions, reconcile
+from photo_core.retry import Deadline, SystemClock, current_deadline
 from photo_core.sync import SyncDeps, SyncOptions
 from tests.photos import jpeg
 from tests.unit.fakes import FakeClock, FakeDrop, FakePhotoApi, FakeStateStore
@@ -190,3 +191,23 @@ def test_a_resumed_walk_carries_on_where_the_last_run_stopped_and_starts_over_wh
     source.drops[names[1]].recorded = None  # its outcome was lost: the next walk starts over
     again = reconcile(source, SYNC, deps, ReconcileOptions(workers=1, limit=3, resume=True))
     assert (again.scanned, again.selected) == (7, 1)  # from the start: u1 found again
+
+
+def test_each_drop_in_a_worker_thread_runs_under_its_api_deadline(world: World) -> None:
+    _, state, clock = world
+    seen: list[Deadline | None] = []
+
+    class Seeing(FakePhotoApi):
+        def set_photo(self, user: UserRef, jpeg: bytes) -> None:
+            seen.append(current_deadline())
+            super().set_photo(user, jpeg)
+
+    api = Seeing()
+    source = FakeDropSource([FakeDrop(f"u{i}@contoso.com.jpg", jpeg()) for i in range(4)])
+
+    def deps() -> SyncDeps:
+        return SyncDeps(api=api, state=state, now=clock.now, sleep=clock.sleep, owner="r",
+                        api_deadline=lambda: Deadline.after(60, SystemClock()))
+
+    reconcile(source, SYNC, deps, ReconcileOptions(workers=2))
+    assert len(seen) == 4 and all(d is not None for d in seen)

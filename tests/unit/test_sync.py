@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 import pytest
 
 from photo_core.errors import Forbidden, PermanentError, Throttled, UserNotFound
 from photo_core.imaging import ImagePolicy
-from photo_core.naming import NamingRules
+from photo_core.naming import NamingRules, UserRef
 from photo_core.outcomes import Status
 from photo_core.photo_api import DirectoryUser
 from photo_core.ports import Disposal, DropChanged, RecordedOutcome, UserState
+from photo_core.retry import Deadline, SystemClock, current_deadline
 from photo_core.sync import SyncDeps, SyncOptions, UserBusy, sync_drop
 from tests.photos import jpeg
 from tests.unit.fakes import (
@@ -284,6 +286,39 @@ def test_a_drop_whose_metadata_was_edited_while_it_was_processed_is_processed_as
     outcome = sync_drop(drop, OPTIONS, deps(api, state, clock))
     assert outcome.status is Status.UPLOADED
     assert drop.recorded is not None and len(api.uploads) == 1
+
+
+class DeadlineSeeingApi(FakePhotoApi):
+    """Notes the deadline each upload runs under."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.deadlines: list[Deadline | None] = []
+
+    def set_photo(self, user: UserRef, jpeg: bytes) -> None:
+        self.deadlines.append(current_deadline())
+        super().set_photo(user, jpeg)
+
+
+def test_a_drops_api_deadline_starts_at_its_first_api_call_not_before_the_claim_wait(
+    state: FakeStateStore, clock: FakeClock
+) -> None:
+    api = DeadlineSeeingApi()
+    busy = UserState(user=f"upn:{JANE}", lock_owner="another-drop", lock_drop="x|1",
+                     lock_expires=clock.current + timedelta(seconds=20))
+    state.rows[busy.user] = (busy, "v0")
+    made: list[datetime] = []
+    deadline = Deadline.after(120, SystemClock())
+
+    def api_deadline() -> Deadline:
+        made.append(clock.current)
+        return deadline
+
+    run = replace(deps(api, state, clock), api_deadline=api_deadline)
+    started = clock.current
+    assert sync_drop(FakeDrop(f"{JANE}.jpg", jpeg()), OPTIONS, run).status is Status.UPLOADED
+    assert made and made[0] - started >= timedelta(seconds=20)  # after the claim wait
+    assert api.deadlines == [deadline]
 
 
 def test_rejected_drops_can_be_moved_aside(

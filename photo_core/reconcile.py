@@ -127,6 +127,7 @@ def reconcile(source: DropSource, sync: SyncOptions, deps_for: Callable[[], Sync
             with lock:
                 summary.deferred += 1
                 summary.stopped_early = True
+                left.append(listing.name)
             return
         deps = deps_for()
         try:
@@ -140,16 +141,19 @@ def reconcile(source: DropSource, sync: SyncOptions, deps_for: Callable[[], Sync
         except Throttled as exc:
             with lock:
                 summary.deferred += 1
+                left.append(listing.name)
                 pause = min(exc.retry_after or 5.0, MAX_PAUSE_SECONDS)
                 pause_until[0] = max(pause_until[0], time.monotonic() + pause)
         except TransientError as exc:
             logger.warning("reconcile: %s deferred: %s", listing.name, exc.message)
             with lock:
                 summary.deferred += 1
+                left.append(listing.name)
         except Exception:
             logger.exception("reconcile: %s failed", listing.name)
             with lock:
                 summary.failed += 1
+                left.append(listing.name)
         if progress:
             progress(summary)
 
@@ -163,33 +167,32 @@ def reconcile(source: DropSource, sync: SyncOptions, deps_for: Callable[[], Sync
             slots.release()
 
     cursor = WalkCursor(state, options.prefix) if options.resume else None
-    after = cursor.position() if cursor else None
-    last: str | None = None
-    finished = True
+    start = cursor.position() if cursor else None
+    left: list[str] = []  # deferred or failed: the next run must not start after them
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for listing in source.list(options.prefix):
-            if after is not None and listing.name <= after:
-                continue  # examined by an earlier run (listings come in name order)
+            if start is not None and listing.name < start:
+                continue  # done by an earlier run (listings come in name order)
             if (options.limit is not None and summary.selected >= options.limit) or \
                     out_of_time():
                 summary.stopped_early = out_of_time()
-                finished = False
+                left.append(listing.name)  # the first one not examined
                 break
             summary.scanned += 1
-            last = listing.name
             if needs_work(listing, options, sync, state):
                 summary.selected += 1
                 slots.acquire()
                 pool.submit(run_in_slot, listing)
     if cursor:
-        cursor.move(None if finished else (last or after))
+        cursor.move(min(left, default=None))
     return summary
 
 
 class WalkCursor:
-    """Where an unfinished walk stopped: the last blob name it examined, kept in the state table
-    as a row of its own (``reconcile:<prefix>``, a key no user reference can have). A walk
-    that reaches the end clears it, so the next run starts from the beginning again."""
+    """Where the next walk starts: the first blob name a run left undone (not examined before
+    its deadline, or deferred, or failed), kept in the state table as a row of its own
+    (``reconcile:<prefix>``, a key no user reference can have). A walk that leaves nothing
+    undone clears it, so the next run starts from the beginning again."""
 
     def __init__(self, state: StateStore, prefix: str | None) -> None:
         self._state = state

@@ -211,3 +211,19 @@ def test_each_drop_in_a_worker_thread_runs_under_its_api_deadline(world: World) 
 
     reconcile(source, SYNC, deps, ReconcileOptions(workers=2))
     assert len(seen) == 4 and all(d is not None for d in seen)
+
+
+def test_a_resumed_walk_starts_again_at_a_drop_its_last_run_deferred(world: World) -> None:
+    api, state, clock = world
+    source = FakeDropSource([FakeDrop(f"u{i}@contoso.com.jpg", jpeg()) for i in range(5)])
+
+    def deps() -> SyncDeps:
+        return SyncDeps(api=api, state=state, now=clock.now, sleep=clock.sleep, owner="r")
+
+    api.errors["u1@contoso.com"] = Throttled("slow down", retry_after=0.01)
+    first = reconcile(source, SYNC, deps, ReconcileOptions(workers=1, limit=3, resume=True))
+    assert first.deferred == 1
+    del api.errors["u1@contoso.com"]
+    reconcile(source, SYNC, deps, ReconcileOptions(workers=1, limit=3, resume=True))
+    assert sorted(user for user, _ in api.uploads) == [f"u{i}@contoso.com" for i in range(5)]
+    assert state.get("reconcile:")[0].last_blob_name is None  # type: ignore[index]

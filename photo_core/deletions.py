@@ -74,11 +74,13 @@ def blob_deleted(event_type: str, subject: str, options: DeletionOptions, deps: 
         logger.info("dry run: drop %s was deleted; the photo of %s would be removed", name,
                     target.value)
         return None
-    return _remove_under_claim(name, ref, target, options, deps)
+    return _remove_under_claim(name, ref, target, current[0].last_blob_etag, options, deps,
+                               blob_exists)
 
 
-def _remove_under_claim(name: str, ref: UserRef, target: UserRef, options: DeletionOptions,
-                        deps: SyncDeps) -> Outcome | None:
+def _remove_under_claim(name: str, ref: UserRef, target: UserRef, etag: str | None,
+                        options: DeletionOptions, deps: SyncDeps,
+                        blob_exists: Callable[[str], bool]) -> Outcome | None:
     claimant = Claimant(store=deps.state, owner=deps.owner, now=deps.now, sleep=deps.sleep,
                         seconds=options.lock_seconds, wait_seconds=options.lock_wait_seconds)
     # A deletion is never older than what was applied: it is dated now.
@@ -87,7 +89,9 @@ def _remove_under_claim(name: str, ref: UserRef, target: UserRef, options: Delet
         return None
     lease = Lease(deps.state, *claimed, seconds=options.lock_seconds, now=deps.now).start()
     try:
-        if not _is_photo_source(lease.state, name):  # a newer drop was applied meanwhile
+        # Meanwhile a newer drop may have been applied, or the same name uploaded again.
+        if not _is_photo_source(lease.state, name) or lease.state.last_blob_etag != etag or \
+                blob_exists(name):
             release(deps.state, *lease.stop(), None)
             logger.info("deleted drop %s stopped being %s's photo source; nothing removed",
                         name, ref.value)
@@ -118,7 +122,7 @@ def _remove(name: str, ref: UserRef, target: UserRef, deps: SyncDeps) -> Outcome
         return Outcome(Status.REJECTED, name, exc.message, deps.now(), reason=exc.code,
                        user=ref.value)
     return Outcome(Status.PHOTO_DELETED, name, "HR deleted the drop; the profile photo was "
-                   "removed", deps.now(), user=ref.value)
+                   "removed", deps.now(), user=ref.value, target=target)
 
 
 def _is_photo_source(state: UserState, name: str) -> bool:

@@ -41,9 +41,13 @@ def handle_drop(blob: BlobClient) -> Outcome:
 
 def _forget_changed(services: AppServices, outcome: Outcome | None) -> None:
     """This process's lookups see a photo it changed at once."""
-    if outcome is not None and outcome.user and \
-            outcome.status in (Status.UPLOADED, Status.PHOTO_DELETED):
+    if outcome is None or outcome.status not in (Status.UPLOADED, Status.PHOTO_DELETED):
+        return
+    target = outcome.target.value if outcome.target else outcome.user
+    if outcome.user and target and target.lower() == outcome.user.lower():
         services.lookup_cache.forget(outcome.user)
+    else:  # an id resolved to someone lookups may name otherwise (by UPN, by object id)
+        services.lookup_cache.forget_all()
 
 
 def pooled(blob: BlobClient) -> BlobClient:

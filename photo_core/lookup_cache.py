@@ -58,6 +58,7 @@ class LookupCache:
         # user -> when they were last forgotten: an answer fetched before that is not kept (a
         # lookup that began before an upload and ended after its ``forget`` holds the old photo)
         self._forgotten: dict[str, float] = {}
+        self._cleared = float("-inf")  # when everything was last forgotten
         self._lock = threading.Lock()
 
     @property
@@ -90,8 +91,8 @@ class LookupCache:
         if not self.enabled:
             return entry
         with self._lock:
-            forgotten = self._forgotten.get(_user_of(key))
-            if started is not None and forgotten is not None and forgotten >= started:
+            forgotten = max(self._forgotten.get(_user_of(key), self._cleared), self._cleared)
+            if started is not None and forgotten >= started:
                 return entry
             self._entries[key] = entry
             self._entries.move_to_end(key)
@@ -111,6 +112,17 @@ class LookupCache:
             if len(self._forgotten) > self.max_entries:  # only recent marks matter
                 horizon = now - FORGET_HORIZON_SECONDS
                 self._forgotten = {u: t for u, t in self._forgotten.items() if t > horizon}
+
+    def forget_all(self) -> None:
+        """Drop every answer: after a change whose user cannot be told by the references
+        answers are kept under (a photo dropped by employee id went to an object id, while
+        lookups may name the same user by UPN)."""
+        now = self._clock()
+        with self._lock:
+            self._entries.clear()
+            self._by_user.clear()
+            self._forgotten.clear()
+            self._cleared = now
 
     def _drop(self, key: str) -> None:
         """Remove ``key`` and its index entry (the lock is held)."""

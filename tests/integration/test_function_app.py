@@ -262,6 +262,21 @@ def test_a_drops_api_calls_share_one_retry_budget(
     assert client.get_blob_tags() == {}  # nothing recorded: the platform delivers it again
 
 
+def test_a_lookup_by_upn_sees_a_photo_dropped_by_employee_id_at_once(
+        functions: Functions, azurite: Azurite, container_name: str, emu: dict[str, Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PHOTO_EMPLOYEE_ID_MODE", "true")
+    monkeypatch.setenv("PHOTO_CLIENT_ID", emu["full_client_id"])
+    monkeypatch.setenv("PHOTO_CLIENT_SECRET", emu["full_client_secret"])
+    reset_app_services()
+    before = body(get(functions, "photo_lookup", "", "alex.wilber@contoso.com"))  # now cached
+    photo = jpeg(color="#123456", size=(300, 300))
+    functions["sync_photo"](drop(azurite, container_name, "100002.jpg", photo))
+    after = body(get(functions, "photo_lookup", "", "alex.wilber@contoso.com"))
+    assert after["etag"] != before["etag"]
+    assert (after["width"], after["height"]) == (300, 300)
+
+
 def test_lookup_of_an_employee_id_several_users_share_is_404(
         functions: Functions, emu: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PHOTO_EMPLOYEE_ID_MODE", "true")

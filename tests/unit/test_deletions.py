@@ -194,3 +194,23 @@ def test_the_same_photo_dropped_again_for_an_id_that_now_names_someone_else_goes
                            replace(ON, naming=HR_MAPPING), run, gone)
     assert outcome is not None
     assert deps.api.deletions == ["alice@contoso.com"]  # type: ignore[attr-defined]
+
+
+def test_a_deletion_leaves_the_photo_of_the_same_name_uploaded_again_meanwhile(
+    deps: SyncDeps,
+) -> None:
+    synced(deps, f"{JANE}.jpg")
+    row, version = deps.state.get(f"upn:{JANE}")  # type: ignore[misc]
+    deps.state.put(replace(row, lock_owner="sync-of-the-re-upload", lock_drop=f"{JANE}.jpg|new",
+                           lock_expires=deps.now() + timedelta(seconds=30)), version)
+
+    def re_upload_finishes(seconds: float) -> None:
+        current, at = deps.state.get(f"upn:{JANE}")  # type: ignore[misc]
+        if current.lock_owner == "sync-of-the-re-upload":
+            deps.state.put(replace(current, lock_owner=None, lock_drop=None, lock_expires=None,
+                                   last_blob_etag='"new"', last_status="uploaded"), at)
+
+    outcome = blob_deleted(BLOB_DELETED, subject(f"{JANE}.jpg"), ON,
+                           replace(deps, sleep=re_upload_finishes), gone)
+    assert outcome is None
+    assert deps.api.deletions == []  # type: ignore[attr-defined]

@@ -161,3 +161,18 @@ def test_forget_leaves_other_users_alone_after_evictions_and_expiry(api: Countin
 def test_a_bad_configuration_is_refused() -> None:
     with pytest.raises(ValueError, match="ttl_seconds"):
         LookupCache(-1)
+
+
+def test_forget_all_drops_every_answer_and_keeps_none_fetched_before_it(
+    api: CountingApi,
+) -> None:
+    clock = FakeMonotonic()
+    cache = LookupCache(30, clock=clock)
+    look(USER, api, cache)
+    started = cache.started()
+    clock.now += 1
+    cache.forget_all()
+    assert len(cache) == 0
+    clock.now += 1
+    cache.put(f"upn:{USER}", look(USER, api, LookupCache(0)), started)  # began before
+    assert len(cache) == 0

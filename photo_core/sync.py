@@ -31,6 +31,7 @@ from photo_core.ports import (
     OutcomeLog,
     RecordedOutcome,
     StateStore,
+    UserState,
 )
 from photo_core.retry import Deadline, within
 
@@ -119,26 +120,46 @@ def _sync_version(drop: Drop, options: SyncOptions, deps: SyncDeps,
                    "cap; it was not downloaded")
         rejected = _rejected(info, deps, "file_too_large", message, ref)
         return _finish(drop, info, deps, rejected, options, None)
+    if options.dry_run:
+        return _dry_run(drop, info, ref, options, deps)
     claimed = claim(_claimant(deps, options), ref.key, info)
     if isinstance(claimed, Superseded):
-        superseded = _outcome(info, deps, Status.UNCHANGED, "superseded",
-                              "a newer drop for this user was already processed", None)
-        return _superseded(drop, info, deps, superseded, options, ref)
+        return _superseded(drop, info, deps, _superseded_outcome(info, deps), options, ref)
     state, version = claimed
     lease = Lease(deps.state, state, version, seconds=options.lock_seconds, now=deps.now).start()
     content: bytes | None = None
     try:
         content = drop.read()
-        outcome = _process(content, ref, lease, info, options, deps)
+        outcome = _process(content, ref, lease.state, lambda: lease.lost, info, options, deps)
     except DropChanged:
         release(deps.state, *lease.stop(), None)
         return _Changed(info, ref)
     except BaseException:
         release_quietly(deps.state, *lease.stop())
         raise
-    kept = outcome if outcome.is_final and not options.dry_run else None
-    release(deps.state, *lease.stop(), kept, info)
+    release(deps.state, *lease.stop(), outcome if outcome.is_final else None, info)
     return _finish(drop, info, deps, outcome, options, content)
+
+
+def _dry_run(drop: Drop, info: DropInfo, ref: UserRef, options: SyncOptions,
+             deps: SyncDeps) -> Outcome | _Changed:
+    """Every step but the upload, reading the user's state without claiming it: a dry run
+    writes nothing anywhere but the outcome log."""
+    current = deps.state.get(ref.key)
+    state = current[0] if current else UserState(user=ref.key)
+    if state.source_modified and info.last_modified < state.source_modified:
+        return _superseded(drop, info, deps, _superseded_outcome(info, deps), options, ref)
+    try:
+        content = drop.read()
+    except DropChanged:
+        return _Changed(info, ref)
+    outcome = _process(content, ref, state, lambda: False, info, options, deps)
+    return _finish(drop, info, deps, outcome, options, content)
+
+
+def _superseded_outcome(info: DropInfo, deps: SyncDeps) -> Outcome:
+    return _outcome(info, deps, Status.UNCHANGED, "superseded",
+                    "a newer drop for this user was already processed", None)
 
 
 def _bounded(deadline: Deadline | None) -> AbstractContextManager[object]:
@@ -169,8 +190,10 @@ def _overwritten(info: DropInfo, deps: SyncDeps, ref: UserRef) -> Outcome:
                     ref)
 
 
-def _process(content: bytes, ref: UserRef, lease: Lease, info: DropInfo,
-             options: SyncOptions, deps: SyncDeps) -> Outcome:
+def _process(content: bytes, ref: UserRef, state: UserState, lost: Callable[[], bool],
+             info: DropInfo, options: SyncOptions, deps: SyncDeps) -> Outcome:
+    """Check, resolve and upload one downloaded drop; ``state`` is the user's as claimed and
+    ``lost`` says whether the claim was taken over meanwhile."""
     deadline = deps.api_deadline() if deps.api_deadline else None  # from the first API call
     try:
         prepared = prepare_photo(content, options.image)
@@ -179,7 +202,6 @@ def _process(content: bytes, ref: UserRef, lease: Lease, info: DropInfo,
     except PermanentError as exc:
         return _rejected(info, deps, exc.code, exc.message, ref)
     actions = tuple(a.code for a in prepared.actions)
-    state = lease.state
     # The photo on record went to this same user (an id may name someone else by now: then
     # the photo has not reached whom it names, whatever its hash).
     same_user = state.photo_target in (None, target.stored)
@@ -198,7 +220,7 @@ def _process(content: bytes, ref: UserRef, lease: Lease, info: DropInfo,
     if options.dry_run:
         return _outcome(info, deps, Status.WOULD_UPLOAD, None, _describe(prepared), ref, prepared,
                         actions)
-    if lease.lost:
+    if lost():
         raise UserBusy(f"the claim on {ref.key} was taken over; retrying later")
     try:
         with _bounded(deadline):

@@ -211,7 +211,7 @@ def test_dry_run_checks_everything_but_uploads_nothing(
     outcome = sync_drop(drop, options, deps(api, state, clock))
     assert outcome.status is Status.WOULD_UPLOAD
     assert not api.uploads and drop.recorded is None
-    assert state.rows[f"upn:{JANE}"][0].last_status is None
+    assert state.rows == {} and state.writes == 0  # not even a claim
 
 
 @pytest.mark.parametrize(("name", "content", "status"), [

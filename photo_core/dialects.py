@@ -61,7 +61,6 @@ API_HOSTS: dict[str, tuple[Cloud, Dialect]] = {
     **{urlsplit(e.graph).hostname or "": (c, Dialect.GRAPH) for c, e in CLOUD_ENDPOINTS.items()},
     **{urlsplit(e.outlook).hostname or "": (c, Dialect.OUTLOOK)
        for c, e in CLOUD_ENDPOINTS.items()},
-    "dod-graph.microsoft.us": (Cloud.USGOV, Dialect.GRAPH),
     "outlook.office365.com": (Cloud.PUBLIC, Dialect.OUTLOOK),
 }
 

@@ -214,7 +214,6 @@ def test_a_tenant_that_is_not_an_id_or_a_domain_is_refused(tenant: str) -> None:
     ({"PHOTO_API_BASE_URL": "https://graph.microsoft.us/v1.0"}, False),
     ({"PHOTO_API_BASE_URL": "https://outlook.office365.com/api/v2.0"}, False),
     ({"PHOTO_API_BASE_URL": "https://graph.microsoft.us/v1.0", "PHOTO_CLOUD": "usgov"}, True),
-    ({"PHOTO_API_BASE_URL": "https://dod-graph.microsoft.us/v1.0", "PHOTO_CLOUD": "usgov"}, True),
     ({"PHOTO_API_BASE_URL": "https://outlook.office365.com/api/v2.0",
       "PHOTO_API_DIALECT": "outlook"}, True),
     ({"PHOTO_API_BASE_URL": "https://127.0.0.1:8443/v1.0"}, True),  # an emulator or a proxy

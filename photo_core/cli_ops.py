@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from photo_core.errors import SettingsError
 from photo_core.local_settings import SettingsFileError, apply_values, read_local_settings
+from photo_core.settings import MAX_RECONCILE_WORKERS as MAX_WORKERS
 
 if TYPE_CHECKING:
     from azure.core.exceptions import AzureError
@@ -41,8 +42,8 @@ def add_commands(commands: Any) -> None:
     reconcile.add_argument("--prefix", help="only blobs whose names start with this")
     reconcile.add_argument("--limit", type=positive_int, metavar="N",
                            help="process at most N blobs (at least 1)")
-    reconcile.add_argument("--workers", type=positive_int, default=4, metavar="N",
-                           help="drops at once (default 4)")
+    reconcile.add_argument("--workers", type=workers, default=4, metavar="N",
+                           help=f"drops at once, 1 to {MAX_WORKERS} (default 4)")
     reconcile.add_argument("--retry-rejected", action="store_true",
                            help="also process blobs rejected earlier (after fixing the cause)")
     reconcile.add_argument("--dry-run", action="store_true",
@@ -63,6 +64,14 @@ def add_settings_option(parser: argparse.ArgumentParser) -> None:
     """``--settings``: every command that reads settings reads them the same way."""
     parser.add_argument("--settings", type=Path,
                         help="a local.settings.json whose Values fill unset settings")
+
+
+def workers(text: str) -> int:
+    """``--workers``: 1 to 32, as ``PHOTO_RECONCILE_WORKERS``."""
+    value = positive_int(text)
+    if value > MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"{value} is more than {MAX_WORKERS}")
+    return value
 
 
 def positive_int(text: str) -> int:
@@ -162,12 +171,19 @@ def _report(args: argparse.Namespace, _policy: Any, out: TextIO, err: TextIO) ->
 
 
 def _table(out: TextIO, rows: list[tuple[str, ...]]) -> None:
+    rows = [tuple(_printable(cell) for cell in row) for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for n, row in enumerate(rows):
         out.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
         out.write("\n")
         if n == 0:
             out.write("  ".join("-" * w for w in widths) + "\n")
+
+
+def _printable(cell: str) -> str:
+    """A cell for the terminal: blob names and messages come from HR, and a control character
+    (an escape sequence, a carriage return) would act on the operator's terminal."""
+    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in cell)
 
 
 def storage_failure(exc: AzureError, configured: Sequence[str]) -> str:

@@ -41,6 +41,7 @@ IMAGE_SETTING_NAMES = {
     "max_input_bytes": "PHOTO_MAX_BLOB_BYTES",
 }
 _TABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,62}")
+_CONNECTION_STRING = re.compile(r"(?:\s*[A-Za-z]+\s*=[^;]*;?)+")
 # A tenant id (GUID) or domain: it becomes a path segment of the authority URL.
 _TENANT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,253}[A-Za-z0-9])?")
 
@@ -52,6 +53,7 @@ _TENANT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,253}[A-Za-z0-9])?")
 # reconcile deadline (240 s) does; a read timeout over two minutes only delays the retry of an
 # answer that is not coming.
 FUNCTION_TIMEOUT_SECONDS = 300.0
+MAX_RECONCILE_WORKERS = 32  # concurrent drops in one reconcile: the photo API throttles beyond
 MAX_RETRY_BUDGET_SECONDS = 240.0
 MAX_READ_TIMEOUT_SECONDS = 120.0
 _FITS_FUNCTION_TIMEOUT = "it must fit in the 5-minute function timeout (host.json)"
@@ -301,7 +303,8 @@ class _Reader:
                 "fields (second minute hour day month weekday)")
         return ReconcileSettings(
             schedule=schedule,
-            workers=self.number("PHOTO_RECONCILE_WORKERS", d.workers, int, 1, 32),
+            workers=self.number("PHOTO_RECONCILE_WORKERS", d.workers, int, 1,
+                                MAX_RECONCILE_WORKERS),
             deadline_seconds=self.number("PHOTO_RECONCILE_DEADLINE_SECONDS", d.deadline_seconds,
                                          float, 10, 3600),
         )
@@ -323,8 +326,12 @@ class _Reader:
         if rejected is Disposal.DELETE:
             self.problems.append("PHOTO_REJECTED_ACTION cannot be delete: HR needs the file "
                                  "to see what was wrong; use keep or move")
+        connection = self.text(prefix)
+        if connection and not _CONNECTION_STRING.fullmatch(connection):
+            self.problems.append(f"{prefix} is not a storage connection string (Name=value "
+                                 "pairs separated by ';'); its value is not shown")
         storage = StorageSettings(
-            connection_string=self.text(prefix),
+            connection_string=connection,
             blob_service_uri=self.text(f"{prefix}__blobServiceUri")
             or self.text(f"{prefix}__serviceUri"),
             table_service_uri=self.text(f"{prefix}__tableServiceUri"),

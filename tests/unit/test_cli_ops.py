@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 
 import pytest
 from azure.core.exceptions import AzureError, ServiceRequestError
 
 from photo_core.cli import main
-from photo_core.cli_ops import shown_endpoint, storage_failure
+from photo_core.cli_ops import _table, shown_endpoint, storage_failure, workers
 
 SAS_URL = "https://acct.blob.core.windows.net/hr-photos?sv=2024-11-04&sig=SECRETSIG"
 
@@ -59,3 +60,16 @@ def test_the_endpoints_a_command_uses_are_each_named_once() -> None:
 def test_a_shown_endpoint_keeps_scheme_host_port_and_path_only() -> None:
     assert shown_endpoint("https://user:pw@acct.table.core.windows.net:443/t/?sig=x#f") == \
         "https://acct.table.core.windows.net:443/t"
+
+
+def test_reconcile_refuses_more_workers_than_the_setting_allows() -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="more than 32"):
+        workers("33")
+    assert workers("32") == 32
+
+
+def test_a_table_cell_never_sends_control_characters_to_the_terminal() -> None:
+    out = io.StringIO()
+    _table(out, [("blob", "reason"), ("evil\x1b[2J\r.jpg", "not_jpeg")])
+    assert "\x1b" not in out.getvalue() and "\r" not in out.getvalue()
+    assert "evil\\x1b[2J\\x0d.jpg" in out.getvalue()

@@ -225,3 +225,13 @@ def test_a_microsoft_api_host_must_match_the_cloud_and_dialect(env: dict[str, st
     else:
         with pytest.raises(SettingsError, match="the token would be for another API"):
             Settings.from_env(env)
+
+
+def test_a_storage_connection_that_is_not_a_connection_string_is_refused_unshown() -> None:
+    with pytest.raises(SettingsError, match="PhotoStorage is not a storage connection string") \
+            as raised:
+        Settings.from_env({"PhotoStorage": "garbage-s3cr3t"})
+    assert "s3cr3t" not in str(raised.value)
+    Settings.from_env({"PhotoStorage": "UseDevelopmentStorage=true"})
+    Settings.from_env({"PhotoStorage": "DefaultEndpointsProtocol=https;AccountName=a;"
+                                       "AccountKey=abc==;EndpointSuffix=core.windows.net"})

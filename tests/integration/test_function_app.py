@@ -217,6 +217,14 @@ def test_health_reports_checks_without_details(functions: Functions) -> None:
         "status": "ok", "checks": {"settings": "ok", "storage": "ok", "identity": "ok"}}
 
 
+def with_employee_ids(monkeypatch: pytest.MonkeyPatch, emu: dict[str, Any]) -> None:
+    """Employee-id mode, as an app granted User.Read.All (the emulator's 'full' app)."""
+    monkeypatch.setenv("PHOTO_EMPLOYEE_ID_MODE", "true")
+    monkeypatch.setenv("PHOTO_CLIENT_ID", emu["full_client_id"])
+    monkeypatch.setenv("PHOTO_CLIENT_SECRET", emu["full_client_secret"])
+    reset_app_services()
+
+
 def test_employee_id_mode_without_user_read_all_is_a_clear_forbidden(
         functions: Functions, azurite: Azurite, container_name: str,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -232,10 +240,7 @@ def test_employee_id_mode_without_user_read_all_is_a_clear_forbidden(
 def test_employee_ids_resolve_with_the_permission_granted(
         functions: Functions, azurite: Azurite, container_name: str, emu: dict[str, Any],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PHOTO_EMPLOYEE_ID_MODE", "true")
-    monkeypatch.setenv("PHOTO_CLIENT_ID", emu["full_client_id"])
-    monkeypatch.setenv("PHOTO_CLIENT_SECRET", emu["full_client_secret"])
-    reset_app_services()
+    with_employee_ids(monkeypatch, emu)
     photo = jpeg(color="#abcdef")
     functions["sync_photo"](drop(azurite, container_name, "100002.jpg", photo))
     assert admin(emu, "GET", "/users/alex.wilber@contoso.com/photo").content == photo
@@ -249,11 +254,8 @@ def test_a_drops_api_calls_share_one_retry_budget(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """An employee-id drop resolves, then uploads: each waiting out a budget of its own could
     outlast the function timeout, so the second wait that no longer fits raises instead."""
-    monkeypatch.setenv("PHOTO_EMPLOYEE_ID_MODE", "true")
-    monkeypatch.setenv("PHOTO_CLIENT_ID", emu["full_client_id"])
-    monkeypatch.setenv("PHOTO_CLIENT_SECRET", emu["full_client_secret"])
     monkeypatch.setenv("PHOTO_RETRY_BUDGET_SECONDS", "3")
-    reset_app_services()
+    with_employee_ids(monkeypatch, emu)
     faults(emu, script=[{"status": 429, "retry_after": 2, "method": "GET"},  # the resolve
                         {"status": 429, "retry_after": 2, "method": "PATCH"}])  # the upload
     client = drop(azurite, container_name, "100002.jpg", jpeg())
@@ -265,10 +267,7 @@ def test_a_drops_api_calls_share_one_retry_budget(
 def test_a_lookup_by_upn_sees_a_photo_dropped_by_employee_id_at_once(
         functions: Functions, azurite: Azurite, container_name: str, emu: dict[str, Any],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PHOTO_EMPLOYEE_ID_MODE", "true")
-    monkeypatch.setenv("PHOTO_CLIENT_ID", emu["full_client_id"])
-    monkeypatch.setenv("PHOTO_CLIENT_SECRET", emu["full_client_secret"])
-    reset_app_services()
+    with_employee_ids(monkeypatch, emu)
     before = body(get(functions, "photo_lookup", "", "alex.wilber@contoso.com"))  # now cached
     photo = jpeg(color="#123456", size=(300, 300))
     functions["sync_photo"](drop(azurite, container_name, "100002.jpg", photo))
@@ -279,10 +278,7 @@ def test_a_lookup_by_upn_sees_a_photo_dropped_by_employee_id_at_once(
 
 def test_lookup_of_an_employee_id_several_users_share_is_404(
         functions: Functions, emu: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PHOTO_EMPLOYEE_ID_MODE", "true")
-    monkeypatch.setenv("PHOTO_CLIENT_ID", emu["full_client_id"])
-    monkeypatch.setenv("PHOTO_CLIENT_SECRET", emu["full_client_secret"])
-    reset_app_services()
+    with_employee_ids(monkeypatch, emu)
     assert get(functions, "photo_lookup", "", "100002").status_code == 200
     for name in ("photo_lookup", "photo_value"):
         response = get(functions, name, "", "200200")

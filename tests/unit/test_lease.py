@@ -35,23 +35,24 @@ def test_a_claim_taken_over_is_lost_and_not_renewed() -> None:
     assert store.get(claim.user)[0].lock_owner == "someone else"  # type: ignore[index]
 
 
-class ConflictAfterWrite(FakeStateStore):
-    """A write the server applied whose answer was lost: the SDK's retry then meets the ETag
-    its own first attempt changed, and reports a conflict. Happens once, on write ``at``."""
+class AnswerLost(FakeStateStore):
+    """A write the server applied whose answer was lost, once, on write ``at``: it times out,
+    or the SDK's retry meets the ETag its own first attempt changed and reports a conflict."""
 
-    def __init__(self, at: int) -> None:
+    def __init__(self, at: int, error: Exception) -> None:
         super().__init__()
         self.at = at
+        self.error = error
 
     def put(self, state: UserState, version: str | None) -> str:
         new_version = super().put(state, version)
         if self.writes == self.at:
-            raise StateConflict(state.user)
+            raise self.error
         return new_version
 
 
 def test_a_renewal_that_was_applied_but_answered_with_a_conflict_keeps_the_claim() -> None:
-    store, clock = ConflictAfterWrite(at=2), FakeClock()
+    store, clock = AnswerLost(2, StateConflict("upn:jane@contoso.com")), FakeClock()
     claim = UserState(user="upn:jane@contoso.com", lock_owner="me", lock_drop="a.jpg|1")
     lease = Lease(store, claim, store.put(claim, None), seconds=30, now=clock.now)
     lease.renew()
@@ -59,22 +60,8 @@ def test_a_renewal_that_was_applied_but_answered_with_a_conflict_keeps_the_claim
     assert lease.stop() == store.get(claim.user)
 
 
-class TimeoutAfterWrite(FakeStateStore):
-    """A write the server applied but whose answer timed out, once, on write ``at``."""
-
-    def __init__(self, at: int) -> None:
-        super().__init__()
-        self.at = at
-
-    def put(self, state: UserState, version: str | None) -> str:
-        new_version = super().put(state, version)
-        if self.writes == self.at:
-            raise TimeoutError("the answer was lost")
-        return new_version
-
-
 def test_a_release_after_a_renewal_whose_answer_was_lost_still_records_the_outcome() -> None:
-    store, clock = TimeoutAfterWrite(at=2), FakeClock()
+    store, clock = AnswerLost(2, TimeoutError("the answer was lost")), FakeClock()
     claim = UserState(user="upn:jane@contoso.com", lock_owner="me", lock_drop="a.jpg|1")
     lease = Lease(store, claim, store.put(claim, None), seconds=30, now=clock.now)
     lease.renew()  # applied, but the lease still holds the version before it

@@ -194,9 +194,9 @@ def _process(content: bytes, ref: UserRef, state: UserState, lost: Callable[[], 
              info: DropInfo, options: SyncOptions, deps: SyncDeps) -> Outcome:
     """Check, resolve and upload one downloaded drop; ``state`` is the user's as claimed and
     ``lost`` says whether the claim was taken over meanwhile."""
-    deadline = deps.api_deadline() if deps.api_deadline else None  # from the first API call
     try:
         prepared = prepare_photo(content, options.image)
+        deadline = deps.api_deadline() if deps.api_deadline else None  # from the first API call
         with _bounded(deadline):
             target = (deps.resolver or Resolver(deps.api, employee_ttl=0)).resolve(ref)
     except PermanentError as exc:

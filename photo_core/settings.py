@@ -41,7 +41,14 @@ IMAGE_SETTING_NAMES = {
     "max_input_bytes": "PHOTO_MAX_BLOB_BYTES",
 }
 _TABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,62}")
-_CONNECTION_STRING = re.compile(r"(?:\s*[A-Za-z]+\s*=[^;]*;?)+")
+_SETTING_NAME = re.compile(r"\s*[A-Za-z]+\s*")
+
+
+def _is_connection_string(value: str) -> bool:
+    """Name=value pairs separated by ';', read the way the storage SDK reads them."""
+    parts = value.rstrip(";").split(";")
+    return all(_SETTING_NAME.fullmatch(part.partition("=")[0]) and "=" in part
+               for part in parts)
 # A tenant id (GUID) or domain: it becomes a path segment of the authority URL.
 _TENANT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,253}[A-Za-z0-9])?")
 
@@ -306,7 +313,8 @@ class _Reader:
             workers=self.number("PHOTO_RECONCILE_WORKERS", d.workers, int, 1,
                                 MAX_RECONCILE_WORKERS),
             deadline_seconds=self.number("PHOTO_RECONCILE_DEADLINE_SECONDS", d.deadline_seconds,
-                                         float, 10, 3600),
+                                         float, 10, MAX_RETRY_BUDGET_SECONDS,
+                                         _FITS_FUNCTION_TIMEOUT),
         )
 
     def storage(self, required: bool) -> StorageSettings:
@@ -327,7 +335,7 @@ class _Reader:
             self.problems.append("PHOTO_REJECTED_ACTION cannot be delete: HR needs the file "
                                  "to see what was wrong; use keep or move")
         connection = self.text(prefix)
-        if connection and not _CONNECTION_STRING.fullmatch(connection):
+        if connection and not _is_connection_string(connection):
             self.problems.append(f"{prefix} is not a storage connection string (Name=value "
                                  "pairs separated by ';'); its value is not shown")
         storage = StorageSettings(

@@ -235,3 +235,17 @@ def test_a_storage_connection_that_is_not_a_connection_string_is_refused_unshown
     Settings.from_env({"PhotoStorage": "UseDevelopmentStorage=true"})
     Settings.from_env({"PhotoStorage": "DefaultEndpointsProtocol=https;AccountName=a;"
                                        "AccountKey=abc==;EndpointSuffix=core.windows.net"})
+
+
+@pytest.mark.parametrize("value", [
+    "BlobEndpoint=https://a.blob.core.windows.net;SharedAccessSignature=" + "&".join(
+        f"p{i}=v{i}" for i in range(16)) + ";;",  # a SAS with many parameters, and ';;'
+    " AccountName = a ; AccountKey=abc== ;",
+])
+def test_connection_strings_the_sdk_reads_are_accepted_at_once(value: str) -> None:
+    Settings.from_env({"PhotoStorage": value})
+
+
+def test_a_reconcile_deadline_past_the_function_timeout_is_refused() -> None:
+    with pytest.raises(SettingsError, match="PHOTO_RECONCILE_DEADLINE_SECONDS"):
+        Settings.from_env({"PHOTO_RECONCILE_DEADLINE_SECONDS": "600"})

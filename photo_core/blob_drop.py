@@ -33,13 +33,9 @@ logger = logging.getLogger(__name__)
 META_PREFIX = "photosync_"
 TAG_STATUS = "photosync-status"
 TAG_REASON = "photosync-reason"
-# The version (ETag) the outcome was written on. Copy Blob carries metadata, so a copy of a
-# recorded blob (say a moved drop copied back to be applied again) carries the marker too; its
-# ETag differs from this tag, so the marker is not taken for the copy's.
-TAG_VERSION = "photosync-etag"
 MAX_BLOB_TAGS = 10  # Azure's limit of index tags per blob
-CLOCK_TOLERANCE = timedelta(seconds=60)
-OUR_TAGS = (TAG_STATUS, TAG_REASON, TAG_VERSION)
+CLOCK_TOLERANCE = timedelta(seconds=5)  # Azure's hosts keep time to well within it
+OUR_TAGS = (TAG_STATUS, TAG_REASON)
 _META_SAFE = " @.'-_:,;()=+!~*"
 
 
@@ -72,8 +68,7 @@ class AzureBlobDrop:
         self._tags = None
         recorded = _recorded(self._metadata)
         if recorded is not None:
-            tags = self._current_tags()  # read only when the blob has any
-            recorded = for_this_version(recorded, tags, props.etag, props.creation_time)
+            recorded = for_this_version(recorded, props.creation_time)
         return DropInfo(
             name=self._blob.blob_name,
             size=props.size,
@@ -124,8 +119,7 @@ class AzureBlobDrop:
         """Set the outcome tags, keeping any tags of HR's own. A blob may carry at most
         ``MAX_BLOB_TAGS``; when HR's own leave no room for ours, the outcome stays in the
         metadata only (a failed drop over tags would be retried into the poison queue)."""
-        tags = {**self._current_tags(), TAG_STATUS: status.value, TAG_REASON: reason or "none",
-                TAG_VERSION: _tag_etag(self._etag)}
+        tags = {**self._current_tags(), TAG_STATUS: status.value, TAG_REASON: reason or "none"}
         if len(tags) > MAX_BLOB_TAGS:
             logger.warning("drop %s carries %d index tags of its own; no room for the outcome "
                            "tags (its outcome is in its metadata)", self._blob.blob_name,
@@ -176,12 +170,10 @@ class AzureDropSource:
     def list(self, prefix: str | None) -> Iterator[Listing]:
         from photo_core.reconcile import Listing
 
-        for blob in self._container.list_blobs(name_starts_with=prefix,
-                                               include=["metadata", "tags"]):
+        for blob in self._container.list_blobs(name_starts_with=prefix, include=["metadata"]):
             recorded = _recorded(dict(blob.metadata or {}))
             if recorded is not None:
-                recorded = for_this_version(recorded, dict(blob.tags or {}), blob.etag,
-                                            blob.creation_time)
+                recorded = for_this_version(recorded, blob.creation_time)
             yield Listing(blob.name, content_modified(blob.name, blob.last_modified, recorded),
                           recorded)
 
@@ -215,27 +207,18 @@ def mapping_fetcher(container: ContainerClient, path: str,
     return fetch
 
 
-def for_this_version(recorded: RecordedOutcome, tags: dict[str, str], etag: str | None,
-                     created: datetime | None) -> RecordedOutcome | None:
+def for_this_version(recorded: RecordedOutcome, created: datetime | None
+                     ) -> RecordedOutcome | None:
     """The marker, if it was written on this blob; ``None`` for one that came with a copy.
 
-    Copy Blob takes metadata along (tags only when asked), and a copy is a blob of its own: a new
-    ETag and a creation time after the outcome was written. With our version tag, the ETag must
-    match it. Without it (a marker from before versions were tagged, an invocation that stopped
-    between the metadata and the tags, HR's own tags leaving no room, or HR replacing the tags),
-    the blob must be older than the outcome, give or take ``CLOCK_TOLERANCE`` between the host's
-    clock and storage's."""
-    version = tags.get(TAG_VERSION)
-    if version is not None:
-        return recorded if version == _tag_etag(etag) else None
+    Copy Blob takes metadata along, so a processed drop copied back carries its marker; but a
+    copy is a blob of its own, created after the outcome was written. The blob's creation time
+    tells them apart (``CLOCK_TOLERANCE`` allowed between the host's clock and storage's). An
+    edit of the blob's metadata or properties keeps its creation time, and its marker: the
+    content is the one processed, and ordering keeps the content's own time."""
     if recorded.at is None or created is None:
         return recorded
     return recorded if created <= recorded.at + CLOCK_TOLERANCE else None
-
-
-def _tag_etag(etag: str | None) -> str:
-    """An ETag as a tag value (tags refuse the quotes ETags come in)."""
-    return (etag or "").strip('"')
 
 
 def content_modified(name: str, last_modified: datetime,

@@ -152,8 +152,8 @@ def reconcile(source: DropSource, sync: SyncOptions, deps_for: Callable[[], Sync
         except Exception:
             logger.exception("reconcile: %s failed", listing.name)
             with lock:
-                summary.failed += 1
-                left.append(listing.name)
+                summary.failed += 1  # not kept in ``left``: a blob that fails every time
+                # would hold the walk at itself every night
         if progress:
             progress(summary)
 
@@ -168,7 +168,7 @@ def reconcile(source: DropSource, sync: SyncOptions, deps_for: Callable[[], Sync
 
     cursor = WalkCursor(state, options.prefix) if options.resume else None
     start = cursor.position() if cursor else None
-    left: list[str] = []  # deferred or failed: the next run must not start after them
+    left: list[str] = []  # deferred or not reached: the next run must not start after them
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for listing in source.list(options.prefix):
             if start is not None and listing.name < start:
@@ -190,7 +190,8 @@ def reconcile(source: DropSource, sync: SyncOptions, deps_for: Callable[[], Sync
 
 class WalkCursor:
     """Where the next walk starts: the first blob name a run left undone (not examined before
-    its deadline, or deferred, or failed), kept in the state table as a row of its own
+    its deadline, or deferred; a failure is logged and passed), kept in the state table as a row
+    of its own
     (``reconcile:<prefix>``, a key no user reference can have). A walk that leaves nothing
     undone clears it, so the next run starts from the beginning again."""
 

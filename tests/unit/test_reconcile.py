@@ -227,3 +227,22 @@ def test_a_resumed_walk_starts_again_at_a_drop_its_last_run_deferred(world: Worl
     reconcile(source, SYNC, deps, ReconcileOptions(workers=1, limit=3, resume=True))
     assert sorted(user for user, _ in api.uploads) == [f"u{i}@contoso.com" for i in range(5)]
     assert state.get("reconcile:")[0].last_blob_name is None  # type: ignore[index]
+
+
+def test_a_drop_that_fails_every_night_does_not_hold_the_walk_at_itself(world: World) -> None:
+    api, state, clock = world
+    source = FakeDropSource([FakeDrop("a-broken@contoso.com.jpg", jpeg())]
+                            + [FakeDrop(f"u{i}@contoso.com.jpg", jpeg()) for i in range(4)])
+
+    class Broken(FakePhotoApi):
+        def set_photo(self, user: UserRef, jpeg: bytes) -> None:
+            if user.value.startswith("a-broken"):
+                raise RuntimeError("a bug, not a transient failure")
+            api.set_photo(user, jpeg)
+
+    def deps() -> SyncDeps:
+        return SyncDeps(api=Broken(), state=state, now=clock.now, sleep=clock.sleep, owner="r")
+
+    for _ in range(3):
+        reconcile(source, SYNC, deps, ReconcileOptions(workers=1, limit=2, resume=True))
+    assert sorted(user for user, _ in api.uploads) == [f"u{i}@contoso.com" for i in range(4)]

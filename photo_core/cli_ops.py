@@ -183,7 +183,9 @@ def _table(out: TextIO, rows: list[tuple[str, ...]]) -> None:
 def _printable(cell: str) -> str:
     """A cell for the terminal: blob names and messages come from HR, and a control character
     (an escape sequence, a carriage return) would act on the operator's terminal."""
-    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in cell)
+    return "".join(ch if ch.isprintable() else
+                   f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
+                   for ch in cell)
 
 
 def storage_failure(exc: AzureError, configured: Sequence[str]) -> str:

@@ -55,6 +55,10 @@ CLOUD_ENDPOINTS: dict[Cloud, CloudEndpoints] = {
 }
 
 
+# Microsoft API hosts of clouds photo-sync has no PHOTO_CLOUD for (their tokens are for another
+# audience than any it asks for).
+UNSUPPORTED_API_HOSTS = frozenset({"dod-graph.microsoft.us"})
+
 # Microsoft's own API hosts, each with the cloud and dialect it serves (other hosts, such as a
 # local emulator or a proxy, are taken as configured).
 API_HOSTS: dict[str, tuple[Cloud, Dialect]] = {

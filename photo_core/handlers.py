@@ -31,18 +31,27 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# What a drop needs after its last photo API call: release, metadata, tags, log, disposal.
+WRAP_UP_SECONDS = 20.0
+
+
 def handle_drop(blob: BlobClient) -> Outcome:
     services = app_services()
     drop = AzureBlobDrop(pooled(blob), services.blobs.get_container_client)
-    outcome = sync_drop(drop, services.sync_options, drop_deps())
+    # Whatever the claim wait, the drop's photo API calls end inside the function timeout.
+    invocation_end = Deadline.after(FUNCTION_TIMEOUT_SECONDS - WRAP_UP_SECONDS, services.clock)
+    deps = replace(drop_deps(),
+                   api_deadline=lambda: services.drop_deadline().sooner(invocation_end))
+    outcome = sync_drop(drop, services.sync_options, deps)
     _forget_changed(services, outcome)
     return outcome
 
 
 def _forget_changed(services: AppServices, outcome: Outcome | None) -> None:
     """This process's lookups see a photo it changed at once."""
-    if outcome is None or outcome.status not in (Status.UPLOADED, Status.PHOTO_DELETED):
-        return
+    if outcome is None or outcome.user is None or \
+            outcome.status not in (Status.UPLOADED, Status.PHOTO_DELETED):
+        return  # nothing changed (a duplicate delivery's outcome names no user)
     target = outcome.target.value if outcome.target else outcome.user
     if outcome.user and target and target.lower() == outcome.user.lower():
         services.lookup_cache.forget(outcome.user)
@@ -100,8 +109,7 @@ def handle_reconcile(options: ReconcileOptions | None = None,
         options = ReconcileOptions(workers=settings.reconcile.workers,
                                    deadline_seconds=settings.reconcile.deadline_seconds,
                                    resume=not services.sync_options.dry_run)
-        timer_end = Deadline.after(FUNCTION_TIMEOUT_SECONDS - TIMER_WRAP_UP_SECONDS,
-                                   services.clock)
+        timer_end = Deadline.after(FUNCTION_TIMEOUT_SECONDS - WRAP_UP_SECONDS, services.clock)
 
         def deps_for() -> SyncDeps:
             return replace(drop_deps(),
@@ -112,8 +120,6 @@ def handle_reconcile(options: ReconcileOptions | None = None,
                      on_outcome=lambda outcome: _forget_changed(services, outcome))
 
 
-# What a timer's drop needs after its last photo API call: release, metadata, tags, log.
-TIMER_WRAP_UP_SECONDS = 20.0
 
 
 def handle_blob_deleted(event_type: str, subject: str) -> Outcome | None:

@@ -104,8 +104,8 @@ class LookupCache:
     def forget(self, user: str) -> None:
         """Drop every answer about ``user`` (any reference kind whose value matches,
         case-insensitively), e.g. after this process uploaded a new photo for them."""
-        now = self._clock()
         with self._lock:
+            now = self._clock()  # under the lock: marks only ever move forward
             for key in list(self._by_user.get(user.lower(), ())):
                 self._drop(key)
             self._forgotten[user.lower()] = now
@@ -117,8 +117,8 @@ class LookupCache:
         """Drop every answer: after a change whose user cannot be told by the references
         answers are kept under (a photo dropped by employee id went to an object id, while
         lookups may name the same user by UPN)."""
-        now = self._clock()
         with self._lock:
+            now = self._clock()
             self._entries.clear()
             self._by_user.clear()
             self._forgotten.clear()

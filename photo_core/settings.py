@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from photo_core.dialects import (
     API_HOSTS,
     CLOUD_ENDPOINTS,
+    UNSUPPORTED_API_HOSTS,
     Cloud,
     Dialect,
     default_base_url,
@@ -378,7 +379,11 @@ class _Reader:
         if ca_bundle and not os.path.isfile(ca_bundle):
             self.problems.append("PHOTO_CA_BUNDLE does not name a readable file")
         base_url = self.https_url("PHOTO_API_BASE_URL", default_base_url(dialect, cloud))
-        served_by = API_HOSTS.get(urlsplit(base_url).hostname or "")
+        host = urlsplit(base_url).hostname or ""
+        if host in UNSUPPORTED_API_HOSTS:
+            self.problems.append(f"PHOTO_API_BASE_URL is {host}, a Microsoft cloud photo-sync "
+                                 "has no PHOTO_CLOUD for")
+        served_by = API_HOSTS.get(host)
         if served_by is not None and served_by != (cloud, dialect):
             self.problems.append(
                 f"PHOTO_API_BASE_URL is a {served_by[1].value} host of the {served_by[0].value} "

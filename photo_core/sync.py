@@ -204,7 +204,8 @@ def _process(content: bytes, ref: UserRef, state: UserState, lost: Callable[[], 
     actions = tuple(a.code for a in prepared.actions)
     # The photo on record went to this same user (an id may name someone else by now: then
     # the photo has not reached whom it names, whatever its hash).
-    same_user = state.photo_target in (None, target.stored)
+    recorded_target = UserRef.parse(state.photo_target) if state.photo_target else None
+    same_user = recorded_target is None or recorded_target.key == target.key
     if same_user and (state.last_blob_name, state.last_blob_etag, state.last_status) == \
             (info.name, info.etag, Status.UPLOADED.value) and \
             state.content_sha256 == prepared.sha256:

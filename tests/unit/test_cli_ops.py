@@ -73,3 +73,6 @@ def test_a_table_cell_never_sends_control_characters_to_the_terminal() -> None:
     _table(out, [("blob", "reason"), ("evil\x1b[2J\r.jpg", "not_jpeg")])
     assert "\x1b" not in out.getvalue() and "\r" not in out.getvalue()
     assert "evil\\x1b[2J\\x0d.jpg" in out.getvalue()
+    out = io.StringIO()
+    _table(out, [("blob",), ("gpj.\u202eevil",)])
+    assert "gpj.\\u202eevil" in out.getvalue()

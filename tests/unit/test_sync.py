@@ -321,6 +321,16 @@ def test_a_drops_api_deadline_starts_at_its_first_api_call_not_before_the_claim_
     assert api.deadlines == [deadline]
 
 
+def test_the_same_photo_for_the_same_user_in_another_case_is_unchanged(
+    api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
+) -> None:
+    photo = jpeg()
+    sync_drop(FakeDrop("Jane.Doe@contoso.com.jpg", photo), OPTIONS, deps(api, state, clock))
+    again = sync_drop(FakeDrop(f"2026/{JANE}.jpg", photo), OPTIONS, deps(api, state, clock))
+    assert (again.status, again.reason) == (Status.UNCHANGED, "same_content")
+    assert len(api.uploads) == 1
+
+
 def test_rejected_drops_can_be_moved_aside(
     api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
 ) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -80,7 +79,7 @@ def lookup_photo(text: str, naming: NamingRules, api: PhotoApi, state: StateStor
         if hit is not None:
             return hit.result
         started = cache.started()
-    with _bounded(deadline):
+    with within(deadline):
         target = resolver.resolve(ref)
         metadata = api.get_metadata(target)
         sizes = tuple(m.size_id for m in api.list_sizes(target)) if metadata else ()
@@ -101,16 +100,12 @@ def photo_bytes(text: str, size: str | None, naming: NamingRules, api: PhotoApi,
         except ValueError as exc:
             raise InvalidUserReference(str(exc), code="invalid_size") from exc
     ref = parse_reference(text, naming)
-    with _bounded(deadline):
+    with within(deadline):
         target = resolver.resolve(ref)
         content = api.get_photo(target, size)
     if content is None:
         raise UserNotFound(f"{text} has no photo", code="no_photo")
     return content
-
-
-def _bounded(deadline: Deadline | None) -> AbstractContextManager[object]:
-    return within(deadline) if deadline is not None else nullcontext()
 
 
 def _state_json(state: UserState | None) -> dict[str, Any] | None:

@@ -172,14 +172,14 @@ _current_deadline: ContextVar[Deadline | None] = ContextVar("photo_sync_deadline
 
 
 @contextmanager
-def within(deadline: Deadline) -> Iterator[Deadline]:
-    """Run the block under ``deadline`` (or under an enclosing one, if that ends sooner)."""
+def within(deadline: Deadline | None) -> Iterator[Deadline | None]:
+    """Run the block under ``deadline`` (or under an enclosing one, if that ends sooner);
+    ``None`` adds no bound of its own."""
     outer = _current_deadline.get()
-    if outer is not None and outer.remaining() < deadline.remaining():
-        deadline = outer
-    token = _current_deadline.set(deadline)
+    bound = deadline.sooner(outer) if deadline is not None else outer
+    token = _current_deadline.set(bound)
     try:
-        yield deadline
+        yield bound
     finally:
         _current_deadline.reset(token)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -162,10 +161,6 @@ def _superseded_outcome(info: DropInfo, deps: SyncDeps) -> Outcome:
                     "a newer drop for this user was already processed", None)
 
 
-def _bounded(deadline: Deadline | None) -> AbstractContextManager[object]:
-    return within(deadline) if deadline is not None else nullcontext()
-
-
 def _claimant(deps: SyncDeps, options: SyncOptions) -> Claimant:
     return Claimant(store=deps.state, owner=deps.owner, now=deps.now, sleep=deps.sleep,
                     seconds=options.lock_seconds, wait_seconds=options.lock_wait_seconds)
@@ -197,7 +192,7 @@ def _process(content: bytes, ref: UserRef, state: UserState, lost: Callable[[], 
     try:
         prepared = prepare_photo(content, options.image)
         deadline = deps.api_deadline() if deps.api_deadline else None  # from the first API call
-        with _bounded(deadline):
+        with within(deadline):
             target = (deps.resolver or Resolver(deps.api, employee_ttl=0)).resolve(ref)
     except PermanentError as exc:
         return _rejected(info, deps, exc.code, exc.message, ref)
@@ -224,7 +219,7 @@ def _process(content: bytes, ref: UserRef, state: UserState, lost: Callable[[], 
     if lost():
         raise UserBusy(f"the claim on {ref.key} was taken over; retrying later")
     try:
-        with _bounded(deadline):
+        with within(deadline):
             deps.api.set_photo(target, prepared.data)
     except PermanentError as exc:
         return _rejected(info, deps, exc.code, exc.message, ref)

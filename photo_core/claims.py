@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from photo_core.errors import TransientError
-from photo_core.lease import same_claim
+from photo_core.lease import still_held
 from photo_core.outcomes import Outcome, Status
 from photo_core.ports import DropInfo, StateConflict, StateStore, UserState
 
@@ -65,7 +65,7 @@ def claim(who: Claimant, user: str, info: DropInfo) -> tuple[UserState, str] | S
         state, version = current if current else (UserState(user=user), None)
         if state.source_modified and info.last_modified < state.source_modified:
             return SUPERSEDED
-        if held_by_other(state, who.owner, key, now):
+        if held_by_other(state, who.owner, now):
             if waited >= who.wait_seconds:
                 raise UserBusy(f"another drop for {user} is in progress")
             who.sleep(CLAIM_POLL_SECONDS)
@@ -82,7 +82,7 @@ def claim(who: Claimant, user: str, info: DropInfo) -> tuple[UserState, str] | S
                 raise UserBusy(f"could not claim {user}: its state keeps changing") from None
 
 
-def held_by_other(state: UserState, owner: str, drop: str, now: datetime) -> bool:
+def held_by_other(state: UserState, owner: str, now: datetime) -> bool:
     """A live claim by another invocation, even for this very drop version. A duplicate
     delivery (Event Grid retries, reconcile running beside events, a quick same-name overwrite)
     must wait too: taking over a live claim would let the holder's upload land after a newer
@@ -124,8 +124,8 @@ def release(store: StateStore, state: UserState, version: str, outcome: Outcome 
     except StateConflict:
         # The release may have met our own earlier write (a retried PUT): if the row still
         # holds this claim, release it at the row's version, or the outcome would be lost.
-        current = store.get(state.user)
-        if current is None or not same_claim(current[0], state):
+        current = still_held(store, state)
+        if current is None:
             logger.warning("claim on %s was taken over before release", state.user)
             return
         store.put(released, current[1])

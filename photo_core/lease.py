@@ -19,10 +19,15 @@ from photo_core.ports import StateConflict, StateStore, UserState
 logger = logging.getLogger(__name__)
 
 
-def same_claim(row: UserState, claim: UserState) -> bool:
-    """Whether ``row`` still carries ``claim``: the same holder, for the same drop."""
-    return row.lock_owner is not None and (row.lock_owner, row.lock_drop) == \
-        (claim.lock_owner, claim.lock_drop)
+def still_held(store: StateStore, claim: UserState) -> tuple[UserState, str] | None:
+    """The user's row and its version, if it still carries ``claim`` (the same holder, for the
+    same drop). A write can succeed on the server and still come back as a conflict: a
+    timed-out PUT retried by the SDK meets the ETag its own first attempt changed."""
+    current = store.get(claim.user)
+    if current is None or current[0].lock_owner is None or \
+            (current[0].lock_owner, current[0].lock_drop) != (claim.lock_owner, claim.lock_drop):
+        return None
+    return current
 
 
 class Lease:
@@ -76,11 +81,10 @@ class Lease:
                                exc_info=True)
 
     def _adopt_own_write(self) -> bool:
-        """After a conflict, whether the row still holds this claim. A write can succeed on the
-        server and still come back as a conflict: a timed-out PUT retried by the SDK meets the
-        ETag its own first attempt changed. Then the claim is ours, at the row's new version."""
-        current = self._store.get(self._state.user)
-        if current is None or not same_claim(current[0], self._state):
+        """After a conflict, whether the claim is still ours (see :func:`still_held`); if so
+        it is carried on at the row's new version."""
+        current = still_held(self._store, self._state)
+        if current is None:
             return False
         self._state, self._version = current
         return True

@@ -66,16 +66,10 @@ class AzureBlobDrop:
         self._metadata = dict(props.metadata or {})
         self._tag_count = props.tag_count or 0
         self._tags = None
-        recorded = _recorded(self._metadata)
-        if recorded is not None:
-            recorded = for_this_version(recorded, props.creation_time)
-        return DropInfo(
-            name=self._blob.blob_name,
-            size=props.size,
-            etag=props.etag,
-            last_modified=content_modified(self._blob.blob_name, props.last_modified, recorded),
-            recorded=recorded,
-        )
+        recorded, written = _marker(self._blob.blob_name, self._metadata, props.creation_time,
+                                    props.last_modified)
+        return DropInfo(name=self._blob.blob_name, size=props.size, etag=props.etag,
+                        last_modified=written, recorded=recorded)
 
     def read(self) -> bytes:
         try:
@@ -171,11 +165,9 @@ class AzureDropSource:
         from photo_core.reconcile import Listing
 
         for blob in self._container.list_blobs(name_starts_with=prefix, include=["metadata"]):
-            recorded = _recorded(dict(blob.metadata or {}))
-            if recorded is not None:
-                recorded = for_this_version(recorded, blob.creation_time)
-            yield Listing(blob.name, content_modified(blob.name, blob.last_modified, recorded),
-                          recorded)
+            recorded, written = _marker(blob.name, dict(blob.metadata or {}),
+                                        blob.creation_time, blob.last_modified)
+            yield Listing(blob.name, written, recorded)
 
     def open(self, name: str) -> AzureBlobDrop:
         return AzureBlobDrop(self._container.get_blob_client(name), self._containers)
@@ -205,6 +197,15 @@ def mapping_fetcher(container: ContainerClient, path: str,
                 f"the mapping file {container.container_name}/{path} does not exist") from exc
 
     return fetch
+
+
+def _marker(name: str, metadata: dict[str, str], created: datetime | None,
+            last_modified: datetime) -> tuple[RecordedOutcome | None, datetime]:
+    """A blob's outcome marker, if it is this blob's own, and when its content was written."""
+    recorded = _recorded(metadata)
+    if recorded is not None:
+        recorded = for_this_version(recorded, created)
+    return recorded, content_modified(name, last_modified, recorded)
 
 
 def for_this_version(recorded: RecordedOutcome, created: datetime | None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -38,13 +38,15 @@ WRAP_UP_SECONDS = 20.0
 def handle_drop(blob: BlobClient) -> Outcome:
     services = app_services()
     drop = AzureBlobDrop(pooled(blob), services.blobs.get_container_client)
-    # Whatever the claim wait, the drop's photo API calls end inside the function timeout.
-    invocation_end = Deadline.after(FUNCTION_TIMEOUT_SECONDS - WRAP_UP_SECONDS, services.clock)
-    deps = replace(drop_deps(),
-                   api_deadline=lambda: services.drop_deadline().sooner(invocation_end))
-    outcome = sync_drop(drop, services.sync_options, deps)
+    outcome = sync_drop(drop, services.sync_options, drop_deps(_invocation_end()))
     _forget_changed(services, outcome)
     return outcome
+
+
+def _invocation_end() -> Deadline:
+    """When an invocation's photo API calls must be done: inside the function timeout, with
+    ``WRAP_UP_SECONDS`` left to record the outcome, whatever the drop waited for its claim."""
+    return Deadline.after(FUNCTION_TIMEOUT_SECONDS - WRAP_UP_SECONDS, app_services().clock)
 
 
 def _forget_changed(services: AppServices, outcome: Outcome | None) -> None:
@@ -53,7 +55,7 @@ def _forget_changed(services: AppServices, outcome: Outcome | None) -> None:
             outcome.status not in (Status.UPLOADED, Status.PHOTO_DELETED):
         return  # nothing changed (a duplicate delivery's outcome names no user)
     target = outcome.target.value if outcome.target else outcome.user
-    if outcome.user and target and target.lower() == outcome.user.lower():
+    if target.lower() == outcome.user.lower():
         services.lookup_cache.forget(outcome.user)
     else:  # an id resolved to someone lookups may name otherwise (by UPN, by object id)
         services.lookup_cache.forget_all()
@@ -87,12 +89,13 @@ def handle_photo(user: str, size: str | None) -> PhotoContent:
                        services.resolver, deadline=services.lookup_deadline())
 
 
-def drop_deps() -> SyncDeps:
-    """Per-drop dependencies: the shared services and a fresh claim owner."""
+def drop_deps(ends_by: Deadline | None = None) -> SyncDeps:
+    """Per-drop dependencies: the shared services and a fresh claim owner. The drop's photo API
+    calls share one retry budget, ended by ``ends_by`` if that comes sooner."""
     services = app_services()
     return SyncDeps(api=services.photo_api, state=services.state, now=utcnow, sleep=time.sleep,
                     owner=uuid.uuid4().hex, log=services.log, resolver=services.resolver,
-                    api_deadline=services.drop_deadline)
+                    api_deadline=lambda: services.drop_deadline().sooner(ends_by))
 
 
 def handle_reconcile(options: ReconcileOptions | None = None,
@@ -101,7 +104,7 @@ def handle_reconcile(options: ReconcileOptions | None = None,
     """Walk the drop container and process what needs it (see ``photo_core.reconcile``)."""
     services = app_services()
     settings = services.settings
-    deps_for = drop_deps
+    ends_by = None
     if options is None:
         # The timer: it stops starting drops at its deadline and carries on where the last
         # night stopped; a drop it started still ends its photo API calls inside the function
@@ -109,17 +112,14 @@ def handle_reconcile(options: ReconcileOptions | None = None,
         options = ReconcileOptions(workers=settings.reconcile.workers,
                                    deadline_seconds=settings.reconcile.deadline_seconds,
                                    resume=not services.sync_options.dry_run)
-        timer_end = Deadline.after(FUNCTION_TIMEOUT_SECONDS - WRAP_UP_SECONDS, services.clock)
+        ends_by = _invocation_end()
 
-        def deps_for() -> SyncDeps:
-            return replace(drop_deps(),
-                           api_deadline=lambda: services.drop_deadline().sooner(timer_end))
+    def deps_for() -> SyncDeps:
+        return drop_deps(ends_by)
 
     source = AzureDropSource(services.drop_container, services.blobs.get_container_client)
     return reconcile(source, services.sync_options, deps_for, options, progress,
                      on_outcome=lambda outcome: _forget_changed(services, outcome))
-
-
 
 
 def handle_blob_deleted(event_type: str, subject: str) -> Outcome | None:

@@ -16,13 +16,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from photo_core.claims import Claimant, Superseded, claim, release, release_quietly
+from photo_core.claims import Superseded, claim, release, release_quietly
 from photo_core.errors import PermanentError
 from photo_core.lease import Lease
-from photo_core.naming import NamingRules, UserRef, UserRefKind, parse_blob_name
+from photo_core.naming import UserRef, UserRefKind, parse_blob_name
 from photo_core.outcomes import Outcome, Status
 from photo_core.ports import DropInfo, StateConflict, UserState
-from photo_core.sync import SyncDeps, append_to_log
+from photo_core.sync import SyncDeps, SyncOptions, append_to_log, claimant
 
 logger = logging.getLogger(__name__)
 
@@ -34,10 +34,7 @@ _SUBJECT = re.compile(r"/blobServices/default/containers/(?P<container>[^/]+)/bl
 class DeletionOptions:
     enabled: bool
     drop_container: str
-    naming: NamingRules
-    dry_run: bool = False  # say what would be removed; remove and write nothing
-    lock_seconds: float = 30.0  # the per-user claim, as for drops (SyncOptions)
-    lock_wait_seconds: float = 45.0
+    sync: SyncOptions  # the drops' naming rules, claim timings and dry run, shared
 
 
 def blob_deleted(event_type: str, subject: str, options: DeletionOptions, deps: SyncDeps,
@@ -54,7 +51,7 @@ def blob_deleted(event_type: str, subject: str, options: DeletionOptions, deps: 
     if not options.enabled:
         logger.info("drop %s was deleted; deletion sync is off, so no photo is removed", name)
         return None
-    ref = parse_blob_name(name, options.naming)
+    ref = parse_blob_name(name, options.sync.naming)
     if not isinstance(ref, UserRef):
         return None
     current = deps.state.get(ref.key)
@@ -70,7 +67,7 @@ def blob_deleted(event_type: str, subject: str, options: DeletionOptions, deps: 
         logger.warning("deleted drop %s gave %s's photo before photo-sync kept who it went to; "
                        "not removed (remove it by hand if it should go)", name, ref.value)
         return None
-    if options.dry_run:
+    if options.sync.dry_run:
         logger.info("dry run: drop %s was deleted; the photo of %s would be removed", name,
                     target.value)
         return None
@@ -81,13 +78,13 @@ def blob_deleted(event_type: str, subject: str, options: DeletionOptions, deps: 
 def _remove_under_claim(name: str, ref: UserRef, target: UserRef, etag: str | None,
                         options: DeletionOptions, deps: SyncDeps,
                         blob_exists: Callable[[str], bool]) -> Outcome | None:
-    claimant = Claimant(store=deps.state, owner=deps.owner, now=deps.now, sleep=deps.sleep,
-                        seconds=options.lock_seconds, wait_seconds=options.lock_wait_seconds)
     # A deletion is never older than what was applied: it is dated now.
-    claimed = claim(claimant, ref.key, DropInfo(name, 0, "deleted", deps.now()))
+    claimed = claim(claimant(deps, options.sync), ref.key, DropInfo(name, 0, "deleted",
+                                                                     deps.now()))
     if isinstance(claimed, Superseded):
         return None
-    lease = Lease(deps.state, *claimed, seconds=options.lock_seconds, now=deps.now).start()
+    lease = Lease(deps.state, *claimed, seconds=options.sync.lock_seconds,
+                  now=deps.now).start()
     try:
         # Meanwhile a newer drop may have been applied, or the same name uploaded again.
         if not _is_photo_source(lease.state, name) or lease.state.last_blob_etag != etag or \

@@ -126,12 +126,8 @@ def handle_blob_deleted(event_type: str, subject: str) -> Outcome | None:
     """HR deleted a blob: with deletion sync on, remove the photo it was the source of."""
     services = app_services()
     storage = services.settings.storage
-    sync = services.sync_options
     options = DeletionOptions(enabled=storage.delete_photo_on_blob_delete,
-                              drop_container=storage.drop_container,
-                              naming=services.settings.naming, dry_run=sync.dry_run,
-                              lock_seconds=sync.lock_seconds,
-                              lock_wait_seconds=sync.lock_wait_seconds)
+                              drop_container=storage.drop_container, sync=services.sync_options)
     def exists(name: str) -> bool:
         return bool(services.drop_container.get_blob_client(name).exists())
 

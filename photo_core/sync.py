@@ -34,7 +34,7 @@ from photo_core.ports import (
 )
 from photo_core.retry import Deadline, within
 
-__all__ = ["SyncDeps", "SyncOptions", "UserBusy", "append_to_log", "sync_drop"]
+__all__ = ["SyncDeps", "SyncOptions", "UserBusy", "append_to_log", "claimant", "sync_drop"]
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ def _sync_version(drop: Drop, options: SyncOptions, deps: SyncDeps,
         return _finish(drop, info, deps, rejected, options, None)
     if options.dry_run:
         return _dry_run(drop, info, ref, options, deps)
-    claimed = claim(_claimant(deps, options), ref.key, info)
+    claimed = claim(claimant(deps, options), ref.key, info)
     if isinstance(claimed, Superseded):
         return _superseded(drop, info, deps, _superseded_outcome(info, deps), options, ref)
     state, version = claimed
@@ -161,7 +161,9 @@ def _superseded_outcome(info: DropInfo, deps: SyncDeps) -> Outcome:
                     "a newer drop for this user was already processed", None)
 
 
-def _claimant(deps: SyncDeps, options: SyncOptions) -> Claimant:
+def claimant(deps: SyncDeps, options: SyncOptions) -> Claimant:
+    """Who claims a user for a drop (or a deletion): this invocation, with the options'
+    claim timings."""
     return Claimant(store=deps.state, owner=deps.owner, now=deps.now, sleep=deps.sleep,
                     seconds=options.lock_seconds, wait_seconds=options.lock_wait_seconds)
 

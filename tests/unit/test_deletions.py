@@ -25,7 +25,8 @@ from tests.unit.fakes import (
 )
 
 JANE = "jane@contoso.com"
-ON = DeletionOptions(enabled=True, drop_container="hr-photos", naming=NamingRules())
+ON = DeletionOptions(enabled=True, drop_container="hr-photos",
+                     sync=SyncOptions(naming=NamingRules(), image=ImagePolicy()))
 
 
 def subject(name: str, container: str = "hr-photos") -> str:
@@ -70,7 +71,7 @@ def test_an_unavailable_outcome_log_costs_a_report_line_not_a_redelivered_deleti
 
 def test_off_by_default_nothing_happens(deps: SyncDeps) -> None:
     synced(deps, f"{JANE}.jpg")
-    off = DeletionOptions(enabled=False, drop_container="hr-photos", naming=NamingRules())
+    off = replace(ON, enabled=False)
     assert blob_deleted(BLOB_DELETED, subject(f"{JANE}.jpg"), off, deps, gone) is None
     assert deps.api.deletions == []  # type: ignore[attr-defined]
 
@@ -103,6 +104,7 @@ def test_a_permanent_failure_is_recorded_not_raised(deps: SyncDeps) -> None:
 
 
 HR_MAPPING = NamingRules(mapping_mode=True)
+HR_ON = replace(ON, sync=replace(ON.sync, naming=HR_MAPPING))
 
 
 class FakeMapping:
@@ -125,7 +127,7 @@ def test_the_photo_is_removed_from_whom_it_went_to_even_after_the_mapping_was_co
     sync_drop(FakeDrop("HR-0042.jpg", jpeg()), SyncOptions(naming=HR_MAPPING, image=ImagePolicy()),
               run)
     mapping.rows["HR-0042"] = "alice@contoso.com"  # HR fixes the wrong row, then deletes
-    options = replace(ON, naming=HR_MAPPING)
+    options = HR_ON
     outcome = blob_deleted(BLOB_DELETED, subject("HR-0042.jpg"), options, run, gone)
     assert outcome is not None and outcome.status is Status.PHOTO_DELETED
     assert deps.api.deletions == ["bob@contoso.com"]  # type: ignore[attr-defined]
@@ -136,7 +138,7 @@ def test_an_hr_id_photo_recorded_without_its_target_is_not_removed_by_guessing(
 ) -> None:
     deps.state.put(UserState(user="hr_id:hr-0042", last_status="uploaded",
                              last_blob_name="HR-0042.jpg"), None)
-    options = replace(ON, naming=HR_MAPPING)
+    options = HR_ON
     run = replace(deps, resolver=FakeMapping({"HR-0042": "alice@contoso.com"}))
     assert blob_deleted(BLOB_DELETED, subject("HR-0042.jpg"), options, run, gone) is None
     assert deps.api.deletions == []  # type: ignore[attr-defined]
@@ -170,8 +172,8 @@ def test_a_deletion_waits_for_a_drop_in_progress_and_then_leaves_its_newer_photo
 def test_a_dry_run_removes_and_writes_nothing(deps: SyncDeps) -> None:
     synced(deps, f"{JANE}.jpg")
     before = deps.state.get(f"upn:{JANE}")
-    outcome = blob_deleted(BLOB_DELETED, subject(f"{JANE}.jpg"), replace(ON, dry_run=True), deps,
-                           gone)
+    dry = replace(ON, sync=replace(ON.sync, dry_run=True))
+    outcome = blob_deleted(BLOB_DELETED, subject(f"{JANE}.jpg"), dry, deps, gone)
     assert outcome is None
     assert deps.api.deletions == []  # type: ignore[attr-defined]
     assert deps.state.get(f"upn:{JANE}") == before
@@ -191,7 +193,7 @@ def test_the_same_photo_dropped_again_for_an_id_that_now_names_someone_else_goes
     assert [user for user, _ in deps.api.uploads] == [  # type: ignore[attr-defined]
         "bob@contoso.com", "alice@contoso.com"]
     outcome = blob_deleted(BLOB_DELETED, subject("2026/HR-0042.jpg"),
-                           replace(ON, naming=HR_MAPPING), run, gone)
+                           HR_ON, run, gone)
     assert outcome is not None
     assert deps.api.deletions == ["alice@contoso.com"]  # type: ignore[attr-defined]
 

@@ -119,15 +119,19 @@ def reconcile(source: DropSource, sync: SyncOptions, deps_for: Callable[[], Sync
         return options.deadline_seconds is not None and \
             time.monotonic() - started > options.deadline_seconds
 
+    def defer(name: str) -> None:
+        """Left for the next run, which starts no later than here (the lock is held)."""
+        summary.deferred += 1
+        left.append(name)
+
     def run(listing: Listing) -> None:
         wait = pause_until[0] - time.monotonic()
         if wait > 0:
             time.sleep(wait)
         if out_of_time():  # queued before the deadline, not started: the next run does it
             with lock:
-                summary.deferred += 1
+                defer(listing.name)
                 summary.stopped_early = True
-                left.append(listing.name)
             return
         deps = deps_for()
         try:
@@ -140,15 +144,13 @@ def reconcile(source: DropSource, sync: SyncOptions, deps_for: Callable[[], Sync
                 summary.outcomes[key] += 1
         except Throttled as exc:
             with lock:
-                summary.deferred += 1
-                left.append(listing.name)
+                defer(listing.name)
                 pause = min(exc.retry_after or 5.0, MAX_PAUSE_SECONDS)
                 pause_until[0] = max(pause_until[0], time.monotonic() + pause)
         except TransientError as exc:
             logger.warning("reconcile: %s deferred: %s", listing.name, exc.message)
             with lock:
-                summary.deferred += 1
-                left.append(listing.name)
+                defer(listing.name)
         except Exception:
             logger.exception("reconcile: %s failed", listing.name)
             with lock:
@@ -191,9 +193,8 @@ def reconcile(source: DropSource, sync: SyncOptions, deps_for: Callable[[], Sync
 class WalkCursor:
     """Where the next walk starts: the first blob name a run left undone (not examined before
     its deadline, or deferred; a failure is logged and passed), kept in the state table as a row
-    of its own
-    (``reconcile:<prefix>``, a key no user reference can have). A walk that leaves nothing
-    undone clears it, so the next run starts from the beginning again."""
+    of its own (``reconcile:<prefix>``, a key no user reference can have). A walk that leaves
+    nothing undone clears it, so the next run starts from the beginning again."""
 
     def __init__(self, state: StateStore, prefix: str | None) -> None:
         self._state = state

@@ -43,13 +43,6 @@ IMAGE_SETTING_NAMES = {
 }
 _TABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,62}")
 _SETTING_NAME = re.compile(r"\s*[A-Za-z]+\s*")
-
-
-def _is_connection_string(value: str) -> bool:
-    """Name=value pairs separated by ';', read the way the storage SDK reads them."""
-    parts = value.rstrip(";").split(";")
-    return all(_SETTING_NAME.fullmatch(part.partition("=")[0]) and "=" in part
-               for part in parts)
 # A tenant id (GUID) or domain: it becomes a path segment of the authority URL.
 _TENANT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,253}[A-Za-z0-9])?")
 
@@ -69,6 +62,13 @@ _FITS_FUNCTION_TIMEOUT = "it must fit in the 5-minute function timeout (host.jso
 # waiting is better served by a prompt 503 with Retry-After than by a long silence.
 DEFAULT_LOOKUP_BUDGET_SECONDS = 10.0
 MAX_LOOKUP_BUDGET_SECONDS = 60.0
+
+
+def _is_connection_string(value: str) -> bool:
+    """Name=value pairs separated by ';', read the way the storage SDK reads them."""
+    parts = value.rstrip(";").split(";")
+    return all(_SETTING_NAME.fullmatch(part.partition("=")[0]) and "=" in part
+               for part in parts)
 
 
 class AuthMode(enum.Enum):

@@ -7,15 +7,15 @@ assignment, nothing else to deploy.
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import ResourceNotFoundError
 
 from photo_core.outcomes import Outcome, Status
+from photo_core.state_table import create_table_if_missing
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
@@ -53,8 +53,7 @@ class TableOutcomeLog:
         except ResourceNotFoundError:
             # A new deployment's first outcome can come before any state row (a bad name is
             # rejected before a claim), so before the table exists.
-            with contextlib.suppress(ResourceExistsError):
-                self._table.create_table()
+            create_table_if_missing(self._table)
             self._table.create_entity(entity)
 
     def between(self, since: datetime, until: datetime) -> Iterator[Outcome]:

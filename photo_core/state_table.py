@@ -72,9 +72,15 @@ class TableStateStore:
             return
         with self._lock:
             if not self._ready:
-                with contextlib.suppress(ResourceExistsError):
-                    self._table.create_table()
+                create_table_if_missing(self._table)
                 self._ready = True
+
+
+def create_table_if_missing(table: TableClient) -> None:
+    """Create the table unless it exists (the state store and the outcome log share it, and
+    either may write first on a new deployment)."""
+    with contextlib.suppress(ResourceExistsError):
+        table.create_table()
 
 
 _FIELDS = [f.name for f in fields(UserState) if f.name != "user"]

@@ -341,15 +341,19 @@ def test_rejected_drops_can_be_moved_aside(
     assert drop.disposed == [(Disposal.MOVE, "rejected")]
 
 
+def first_delivery_holds(state: FakeStateStore, drop: FakeDrop, expires: datetime) -> None:
+    """The user's claim is held, until ``expires``, by another delivery of ``drop``."""
+    first = UserState(user=f"upn:{JANE}", lock_owner="first-delivery",
+                      lock_drop=f"{drop.name}|{drop.etag}", lock_expires=expires)
+    state.rows[first.user] = (first, "v0")
+
+
 def test_a_second_delivery_of_the_same_drop_waits_for_the_live_claim_of_the_first(
     api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
 ) -> None:
     """Taking it over would let the first delivery's upload land after a newer drop's."""
     drop = FakeDrop(f"{JANE}.jpg", jpeg())
-    first = UserState(user=f"upn:{JANE}", lock_owner="first-delivery",
-                      lock_drop=f"{drop.name}|{drop.etag}",
-                      lock_expires=clock.current + timedelta(seconds=OPTIONS.lock_seconds))
-    state.rows[first.user] = (first, "v0")
+    first_delivery_holds(state, drop, clock.current + timedelta(seconds=OPTIONS.lock_seconds))
     outcome = sync_drop(drop, OPTIONS, deps(api, state, clock))
     assert outcome.status is Status.UPLOADED  # once the first's claim had expired
     assert OPTIONS.lock_seconds <= sum(clock.slept) < OPTIONS.lock_wait_seconds
@@ -359,10 +363,7 @@ def test_a_second_delivery_gives_up_while_the_first_keeps_its_claim_alive(
     api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
 ) -> None:
     drop = FakeDrop(f"{JANE}.jpg", jpeg())
-    alive = UserState(user=f"upn:{JANE}", lock_owner="first-delivery",
-                      lock_drop=f"{drop.name}|{drop.etag}",
-                      lock_expires=clock.current + timedelta(minutes=5))
-    state.rows[alive.user] = (alive, "v0")
+    first_delivery_holds(state, drop, clock.current + timedelta(minutes=5))
     with pytest.raises(UserBusy):
         sync_drop(drop, OPTIONS, deps(api, state, clock))
     assert not api.uploads

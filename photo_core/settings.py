@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from photo_core.dialects import (
+from photo_core.domain.dialects import (
     API_HOSTS,
     CLOUD_ENDPOINTS,
     UNSUPPORTED_API_HOSTS,
@@ -24,11 +24,11 @@ from photo_core.dialects import (
     default_base_url,
     default_scope,
 )
-from photo_core.errors import SettingsError
-from photo_core.imaging import ImagePolicy
-from photo_core.naming import NamingRules, UserRef, parse_user_reference
-from photo_core.ports import Disposal
-from photo_core.retry import RetryPolicy
+from photo_core.domain.errors import SettingsError
+from photo_core.domain.naming import NamingRules, UserRef, parse_user_reference
+from photo_core.domain.retry import RetryPolicy
+from photo_core.photos.imaging import ImagePolicy
+from photo_core.use_cases.ports import Disposal
 
 SERVICE_UPLOAD_LIMIT_BYTES = 4 * 1024 * 1024
 STORAGE_CONNECTION = "PhotoStorage"  # the binding's connection name: a setting prefix

@@ -13,7 +13,7 @@ HEADER_CODES = frozenset(
         "unsupported_jpeg",
     }
 )
-# Every reason code an unusable photo may carry (README: photo checks; photo_core.imaging).
+# Every reason code an unusable photo may carry (README: photo checks; photo_core.photos.imaging).
 PHOTO_CODES = HEADER_CODES | frozenset(
     {
         "truncated",

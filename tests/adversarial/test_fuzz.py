@@ -15,12 +15,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from photo_core import imaging_codec
-from photo_core.dialects import Dialect
-from photo_core.errors import InvalidPhoto
-from photo_core.imaging import ImagePolicy, prepare_photo
-from photo_core.jpeg import JpegInfo, read_structure, sniff_format
-from photo_core.naming import NameRejection, UserRef, UserRefKind, parse_blob_name
+from photo_core.domain.dialects import Dialect
+from photo_core.domain.errors import InvalidPhoto
+from photo_core.domain.naming import NameRejection, UserRef, UserRefKind, parse_blob_name
+from photo_core.photos import imaging_codec
+from photo_core.photos.imaging import ImagePolicy, prepare_photo
+from photo_core.photos.jpeg import JpegInfo, read_structure, sniff_format
 from tests.adversarial.file_catalogue import segment
 from tests.adversarial.name_catalogue import RULES, Mode
 from tests.adversarial.strategies import (

@@ -20,7 +20,7 @@ from PIL import Image
 from devstack.azurite import Azurite
 from devstack.stack import local_settings_values
 from photo_core.bootstrap import reset_app_services
-from photo_core.errors import Throttled
+from photo_core.domain.errors import Throttled
 from tests.integration.emulator_fixture import emulator_session
 from tests.integration.loopback import self_signed_certificate
 from tests.integration.test_photo_api import admin, faults
@@ -400,7 +400,7 @@ def test_drops_are_handled_on_the_process_wide_storage_client(
     new connection pool; with a managed identity, a new token): the work goes through the one
     built at start-up instead, on the same blob."""
     from photo_core.bootstrap import app_services
-    from photo_core.handlers import pooled
+    from photo_core.entrypoints.handlers import pooled
 
     bindings = [drop(azurite, container_name, f"user{n}@contoso.com.jpg", jpeg())
                 for n in range(2)]

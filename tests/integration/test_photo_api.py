@@ -11,9 +11,10 @@ import pytest
 import requests
 from PIL import Image
 
-from photo_core.auth import MsalTokenProvider
+from photo_core.adapters.auth import MsalTokenProvider
+from photo_core.adapters.photo_api import HttpPhotoApi
 from photo_core.bootstrap import build_session
-from photo_core.errors import (
+from photo_core.domain.errors import (
     AmbiguousUser,
     AuthFailure,
     Forbidden,
@@ -23,9 +24,8 @@ from photo_core.errors import (
     UnsupportedOperation,
     UserNotFound,
 )
-from photo_core.naming import UserRef, UserRefKind
-from photo_core.photo_api import HttpPhotoApi
-from photo_core.retry import Deadline, RetryPolicy, SystemClock, within
+from photo_core.domain.naming import UserRef, UserRefKind
+from photo_core.domain.retry import Deadline, RetryPolicy, SystemClock, within
 from photo_core.settings import Settings
 from tests.integration.emulator_fixture import emulator_session
 from tests.photos import jpeg

@@ -46,7 +46,7 @@ def test_deleting_an_older_drop_keeps_the_photo(stack: LocalStack,
     time.sleep(1.1)  # Last-Modified has one-second resolution
     drops.upload_blob("new/lee.gu@contoso.com.jpg", jpeg("#789789"), overwrite=True)
     wait_for_tag(info, "new/lee.gu@contoso.com.jpg")
-    caplog.set_level(logging.INFO, logger="photo_core.deletions")
+    caplog.set_level(logging.INFO, logger="photo_core.use_cases.deletions")
     drops.delete_blob("old/lee.gu@contoso.com.jpg")
     wait_for(lambda: "not the source" in caplog.text, timeout=30, interval=0.2,
              what="the deletion to be delivered")

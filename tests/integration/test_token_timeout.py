@@ -8,9 +8,9 @@ import threading
 
 import pytest
 
-from photo_core.auth import MsalTokenProvider
+from photo_core.adapters.auth import MsalTokenProvider
 from photo_core.bootstrap import build_session
-from photo_core.errors import ServiceUnavailable
+from photo_core.domain.errors import ServiceUnavailable
 from photo_core.settings import Settings
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from devstack.soak import FAULT_KINDS, SoakConfig, SoakResult, markdown, run_soak
-from devstack.soak_logs import find_leaks, leak_needles
+from devstack.soak.logs import find_leaks, leak_needles
 
 pytestmark = pytest.mark.integration
 

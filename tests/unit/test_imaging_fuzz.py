@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from hypothesis import HealthCheck, given, settings
 
-from photo_core.errors import InvalidPhoto
-from photo_core.imaging import ImagePolicy, prepare_photo
-from photo_core.jpeg import read_structure
+from photo_core.domain.errors import InvalidPhoto
+from photo_core.photos.imaging import ImagePolicy, prepare_photo
+from photo_core.photos.jpeg import read_structure
 from tests.photo_codes import PHOTO_CODES
 from tests.unit.jpeg_corpus import mutated_jpegs
 

@@ -7,9 +7,9 @@ from datetime import timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from photo_core.errors import InvalidPhoto
-from photo_core.jpeg import JpegInfo, read_structure, sniff_format
-from photo_core.jpeg_strip import strip_metadata
+from photo_core.domain.errors import InvalidPhoto
+from photo_core.photos.jpeg import JpegInfo, read_structure, sniff_format
+from photo_core.photos.jpeg_strip import strip_metadata
 from tests.photo_codes import HEADER_CODES
 from tests.unit.jpeg_corpus import mutated_jpegs
 

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from photo_core.directory import Resolver
-from photo_core.errors import InvalidUserReference, Throttled
-from photo_core.lookup import LookupResult, lookup_photo
-from photo_core.lookup_cache import LookupCache
-from photo_core.naming import NamingRules, UserRef
+from photo_core.domain.errors import InvalidUserReference, Throttled
+from photo_core.domain.naming import NamingRules, UserRef
+from photo_core.use_cases.directory import Resolver
+from photo_core.use_cases.lookup import LookupResult, lookup_photo
+from photo_core.use_cases.lookup_cache import LookupCache
 from tests.photos import jpeg
 from tests.unit.fakes import FakeMonotonic, FakePhotoApi, FakeStateStore
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from photo_core.dialects import Cloud, Dialect
-from photo_core.errors import SettingsError
+from photo_core.domain.dialects import Cloud, Dialect
+from photo_core.domain.errors import SettingsError
 from photo_core.settings import AuthMode, Settings
 
 

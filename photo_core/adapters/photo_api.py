@@ -1,4 +1,4 @@
-"""The user-photo API: a small port and its HTTP adapter for Graph v1.0 and Outlook v2.0.
+"""The user-photo API over HTTP (Graph v1.0 and Outlook v2.0): the adapter of ``ports.PhotoApi``.
 
 The adapter owns the wire: URL building (through ``naming.user_path``, the only place a user
 reference becomes a path), the bearer token, retries within the time budget (and within the
@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -51,6 +50,7 @@ from photo_core.domain.retry import (
     parse_retry_after,
 )
 from photo_core.settings import SERVICE_UPLOAD_LIMIT_BYTES, ApiSettings
+from photo_core.use_cases.ports import DirectoryUser, PhotoContent
 
 logger = logging.getLogger(__name__)
 
@@ -62,41 +62,6 @@ USER_NOT_FOUND_CODES = frozenset(
 NO_MAILBOX_CODES = frozenset(
     {"MailboxNotHostedInExchangeOnline", "MailboxNotEnabledForRESTAPI", "ErrorNonExistentMailbox"}
 )
-
-
-@dataclass(frozen=True)
-class PhotoContent:
-    data: bytes
-    content_type: str
-    etag: str | None
-
-
-@dataclass(frozen=True)
-class DirectoryUser:
-    id: str
-    user_principal_name: str
-
-
-class PhotoApi(Protocol):
-    """Port: what photo-sync needs from a user-photo service.
-
-    "No photo" is an answer (``None``), not an error. Every failure is a ``PhotoSyncError``:
-    permanent ones say what to fix, transient ones carry what the platform needs to retry.
-    """
-
-    def get_metadata(self, user: UserRef) -> PhotoMetadata | None: ...
-
-    def get_photo(self, user: UserRef, size: str | None = None) -> PhotoContent | None: ...
-
-    def list_sizes(self, user: UserRef) -> list[PhotoMetadata]: ...
-
-    def set_photo(self, user: UserRef, jpeg: bytes) -> None: ...
-
-    def delete_photo(self, user: UserRef) -> None:
-        """Remove the user's photo; a user without one is not an error."""
-        ...
-
-    def find_user_by_employee_id(self, employee_id: str) -> DirectoryUser: ...
 
 
 class HttpPhotoApi:

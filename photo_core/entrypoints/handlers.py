@@ -10,13 +10,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from photo_core.adapters.blob_drop import AzureBlobDrop, AzureDropSource
-from photo_core.adapters.photo_api import PhotoContent
 from photo_core.bootstrap import app_services
 from photo_core.domain.outcomes import Outcome, Status
 from photo_core.domain.retry import Deadline
 from photo_core.settings import FUNCTION_TIMEOUT_SECONDS
 from photo_core.use_cases.deletions import DeletionOptions, blob_deleted
 from photo_core.use_cases.lookup import LookupResult, lookup_photo, photo_bytes
+from photo_core.use_cases.ports import PhotoContent
 from photo_core.use_cases.reconcile import ReconcileOptions, ReconcileSummary, reconcile
 from photo_core.use_cases.reports import Report, build_report, parse_window
 from photo_core.use_cases.sync import SyncDeps, sync_drop

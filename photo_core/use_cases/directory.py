@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from photo_core.adapters.photo_api import PhotoApi
 from photo_core.domain.errors import AmbiguousUser, PermanentError
 from photo_core.domain.naming import NameRejection, UserRef, UserRefKind, parse_user_reference
+from photo_core.use_cases.ports import PhotoApi
 
 MAX_MAPPING_BYTES = 10 * 1024 * 1024
 

@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from photo_core.adapters.photo_api import PhotoApi, PhotoContent
 from photo_core.domain.dialects import PhotoMetadata, parse_size
 from photo_core.domain.errors import InvalidUserReference, UserNotFound
 from photo_core.domain.naming import NameRejection, NamingRules, UserRef, parse_user_reference
 from photo_core.domain.retry import Deadline, within
-from photo_core.use_cases.ports import StateStore, UserState
+from photo_core.use_cases.ports import PhotoApi, PhotoContent, StateStore, UserState
 
 if TYPE_CHECKING:
     from photo_core.use_cases.directory import UserResolver

@@ -1,7 +1,10 @@
-"""Ports: the storage the sync service needs, as small interfaces.
+"""Ports: the storage and the photo service the use cases need, as small interfaces.
 
-The service depends on these, never on an SDK. The real adapters (``blob_drop``,
-``state_table``) implement them over Azure Storage; unit tests implement them in memory.
+The use cases depend on these, never on an SDK or an HTTP library. The real adapters
+(``adapters.blob_drop``, ``adapters.state_table``, ``adapters.outcome_log``,
+``adapters.photo_api``) implement them over Azure Storage and HTTP; unit tests implement them in
+memory (tests/unit/fakes.py). Two ports live beside the one use case that needs them:
+``directory.UserResolver`` and ``reconcile.DropSource``.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from photo_core.domain.dialects import PhotoMetadata
+from photo_core.domain.naming import UserRef
 from photo_core.domain.outcomes import Outcome, Status
 
 
@@ -142,3 +147,42 @@ class OutcomeLog(Protocol):
     def between(self, since: datetime, until: datetime) -> Iterator[Outcome]:
         """Outcomes with ``since <= at < until``, oldest first."""
         ...
+
+
+@dataclass(frozen=True)
+class PhotoContent:
+    """A photo as the service serves it (its bytes, type and ETag)."""
+
+    data: bytes
+    content_type: str
+    etag: str | None
+
+
+@dataclass(frozen=True)
+class DirectoryUser:
+    """The one directory user an employee id names."""
+
+    id: str
+    user_principal_name: str
+
+
+class PhotoApi(Protocol):
+    """Port: what photo-sync needs from a user-photo service.
+
+    "No photo" is an answer (``None``), not an error. Every failure is a ``PhotoSyncError``:
+    permanent ones say what to fix, transient ones carry what the platform needs to retry.
+    """
+
+    def get_metadata(self, user: UserRef) -> PhotoMetadata | None: ...
+
+    def get_photo(self, user: UserRef, size: str | None = None) -> PhotoContent | None: ...
+
+    def list_sizes(self, user: UserRef) -> list[PhotoMetadata]: ...
+
+    def set_photo(self, user: UserRef, jpeg: bytes) -> None: ...
+
+    def delete_photo(self, user: UserRef) -> None:
+        """Remove the user's photo; a user without one is not an error."""
+        ...
+
+    def find_user_by_employee_id(self, employee_id: str) -> DirectoryUser: ...

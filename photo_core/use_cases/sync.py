@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from photo_core.adapters.photo_api import PhotoApi
 from photo_core.domain.errors import PermanentError
 from photo_core.domain.naming import NameRejection, NamingRules, UserRef, parse_blob_name
 from photo_core.domain.outcomes import Outcome, Status
@@ -36,6 +35,7 @@ from photo_core.use_cases.ports import (
     DropGone,
     DropInfo,
     OutcomeLog,
+    PhotoApi,
     RecordedOutcome,
     StateStore,
     UserState,

@@ -18,11 +18,11 @@ from types import CodeType, FrameType
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
-from photo_core.adapters.photo_api import DirectoryUser
 from photo_core.domain.dialects import Dialect
 from photo_core.domain.naming import NamingRules, UserRef, user_path
 from photo_core.domain.outcomes import Outcome
 from photo_core.photos.imaging import ImagePolicy
+from photo_core.use_cases.ports import DirectoryUser
 from photo_core.use_cases.sync import SyncDeps, SyncOptions, sync_drop
 from tests.unit.fakes import FakeClock, FakeDrop, FakePhotoApi, FakeStateStore
 

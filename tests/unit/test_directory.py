@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from photo_core.adapters.photo_api import DirectoryUser
 from photo_core.domain.errors import AmbiguousUser
 from photo_core.domain.naming import UserRef, UserRefKind
 from photo_core.use_cases.directory import (
@@ -14,6 +13,7 @@ from photo_core.use_cases.directory import (
     Resolver,
     parse_mapping,
 )
+from photo_core.use_cases.ports import DirectoryUser
 from tests.unit.fakes import FakeMonotonic, FakePhotoApi
 
 

@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from photo_core.adapters.auth import MsalTokenProvider, TokenProvider
+from photo_core.adapters.auth import MsalTokenProvider
 from photo_core.adapters.http_env import NetworkEnv, sdk_options
-from photo_core.adapters.photo_api import HttpPhotoApi
+from photo_core.adapters.photo_api import HttpPhotoApi, TokenProvider
+from photo_core.adapters.photo_api_settings import ApiSettings
 from photo_core.domain.retry import Clock, Deadline, SystemClock, system_random
-from photo_core.settings import ApiSettings, Settings, StorageSettings
+from photo_core.settings import Settings, StorageSettings
 from photo_core.use_cases.directory import Resolver, UserResolver
 from photo_core.use_cases.lookup_cache import LookupCache
 from photo_core.use_cases.ports import OutcomeLog, PhotoApi, StateStore

@@ -15,15 +15,15 @@ import logging
 import re
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import requests
 
+from photo_core.adapters.photo_api_settings import AuthMode, AuthSettings
 from photo_core.domain.errors import AuthFailure, ServiceUnavailable
-from photo_core.settings import AuthMode, AuthSettings
 
 if TYPE_CHECKING:
-    from photo_core.settings import ApiSettings
+    from photo_core.adapters.photo_api_settings import ApiSettings
 
 logger = logging.getLogger(__name__)
 
@@ -33,18 +33,6 @@ CONFIGURATION_ERRORS = frozenset(
      "invalid_grant", "invalid_resource", "unsupported_grant_type"}
 )
 _STATUS_PREFIX = re.compile(r"^\s*(\d{3})\b")
-
-
-class TokenProvider(Protocol):
-    """Port: hands out a bearer token for the photo API.
-
-    ``invalidate`` drops a cached token the API rejected (revoked, or roles changed since it was
-    issued) so the next ``get_token`` fetches a fresh one.
-    """
-
-    def get_token(self) -> str: ...
-
-    def invalidate(self) -> None: ...
 
 
 class MsalTokenProvider:

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
 import requests
 
-from photo_core.adapters.auth import TokenProvider
+from photo_core.adapters.photo_api_settings import ApiSettings
 from photo_core.domain.dialects import (
     DIALECTS,
     EMPLOYEE_ID_PERMISSION,
+    SERVICE_UPLOAD_LIMIT_BYTES,
     Dialect,
     PhotoMetadata,
     parse_metadata,
@@ -49,7 +50,6 @@ from photo_core.domain.retry import (
     is_retryable_status,
     parse_retry_after,
 )
-from photo_core.settings import SERVICE_UPLOAD_LIMIT_BYTES, ApiSettings
 from photo_core.use_cases.ports import DirectoryUser, PhotoContent
 
 logger = logging.getLogger(__name__)
@@ -62,6 +62,18 @@ USER_NOT_FOUND_CODES = frozenset(
 NO_MAILBOX_CODES = frozenset(
     {"MailboxNotHostedInExchangeOnline", "MailboxNotEnabledForRESTAPI", "ErrorNonExistentMailbox"}
 )
+
+
+class TokenProvider(Protocol):
+    """Port: hands out a bearer token for the photo API.
+
+    ``invalidate`` drops a cached token the API rejected (revoked, or roles changed since it was
+    issued) so the next ``get_token`` fetches a fresh one.
+    """
+
+    def get_token(self) -> str: ...
+
+    def invalidate(self) -> None: ...
 
 
 class HttpPhotoApi:

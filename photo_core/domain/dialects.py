@@ -87,6 +87,7 @@ DIALECTS: dict[Dialect, DialectSpec] = {
 EMPLOYEE_ID_PERMISSION = "User.Read.All"
 
 STANDARD_SIZES = (48, 64, 96, 120, 240, 360, 432, 504, 648)
+SERVICE_UPLOAD_LIMIT_BYTES = 4 * 1024 * 1024  # both APIs take photos of up to 4 MB
 
 
 def default_base_url(dialect: Dialect, cloud: Cloud) -> str:

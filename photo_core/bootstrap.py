@@ -21,6 +21,7 @@ from photo_core.adapters.photo_api_settings import ApiSettings
 from photo_core.domain.retry import Clock, Deadline, SystemClock, system_random
 from photo_core.settings import Settings, StorageSettings
 from photo_core.use_cases.directory import Resolver, UserResolver
+from photo_core.use_cases.lookup import LookupResult
 from photo_core.use_cases.lookup_cache import LookupCache
 from photo_core.use_cases.ports import OutcomeLog, PhotoApi, StateStore
 from photo_core.use_cases.sync import SyncOptions
@@ -58,7 +59,7 @@ class AppServices(Services):
     state: StateStore
     log: OutcomeLog
     resolver: UserResolver
-    lookup_cache: LookupCache
+    lookup_cache: LookupCache[LookupResult]
     table: TableClient
     blobs: BlobServiceClient  # one pool and credential for every container
     drop_container: ContainerClient

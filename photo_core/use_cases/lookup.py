@@ -61,7 +61,7 @@ def parse_reference(text: str, naming: NamingRules) -> UserRef:
 
 
 def lookup_photo(text: str, naming: NamingRules, api: PhotoApi, state: StateStore,
-                 resolver: UserResolver, cache: LookupCache | None = None,
+                 resolver: UserResolver, cache: LookupCache[LookupResult] | None = None,
                  deadline: Deadline | None = None) -> LookupResult:
     """Photo metadata, sizes and the last sync outcome for one user.
 

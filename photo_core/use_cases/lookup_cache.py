@@ -21,10 +21,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
 
-from photo_core.use_cases.lookup import LookupResult
-
-__all__ = ["DEFAULT_MAX_ENTRIES", "DEFAULT_TTL_SECONDS", "CachedLookup", "LookupCache"]
+__all__ = ["DEFAULT_MAX_ENTRIES", "DEFAULT_TTL_SECONDS", "Answer", "CachedLookup", "LookupCache"]
 
 DEFAULT_TTL_SECONDS = 30.0
 DEFAULT_MAX_ENTRIES = 10_000
@@ -33,14 +32,25 @@ DEFAULT_MAX_ENTRIES = 10_000
 FORGET_HORIZON_SECONDS = 300.0
 
 
+class Answer(Protocol):
+    """What the cache keeps: an answer with a strong validator (``lookup.LookupResult``). The
+    cache needs nothing else of it, so it does not depend on the lookup that fills it."""
+
+    @property
+    def etag(self) -> str: ...
+
+
+A = TypeVar("A", bound=Answer)
+
+
 @dataclass(frozen=True, slots=True)
-class CachedLookup:
-    result: LookupResult
+class CachedLookup(Generic[A]):
+    result: A
     etag: str
     expires: float  # on the cache's monotonic clock
 
 
-class LookupCache:
+class LookupCache(Generic[A]):
     """Lookup answers by user reference (as typed, after validation), each for ``ttl_seconds``."""
 
     def __init__(self, ttl_seconds: float = DEFAULT_TTL_SECONDS,
@@ -51,7 +61,7 @@ class LookupCache:
         self.ttl_seconds = ttl_seconds
         self.max_entries = max_entries
         self._clock = clock
-        self._entries: OrderedDict[str, CachedLookup] = OrderedDict()
+        self._entries: OrderedDict[str, CachedLookup[A]] = OrderedDict()
         # user (lower-cased reference value) -> the keys about them, so ``forget``, which the
         # drop path calls after every upload, costs the same with 10 entries or 10,000.
         self._by_user: dict[str, set[str]] = {}
@@ -65,7 +75,7 @@ class LookupCache:
     def enabled(self) -> bool:
         return self.ttl_seconds > 0
 
-    def get(self, key: str) -> CachedLookup | None:
+    def get(self, key: str) -> CachedLookup[A] | None:
         """The current answer for ``key``, or None (never cached, expired or forgotten)."""
         if not self.enabled:
             return None
@@ -84,7 +94,7 @@ class LookupCache:
         """A mark to take before fetching an answer, and to give to :meth:`put` with it."""
         return self._clock()
 
-    def put(self, key: str, result: LookupResult, started: float | None = None) -> CachedLookup:
+    def put(self, key: str, result: A, started: float | None = None) -> CachedLookup[A]:
         """Keep ``result`` for ``key``; returns the entry (with the answer's ETag). With
         ``started``, an answer whose user was forgotten since is returned but not kept."""
         entry = CachedLookup(result, result.etag, self._clock() + self.ttl_seconds)

@@ -7,7 +7,7 @@ it had just before one more run. Then it times ``reps`` runs and reports the med
 
 Implementations:
 
-* ``photo_sync``: ``photo_core.photos.imaging.prepare_photo`` with the default policy (max
+* ``photo_sync``: ``photo_core.photos.prepare_photo`` with the default policy (max
   side 1024, quality 90): header checks, lossless strip or one strict decode at reduced
   scale, resize, rotate, encode;
 * ``baseline``: Pillow the plain way: ``Image.open``, ``ImageOps.exif_transpose``, ``load``,
@@ -36,15 +36,14 @@ QUALITY = 90
 
 
 def _photo_sync() -> Callable[[bytes], bytes]:
-    from photo_core.photos.imaging import ImagePolicy, prepare_photo
+    from photo_core.photos import ImagePolicy, prepare_photo
 
     policy = ImagePolicy()
     return lambda data: prepare_photo(data, policy).data
 
 
 def _reencode() -> Callable[[bytes], bytes]:
-    from photo_core.photos import imaging
-    from photo_core.photos.imaging import ImagePolicy
+    from photo_core.photos import ImagePolicy, imaging
     from photo_core.photos.jpeg import read_structure
     from photo_core.photos.jpeg_strip import strip_metadata
 

@@ -29,7 +29,7 @@ from photo_core.domain.dialects import (
 from photo_core.domain.errors import SettingsError
 from photo_core.domain.naming import NamingRules, UserRef, parse_user_reference
 from photo_core.domain.retry import RetryPolicy
-from photo_core.photos.imaging import ImagePolicy
+from photo_core.photos import ImagePolicy
 from photo_core.use_cases.ports import Disposal
 
 STORAGE_CONNECTION = "PhotoStorage"  # the binding's connection name: a setting prefix

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image, ImageDraw
 
-from photo_core.photos.imaging import ImagePolicy, prepare_photo
+from photo_core.photos import ImagePolicy, prepare_photo
 
 DOMAIN = "contoso.com"
 _FIRST = ["adele", "alex", "conor", "megan", "lee", "lidia", "diego", "isaiah", "johanna",

@@ -37,7 +37,7 @@ from photo_core.entrypoints.cli_ops import (
     load_settings_file,
     positive_int,
 )
-from photo_core.photos.imaging import ImagePolicy, PreparedPhoto, prepare_photo
+from photo_core.photos import ImagePolicy, PreparedPhoto, prepare_photo
 from photo_core.settings import Settings
 
 __all__ = ["main"]

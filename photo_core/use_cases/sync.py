@@ -17,7 +17,7 @@ from photo_core.domain.errors import PermanentError
 from photo_core.domain.naming import NameRejection, NamingRules, UserRef, parse_blob_name
 from photo_core.domain.outcomes import Outcome, Status
 from photo_core.domain.retry import Deadline, within
-from photo_core.photos.imaging import ImagePolicy, PreparedPhoto, prepare_photo
+from photo_core.photos import ImagePolicy, PreparedPhoto, prepare_photo
 from photo_core.use_cases.claims import (
     Claimant,
     Superseded,

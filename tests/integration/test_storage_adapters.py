@@ -19,7 +19,7 @@ from photo_core.adapters.state_table import TableStateStore
 from photo_core.bootstrap import bootstrap
 from photo_core.domain.naming import NamingRules
 from photo_core.domain.outcomes import Outcome, Status
-from photo_core.photos.imaging import ImagePolicy
+from photo_core.photos import ImagePolicy
 from photo_core.use_cases.ports import Disposal, DropChanged, StateConflict, UserState
 from photo_core.use_cases.sync import SyncDeps, SyncOptions, sync_drop
 from tests.integration.test_photo_api import admin, settings_for

@@ -10,7 +10,7 @@ import pytest
 from photo_core.domain.errors import UserNotFound
 from photo_core.domain.naming import NamingRules, UserRef, UserRefKind
 from photo_core.domain.outcomes import Status
-from photo_core.photos.imaging import ImagePolicy
+from photo_core.photos import ImagePolicy
 from photo_core.use_cases.deletions import BLOB_DELETED, DeletionOptions, blob_deleted
 from photo_core.use_cases.ports import UserState
 from photo_core.use_cases.sync import SyncDeps, SyncOptions, sync_drop

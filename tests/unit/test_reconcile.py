@@ -12,7 +12,7 @@ from photo_core.domain.errors import Throttled
 from photo_core.domain.naming import NamingRules, UserRef
 from photo_core.domain.outcomes import Status
 from photo_core.domain.retry import Deadline, SystemClock, current_deadline
-from photo_core.photos.imaging import ImagePolicy
+from photo_core.photos import ImagePolicy
 from photo_core.use_cases.ports import RecordedOutcome, UserState
 from photo_core.use_cases.reconcile import Listing, ReconcileOptions, reconcile
 from photo_core.use_cases.sync import SyncDeps, SyncOptions

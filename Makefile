@@ -52,8 +52,10 @@ test: lint typecheck $(NODE) $(IAC_STAMP)
 infra: $(STAMP) $(IAC_STAMP)
 	$(BIN)/python -m pytest tests/infra
 
+# ruff, then the import contract (pyproject.toml, docs/architecture.md): the layers stay layers.
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-logo --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -121,6 +121,3 @@ def main(argv: list[str] | None = None) -> int:
         config.json_out.write_text(json.dumps(result.to_json(), indent=2), encoding="utf-8")
     return 0 if result.ok else 1
 
-
-if __name__ == "__main__":
-    sys.exit(main())

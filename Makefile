@@ -70,4 +70,4 @@ emulator: $(STAMP)
 	$(BIN)/python -m devstack.emulator --state-dir .devstack/emulator
 
 clean:
-	rm -rf $(VENV) $(IAC_VENV) .venv-bench .devstack .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(IAC_VENV) .venv-bench .devstack .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .hypothesis

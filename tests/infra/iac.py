@@ -245,6 +245,36 @@ def literal_objects(expression: Any) -> Iterator[dict[str, Any]]:
             yield from literal_objects(value)
 
 
+# --- PowerShell ----------------------------------------------------------------------------------
+
+_PARSE_POWERSHELL = """
+import json, sys
+import tree_sitter, tree_sitter_powershell
+parser = tree_sitter.Parser(tree_sitter.Language(tree_sitter_powershell.language()))
+out = {}
+for path in sys.argv[1:]:
+    errors, stack = [], [parser.parse(open(path, "rb").read()).root_node]
+    while stack:
+        node = stack.pop()
+        if node.type == "ERROR" or node.is_missing:
+            errors.append(f"line {node.start_point[0] + 1}: {node.text[:60]!r}")
+        stack.extend(node.children)
+    out[path] = errors
+json.dump(out, sys.stdout)
+"""
+
+
+def powershell_syntax_errors(paths: list[Path]) -> dict[Path, list[str]]:
+    """Syntax errors per PowerShell script, found with the tree-sitter PowerShell grammar (the
+    tests cannot count on pwsh being installed)."""
+    python = iac_tool("python")
+    proc = subprocess.run([str(python), "-c", _PARSE_POWERSHELL, *map(str, paths)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    if proc.returncode != 0:
+        pytest.fail(f"the PowerShell parser did not run:\n{proc.stderr[-4000:]}", pytrace=False)
+    return {Path(p): errors for p, errors in json.loads(proc.stdout).items()}
+
+
 # --- the function app --------------------------------------------------------------------------
 
 _PROBE = """

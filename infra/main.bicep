@@ -398,7 +398,7 @@ module functionApp 'modules/function-app.bicep' = {
   ]
 }
 
-// --- outputs (azd stores them in the environment; the hooks and the README use them) ------
+// --- outputs (azd stores them in the environment; the hooks and docs/deploy.md use them) --
 
 output AZURE_LOCATION string = location
 // The hooks select this subscription and check az's tenant against this one before any call.

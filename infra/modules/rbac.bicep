@@ -245,9 +245,10 @@ resource hrUploader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!
   }
 }
 
-// Container and table scopes: a container (.../blobServices/default/containers/<name>) and a
-// table (.../tableServices/default/tables/<name>) are the narrowest scopes these roles take
-// (Azure Storage docs, "Assign an Azure role for access to blob data" and "... table data").
+// Container and table scopes: Azure Storage's data roles can be assigned to a single container
+// (.../blobServices/default/containers/<name>) or a single table
+// (.../tableServices/default/tables/<name>), below the account (Azure Storage docs on authorizing
+// blob and table access with Microsoft Entra ID, "resource scope").
 resource operatorBlobReaders 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (container, i) in photoContainerNames: if (!empty(operatorPrincipalId)) {
   name: guid(photoContainers[i].id, operatorPrincipalId, roleIds.storageBlobDataReader)
   scope: photoContainers[i]

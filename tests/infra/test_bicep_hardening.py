@@ -89,7 +89,8 @@ def test_operators_read_only_the_photo_containers_and_the_outcome_table(
     existing = rbac.data["resources"]
     assert existing["photoContainers"]["existing"] is True
     assert unwrap(existing["photoContainers"]["config"])["name"] == "container"
-    assert existing["stateTable"]["type"] == "Microsoft.Storage/storageAccounts/tableServices/tables"
+    table_type = "Microsoft.Storage/storageAccounts/tableServices/tables"
+    assert existing["stateTable"]["type"] == table_type
     assert rbac.resolve(unwrap(existing["stateTable"]["config"])["name"], bindings) == (
         code.state_table)
 

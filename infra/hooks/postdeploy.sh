@@ -26,7 +26,6 @@ poll_seconds=${PHOTO_HOOK_POLL_SECONDS:-10}
 
 : "${AZURE_SUBSCRIPTION_ID:?AZURE_SUBSCRIPTION_ID is not set (azd sets it; also an output of infra/main.bicep)}"
 : "${AZURE_TENANT_ID:?AZURE_TENANT_ID is not set (an output of infra/main.bicep)}"
-
 : "${AZURE_RESOURCE_GROUP:?AZURE_RESOURCE_GROUP is not set (an output of infra/main.bicep)}"
 : "${AZURE_FUNCTION_APP_NAME:?AZURE_FUNCTION_APP_NAME is not set (an output of infra/main.bicep)}"
 : "${AZURE_STORAGE_ACCOUNT_NAME:?AZURE_STORAGE_ACCOUNT_NAME is not set (an output of infra/main.bicep)}"

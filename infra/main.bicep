@@ -1,13 +1,14 @@
 // photo-sync in Azure: one resource group with a Flex Consumption function app, its storage
 // account (HR drop container, outcome table, deployment container), a user-assigned identity,
-// Application Insights on Log Analytics, the storage account's Event Grid system topic, and (only
-// for the app-registration sign-in modes) a Key Vault.
+// Application Insights on Log Analytics, the storage account's Event Grid system topic, (only
+// for the app-registration sign-in modes) a Key Vault, and (only with privateNetwork) a virtual
+// network with the storage account's private endpoints.
 //
 // `azd up` deploys this template, then the code, then runs infra/hooks/postdeploy, which grants
 // the Microsoft Graph app roles and creates the Event Grid subscriptions (they need the deployed
 // code): BlobCreated to the blob trigger, and only with deleteProfilePhotoOnBlobDelete,
 // BlobDeleted to the photo_deleted function. Without azd: `az deployment sub create` with this
-// file, a code deployment, and the same hook script; see "Deploy to Azure" in README.md.
+// file, a code deployment, and the same hook script; see docs/deploy.md.
 //
 // Every resource is a plain `resource` block in a local module, so the template is scanned in
 // full by policy checkers; nothing comes from a registry.
@@ -93,12 +94,12 @@ param photoRejectedAction string = 'keep'
 @description('When HR deletes the drop a user\'s current photo came from, delete the profile photo too: sets PHOTO_DELETE_ON_BLOB_DELETE and subscribes the photo_deleted function to BlobDeleted events of the drop container. Off by default; needs photoProcessedAction and photoRejectedAction keep.')
 param deleteProfilePhotoOnBlobDelete bool = false
 
-@description('More app settings for the function app (image or retry tuning, e.g. {"PHOTO_MAX_SIDE": "648"}). Set them here, not in the portal: a provision rewrites all app settings.')
-param extraAppSettings object = {}
+@description('More app settings for the function app, as a JSON object (image or retry tuning, e.g. {"PHOTO_MAX_SIDE": "648"}; empty: none). Set them here, not in the portal: a provision rewrites all app settings. A JSON string rather than an object so that `azd env set` can carry it with any azd version.')
+param extraAppSettings string = ''
 
 // --- scale ---------------------------------------------------------------------------------------
 
-@description('Upper bound on function app instances. The photo API throttles per app; see "Deploy to Azure" in README.md for the reasoning.')
+@description('Upper bound on function app instances, per function group (the blob trigger\'s group is the one that calls the photo API). The photo API throttles per app; see docs/deploy.md for the reasoning.')
 @minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 40
@@ -124,14 +125,37 @@ param storageSku string = 'Standard_ZRS'
 
 // --- optional Entra ID on the lookup endpoint ---------------------------------------------------
 
-@description('Require an Entra ID token for the lookup endpoint, on top of its function key.')
+@description('Require an Entra ID token for the lookup endpoint, on top of its function key (the key stays required either way; see docs/deploy.md).')
 param enableLookupAuth bool = false
 
 @description('Client id of the app registration that represents the lookup API.')
 param lookupAuthClientId string = ''
 
-@description('Client ids of the applications allowed to call the lookup API (empty: any holder of a token for it).')
-param lookupAuthAllowedApplications array = []
+@description('Client ids of the applications allowed to call the lookup API, comma-separated (empty: any holder of a token for it).')
+param lookupAuthAllowedApplications string = ''
+
+// --- network -------------------------------------------------------------------------------------
+
+@description('Private network: a virtual network with the app\'s outbound integration and private endpoints for the storage account, whose public endpoint is then closed (or open only to hrAllowedIpRanges). The app\'s own endpoint stays public for Event Grid\'s webhook. See docs/deploy.md.')
+param privateNetwork bool = false
+
+@description('Private network only: public IPv4 addresses or CIDR ranges, comma-separated, from which HR uploads to the drop container (empty: none; HR then needs a private endpoint of its own).')
+param hrAllowedIpRanges string = ''
+
+@description('Private network only: address space of the virtual network.')
+param vnetAddressPrefix string = '10.0.0.0/16'
+
+@description('Private network only: address range of the app\'s integration subnet, inside vnetAddressPrefix.')
+param appSubnetPrefix string = '10.0.2.0/24'
+
+@description('Private network only: address range of the private endpoints\' subnet, inside vnetAddressPrefix.')
+param privateEndpointSubnetPrefix string = '10.0.1.0/24'
+
+// --- Key Vault name ------------------------------------------------------------------------------
+
+@description('Name of the Key Vault (app-registration modes only; empty: derived from the app identity, so that a deployment re-created after `azd down` gets a new name while the old vault sits out its purge protection). Set it only to keep a vault made by an earlier version of this template.')
+@maxLength(24)
+param keyVaultName string = ''
 
 // --- people --------------------------------------------------------------------------------------
 
@@ -176,6 +200,18 @@ var deploymentContainerName = 'app-package'
 var stateTableName = 'photosyncstate'
 
 var usesAppRegistration = photoAuthMode != 'managed_identity'
+
+// The vault's name follows the identity, which `azd down` deletes and `azd up` creates anew with
+// a new principal id: a re-created deployment gets a vault of its own instead of colliding with
+// the soft-deleted one, whose name purge protection keeps reserved for 90 days. Re-provisioning
+// keeps the identity and so the name.
+var effectiveKeyVaultName = empty(keyVaultName) ? 'kv-photo-${uniqueString(resourceToken, identity.outputs.principalId)}' : keyVaultName
+
+// HR's upload addresses, as the storage firewall's IP rules (private network only).
+var hrIpRanges = empty(hrAllowedIpRanges) ? [] : split(replace(hrAllowedIpRanges, ' ', ''), ',')
+var storagePublicNetworkAccess = (privateNetwork && empty(hrAllowedIpRanges)) ? 'Disabled' : 'Enabled'
+var storageNetworkDefaultAction = privateNetwork ? 'Deny' : 'Allow'
+
 var credentialSecretName = (photoAuthMode == 'certificate') ? 'photo-client-certificate' : 'photo-client-secret'
 
 // Follow the cloud the deployment runs in unless told otherwise.
@@ -188,6 +224,8 @@ var effectivePhotoTenantId = empty(photoTenantId) ? tenant().tenantId : photoTen
 // The Graph application permissions the postdeploy hook grants: the least that sets photos,
 // plus User.Read.All to look users up by employee id.
 var graphAppRoles = (photoApiDialect == 'graph') ? (photoEmployeeIdMode ? 'ProfilePhoto.ReadWrite.All User.Read.All' : 'ProfilePhoto.ReadWrite.All') : ''
+// Every Graph app role the hook may grant; those of them not in graphAppRoles are revoked.
+var graphManagedAppRoles = 'ProfilePhoto.ReadWrite.All User.Read.All'
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: empty(resourceGroupName) ? 'rg-${environmentName}' : resourceGroupName
@@ -231,6 +269,35 @@ module storage 'modules/storage.bicep' = {
     deploymentContainerName: deploymentContainerName
     stateTableName: stateTableName
     logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
+    publicNetworkAccess: storagePublicNetworkAccess
+    networkDefaultAction: storageNetworkDefaultAction
+    allowedIpRanges: privateNetwork ? hrIpRanges : []
+  }
+}
+
+module network 'modules/network.bicep' = if (privateNetwork) {
+  name: 'network'
+  scope: rg
+  params: {
+    name: 'vnet-photosync-${resourceToken}'
+    networkSecurityGroupName: 'nsg-photosync-${resourceToken}'
+    location: location
+    tags: tags
+    addressPrefix: vnetAddressPrefix
+    appSubnetPrefix: appSubnetPrefix
+    privateEndpointSubnetPrefix: privateEndpointSubnetPrefix
+  }
+}
+
+module privateEndpoints 'modules/private-endpoints.bicep' = if (privateNetwork) {
+  name: 'private-endpoints'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    virtualNetworkId: network.outputs.id
+    subnetId: network.outputs.privateEndpointSubnetId
+    location: location
+    tags: tags
   }
 }
 
@@ -238,7 +305,7 @@ module keyVault 'modules/keyvault.bicep' = if (usesAppRegistration) {
   name: 'keyvault'
   scope: rg
   params: {
-    name: 'kv-photo-${resourceToken}'
+    name: effectiveKeyVaultName
     location: location
     tags: tags
     logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
@@ -266,7 +333,10 @@ module rbac 'modules/rbac.bicep' = {
     eventGridPrincipalId: eventGrid.outputs.principalId
     dropContainerName: dropContainerName
     deadLetterContainerName: deadLetterContainerName
-    keyVaultName: usesAppRegistration ? 'kv-photo-${resourceToken}' : ''
+    rejectedContainerName: rejectedContainerName
+    processedContainerName: processedContainerName
+    stateTableName: stateTableName
+    keyVaultName: usesAppRegistration ? effectiveKeyVaultName : ''
     keyVaultCredentialKind: (photoAuthMode == 'certificate') ? 'certificate' : 'client_secret'
     deployerPrincipalId: deployerPrincipalId
     hrUploaderPrincipalId: hrUploaderPrincipalId
@@ -312,32 +382,39 @@ module functionApp 'modules/function-app.bicep' = {
     photoDefaultDomain: photoDefaultDomain
     reconcileSchedule: reconcileSchedule
     photoIdMappingBlob: photoIdMappingBlob
-    keyVaultName: usesAppRegistration ? 'kv-photo-${resourceToken}' : ''
+    keyVaultName: usesAppRegistration ? effectiveKeyVaultName : ''
     credentialSecretName: usesAppRegistration ? credentialSecretName : ''
-    extraAppSettings: extraAppSettings
+    extraAppSettings: empty(extraAppSettings) ? {} : json(extraAppSettings)
     enableLookupAuth: enableLookupAuth
     lookupAuthClientId: lookupAuthClientId
-    lookupAuthAllowedApplications: lookupAuthAllowedApplications
+    lookupAuthAllowedApplications: empty(lookupAuthAllowedApplications) ? [] : split(replace(lookupAuthAllowedApplications, ' ', ''), ',')
+    virtualNetworkSubnetId: privateNetwork ? network.outputs.appSubnetId : ''
   }
-  // The host starts as soon as the app exists; give it its storage roles first.
+  // The host starts as soon as the app exists; give it its storage roles first, and with the
+  // private network its way to the storage account.
   dependsOn: [
     rbac
+    privateEndpoints
   ]
 }
 
-// --- outputs (azd stores them in the environment; the hooks and the README use them) ------
+// --- outputs (azd stores them in the environment; the hooks and docs/deploy.md use them) --
 
 output AZURE_LOCATION string = location
+// The hooks select this subscription and check az's tenant against this one before any call.
+output AZURE_SUBSCRIPTION_ID string = subscription().subscriptionId
 output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
 output AZURE_FUNCTION_APP_URL string = functionApp.outputs.url
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
-output AZURE_KEY_VAULT_NAME string = usesAppRegistration ? 'kv-photo-${resourceToken}' : ''
+output AZURE_KEY_VAULT_NAME string = usesAppRegistration ? effectiveKeyVaultName : ''
 output AZURE_KEY_VAULT_SECRET_NAME string = usesAppRegistration ? credentialSecretName : ''
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
 output LOG_ANALYTICS_WORKSPACE_NAME string = monitoring.outputs.workspaceName
 output EVENTGRID_SYSTEM_TOPIC_NAME string = eventGrid.outputs.name
+output PHOTO_PRIVATE_NETWORK string = privateNetwork ? 'true' : 'false'
+output AZURE_VNET_NAME string = privateNetwork ? network.outputs.name : ''
 
 // For the postdeploy hook: whether to subscribe photo_deleted to BlobDeleted events, and the drop
 // dispositions it checks first (deletion sync needs both at keep, or photo-sync's own deletes and
@@ -362,5 +439,8 @@ output PHOTO_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 
 // For infra/hooks/grant-graph-roles: which Graph app roles, granted to whom.
 output PHOTO_GRAPH_APP_ROLES string = graphAppRoles
+output PHOTO_GRAPH_MANAGED_ROLES string = graphManagedAppRoles
+// The tenant the roles are granted in: the photo API's (an app registration may live elsewhere).
+output PHOTO_GRAPH_TENANT_ID string = effectivePhotoTenantId
 output PHOTO_GRAPH_GRANTEE_PRINCIPAL_ID string = usesAppRegistration ? '' : identity.outputs.principalId
 output PHOTO_GRAPH_GRANTEE_APP_ID string = usesAppRegistration ? photoAppClientId : ''

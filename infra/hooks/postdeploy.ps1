@@ -1,5 +1,8 @@
 # The step after the code is deployed; the PowerShell twin of postdeploy.sh (see there for why):
-#   1. grant the Microsoft Graph app roles (unless PHOTO_SKIP_GRAPH_GRANT=true);
+#   0. make AZURE_SUBSCRIPTION_ID az's subscription and check az's tenant against AZURE_TENANT_ID,
+#      before any other az call;
+#   1. grant the Microsoft Graph app roles, and remove those no longer needed (unless
+#      PHOTO_SKIP_GRAPH_GRANT=true);
 #   2. wait until the host has created the blobs_extension key, and with
 #      PHOTO_DELETE_ON_BLOB_DELETE=true the eventgrid_extension key (`az functionapp keys list`);
 #   3. deploy infra/modules/eventgrid-subscription.bicep, which reads the keys with listKeys and
@@ -11,8 +14,10 @@
 # Running it again changes nothing that is already in place.
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
+. (Join-Path $PSScriptRoot 'azure-context.ps1')
+$pollSeconds = if ($env:PHOTO_HOOK_POLL_SECONDS) { [int]$env:PHOTO_HOOK_POLL_SECONDS } else { 10 }
 
-foreach ($name in 'AZURE_RESOURCE_GROUP', 'AZURE_FUNCTION_APP_NAME', 'AZURE_STORAGE_ACCOUNT_NAME', 'EVENTGRID_SYSTEM_TOPIC_NAME') {
+foreach ($name in 'AZURE_SUBSCRIPTION_ID', 'AZURE_TENANT_ID', 'AZURE_RESOURCE_GROUP', 'AZURE_FUNCTION_APP_NAME', 'AZURE_STORAGE_ACCOUNT_NAME', 'EVENTGRID_SYSTEM_TOPIC_NAME') {
     if (-not [Environment]::GetEnvironmentVariable($name)) {
         Write-Error "$name is not set (an output of infra/main.bicep)."
     }
@@ -26,8 +31,12 @@ $rejectedAction = if ($env:PHOTO_REJECTED_ACTION) { $env:PHOTO_REJECTED_ACTION }
 if ($deleteOnBlobDelete -and ($processedAction -ne 'keep' -or $rejectedAction -ne 'keep')) {
     Write-Error "photo-sync: PHOTO_DELETE_ON_BLOB_DELETE=true needs PHOTO_PROCESSED_ACTION=keep and PHOTO_REJECTED_ACTION=keep (now $processedAction and $rejectedAction): photo-sync's own deletes and moves would delete profile photos. Set both to keep, or turn deletion sync off, then run azd provision and this hook again."
 }
-$keysQuery = if ($deleteOnBlobDelete) { 'systemKeys.blobs_extension != null && systemKeys.eventgrid_extension != null' } else { 'systemKeys.blobs_extension != null' }
+# `null` in backticks is JMESPath's null literal (a bare null would be a field named "null").
+$keysQuery = if ($deleteOnBlobDelete) { 'systemKeys.blobs_extension != `null` && systemKeys.eventgrid_extension != `null`' } else { 'systemKeys.blobs_extension != `null`' }
 $keysWanted = if ($deleteOnBlobDelete) { 'blobs_extension and eventgrid_extension keys' } else { 'blobs_extension key' }
+
+Use-DeploymentSubscription
+Assert-AzTenant $env:AZURE_TENANT_ID 'the deployment'
 
 if ($env:PHOTO_SKIP_GRAPH_GRANT -eq 'true') {
     Write-Host 'photo-sync: skipping the Microsoft Graph grant (PHOTO_SKIP_GRAPH_GRANT=true).'
@@ -49,7 +58,7 @@ for ($attempt = 1; ; $attempt++) {
     if ($env:PHOTO_HEALTH_URL) {
         try { Invoke-WebRequest -Uri $env:PHOTO_HEALTH_URL -TimeoutSec 30 -SkipHttpErrorCheck | Out-Null } catch { }
     }
-    Start-Sleep -Seconds 10
+    Start-Sleep -Seconds $pollSeconds
 }
 
 Write-Host "photo-sync: subscribing the blob trigger to BlobCreated events of $dropContainer..."
@@ -77,7 +86,7 @@ if (-not $deleteOnBlobDelete) {
     if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
     if ($leftover) {
         Write-Host 'photo-sync: removing the BlobDeleted subscription (PHOTO_DELETE_ON_BLOB_DELETE is off)...'
-        az resource delete --only-show-errors --ids $leftover --api-version 2022-06-15
+        az resource delete --only-show-errors --ids $leftover --api-version 2025-02-15
         if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
     }
 }

@@ -1,7 +1,9 @@
 #!/bin/sh
 # The step after the code is deployed (azd runs it as the postdeploy hook; without azd, run it
 # yourself with the deployment's outputs exported):
-#   1. grant the Microsoft Graph app roles to the identity photo-sync signs in as, so that no drop
+#   0. make the deployment's subscription (AZURE_SUBSCRIPTION_ID) az's, and check that az is signed
+#      in to the deployment's tenant (AZURE_TENANT_ID), before any other az call;
+#   1. grant the Microsoft Graph app roles (and remove those the deployment no longer needs) to the identity photo-sync signs in as, so that no drop
 #      is processed before the permission exists (set PHOTO_SKIP_GRAPH_GRANT=true when an
 #      administrator grants them separately with grant-graph-roles.sh);
 #   2. wait until the host has created the blobs_extension system key (it does so when it first
@@ -20,7 +22,10 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 poll_seconds=${PHOTO_HOOK_POLL_SECONDS:-10}
+. "$here/azure-context.sh"
 
+: "${AZURE_SUBSCRIPTION_ID:?AZURE_SUBSCRIPTION_ID is not set (azd sets it; also an output of infra/main.bicep)}"
+: "${AZURE_TENANT_ID:?AZURE_TENANT_ID is not set (an output of infra/main.bicep)}"
 : "${AZURE_RESOURCE_GROUP:?AZURE_RESOURCE_GROUP is not set (an output of infra/main.bicep)}"
 : "${AZURE_FUNCTION_APP_NAME:?AZURE_FUNCTION_APP_NAME is not set (an output of infra/main.bicep)}"
 : "${AZURE_STORAGE_ACCOUNT_NAME:?AZURE_STORAGE_ACCOUNT_NAME is not set (an output of infra/main.bicep)}"
@@ -40,13 +45,18 @@ if [ "$delete_on_blob_delete" = true ] && \
     echo "photo-sync: set both to keep, or turn deletion sync off, then run azd provision and this hook again." >&2
     exit 1
 fi
+# `null` in backticks is JMESPath's null literal; a bare null would be a lookup of a field named
+# "null" that only happens to be missing.
 if [ "$delete_on_blob_delete" = true ]; then
-    keys_query="systemKeys.blobs_extension != null && systemKeys.eventgrid_extension != null"
+    keys_query='systemKeys.blobs_extension != `null` && systemKeys.eventgrid_extension != `null`'
     keys_wanted="blobs_extension and eventgrid_extension keys"
 else
-    keys_query="systemKeys.blobs_extension != null"
+    keys_query='systemKeys.blobs_extension != `null`'
     keys_wanted="blobs_extension key"
 fi
+
+use_deployment_subscription || exit 1
+require_tenant "$AZURE_TENANT_ID" "the deployment" || exit 1
 
 if [ "${PHOTO_SKIP_GRAPH_GRANT:-false}" = "true" ]; then
     echo "photo-sync: skipping the Microsoft Graph grant (PHOTO_SKIP_GRAPH_GRANT=true)."
@@ -99,7 +109,7 @@ if [ "$delete_on_blob_delete" = false ]; then
         --query "[?name=='$deletion_subscription'].id" -o tsv)
     if [ -n "$leftover" ]; then
         echo "photo-sync: removing the BlobDeleted subscription (PHOTO_DELETE_ON_BLOB_DELETE is off)..."
-        az resource delete --only-show-errors --ids "$leftover" --api-version 2022-06-15
+        az resource delete --only-show-errors --ids "$leftover" --api-version 2025-02-15
     fi
 fi
 

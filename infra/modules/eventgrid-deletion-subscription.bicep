@@ -36,7 +36,7 @@ param maxDeliveryAttempts int = 30
 @maxValue(1440)
 param eventTimeToLiveInMinutes int = 1440
 
-resource topic 'Microsoft.EventGrid/systemTopics@2022-06-15' existing = {
+resource topic 'Microsoft.EventGrid/systemTopics@2025-02-15' existing = {
   name: systemTopicName
 }
 
@@ -48,7 +48,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' existing = {
   name: functionAppName
 }
 
-resource deletions 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = {
+resource deletions 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2025-02-15' = {
   parent: topic
   name: 'photo-deletions'
   properties: {
@@ -60,6 +60,10 @@ resource deletions 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-
         // One deletion per delivery: each is its own invocation and retry.
         maxEventsPerBatch: 1
         preferredBatchSizeInKilobytes: 64
+        // Event Grid delivers over TLS 1.2 or later only. 2025-02-15 is the first GA API version
+        // with this property (WebHookEventSubscriptionDestinationProperties in
+        // Azure/bicep-types-az, generated/eventgrid/microsoft.eventgrid/2025-02-15/types.md).
+        minimumTlsVersionAllowed: '1.2'
       }
     }
     eventDeliverySchema: 'EventGridSchema'

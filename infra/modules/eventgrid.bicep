@@ -23,7 +23,7 @@ param tags object = {}
 @description('Resource id of the storage account whose events the topic publishes.')
 param storageAccountId string
 
-resource topic 'Microsoft.EventGrid/systemTopics@2022-06-15' = {
+resource topic 'Microsoft.EventGrid/systemTopics@2025-02-15' = {
   name: name
   location: location
   tags: tags

@@ -39,7 +39,7 @@ param deploymentContainerName string
 @description('Application Insights connection string (not a secret: local auth is disabled).')
 param applicationInsightsConnectionString string
 
-@description('Upper bound on instances. The photo API throttles per app, so scale is capped; see "Deploy to Azure" in README.md.')
+@description('Upper bound on instances of each function group (HTTP, blob and each other trigger scale apart). The photo API throttles per app, so the blob group is capped; see docs/deploy.md.')
 @minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 40
@@ -132,7 +132,7 @@ param credentialSecretName string = ''
 @description('More app settings, e.g. image or retry tuning (PHOTO_MAX_SIDE). They cannot override the settings above.')
 param extraAppSettings object = {}
 
-@description('Require an Entra ID token (App Service authentication) for the lookup endpoint, in addition to its function key.')
+@description('Require an Entra ID token (App Service authentication) for the lookup endpoint, in addition to its function key, which stays required either way.')
 param enableLookupAuth bool = false
 
 @description('Client id of the app registration that represents the lookup API (the token audience).')
@@ -140,6 +140,9 @@ param lookupAuthClientId string = ''
 
 @description('Client ids of the applications allowed to call the lookup API (empty: any caller with a valid token for it).')
 param lookupAuthAllowedApplications array = []
+
+@description('Resource id of the subnet (delegated to Microsoft.App/environments) the app\'s outbound traffic goes through; empty: no VNet integration.')
+param virtualNetworkSubnetId string = ''
 
 // The project runs on Python 3.11 (pyproject.toml requires-python); Flex offers 3.11 and 3.12.
 var pythonVersion = '3.11'
@@ -235,7 +238,12 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    // Stays public with the private network option too: Event Grid delivers to the webhook over
+    // the internet and cannot reach a private endpoint.
     publicNetworkAccess: 'Enabled'
+    // Private network option: every outbound call (storage through its private endpoints,
+    // Graph, telemetry) leaves through the delegated subnet.
+    virtualNetworkSubnetId: empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId
     clientCertEnabled: false
     // Key Vault references are resolved as the user-assigned identity, not a system identity.
     keyVaultReferenceIdentity: identityId
@@ -266,7 +274,12 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       }
       scaleAndConcurrency: {
         // Bounded: every instance calls the photo API as the same app, and the API throttles
-        // per app. A burst beyond the cap waits in Event Grid and the blob trigger's queue.
+        // per app. The platform applies this cap per function group, not to the app as a whole
+        // (Flex Consumption scales HTTP, blob (Event Grid) and every other trigger as separate
+        // groups: Azure Functions docs, "Flex Consumption plan hosting", Per-function scaling):
+        // it bounds the blob trigger's instances, and the lookup and reconcile functions may add
+        // instances of their own. A burst beyond the cap waits in Event Grid and the blob
+        // trigger's queue.
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: instanceMemoryMB
       }
@@ -279,7 +292,12 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
 }
 
 // Optional Entra ID sign-in in front of the lookup endpoint. The function key is still required
-// (auth level function); this adds "who is calling" on top of "has the key". The Event Grid
+// (auth level function); this adds "who is calling" on top of "has the key". The key stays
+// whatever the platform does: while Flex Consumption was in preview its documentation said that
+// App Service authentication was not supported there and that "unauthenticated callers currently
+// aren't blocked when EasyAuth is enabled" (Azure Functions docs, "Flex Consumption plan
+// hosting", Considerations, 2024); the current page no longer lists that limitation. Either way
+// the function key alone keeps anonymous callers out. The Event Grid
 // webhooks and the health probe are excluded: Event Grid authenticates with the blobs_extension
 // and eventgrid_extension keys, and the probe is anonymous by design. The document is always
 // written, switched on or off by enableLookupAuth, so that turning the option off really turns
@@ -334,6 +352,24 @@ resource lookupAuth 'Microsoft.Web/sites/config@2024-04-01' = {
         enabled: false
       }
     }
+  }
+}
+
+// No basic (user name and password) publishing credentials: azd and the Azure CLI deploy with
+// Entra ID tokens, and a leaked publish profile must not be a way to replace the code.
+resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'ftp'
+  properties: {
+    allow: false
   }
 }
 

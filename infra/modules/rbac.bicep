@@ -14,7 +14,11 @@
 //   Event Grid topic  Storage Blob Data Contributor  dead-letter container only
 //   deployer          Key Vault Secrets / Certificates Officer (only with a vault, to put the credential in)
 //   HR uploader       Storage Blob Data Contributor  drop container only (optional)
-//   operators         Storage Blob Data Reader and Storage Table Data Reader (optional, to read outcomes)
+//   operators         Storage Blob Data Reader       the four photo containers (drops, rejected,
+//                                                                      processed, dead letters), each on its own
+//                     Storage Table Data Reader      the outcome table only (optional, to read outcomes;
+//                                                                      not the app package, the host's
+//                                                                      containers and tables, or its keys)
 // Names are guid(scope, principal, role), so a re-deployment finds the same assignment instead
 // of failing on a duplicate; principalType lets ARM skip the directory lookup that fails while
 // a new identity is still replicating (not set for the deployer, who may be a user or a pipeline).
@@ -36,6 +40,15 @@ param dropContainerName string
 
 @description('Container Event Grid writes dead letters to.')
 param deadLetterContainerName string
+
+@description('Container rejected drops are moved to.')
+param rejectedContainerName string
+
+@description('Container uploaded drops are moved to.')
+param processedContainerName string
+
+@description('Table holding the last outcome per user.')
+param stateTableName string
 
 @description('Key Vault of the app-registration modes (empty: no vault).')
 param keyVaultName string = ''
@@ -103,6 +116,29 @@ resource dropContainer 'Microsoft.Storage/storageAccounts/blobServices/container
 resource deadLetterContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = {
   parent: blobService
   name: deadLetterContainerName
+}
+
+// What operators may read: the photo containers and the outcome table, nothing else.
+var photoContainerNames = [
+  dropContainerName
+  rejectedContainerName
+  processedContainerName
+  deadLetterContainerName
+]
+
+resource photoContainers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = [for container in photoContainerNames: {
+  parent: blobService
+  name: container
+}]
+
+resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' existing = {
+  parent: storage
+  name: 'default'
+}
+
+resource stateTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' existing = {
+  parent: tableService
+  name: stateTableName
 }
 
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
@@ -209,20 +245,24 @@ resource hrUploader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!
   }
 }
 
-resource operatorBlobReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(operatorPrincipalId)) {
-  name: guid(storage.id, operatorPrincipalId, roleIds.storageBlobDataReader)
-  scope: storage
+// Container and table scopes: Azure Storage's data roles can be assigned to a single container
+// (.../blobServices/default/containers/<name>) or a single table
+// (.../tableServices/default/tables/<name>), below the account (Azure Storage docs on authorizing
+// blob and table access with Microsoft Entra ID, "resource scope").
+resource operatorBlobReaders 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (container, i) in photoContainerNames: if (!empty(operatorPrincipalId)) {
+  name: guid(photoContainers[i].id, operatorPrincipalId, roleIds.storageBlobDataReader)
+  scope: photoContainers[i]
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.storageBlobDataReader)
     principalId: operatorPrincipalId
     principalType: operatorPrincipalType
-    description: 'photo-sync: read drops, rejections and dead letters'
+    description: 'photo-sync: read ${container} (drops, rejections, processed drops or dead letters)'
   }
-}
+}]
 
 resource operatorTableReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(operatorPrincipalId)) {
-  name: guid(storage.id, operatorPrincipalId, roleIds.storageTableDataReader)
-  scope: storage
+  name: guid(stateTable.id, operatorPrincipalId, roleIds.storageTableDataReader)
+  scope: stateTable
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.storageTableDataReader)
     principalId: operatorPrincipalId

@@ -5,6 +5,12 @@
 //
 // Every data access is authorized with Entra ID: shared keys (and with them account SAS and
 // connection strings) are switched off, nothing is public, and deletes are recoverable.
+//
+// Network: by default the account answers on its public endpoint (every request still needs an
+// Entra ID token and a data role). With main.bicep's privateNetwork option, main.bicep passes
+// publicNetworkAccess Disabled and defaultAction Deny (private endpoints only, see
+// private-endpoints.bicep), or, when HR's addresses are listed, Enabled with Deny and those
+// addresses as the only IP rules.
 
 @description('Name of the storage account (3-24 lowercase letters and digits).')
 @minLength(3)
@@ -54,9 +60,26 @@ param softDeleteRetentionDays int = 14
 @description('Log Analytics workspace that receives the blob write and delete logs.')
 param logAnalyticsWorkspaceId string
 
+@description('Public endpoint: Enabled (default), or Disabled with the private network option and no HR addresses.')
+@allowed([
+  'Enabled'
+  'Disabled'
+])
+param publicNetworkAccess string = 'Enabled'
+
+@description('What the firewall does with a request no rule matches: Allow (default) or Deny (private network option).')
+@allowed([
+  'Allow'
+  'Deny'
+])
+param networkDefaultAction string = 'Allow'
+
+@description('Public IPv4 addresses or CIDR ranges allowed through the firewall (HR\'s upload hosts, private network option only).')
+param allowedIpRanges array = []
+
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
-  // checkov:skip=CKV_AZURE_35: HR uploaders, the Flex Consumption platform (deployment package) and an app without virtual network integration reach the account over its public endpoint; every request still needs an Entra ID token and an RBAC role, because shared keys and anonymous access are disabled.
-  // checkov:skip=CKV_AZURE_59: Public network access stays on for the same callers (HR uploaders, the Flex Consumption platform and app); what it exposes is an endpoint that accepts only Entra ID tokens with an RBAC role, since shared keys and anonymous blob access are disabled.
+  // checkov:skip=CKV_AZURE_35: Without the privateNetwork option (the default), HR uploaders, the Flex Consumption platform and an app without virtual network integration reach the account over its public endpoint, where every request still needs an Entra ID token and a data role; with the option, main.bicep passes Deny (tests/infra checks that set with no skip).
+  // checkov:skip=CKV_AZURE_59: Without the privateNetwork option public network access stays on for the same callers, and accepts only Entra ID tokens with a data role since shared keys and anonymous blob access are disabled; with the option it is Disabled (tests/infra checks that set with no skip).
   // checkov:skip=CKV_AZURE_206: The account holds hand-off copies (HR keeps the originals) and outcome records a re-drop rebuilds; the default ZRS keeps three copies across zones, soft delete covers deletes, and the storageSku parameter selects Standard_GZRS where geo-redundancy is wanted.
   name: name
   location: location
@@ -80,10 +103,21 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     isHnsEnabled: false
     isSftpEnabled: false
     isLocalUserEnabled: false
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: publicNetworkAccess
     networkAcls: {
+      // Trusted Azure services keep access when the firewall denies everything else: the Event
+      // Grid system topic writes dead letters with its system-assigned identity, which a storage
+      // firewall lets through only as a trusted service (Event Grid docs, "Storage queue as an
+      // event handler": "you can use only the system-assigned managed identity if Allow Azure
+      // services on the trusted service list ... is also enabled"). The official azd template
+      // for an Event Grid blob trigger on Flex Consumption keeps the same bypass with its VNet
+      // option (Azure-Samples/functions-quickstart-python-azd-eventgrid-blob, infra/main.bicep).
       bypass: 'AzureServices'
-      defaultAction: 'Allow'
+      defaultAction: networkDefaultAction
+      ipRules: [for range in allowedIpRanges: {
+        value: range
+        action: 'Allow'
+      }]
     }
     encryption: {
       keySource: 'Microsoft.Storage'

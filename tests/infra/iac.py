@@ -189,19 +189,36 @@ class Template:
             if isinstance(condition, bool):
                 branch = operands["true_value"] if condition else operands["false_value"]
                 return self.resolve(branch, bindings)
-        elif kind in ("equals", "not_equals"):
+        elif kind in ("equals", "not_equals", "and", "or"):
             left = self.resolve(operands["operand_1"], bindings)
             right = self.resolve(operands["operand_2"], bindings)
             if not isinstance(left, Unresolved) and not isinstance(right, Unresolved):
+                if kind == "and":
+                    return bool(left and right)
+                if kind == "or":
+                    return bool(left or right)
                 return (left == right) == (kind == "equals")
+        elif kind == "not":
+            value = self.resolve(operands["bool_value"], bindings)
+            if isinstance(value, bool):
+                return not value
         return Unresolved(expression)
 
     def _function(self, expression: dict[str, Any], bindings: Mapping[str, Any]) -> Any:
         function = expression["function"]
+        arguments = {name: self.resolve(value, bindings)
+                     for name, value in function.get("parameters", {}).items()}
+        if any(isinstance(value, Unresolved) for value in arguments.values()):
+            return Unresolved(expression)
         if function["type"] == "empty":
-            value = self.resolve(function["parameters"]["item_to_test"], bindings)
-            if not isinstance(value, Unresolved):
-                return not value
+            return not arguments["item_to_test"]
+        if function["type"] == "split":
+            return str(arguments["input_string"]).split(str(arguments["delimiter"]))
+        if function["type"] == "replace":
+            return str(arguments["original_string"]).replace(str(arguments["old_string"]),
+                                                             str(arguments["new_string"]))
+        if function["type"] == "json":
+            return json.loads(str(arguments["arg_1"]))
         return Unresolved(expression)
 
     def _interpolate(self, match: re.Match[str], bindings: Mapping[str, Any]) -> str:
@@ -226,6 +243,36 @@ def literal_objects(expression: Any) -> Iterator[dict[str, Any]]:
     elif isinstance(expression, list):
         for value in expression:
             yield from literal_objects(value)
+
+
+# --- PowerShell ----------------------------------------------------------------------------------
+
+_PARSE_POWERSHELL = """
+import json, sys
+import tree_sitter, tree_sitter_powershell
+parser = tree_sitter.Parser(tree_sitter.Language(tree_sitter_powershell.language()))
+out = {}
+for path in sys.argv[1:]:
+    errors, stack = [], [parser.parse(open(path, "rb").read()).root_node]
+    while stack:
+        node = stack.pop()
+        if node.type == "ERROR" or node.is_missing:
+            errors.append(f"line {node.start_point[0] + 1}: {node.text[:60]!r}")
+        stack.extend(node.children)
+    out[path] = errors
+json.dump(out, sys.stdout)
+"""
+
+
+def powershell_syntax_errors(paths: list[Path]) -> dict[Path, list[str]]:
+    """Syntax errors per PowerShell script, found with the tree-sitter PowerShell grammar (the
+    tests cannot count on pwsh being installed)."""
+    python = iac_tool("python")
+    proc = subprocess.run([str(python), "-c", _PARSE_POWERSHELL, *map(str, paths)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    if proc.returncode != 0:
+        pytest.fail(f"the PowerShell parser did not run:\n{proc.stderr[-4000:]}", pytrace=False)
+    return {Path(p): errors for p, errors in json.loads(proc.stdout).items()}
 
 
 # --- the function app --------------------------------------------------------------------------
@@ -274,10 +321,12 @@ class Deployment:
     def module(self, file_name: str) -> Template:
         return self.templates[MODULES / file_name]
 
-    def bindings(self, module_symbol: str) -> dict[str, Any]:
-        """The module's parameter values as main.bicep passes them (resolved where possible)."""
+    def bindings(self, module_symbol: str,
+                 parameters: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The module's parameter values as main.bicep passes them (resolved where possible),
+        with main.bicep's own parameters at their defaults or as given in ``parameters``."""
         params = self.main.module(module_symbol).get("params", {})
-        return {name: self.main.resolve(value) for name, value in params.items()}
+        return {name: self.main.resolve(value, parameters) for name, value in params.items()}
 
     def module_symbol(self, file_name: str) -> str:
         for symbol in self.main.data.get("modules", {}):
@@ -285,7 +334,67 @@ class Deployment:
                 return str(symbol)
         raise KeyError(f"main.bicep does not deploy modules/{file_name}")
 
-    def resolve_in(self, file_name: str, expression: Any) -> Any:
+    def resolve_in(self, file_name: str, expression: Any,
+                   parameters: Mapping[str, Any] | None = None) -> Any:
         """Evaluate an expression of a module with the parameters main.bicep gives it."""
         module = self.module(file_name)
-        return module.resolve(expression, self.bindings(self.module_symbol(file_name)))
+        return module.resolve(expression, self.bindings(self.module_symbol(file_name), parameters))
+
+
+# --- parameter sets ------------------------------------------------------------------------------
+
+_PARAM_LINE = re.compile(r"^param (\w+) (\w+)(?: = .*)?$")
+
+
+def _bicep_literal(value: Any) -> str | None:
+    """A scalar as Bicep source, or None for what cannot be written as a literal default."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str) and "${" not in value:
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return None
+
+
+def _with_defaults(source: str, values: Mapping[str, Any]) -> str:
+    lines = []
+    for line in source.splitlines(keepends=True):
+        match = _PARAM_LINE.match(line.rstrip("\n"))
+        literal = _bicep_literal(values[match.group(1)]) if match and match.group(1) in values \
+            else None
+        if match and literal is not None:
+            line = f"param {match.group(1)} {match.group(2)} = {literal}\n"
+        lines.append(line)
+    return "".join(lines)
+
+
+def render_parameter_set(deployment: Deployment, parameters: Mapping[str, Any],
+                         target: Path, keep_skips: bool = True,
+                         stand_ins: Mapping[str, Any] | None = None) -> Path:
+    """A copy of infra/ as one parameter set deploys it, for checkov, which reads neither
+    parameter files nor the values main.bicep passes to a module, but does read a parameter's
+    default: main.bicep's parameters get the set's values as defaults, and each module's
+    parameters the values main.bicep passes it (where they are known before deployment; a
+    value known only at deployment, such as a subnet's resource id, is taken from
+    ``stand_ins`` by parameter name)."""
+    for source in bicep_files():
+        text = source.read_text(encoding="utf-8")
+        if source == MAIN:
+            text = _with_defaults(text, parameters)
+        else:
+            try:
+                symbol = deployment.module_symbol(source.name)
+            except KeyError:  # deployed by the postdeploy hook, with its own defaults
+                symbol = None
+            if symbol is not None:
+                values = {name: (stand_ins or {}).get(name, value) if isinstance(value, Unresolved)
+                          else value
+                          for name, value in deployment.bindings(symbol, parameters).items()}
+                text = _with_defaults(text, values)
+        if not keep_skips:
+            text = "".join(ln for ln in text.splitlines(keepends=True) if "checkov:skip=" not in ln)
+        copy = target / source.relative_to(INFRA)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_text(text, encoding="utf-8")
+    return target

@@ -52,8 +52,10 @@ test: lint typecheck $(NODE) $(IAC_STAMP)
 infra: $(STAMP) $(IAC_STAMP)
 	$(BIN)/python -m pytest tests/infra
 
+# ruff, then the import contract (pyproject.toml, docs/architecture.md): the layers stay layers.
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-logo --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -68,4 +70,4 @@ emulator: $(STAMP)
 	$(BIN)/python -m devstack.emulator --state-dir .devstack/emulator
 
 clean:
-	rm -rf $(VENV) $(IAC_VENV) .venv-bench .devstack .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(IAC_VENV) .venv-bench .devstack .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .hypothesis

@@ -1,7 +1,8 @@
 """Azure Functions entry points for photo-sync (v2 programming model).
 
-Each function binds its input, calls one handler in ``photo_core.handlers``, and shapes the
-answer. Typed errors map to stable JSON error codes; nothing else leaks (no stack traces).
+Each function binds its input, calls one handler in ``photo_core.entrypoints.handlers``, and
+shapes the answer. Typed errors map to stable JSON error codes; nothing else leaks (no stack
+traces).
 Nothing here does I/O at import time: services are built on the first invocation.
 """
 
@@ -14,9 +15,7 @@ import math
 import azure.functions as func
 import azurefunctions.extensions.bindings.blob as blob
 
-from photo_core import handlers
-from photo_core.directory import NotInMapping
-from photo_core.errors import (
+from photo_core.domain.errors import (
     AmbiguousUser,
     Forbidden,
     InvalidUserReference,
@@ -26,7 +25,9 @@ from photo_core.errors import (
     UnsupportedOperation,
     UserNotFound,
 )
-from photo_core.reports import ReportWindowError
+from photo_core.entrypoints import handlers
+from photo_core.use_cases.directory import NotInMapping
+from photo_core.use_cases.reports import ReportWindowError
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 logger = logging.getLogger("photo_sync")

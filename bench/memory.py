@@ -113,7 +113,7 @@ def child(kind: str) -> int:
 
 def run(stack: BenchStack) -> dict[str, Any]:
     from bench.common import PYTHON, run_json
-    from photo_core.imaging import ImagePolicy
+    from photo_core.photos import ImagePolicy
 
     cap = ImagePolicy().max_input_bytes
     made = prepare(stack.connection_string, "hr-photos", cap)

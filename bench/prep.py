@@ -7,9 +7,9 @@ it had just before one more run. Then it times ``reps`` runs and reports the med
 
 Implementations:
 
-* ``photo_sync``: ``photo_core.imaging.prepare_photo`` with the default policy (max side 1024,
-  quality 90): header checks, lossless strip or one strict decode at reduced scale, resize,
-  rotate, encode;
+* ``photo_sync``: ``photo_core.photos.prepare_photo`` with the default policy (max
+  side 1024, quality 90): header checks, lossless strip or one strict decode at reduced
+  scale, resize, rotate, encode;
 * ``baseline``: Pillow the plain way: ``Image.open``, ``ImageOps.exif_transpose``, ``load``,
   ``thumbnail((1024, 1024))``, ``save`` as JPEG at quality 90 (run in .venv-bench);
 * ``reencode``: a full decode and re-encode of the same photo by photo-sync itself (its own
@@ -36,17 +36,16 @@ QUALITY = 90
 
 
 def _photo_sync() -> Callable[[bytes], bytes]:
-    from photo_core.imaging import ImagePolicy, prepare_photo
+    from photo_core.photos import ImagePolicy, prepare_photo
 
     policy = ImagePolicy()
     return lambda data: prepare_photo(data, policy).data
 
 
 def _reencode() -> Callable[[bytes], bytes]:
-    from photo_core import imaging
-    from photo_core.imaging import ImagePolicy
-    from photo_core.jpeg import read_structure
-    from photo_core.jpeg_strip import strip_metadata
+    from photo_core.photos import ImagePolicy, imaging
+    from photo_core.photos.jpeg import read_structure
+    from photo_core.photos.jpeg_strip import strip_metadata
 
     policy = ImagePolicy()
 

@@ -22,7 +22,7 @@ from urllib.parse import quote
 from devstack.procs import stop_on_sigterm
 from devstack.samples import Sample, sample_batch
 from devstack.stack import DEFAULT_STATE_DIR, LocalStack, StackInfo
-from photo_core.blob_drop import META_PREFIX, TAG_REASON, TAG_STATUS
+from photo_core.adapters.blob_drop import META_PREFIX, TAG_REASON, TAG_STATUS
 
 OUTCOME_TIMEOUT_S = 90.0
 

@@ -14,15 +14,17 @@ from typing import TYPE_CHECKING, Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from photo_core.auth import MsalTokenProvider, TokenProvider
-from photo_core.directory import Resolver, UserResolver
-from photo_core.http_env import NetworkEnv, sdk_options
-from photo_core.lookup_cache import LookupCache
-from photo_core.photo_api import HttpPhotoApi, PhotoApi
-from photo_core.ports import OutcomeLog, StateStore
-from photo_core.retry import Clock, Deadline, SystemClock, system_random
-from photo_core.settings import ApiSettings, Settings, StorageSettings
-from photo_core.sync import SyncOptions
+from photo_core.adapters.auth import MsalTokenProvider
+from photo_core.adapters.http_env import NetworkEnv, sdk_options
+from photo_core.adapters.photo_api import HttpPhotoApi, TokenProvider
+from photo_core.adapters.photo_api_settings import ApiSettings
+from photo_core.domain.retry import Clock, Deadline, SystemClock, system_random
+from photo_core.settings import Settings, StorageSettings
+from photo_core.use_cases.directory import Resolver, UserResolver
+from photo_core.use_cases.lookup import LookupResult
+from photo_core.use_cases.lookup_cache import LookupCache
+from photo_core.use_cases.ports import OutcomeLog, PhotoApi, StateStore
+from photo_core.use_cases.sync import SyncOptions
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
@@ -57,7 +59,7 @@ class AppServices(Services):
     state: StateStore
     log: OutcomeLog
     resolver: UserResolver
-    lookup_cache: LookupCache
+    lookup_cache: LookupCache[LookupResult]
     table: TableClient
     blobs: BlobServiceClient  # one pool and credential for every container
     drop_container: ContainerClient
@@ -70,7 +72,7 @@ def build_session(api: ApiSettings) -> requests.Session:
     With a private CA (the local emulator), ``trust_env`` is turned off: requests otherwise lets
     ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` from the environment replace ``Session.verify``,
     and the configured CA would silently not be used. Without one, the environment is read once
-    (:mod:`photo_core.http_env`). Retries are ours, not urllib3's.
+    (:mod:`photo_core.adapters.http_env`). Retries are ours, not urllib3's.
     """
     session = requests.Session()
     network = NetworkEnv.read()
@@ -107,8 +109,8 @@ def bootstrap(settings: Settings | None = None) -> Services:
 
 def bootstrap_app(settings: Settings | None = None) -> AppServices:
     """Everything the function app needs: the photo API plus storage-backed state."""
-    from photo_core.outcome_log import TableOutcomeLog
-    from photo_core.state_table import TableStateStore
+    from photo_core.adapters.outcome_log import TableOutcomeLog
+    from photo_core.adapters.state_table import TableStateStore
 
     settings = settings or Settings.from_env(require_storage=True)
     core = bootstrap(settings)
@@ -127,7 +129,7 @@ def bootstrap_app(settings: Settings | None = None) -> AppServices:
     directory = settings.directory
     mapping = None
     if directory.mapping_blob:
-        from photo_core.blob_drop import mapping_fetcher
+        from photo_core.adapters.blob_drop import mapping_fetcher
 
         container, _, path = directory.mapping_blob.partition("/")
         mapping = mapping_fetcher(blobs.get_container_client(container), path)

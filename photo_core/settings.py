@@ -15,22 +15,23 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from photo_core.dialects import (
+from photo_core.adapters.photo_api_settings import ApiSettings, AuthMode, AuthSettings
+from photo_core.domain.dialects import (
     API_HOSTS,
     CLOUD_ENDPOINTS,
+    SERVICE_UPLOAD_LIMIT_BYTES,
     UNSUPPORTED_API_HOSTS,
     Cloud,
     Dialect,
     default_base_url,
     default_scope,
 )
-from photo_core.errors import SettingsError
-from photo_core.imaging import ImagePolicy
-from photo_core.naming import NamingRules, UserRef, parse_user_reference
-from photo_core.ports import Disposal
-from photo_core.retry import RetryPolicy
+from photo_core.domain.errors import SettingsError
+from photo_core.domain.naming import NamingRules, UserRef, parse_user_reference
+from photo_core.domain.retry import RetryPolicy
+from photo_core.photos import ImagePolicy
+from photo_core.use_cases.ports import Disposal
 
-SERVICE_UPLOAD_LIMIT_BYTES = 4 * 1024 * 1024
 STORAGE_CONNECTION = "PhotoStorage"  # the binding's connection name: a setting prefix
 _CONTAINER_NAME = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}")
 IMAGE_SETTING_NAMES = {
@@ -69,43 +70,6 @@ def _is_connection_string(value: str) -> bool:
     parts = value.rstrip(";").split(";")
     return all(_SETTING_NAME.fullmatch(part.partition("=")[0]) and "=" in part
                for part in parts)
-
-
-class AuthMode(enum.Enum):
-    MANAGED_IDENTITY = "managed_identity"
-    CLIENT_SECRET = "client_secret"  # noqa: S105 - a mode name, not a secret
-    CERTIFICATE = "certificate"
-
-
-@dataclass(frozen=True)
-class ApiSettings:
-    dialect: Dialect = Dialect.GRAPH
-    cloud: Cloud = Cloud.PUBLIC
-    base_url: str = default_base_url(Dialect.GRAPH, Cloud.PUBLIC)
-    scope: str = default_scope(Dialect.GRAPH, Cloud.PUBLIC)
-    upload_method: str = "PATCH"
-    connect_timeout: float = 5.0
-    read_timeout: float = 30.0
-    ca_bundle: str | None = None
-
-
-@dataclass(frozen=True)
-class AuthSettings:
-    mode: AuthMode = AuthMode.MANAGED_IDENTITY
-    authority: str | None = None
-    tenant_id: str | None = None
-    client_id: str | None = None
-    client_secret: str | None = field(default=None, repr=False)
-    certificate_path: str | None = None
-    certificate_pem: str | None = field(default=None, repr=False)
-    certificate_password: str | None = field(default=None, repr=False)
-
-    @property
-    def custom_authority(self) -> bool:
-        """True when the authority is not a well-known Microsoft host (e.g. the emulator), so
-        MSAL must skip instance discovery, which would ask Microsoft about it."""
-        hosts = {urlsplit(e.login).netloc for e in CLOUD_ENDPOINTS.values()}
-        return bool(self.authority) and urlsplit(self.authority or "").netloc not in hosts
 
 
 @dataclass(frozen=True)

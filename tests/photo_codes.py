@@ -1,5 +1,5 @@
 """The reason codes a photo can be refused with: the contract the fuzz tests hold the
-JPEG reader and photo preparation to (README, "How a photo is checked")."""
+JPEG reader and photo preparation to (docs/photo-checks.md)."""
 
 # The codes read_structure itself may raise (its docstring).
 HEADER_CODES = frozenset(
@@ -13,7 +13,7 @@ HEADER_CODES = frozenset(
         "unsupported_jpeg",
     }
 )
-# Every reason code an unusable photo may carry (README: photo checks; photo_core.imaging).
+# Every reason code an unusable photo may carry (docs/photo-checks.md; photo_core.photos).
 PHOTO_CODES = HEADER_CODES | frozenset(
     {
         "truncated",

@@ -29,7 +29,7 @@ from azure.storage.queue import (
 )
 
 from devstack.host.storage import blob_retry, queue_retry
-from photo_core.http_env import sdk_options
+from photo_core.adapters.http_env import sdk_options
 
 QUEUE_PREFIX = "azure-webjobs-blobtrigger-"
 POISON_QUEUE = "webjobs-blobtrigger-poison"

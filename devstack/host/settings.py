@@ -1,6 +1,6 @@
 """local.settings.json and host.json, read the way Azure Functions Core Tools reads them.
 
-local.settings.json is read by :mod:`photo_core.local_settings` (shared with the
+local.settings.json is read by :mod:`photo_core.adapters.local_settings` (shared with the
 ``python -m photo_core --settings`` commands) and re-exported here. host.json supplies the HTTP
 route prefix, the blob extension's parallelism and poison threshold, and the function timeout.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from photo_core.local_settings import (
+from photo_core.adapters.local_settings import (
     LocalSettings,
     SettingsFileError,
     apply_values,

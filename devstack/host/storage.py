@@ -21,7 +21,7 @@ from azure.storage.blob import ExponentialRetry as BlobRetry
 from azure.storage.queue import ExponentialRetry as QueueRetry
 
 from devstack.azurite import dev_connection_string
-from photo_core.http_env import sdk_options
+from photo_core.adapters.http_env import sdk_options
 
 HOST_STORAGE = "AzureWebJobsStorage"
 #: ``UseDevelopmentStorage=true``: Azurite on its default ports.

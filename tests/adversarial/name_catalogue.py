@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from photo_core.naming import NamingRules, UserRef, UserRefKind
+from photo_core.domain.naming import NamingRules, UserRef, UserRefKind
 
 Mode = Literal["default", "alias", "employee_id"]
 RULES: dict[Mode, NamingRules] = {

@@ -18,12 +18,12 @@ from types import CodeType, FrameType
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
-from photo_core.dialects import Dialect
-from photo_core.imaging import ImagePolicy
-from photo_core.naming import NamingRules, UserRef, user_path
-from photo_core.outcomes import Outcome
-from photo_core.photo_api import DirectoryUser
-from photo_core.sync import SyncDeps, SyncOptions, sync_drop
+from photo_core.domain.dialects import Dialect
+from photo_core.domain.naming import NamingRules, UserRef, user_path
+from photo_core.domain.outcomes import Outcome
+from photo_core.photos.imaging import ImagePolicy
+from photo_core.use_cases.ports import DirectoryUser
+from photo_core.use_cases.sync import SyncDeps, SyncOptions, sync_drop
 from tests.unit.fakes import FakeClock, FakeDrop, FakePhotoApi, FakeStateStore
 
 T = TypeVar("T")
@@ -92,19 +92,19 @@ class Cost:
 
 @contextmanager
 def measured() -> Iterator[Cost]:
-    """Wall time and the tracemalloc peak of what runs inside (allocations made before the
-    block, such as the input itself, are not counted)."""
+    """CPU time (not wall time: see tests/cpu.py) and the tracemalloc peak of what runs inside
+    (allocations made before the block, such as the input itself, are not counted)."""
     cost = Cost()
     was_tracing = tracemalloc.is_tracing()
     if not was_tracing:
         tracemalloc.start()
     tracemalloc.reset_peak()
     base = tracemalloc.get_traced_memory()[0]
-    start = time.perf_counter()
+    start = time.process_time()
     try:
         yield cost
     finally:
-        cost.seconds = time.perf_counter() - start
+        cost.seconds = time.process_time() - start
         cost.peak_bytes = max(0, tracemalloc.get_traced_memory()[1] - base)
         if not was_tracing:
             tracemalloc.stop()

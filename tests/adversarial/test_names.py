@@ -10,9 +10,9 @@ import unicodedata
 
 import pytest
 
-from photo_core.dialects import Dialect
-from photo_core.naming import NameRejection, UserRef, UserRefKind, parse_blob_name, user_path
-from photo_core.outcomes import Status
+from photo_core.domain.dialects import Dialect
+from photo_core.domain.naming import NameRejection, UserRef, UserRefKind, parse_blob_name, user_path
+from photo_core.domain.outcomes import Status
 from tests.adversarial.name_catalogue import NAMES, NameCase
 from tests.adversarial.support import NAME_CODES, assert_one_user_segment, run_sync
 from tests.photos import jpeg

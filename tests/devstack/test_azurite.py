@@ -97,7 +97,7 @@ def test_a_debug_log_names_every_request_from_a_given_offset(tmp_path: Path) -> 
             found = logged_requests(log, offset)
             return found if len(found) >= 2 else None
 
-        requests = wait_for(both, timeout=10, what="two requests in the debug log")
+        requests = wait_for(both, what="two requests in the debug log")
 
     assert requests == [("PUT", "/devstoreaccount1/box/a%20b.txt"),
                         ("HEAD", "/devstoreaccount1/box/a%20b.txt")]

@@ -79,6 +79,6 @@ def test_the_host_survives_an_azurite_restart(tmp_path: Path) -> None:
 
             second = f"{uuid.uuid4().hex}.jpg"
             files.drops().upload_blob(second, b"after")
-            wait_for(lambda: files.records("drop", second), timeout=30)
+            wait_for(lambda: files.records("drop", second), timeout=90)
             wait_for(lambda: host.blob_backlog() == 0)
             assert len(files.records("drop", first)) == 1

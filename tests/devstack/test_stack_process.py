@@ -56,8 +56,8 @@ def test_sigterm_stops_the_stack_and_azurite_with_it(tmp_path: Path) -> None:
         assert port is not None and _listening(port)
 
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=60) == 0, "".join(seen)
-        wait_for(lambda: not _listening(port), timeout=15, what="Azurite to stop with the stack")
+        assert process.wait(timeout=120) == 0, "".join(seen)
+        wait_for(lambda: not _listening(port), what="Azurite to stop with the stack")
         assert not (tmp_path / "stack.json").exists()
     finally:
         if process.poll() is None:

@@ -156,8 +156,9 @@ def anchors_of(text: str) -> set[str]:
 
 _COMMAND_START = r"(?:^|(?<=[;&|(])|(?<=\$\())\s*"
 _MAKE = re.compile(_COMMAND_START + r"make(?=\s|$)([^;&|)`#\n]*)")
+# the module ends at a space or the end: `python -m photo_core: check, ...` in a diagram is prose
 _PYTHON = re.compile(r"(?<![\w.-])(?:[\w.~$-]*/)*python(?:3(?:\.\d+)?)?\s+-m\s+([A-Za-z_][\w.]*)"
-                     r"([^;&|)`<>#\n]*)")
+                     r"(?=\s|$)([^;&|)`<>#\n]*)")
 
 
 @dataclass(frozen=True)

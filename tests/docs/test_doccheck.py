@@ -76,6 +76,7 @@ def test_correct_links_anchors_targets_and_commands_pass(repo: Path) -> None:
         python3 -m json.tool data.json   # make believe, not a command
         ```
 
+        A diagram may say (python -m docsprobe: run, status) or `python -m docsprobe:` in passing.
         Prose may say make sure, or python -m without code around it.
         A link in code is not a link: `[x](missing.md)`.
         """) == []

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from photo_core.errors import SettingsError
+from photo_core.domain.errors import SettingsError
 from photo_core.settings import STORAGE_CONNECTION, Settings, StorageSettings
 from tests.infra.iac import ROOT, Deployment, Template, Unresolved, literal_objects, unwrap
 

@@ -33,7 +33,7 @@ import requests
 from tests.waiting import wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-START_TIMEOUT_S = 30.0
+START_TIMEOUT_S = 90.0  # it makes a CA and signing keys first: slow on a busy machine
 
 
 class EmulatorInfo(dict[str, Any]):
@@ -96,7 +96,7 @@ def start_emulator(tmp_path: Path, *extra_args: str) -> Iterator[EmulatorInfo]:
         if proc.poll() is None:
             proc.terminate()
             try:
-                proc.wait(timeout=10)
+                proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()

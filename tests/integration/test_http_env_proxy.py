@@ -12,9 +12,10 @@ import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
 from devstack.azurite import DEV_ACCOUNT, DEV_KEY
+from photo_core.adapters.http_env import CA_BUNDLE_VARIABLES, PROXY_VARIABLES
+from photo_core.adapters.photo_api_settings import ApiSettings
 from photo_core.bootstrap import build_container_client, build_session
-from photo_core.http_env import CA_BUNDLE_VARIABLES, PROXY_VARIABLES
-from photo_core.settings import ApiSettings, StorageSettings
+from photo_core.settings import StorageSettings
 from tests.integration.loopback import RecordingServer
 
 pytestmark = pytest.mark.integration

@@ -20,7 +20,7 @@ from azure.storage.blob import BlobServiceClient, ContainerClient
 from devstack.azurite import DEV_ACCOUNT, DEV_KEY, Azurite
 from devstack.stack import local_settings_values, write_local_settings
 from photo_core.bootstrap import reset_app_services
-from photo_core.cli import main
+from photo_core.entrypoints.cli import main
 from tests.integration.test_photo_api import uploads
 from tests.photos import jpeg
 

@@ -10,8 +10,8 @@ import pytest
 from azure.data.tables import TableClient
 
 from devstack.azurite import Azurite
-from photo_core.outcome_log import TableOutcomeLog
-from photo_core.outcomes import Outcome, Status
+from photo_core.adapters.outcome_log import TableOutcomeLog
+from photo_core.domain.outcomes import Outcome, Status
 
 pytestmark = pytest.mark.integration
 

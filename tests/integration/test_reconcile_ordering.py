@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from devstack.azurite import Azurite
-from photo_core.blob_drop import AzureDropSource
+from photo_core.adapters.blob_drop import AzureDropSource
 from tests.integration import test_operations
 from tests.integration.test_operations import cli, counts, drops
 from tests.integration.test_photo_api import uploads

@@ -7,12 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from photo_core.adapters.photo_api import HttpPhotoApi
+from photo_core.adapters.photo_api_settings import ApiSettings
 from photo_core.bootstrap import build_session
-from photo_core.errors import RejectedByService, ServiceUnavailable
-from photo_core.naming import UserRef, UserRefKind
-from photo_core.photo_api import HttpPhotoApi
-from photo_core.retry import RetryPolicy, SystemClock
-from photo_core.settings import ApiSettings
+from photo_core.domain.errors import RejectedByService, ServiceUnavailable
+from photo_core.domain.naming import UserRef, UserRefKind
+from photo_core.domain.retry import RetryPolicy, SystemClock
 from tests.integration.loopback import RecordingServer
 
 pytestmark = pytest.mark.integration

@@ -33,7 +33,7 @@ def test_deleting_the_current_drop_deletes_the_photo(stack: LocalStack) -> None:
     assert emulator_get(info, "/users/alex.wilber@contoso.com/photo").status_code == 200
     container(info).delete_blob(name)
     wait_for(lambda: emulator_get(info, "/users/alex.wilber@contoso.com/photo").status_code
-             == 404, timeout=30, interval=0.2, what="the photo to go")
+             == 404, timeout=90, interval=0.2, what="the photo to go")
     assert emulator_get(info, "/users/alex.wilber@contoso.com/photo").status_code == 404
 
 
@@ -46,9 +46,9 @@ def test_deleting_an_older_drop_keeps_the_photo(stack: LocalStack,
     time.sleep(1.1)  # Last-Modified has one-second resolution
     drops.upload_blob("new/lee.gu@contoso.com.jpg", jpeg("#789789"), overwrite=True)
     wait_for_tag(info, "new/lee.gu@contoso.com.jpg")
-    caplog.set_level(logging.INFO, logger="photo_core.deletions")
+    caplog.set_level(logging.INFO, logger="photo_core.use_cases.deletions")
     drops.delete_blob("old/lee.gu@contoso.com.jpg")
-    wait_for(lambda: "not the source" in caplog.text, timeout=30, interval=0.2,
+    wait_for(lambda: "not the source" in caplog.text, timeout=90, interval=0.2,
              what="the deletion to be delivered")
     assert "old/lee.gu@contoso.com.jpg is not the source" in caplog.text  # it was delivered
     assert emulator_get(info, "/users/lee.gu@contoso.com/photo").status_code == 200

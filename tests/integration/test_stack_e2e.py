@@ -66,7 +66,7 @@ def emulator_get(info: StackInfo, path: str) -> requests.Response:
         return session.get(f"{info.emulator['admin_base']}{path}", timeout=10)
 
 
-def wait_for_tag(info: StackInfo, name: str, timeout: float = 30.0) -> dict[str, str]:
+def wait_for_tag(info: StackInfo, name: str, timeout: float = 90.0) -> dict[str, str]:
     client = container(info).get_blob_client(name)
 
     def outcome() -> dict[str, str] | None:
@@ -126,7 +126,7 @@ def test_the_newest_of_quick_overwrites_wins(stack: LocalStack, info: StackInfo)
         drops.upload_blob(name, jpeg(color), overwrite=True)
         time.sleep(0.05)
     newest = jpeg("#0000ff")
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         tags = drops.get_blob_client(name).get_blob_tags()
         stored = emulator_get(info, "/users/adele.vance@contoso.com/photo").content

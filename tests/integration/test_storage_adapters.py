@@ -13,15 +13,15 @@ from azure.data.tables import TableClient
 from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
 
 from devstack.azurite import Azurite
-from photo_core import blob_drop
-from photo_core.blob_drop import TAG_REASON, TAG_STATUS, AzureBlobDrop
+from photo_core.adapters import blob_drop
+from photo_core.adapters.blob_drop import TAG_REASON, TAG_STATUS, AzureBlobDrop
+from photo_core.adapters.state_table import TableStateStore
 from photo_core.bootstrap import bootstrap
-from photo_core.imaging import ImagePolicy
-from photo_core.naming import NamingRules
-from photo_core.outcomes import Outcome, Status
-from photo_core.ports import Disposal, DropChanged, StateConflict, UserState
-from photo_core.state_table import TableStateStore
-from photo_core.sync import SyncDeps, SyncOptions, sync_drop
+from photo_core.domain.naming import NamingRules
+from photo_core.domain.outcomes import Outcome, Status
+from photo_core.photos import ImagePolicy
+from photo_core.use_cases.ports import Disposal, DropChanged, StateConflict, UserState
+from photo_core.use_cases.sync import SyncDeps, SyncOptions, sync_drop
 from tests.integration.test_photo_api import admin, settings_for
 from tests.photos import jpeg
 from tests.unit.fakes import FakePhotoApi

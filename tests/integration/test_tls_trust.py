@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 import requests
 
-from photo_core.auth import MsalTokenProvider
+from photo_core.adapters.auth import MsalTokenProvider
+from photo_core.adapters.photo_api import HttpPhotoApi
+from photo_core.adapters.photo_api_settings import ApiSettings
 from photo_core.bootstrap import build_session
-from photo_core.errors import PermanentError, ServiceUnavailable, TlsUntrusted
-from photo_core.naming import UserRef, UserRefKind
-from photo_core.photo_api import HttpPhotoApi
-from photo_core.retry import RetryPolicy
-from photo_core.settings import ApiSettings, Settings
+from photo_core.domain.errors import PermanentError, ServiceUnavailable, TlsUntrusted
+from photo_core.domain.naming import UserRef, UserRefKind
+from photo_core.domain.retry import RetryPolicy
+from photo_core.settings import Settings
 from tests.integration.loopback import (
     HangUpServer,
     RecordingServer,

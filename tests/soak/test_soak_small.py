@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from devstack.soak import FAULT_KINDS, SoakConfig, SoakResult, markdown, run_soak
-from devstack.soak_logs import find_leaks, leak_needles
+from devstack.soak.logs import find_leaks, leak_needles
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +39,7 @@ def soak(tmp_path_factory: pytest.TempPathFactory) -> tuple[SoakResult, list[str
     try:
         state: Path = tmp_path_factory.mktemp("soak")
         result = run_soak(SoakConfig(drops=DROPS, users=20, uploaders=4, seed=7, rate=3.0,
-                                     deadline_s=150.0, state_dir=state))
+                                     deadline_s=360.0, state_dir=state))
     finally:
         root.removeHandler(recorder)
         root.setLevel(previous)

@@ -7,12 +7,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from photo_core.dialects import PhotoMetadata
-from photo_core.errors import PhotoSyncError, ServiceUnavailable, UserNotFound
-from photo_core.naming import UserRef
-from photo_core.outcomes import Outcome
-from photo_core.photo_api import DirectoryUser, PhotoContent
-from photo_core.ports import Disposal, DropChanged, DropInfo, StateConflict, UserState
+from photo_core.domain.dialects import PhotoMetadata
+from photo_core.domain.errors import PhotoSyncError, ServiceUnavailable, UserNotFound
+from photo_core.domain.naming import UserRef
+from photo_core.domain.outcomes import Outcome
+from photo_core.use_cases.ports import (
+    DirectoryUser,
+    Disposal,
+    DropChanged,
+    DropInfo,
+    PhotoContent,
+    StateConflict,
+    UserState,
+)
 
 
 class FakeClock:

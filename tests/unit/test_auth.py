@@ -13,9 +13,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
-from photo_core.auth import _classify_error, load_certificate_credential
-from photo_core.errors import AuthFailure, ServiceUnavailable
-from photo_core.settings import AuthMode, AuthSettings
+from photo_core.adapters.auth import _classify_error, load_certificate_credential
+from photo_core.adapters.photo_api_settings import AuthMode, AuthSettings
+from photo_core.domain.errors import AuthFailure, ServiceUnavailable
 
 
 @pytest.mark.parametrize(

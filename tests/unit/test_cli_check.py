@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from photo_core.cli import main
-from photo_core.imaging import ImagePolicy
-from photo_core.naming import NameRejection, parse_blob_name
+from photo_core.domain.naming import NameRejection, parse_blob_name
+from photo_core.entrypoints.cli import main
+from photo_core.photos import ImagePolicy
 from tests.unit import jpeg_corpus as corpus
 
 FIELDS = ["file", "verdict", "reason", "actions", "size", "width", "height", "sha256"]

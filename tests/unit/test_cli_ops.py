@@ -8,8 +8,8 @@ import io
 import pytest
 from azure.core.exceptions import AzureError, ServiceRequestError
 
-from photo_core.cli import main
-from photo_core.cli_ops import _table, shown_endpoint, storage_failure, workers
+from photo_core.entrypoints.cli import main
+from photo_core.entrypoints.cli_ops import _table, shown_endpoint, storage_failure, workers
 
 SAS_URL = "https://acct.blob.core.windows.net/hr-photos?sv=2024-11-04&sig=SECRETSIG"
 

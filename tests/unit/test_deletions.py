@@ -7,13 +7,13 @@ from datetime import timedelta
 
 import pytest
 
-from photo_core.deletions import BLOB_DELETED, DeletionOptions, blob_deleted
-from photo_core.errors import UserNotFound
-from photo_core.imaging import ImagePolicy
-from photo_core.naming import NamingRules, UserRef, UserRefKind
-from photo_core.outcomes import Status
-from photo_core.ports import UserState
-from photo_core.sync import SyncDeps, SyncOptions, sync_drop
+from photo_core.domain.errors import UserNotFound
+from photo_core.domain.naming import NamingRules, UserRef, UserRefKind
+from photo_core.domain.outcomes import Status
+from photo_core.photos import ImagePolicy
+from photo_core.use_cases.deletions import BLOB_DELETED, DeletionOptions, blob_deleted
+from photo_core.use_cases.ports import UserState
+from photo_core.use_cases.sync import SyncDeps, SyncOptions, sync_drop
 from tests.photos import jpeg
 from tests.unit.fakes import (
     FakeClock,

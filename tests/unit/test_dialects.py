@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from photo_core.dialects import Dialect, PhotoMetadata, parse_metadata, parse_size
+from photo_core.domain.dialects import Dialect, PhotoMetadata, parse_metadata, parse_size
 
 GRAPH_PHOTO = {
     "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users('x')/photo/$entity",

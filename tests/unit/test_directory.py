@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from photo_core.directory import (
+from photo_core.domain.errors import AmbiguousUser
+from photo_core.domain.naming import UserRef, UserRefKind
+from photo_core.use_cases.directory import (
     MappingSnapshot,
     MappingUnavailable,
     NotInMapping,
     Resolver,
     parse_mapping,
 )
-from photo_core.errors import AmbiguousUser
-from photo_core.naming import UserRef, UserRefKind
-from photo_core.photo_api import DirectoryUser
+from photo_core.use_cases.ports import DirectoryUser
 from tests.unit.fakes import FakeMonotonic, FakePhotoApi
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from photo_core.http_env import NetworkEnv
+from photo_core.adapters.http_env import NetworkEnv
 
 
 def test_without_a_proxy_clients_stop_reading_the_environment_per_request() -> None:

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from hypothesis import HealthCheck, given, settings
 
-from photo_core.errors import InvalidPhoto
-from photo_core.imaging import ImagePolicy, prepare_photo
-from photo_core.jpeg import read_structure
+from photo_core.domain.errors import InvalidPhoto
+from photo_core.photos.imaging import ImagePolicy, prepare_photo
+from photo_core.photos.jpeg import read_structure
+from tests.cpu import cpu_budget
 from tests.photo_codes import PHOTO_CODES
 from tests.unit.jpeg_corpus import mutated_jpegs
 
 POLICY = ImagePolicy(min_side=8)  # the fuzz seeds are small; let them through to the decoder
 
 
-@settings(
-    max_examples=200, deadline=timedelta(seconds=1), suppress_health_check=[HealthCheck.too_slow]
+@settings(  # no deadline: it is wall time; the test bounds prepare_photo's CPU time instead
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 @given(mutated_jpegs())
 def test_mutated_jpegs_are_accepted_as_valid_output_or_rejected_with_a_known_code(
@@ -24,7 +23,8 @@ def test_mutated_jpegs_are_accepted_as_valid_output_or_rejected_with_a_known_cod
 ) -> None:
     rejected: str | None
     try:
-        photo = prepare_photo(data, POLICY)
+        with cpu_budget(1.0, "prepare_photo"):
+            photo = prepare_photo(data, POLICY)
     except InvalidPhoto as exc:
         rejected = exc.code
     else:

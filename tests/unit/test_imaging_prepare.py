@@ -11,10 +11,10 @@ from typing import cast
 import pytest
 from PIL import Image, ImageFile, ImageOps
 
-from photo_core import imaging_codec
-from photo_core.errors import InvalidPhoto
-from photo_core.imaging import ImagePolicy, PreparedPhoto, prepare_photo
-from photo_core.jpeg import read_structure
+from photo_core.domain.errors import InvalidPhoto
+from photo_core.photos import imaging_codec
+from photo_core.photos.imaging import ImagePolicy, PreparedPhoto, prepare_photo
+from photo_core.photos.jpeg import read_structure
 from tests.unit import jpeg_corpus as corpus
 
 POLICY = ImagePolicy()

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from photo_core.imaging import ImagePolicy, PreparedPhoto, prepare_photo
-from photo_core.jpeg import read_structure
+from photo_core.photos.imaging import ImagePolicy, PreparedPhoto, prepare_photo
+from photo_core.photos.jpeg import read_structure
 from tests.unit import jpeg_corpus as corpus
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from photo_core.jpeg import read_structure
+from photo_core.photos.jpeg import read_structure
 from tests.unit import jpeg_corpus as corpus
 
 RST0 = b"\xff\xd0"

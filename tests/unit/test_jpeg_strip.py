@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
-from photo_core.errors import InvalidPhoto
-from photo_core.jpeg import JpegInfo, read_structure
-from photo_core.jpeg_strip import strip_metadata
+from photo_core.domain.errors import InvalidPhoto
+from photo_core.photos.jpeg import JpegInfo, read_structure
+from photo_core.photos.jpeg_strip import strip_metadata
 from tests.unit import jpeg_corpus as corpus
 
 CORPUS = [

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from photo_core.errors import InvalidPhoto
-from photo_core.jpeg import read_structure
+from photo_core.domain.errors import InvalidPhoto
+from photo_core.photos.jpeg import read_structure
 from tests.unit import jpeg_corpus as corpus
 
 

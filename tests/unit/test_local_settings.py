@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from photo_core.cli_ops import load_settings_file
-from photo_core.errors import SettingsError
-from photo_core.local_settings import SettingsFileError, read_local_settings
+from photo_core.adapters.local_settings import SettingsFileError, read_local_settings
+from photo_core.domain.errors import SettingsError
+from photo_core.entrypoints.cli_ops import load_settings_file
 
 NAME = "LOCAL_SETTINGS_TEST_VALUE"
 

@@ -6,16 +6,16 @@ from typing import Any
 
 import pytest
 
-from photo_core.directory import Resolver
-from photo_core.errors import InvalidUserReference, Throttled
-from photo_core.lookup import LookupResult, lookup_photo
-from photo_core.lookup_cache import LookupCache
-from photo_core.naming import NamingRules, UserRef
+from photo_core.domain.errors import InvalidUserReference, Throttled
+from photo_core.domain.naming import NamingRules, UserRef
+from photo_core.use_cases.directory import Resolver
+from photo_core.use_cases.lookup import LookupResult, lookup_photo
+from photo_core.use_cases.lookup_cache import LookupCache
 from tests.photos import jpeg
 from tests.unit.fakes import FakeMonotonic, FakePhotoApi, FakeStateStore
 
 
-def look(text: str, api: FakePhotoApi, cache: LookupCache) -> LookupResult:
+def look(text: str, api: FakePhotoApi, cache: LookupCache[LookupResult]) -> LookupResult:
     return lookup_photo(text, NAMING, api, FakeStateStore(), Resolver(api, employee_ttl=0), cache)
 
 NAMING = NamingRules()
@@ -47,7 +47,7 @@ def api() -> CountingApi:
 
 
 def test_a_hit_makes_no_upstream_call_and_returns_the_same_answer(api: CountingApi) -> None:
-    cache = LookupCache(30, clock=FakeMonotonic())
+    cache = LookupCache[LookupResult](30, clock=FakeMonotonic())
     first = look(USER, api, cache)
     calls = list(api.calls)
     second = look(USER, api, cache)
@@ -57,7 +57,7 @@ def test_a_hit_makes_no_upstream_call_and_returns_the_same_answer(api: CountingA
 
 def test_answers_expire_after_the_ttl(api: CountingApi) -> None:
     clock = FakeMonotonic()
-    cache = LookupCache(30, clock=clock)
+    cache = LookupCache[LookupResult](30, clock=clock)
     look(USER, api, cache)
     clock.now += 29.9
     look(USER, api, cache)
@@ -68,21 +68,21 @@ def test_answers_expire_after_the_ttl(api: CountingApi) -> None:
 
 
 def test_a_ttl_of_zero_turns_the_cache_off(api: CountingApi) -> None:
-    cache = LookupCache(0, clock=FakeMonotonic())
+    cache = LookupCache[LookupResult](0, clock=FakeMonotonic())
     for _ in range(3):
         look(USER, api, cache)
     assert api.calls.count("metadata") == 3 and len(cache) == 0
 
 
 def test_the_answer_echoes_each_callers_spelling(api: CountingApi) -> None:
-    cache = LookupCache(30, clock=FakeMonotonic())
+    cache = LookupCache[LookupResult](30, clock=FakeMonotonic())
     look(USER, api, cache)
     upper = look(USER.upper(), api, cache)
     assert upper.user == USER.upper()
 
 
 def test_errors_are_not_kept(api: CountingApi) -> None:
-    cache = LookupCache(30, clock=FakeMonotonic())
+    cache = LookupCache[LookupResult](30, clock=FakeMonotonic())
     api.errors[USER] = Throttled("slow down", retry_after=1)
     with pytest.raises(Throttled):
         look(USER, api, cache)
@@ -92,14 +92,14 @@ def test_errors_are_not_kept(api: CountingApi) -> None:
 
 
 def test_invalid_references_are_refused_before_the_cache_and_upstream(api: CountingApi) -> None:
-    cache = LookupCache(30, clock=FakeMonotonic())
+    cache = LookupCache[LookupResult](30, clock=FakeMonotonic())
     with pytest.raises(InvalidUserReference):
         look("../../admin", api, cache)
     assert api.calls == [] and len(cache) == 0
 
 
 def test_the_cache_is_bounded_least_recently_used_first(api: CountingApi) -> None:
-    cache = LookupCache(30, max_entries=2, clock=FakeMonotonic())
+    cache = LookupCache[LookupResult](30, max_entries=2, clock=FakeMonotonic())
     users = [f"u{i}@contoso.com" for i in range(3)]
     look(users[0], api, cache)
     look(users[1], api, cache)
@@ -111,7 +111,7 @@ def test_the_cache_is_bounded_least_recently_used_first(api: CountingApi) -> Non
 
 
 def test_forget_drops_every_answer_about_a_user(api: CountingApi) -> None:
-    cache = LookupCache(30, clock=FakeMonotonic())
+    cache = LookupCache[LookupResult](30, clock=FakeMonotonic())
     look(USER, api, cache)
     look(USER.upper(), api, cache)
     cache.forget(USER)
@@ -123,7 +123,7 @@ def test_forget_drops_every_answer_about_a_user(api: CountingApi) -> None:
 def test_an_answer_fetched_across_an_upload_is_returned_but_not_kept(api: CountingApi) -> None:
     """A lookup that began before this process uploaded a new photo may hold the old one."""
     clock = FakeMonotonic()
-    cache = LookupCache(30, clock=clock)
+    cache = LookupCache[LookupResult](30, clock=clock)
 
     class UploadMeanwhile(CountingApi):
         def get_metadata(self, user: UserRef) -> Any:
@@ -144,7 +144,7 @@ def test_an_answer_fetched_across_an_upload_is_returned_but_not_kept(api: Counti
 
 def test_forget_leaves_other_users_alone_after_evictions_and_expiry(api: CountingApi) -> None:
     clock = FakeMonotonic()
-    cache = LookupCache(30, max_entries=3, clock=clock)
+    cache = LookupCache[LookupResult](30, max_entries=3, clock=clock)
     users = [f"u{i}@contoso.com" for i in range(5)]
     for user in users:  # u0 and u1 are evicted on the way
         look(user, api, cache)
@@ -160,19 +160,19 @@ def test_forget_leaves_other_users_alone_after_evictions_and_expiry(api: Countin
 
 def test_a_bad_configuration_is_refused() -> None:
     with pytest.raises(ValueError, match="ttl_seconds"):
-        LookupCache(-1)
+        LookupCache[LookupResult](-1)
 
 
 def test_forget_all_drops_every_answer_and_keeps_none_fetched_before_it(
     api: CountingApi,
 ) -> None:
     clock = FakeMonotonic()
-    cache = LookupCache(30, clock=clock)
+    cache = LookupCache[LookupResult](30, clock=clock)
     look(USER, api, cache)
     started = cache.started()
     clock.now += 1
     cache.forget_all()
     assert len(cache) == 0
     clock.now += 1
-    cache.put(f"upn:{USER}", look(USER, api, LookupCache(0)), started)  # began before
+    cache.put(f"upn:{USER}", look(USER, api, LookupCache[LookupResult](0)), started)  # began before
     assert len(cache) == 0

@@ -3,12 +3,12 @@ the photo itself) all run under the deadline the lookup was given, and nothing e
 
 from __future__ import annotations
 
-from photo_core.dialects import PhotoMetadata
-from photo_core.directory import Resolver
-from photo_core.lookup import lookup_photo, photo_bytes
-from photo_core.naming import NamingRules, UserRef
-from photo_core.photo_api import DirectoryUser, PhotoContent
-from photo_core.retry import Deadline, current_deadline
+from photo_core.domain.dialects import PhotoMetadata
+from photo_core.domain.naming import NamingRules, UserRef
+from photo_core.domain.retry import Deadline, current_deadline
+from photo_core.use_cases.directory import Resolver
+from photo_core.use_cases.lookup import lookup_photo, photo_bytes
+from photo_core.use_cases.ports import DirectoryUser, PhotoContent
 from tests.unit.fakes import FakeClock, FakePhotoApi, FakeStateStore
 
 NAMING = NamingRules(employee_id_mode=True)

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from photo_core.dialects import Dialect
-from photo_core.naming import (
+from photo_core.domain.dialects import Dialect
+from photo_core.domain.naming import (
     NameRejection,
     NamingRules,
     UserRef,

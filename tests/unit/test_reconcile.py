@@ -8,14 +8,14 @@ from datetime import timedelta
 
 import pytest
 
-from photo_core.errors import Throttled
-from photo_core.imaging import ImagePolicy
-from photo_core.naming import NamingRules, UserRef
-from photo_core.outcomes import Status
-from photo_core.ports import RecordedOutcome, UserState
-from photo_core.reconcile import Listing, ReconcileOptions, reconcile
-from photo_core.retry import Deadline, SystemClock, current_deadline
-from photo_core.sync import SyncDeps, SyncOptions
+from photo_core.domain.errors import Throttled
+from photo_core.domain.naming import NamingRules, UserRef
+from photo_core.domain.outcomes import Status
+from photo_core.domain.retry import Deadline, SystemClock, current_deadline
+from photo_core.photos import ImagePolicy
+from photo_core.use_cases.ports import RecordedOutcome, UserState
+from photo_core.use_cases.reconcile import Listing, ReconcileOptions, reconcile
+from photo_core.use_cases.sync import SyncDeps, SyncOptions
 from tests.photos import jpeg
 from tests.unit.fakes import FakeClock, FakeDrop, FakePhotoApi, FakeStateStore
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from photo_core.outcomes import Outcome, Status
-from photo_core.reports import ReportWindowError, build_report, parse_window
+from photo_core.domain.outcomes import Outcome, Status
+from photo_core.use_cases.reports import ReportWindowError, build_report, parse_window
 from tests.unit.fakes import FakeOutcomeLog
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

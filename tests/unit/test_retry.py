@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from photo_core.retry import (
+from photo_core.domain.retry import (
     Deadline,
     RetryPolicy,
     current_deadline,

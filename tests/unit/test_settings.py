@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from photo_core.dialects import Cloud, Dialect
-from photo_core.errors import SettingsError
-from photo_core.settings import AuthMode, Settings
+from photo_core.adapters.photo_api_settings import AuthMode
+from photo_core.domain.dialects import Cloud, Dialect
+from photo_core.domain.errors import SettingsError
+from photo_core.settings import Settings
 
 
 def test_defaults_are_graph_public_cloud_and_managed_identity() -> None:

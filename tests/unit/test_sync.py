@@ -7,14 +7,19 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from photo_core.errors import Forbidden, PermanentError, Throttled, UserNotFound
-from photo_core.imaging import ImagePolicy
-from photo_core.naming import NamingRules, UserRef
-from photo_core.outcomes import Status
-from photo_core.photo_api import DirectoryUser
-from photo_core.ports import Disposal, DropChanged, RecordedOutcome, UserState
-from photo_core.retry import Deadline, SystemClock, current_deadline
-from photo_core.sync import SyncDeps, SyncOptions, UserBusy, sync_drop
+from photo_core.domain.errors import Forbidden, PermanentError, Throttled, UserNotFound
+from photo_core.domain.naming import NamingRules, UserRef
+from photo_core.domain.outcomes import Status
+from photo_core.domain.retry import Deadline, SystemClock, current_deadline
+from photo_core.photos import ImagePolicy
+from photo_core.use_cases.ports import (
+    DirectoryUser,
+    Disposal,
+    DropChanged,
+    RecordedOutcome,
+    UserState,
+)
+from photo_core.use_cases.sync import SyncDeps, SyncOptions, UserBusy, sync_drop
 from tests.photos import jpeg
 from tests.unit.fakes import (
     FakeClock,

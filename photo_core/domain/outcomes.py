@@ -1,0 +1,52 @@
+"""Outcomes: how every drop ends, as plain data.
+
+A drop ends as exactly one of ``uploaded``, ``unchanged`` or ``rejected`` (with a reason code and
+a message), or the invocation raises a ``TransientError`` and the platform delivers it again.
+``would-upload`` is the dry-run stand-in for ``uploaded``; ``photo-deleted`` records that HR
+deleted a user's current drop and, with deletion sync on, the profile photo went with it.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from photo_core.domain.naming import UserRef
+
+
+class Status(enum.Enum):
+    UPLOADED = "uploaded"
+    UNCHANGED = "unchanged"
+    REJECTED = "rejected"
+    WOULD_UPLOAD = "would-upload"
+    PHOTO_DELETED = "photo-deleted"  # HR deleted the drop and deletions are synced
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The recorded end of one drop. ``reason`` is a stable code (``None`` for a plain upload);
+    ``message`` says what happened in words an HR engineer can act on."""
+
+    status: Status
+    blob_name: str
+    message: str
+    at: datetime
+    reason: str | None = None
+    user: str | None = None
+    blob_etag: str | None = None
+    content_sha256: str | None = None
+    actions: tuple[str, ...] = field(default_factory=tuple)
+    # When HR's content was written (the drop's Last-Modified as first read). Recorded with the
+    # outcome because writing the outcome on the blob moves the blob's own Last-Modified.
+    source_modified: datetime | None = None
+    # The directory user the photo went to (an employee or HR id resolved), for the user's
+    # state: deleting the drop later removes the photo from this user, not from whoever the id
+    # resolves to by then.
+    target: UserRef | None = None
+
+    @property
+    def is_final(self) -> bool:
+        return self.status is not Status.WOULD_UPLOAD

@@ -1,0 +1,1 @@
+"""Entry points: what each trigger does (handlers) and the command line (cli, cli_ops)."""

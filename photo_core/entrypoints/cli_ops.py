@@ -1,0 +1,264 @@
+"""Operator commands: ``reconcile`` and ``report``, against a deployed or local photo-sync.
+
+Both read the same settings as the function app: from the environment, or from a Core Tools
+``local.settings.json`` given with ``--settings`` (its values never override the environment),
+which is how they are pointed at the local stack.
+
+Storage that cannot be used (unreachable, a wrong key, a missing container) is a configuration
+problem, so it ends the command with one line naming the endpoint and exit status 2, not a
+traceback. The SDK's retries still run first: their wait is set where the clients are built.
+"""
+
+from __future__ import annotations
+
+import argparse
+import enum
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+from urllib.parse import urlsplit
+
+from photo_core.adapters.local_settings import SettingsFileError, apply_values, read_local_settings
+from photo_core.domain.errors import SettingsError
+from photo_core.settings import MAX_RECONCILE_WORKERS as MAX_WORKERS
+
+if TYPE_CHECKING:
+    from azure.core.exceptions import AzureError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+BAR_WIDTH = 30
+
+
+def add_commands(commands: Any) -> None:
+    """Register the operator subcommands on the ``python -m photo_core`` parser."""
+    reconcile = commands.add_parser(
+        "reconcile", help="process drops that have no outcome, or whose photo is not the user's",
+        description="Walk the drop container and process every blob with no recorded outcome, "
+        "or whose content differs from the last upload for its user. Resumable: finished "
+        "blobs are skipped on the next run.")
+    add_settings_option(reconcile)
+    reconcile.add_argument("--prefix", help="only blobs whose names start with this")
+    reconcile.add_argument("--limit", type=positive_int, metavar="N",
+                           help="process at most N blobs (at least 1)")
+    reconcile.add_argument("--workers", type=workers, default=4, metavar="N",
+                           help=f"drops at once, 1 to {MAX_WORKERS} (default 4)")
+    reconcile.add_argument("--retry-rejected", action="store_true",
+                           help="also process blobs rejected earlier (after fixing the cause)")
+    reconcile.add_argument("--dry-run", action="store_true",
+                           help="run every step but the upload; outcomes say would-upload")
+    reconcile.set_defaults(handler=_reconcile)
+    report = commands.add_parser(
+        "report", help="outcomes over a time window",
+        description="Counts by status and reason and the latest rejects (table or json), or "
+        "one row per outcome (csv).")
+    add_settings_option(report)
+    report.add_argument("--since", help="ISO time or a duration back from now (default 24h)")
+    report.add_argument("--until", help="ISO time or a duration back from now (default now)")
+    report.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    report.set_defaults(handler=_report)
+
+
+def add_settings_option(parser: argparse.ArgumentParser) -> None:
+    """``--settings``: every command that reads settings reads them the same way."""
+    parser.add_argument("--settings", type=Path,
+                        help="a local.settings.json whose Values fill unset settings")
+
+
+def workers(text: str) -> int:
+    """``--workers``: 1 to 32, as ``PHOTO_RECONCILE_WORKERS``."""
+    value = positive_int(text)
+    if value > MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"{value} is more than {MAX_WORKERS}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An argparse type for counts and sizes. Without it ``--limit 0`` or a negative limit ran
+    and silently processed nothing, and ``--workers 0`` silently ran one worker."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def load_settings_file(path: Path | None) -> None:
+    """Fill unset settings from a local.settings.json, as Core Tools and the local host do."""
+    if path is None:
+        return
+    if not path.is_file():
+        raise SettingsError([f"--settings {path}: no such file"])
+    try:
+        apply_values(read_local_settings(path).values)
+    except SettingsFileError as exc:
+        raise SettingsError([f"--settings {exc}"]) from exc
+
+
+def _reconcile(args: argparse.Namespace, _policy: Any, out: TextIO, err: TextIO) -> int:
+    from azure.core.exceptions import AzureError
+
+    from photo_core.entrypoints.handlers import handle_reconcile
+    from photo_core.use_cases.reconcile import ReconcileOptions, ReconcileSummary
+
+    if args.dry_run:
+        os.environ["PHOTO_DRY_RUN"] = "true"
+    drawn = False
+    try:
+        load_settings_file(args.settings)
+        options = ReconcileOptions(prefix=args.prefix, limit=args.limit, workers=args.workers,
+                                   retry_rejected=args.retry_rejected)
+
+        def progress(summary: ReconcileSummary) -> None:
+            nonlocal drawn
+            done = sum(summary.outcomes.values()) + summary.deferred + summary.failed
+            total = max(summary.selected, done, 1)
+            filled = BAR_WIDTH * done // total
+            err.write(f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done}/{total}")
+            err.flush()
+            drawn = True
+
+        summary = handle_reconcile(options, progress)
+    except SettingsError as exc:
+        print(f"photo-sync settings: {exc}", file=err)
+        return EXIT_USAGE
+    except AzureError as exc:  # listing the drops failed (one drop's failure is counted)
+        if drawn:
+            err.write("\n")  # end the progress bar's line
+        print(f"reconcile: {storage_failure(exc, _storage_urls(blob=True))}", file=err)
+        return EXIT_USAGE
+    err.write("\n")
+    _table(out, [("result", "count"), *[(k, str(v)) for k, v in summary.rows()]])
+    return EXIT_OK if summary.failed == 0 else EXIT_FAILED
+
+
+def _report(args: argparse.Namespace, _policy: Any, out: TextIO, err: TextIO) -> int:
+    from azure.core.exceptions import AzureError
+
+    from photo_core.entrypoints.handlers import handle_report
+    from photo_core.use_cases.reports import ReportWindowError
+
+    try:
+        load_settings_file(args.settings)
+        report = handle_report(args.since, args.until)
+    except (SettingsError, ReportWindowError) as exc:
+        print(f"report: {exc}", file=err)
+        return EXIT_USAGE
+    except AzureError as exc:
+        print(f"report: {storage_failure(exc, _storage_urls(blob=False))}", file=err)
+        return EXIT_USAGE
+    if args.format == "csv":
+        out.write(report.csv())
+        return EXIT_OK
+    summary = report.summary()
+    if args.format == "json":
+        json.dump(summary, out, indent=2)
+        out.write("\n")
+        return EXIT_OK
+    out.write(f"outcomes from {summary['since']} to {summary['until']}: {summary['total']}\n\n")
+    _table(out, [("status", "count"), *[(k, str(v)) for k, v in summary["byStatus"].items()]])
+    out.write("\n")
+    _table(out, [("reason", "count"), *[(k, str(v)) for k, v in summary["byReason"].items()]])
+    if summary["latestRejects"]:
+        out.write("\nlatest rejects\n")
+        _table(out, [("at", "blob", "reason", "message"), *[
+            (r["at"][:19], r["blob"], r["reason"] or "", r["message"][:80])
+            for r in summary["latestRejects"]]])
+    return EXIT_OK
+
+
+def _table(out: TextIO, rows: list[tuple[str, ...]]) -> None:
+    rows = [tuple(_printable(cell) for cell in row) for row in rows]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for n, row in enumerate(rows):
+        out.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        out.write("\n")
+        if n == 0:
+            out.write("  ".join("-" * w for w in widths) + "\n")
+
+
+def _printable(cell: str) -> str:
+    """A cell for the terminal: blob names and messages come from HR, and a control character
+    (an escape sequence, a carriage return) would act on the operator's terminal."""
+    return "".join(ch if ch.isprintable() else
+                   f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
+                   for ch in cell)
+
+
+def storage_failure(exc: AzureError, configured: Sequence[str]) -> str:
+    """One line on why storage could not be used and where: the failed request's endpoint, or
+    else the ``configured`` ones. The SDK's own text is left out: it runs over many lines, and
+    a connection error's text can hold a request URL whose query is a SAS token."""
+    from azure.core.exceptions import (
+        ClientAuthenticationError,
+        HttpResponseError,
+        ResourceNotFoundError,
+        ServiceRequestError,
+        ServiceResponseError,
+    )
+
+    failed = _request_url(exc)
+    shown = [failed] if failed else configured
+    where = " and ".join(dict.fromkeys(shown_endpoint(url) for url in shown)) or "(unknown)"
+    code = getattr(exc, "error_code", None)  # set by the storage SDKs, sometimes as an enum
+    code = code.value if isinstance(code, enum.Enum) else code
+    status = exc.status_code if isinstance(exc, HttpResponseError) else None
+    known = " ".join(str(part) for part in (status, code) if part)
+    detail = f" ({known})" if known else ""
+    if isinstance(exc, ClientAuthenticationError) or status in (401, 403):
+        return (f"storage at {where} did not accept the credentials{detail}; check the account "
+                "key, or the identity and its roles, in the PhotoStorage settings")
+    if isinstance(exc, ResourceNotFoundError):
+        return (f"storage at {where} has no such container or table{detail}; check "
+                "PHOTO_DROP_CONTAINER and PHOTO_STATE_TABLE")
+    if isinstance(exc, HttpResponseError):
+        return f"storage at {where} failed{detail}"
+    if isinstance(exc, ServiceRequestError | ServiceResponseError):
+        reason = _os_reason(exc)
+        return (f"cannot reach storage at {where}{f' ({reason})' if reason else ''}; check "
+                "that it is running and the endpoint in the PhotoStorage settings")
+    return f"storage at {where} failed: {type(exc).__name__}"
+
+
+def shown_endpoint(url: str) -> str:
+    """Scheme, host, port and path only: the query of a storage URL can be a SAS token."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return f"{parts.scheme}://{host}{parts.path.rstrip('/')}"
+
+
+def _request_url(exc: AzureError) -> str | None:
+    from azure.core.exceptions import HttpResponseError
+
+    if isinstance(exc, HttpResponseError) and exc.response is not None:
+        url = getattr(exc.response.request, "url", None)  # typed as object by azure-core
+        return str(url) if url else None
+    return None
+
+
+def _os_reason(exc: BaseException) -> str | None:
+    """The operating system's words for a connection failure (``Connection refused``, ``Name
+    or service not known``), found down the exception's causes; they never hold a URL."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.strerror:
+            return str(current.strerror)
+        inner = getattr(current, "inner_exception", None)
+        current = inner if isinstance(inner, BaseException) else (
+            current.__cause__ or current.__context__)
+    return None
+
+
+def _storage_urls(*, blob: bool) -> list[str]:
+    """The storage endpoints a command uses, as built from settings (the table, and the drop
+    container when ``blob``), to name when a failure carries no request."""
+    from photo_core.bootstrap import app_services
+
+    services = app_services()
+    urls = [services.drop_container.url] if blob else []
+    return [*urls, services.table.url]

@@ -1,0 +1,172 @@
+"""What each trigger does, in product terms; function_app.py only binds and shapes responses."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from photo_core.adapters.blob_drop import AzureBlobDrop, AzureDropSource
+from photo_core.bootstrap import app_services
+from photo_core.domain.outcomes import Outcome, Status
+from photo_core.domain.retry import Deadline
+from photo_core.settings import FUNCTION_TIMEOUT_SECONDS
+from photo_core.use_cases.deletions import DeletionOptions, blob_deleted
+from photo_core.use_cases.lookup import LookupResult, lookup_photo, photo_bytes
+from photo_core.use_cases.ports import PhotoContent
+from photo_core.use_cases.reconcile import ReconcileOptions, ReconcileSummary, reconcile
+from photo_core.use_cases.reports import Report, build_report, parse_window
+from photo_core.use_cases.sync import SyncDeps, sync_drop
+
+if TYPE_CHECKING:
+    from azure.storage.blob import BlobClient
+
+    from photo_core.bootstrap import AppServices
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# What a drop needs after its last photo API call: release, metadata, tags, log, disposal.
+WRAP_UP_SECONDS = 20.0
+
+
+def handle_drop(blob: BlobClient) -> Outcome:
+    services = app_services()
+    drop = AzureBlobDrop(pooled(blob), services.blobs.get_container_client)
+    outcome = sync_drop(drop, services.sync_options, drop_deps(_invocation_end()))
+    _forget_changed(services, outcome)
+    return outcome
+
+
+def _invocation_end() -> Deadline:
+    """When an invocation's photo API calls must be done: inside the function timeout, with
+    ``WRAP_UP_SECONDS`` left to record the outcome, whatever the drop waited for its claim."""
+    return Deadline.after(FUNCTION_TIMEOUT_SECONDS - WRAP_UP_SECONDS, app_services().clock)
+
+
+def _forget_changed(services: AppServices, outcome: Outcome | None) -> None:
+    """This process's lookups see a photo it changed at once."""
+    if outcome is None or outcome.user is None or \
+            outcome.status not in (Status.UPLOADED, Status.PHOTO_DELETED):
+        return  # nothing changed (a duplicate delivery's outcome names no user)
+    target = outcome.target.value if outcome.target else outcome.user
+    if target.lower() == outcome.user.lower():
+        services.lookup_cache.forget(outcome.user)
+    else:  # an id resolved to someone lookups may name otherwise (by UPN, by object id)
+        services.lookup_cache.forget_all()
+
+
+def pooled(blob: BlobClient) -> BlobClient:
+    """The triggering blob on the process's own drop-container client.
+
+    The blob extension builds a new service client for every invocation (a new connection pool,
+    and with a managed identity a new credential that fetches a new token), so the binding is
+    used for what it names and the work goes through the client built once in bootstrap. A blob
+    from another container (not a drop) keeps the binding's client."""
+    container = app_services().drop_container
+    if blob.container_name != container.container_name:
+        return blob
+    return container.get_blob_client(blob.blob_name)
+
+
+def handle_lookup(user: str) -> LookupResult:
+    """One lookup, its photo API calls within the lookup budget (an HTTP caller is waiting)."""
+    services = app_services()
+    return lookup_photo(user, services.settings.naming, services.photo_api, services.state,
+                        services.resolver, services.lookup_cache,
+                        deadline=services.lookup_deadline())
+
+
+def handle_photo(user: str, size: str | None) -> PhotoContent:
+    """The photo bytes, within the lookup budget like ``handle_lookup``."""
+    services = app_services()
+    return photo_bytes(user, size, services.settings.naming, services.photo_api,
+                       services.resolver, deadline=services.lookup_deadline())
+
+
+def drop_deps(ends_by: Deadline | None = None) -> SyncDeps:
+    """Per-drop dependencies: the shared services and a fresh claim owner. The drop's photo API
+    calls share one retry budget, ended by ``ends_by`` if that comes sooner."""
+    services = app_services()
+    return SyncDeps(api=services.photo_api, state=services.state, now=utcnow, sleep=time.sleep,
+                    owner=uuid.uuid4().hex, log=services.log, resolver=services.resolver,
+                    api_deadline=lambda: services.drop_deadline().sooner(ends_by))
+
+
+def handle_reconcile(options: ReconcileOptions | None = None,
+                     progress: Callable[[ReconcileSummary], None] | None = None,
+                     ) -> ReconcileSummary:
+    """Walk the drop container and process what needs it (see
+    ``photo_core.use_cases.reconcile``)."""
+    services = app_services()
+    settings = services.settings
+    ends_by = None
+    if options is None:
+        # The timer: it stops starting drops at its deadline and carries on where the last
+        # night stopped; a drop it started still ends its photo API calls inside the function
+        # timeout, with time left to record the outcome.
+        options = ReconcileOptions(workers=settings.reconcile.workers,
+                                   deadline_seconds=settings.reconcile.deadline_seconds,
+                                   resume=not services.sync_options.dry_run)
+        ends_by = _invocation_end()
+
+    def deps_for() -> SyncDeps:
+        return drop_deps(ends_by)
+
+    source = AzureDropSource(services.drop_container, services.blobs.get_container_client)
+    return reconcile(source, services.sync_options, deps_for, options, progress,
+                     on_outcome=lambda outcome: _forget_changed(services, outcome))
+
+
+def handle_blob_deleted(event_type: str, subject: str) -> Outcome | None:
+    """HR deleted a blob: with deletion sync on, remove the photo it was the source of."""
+    services = app_services()
+    storage = services.settings.storage
+    options = DeletionOptions(enabled=storage.delete_photo_on_blob_delete,
+                              drop_container=storage.drop_container, sync=services.sync_options)
+    def exists(name: str) -> bool:
+        return bool(services.drop_container.get_blob_client(name).exists())
+
+    outcome = blob_deleted(event_type, subject, options, drop_deps(), exists)
+    _forget_changed(services, outcome)
+    return outcome
+
+
+def handle_report(since: str | None, until: str | None) -> Report:
+    """Outcomes of a window; raises ``ReportWindowError`` for a window it cannot read."""
+    services = app_services()
+    start, end = parse_window(since, until, utcnow())
+    return build_report(services.log, start, end)
+
+
+@dataclass(frozen=True)
+class Health:
+    ok: bool
+    checks: dict[str, str]
+
+
+def handle_health() -> Health:
+    """Settings valid, storage reachable, a token obtainable. Says which check failed, never why:
+    the route is anonymous and must leak no settings, secrets or user data."""
+    checks: dict[str, str] = {}
+    try:
+        services = app_services()
+        checks["settings"] = "ok"
+    except Exception:
+        return Health(False, {"settings": "failed"})
+    try:
+        services.state.get("health:probe")  # creates the table on first use, reads one row
+        checks["storage"] = "ok"
+    except Exception:
+        checks["storage"] = "failed"
+    try:
+        services.tokens.get_token()
+        checks["identity"] = "ok"
+    except Exception:
+        checks["identity"] = "failed"
+    return Health(all(v == "ok" for v in checks.values()), checks)

@@ -1,0 +1,138 @@
+"""When HR deletes a photo blob: optionally remove the user's profile photo too.
+
+Off by default (``PHOTO_DELETE_ON_BLOB_DELETE``): deleting a file in a container is easy to do
+by mistake, and a missing photo is worse than a stale one. When on, the photo is removed only
+if the deleted blob is the one the user's current photo came from, and no blob of that name has
+been uploaded again since: deleting an old or superseded drop, or replacing a file by deleting
+and re-uploading it, never removes anyone's photo. The photo is removed from the user it was
+uploaded to (an employee or HR id is not resolved again), under the user's claim, so a newer
+drop being applied at the same time is never undone.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from photo_core.domain.errors import PermanentError
+from photo_core.domain.naming import UserRef, UserRefKind, parse_blob_name
+from photo_core.domain.outcomes import Outcome, Status
+from photo_core.use_cases.claims import Superseded, claim, release, release_quietly
+from photo_core.use_cases.lease import Lease
+from photo_core.use_cases.ports import DropInfo, StateConflict, UserState
+from photo_core.use_cases.sync import SyncDeps, SyncOptions, append_to_log, claimant
+
+logger = logging.getLogger(__name__)
+
+BLOB_DELETED = "Microsoft.Storage.BlobDeleted"
+_SUBJECT = re.compile(r"/blobServices/default/containers/(?P<container>[^/]+)/blobs/(?P<name>.+)")
+
+
+@dataclass(frozen=True)
+class DeletionOptions:
+    enabled: bool
+    drop_container: str
+    sync: SyncOptions  # the drops' naming rules, claim timings and dry run, shared
+
+
+def blob_deleted(event_type: str, subject: str, options: DeletionOptions, deps: SyncDeps,
+                 blob_exists: Callable[[str], bool]) -> Outcome | None:
+    """React to one deletion event; ``None`` when there is nothing to do (and says why in the
+    log). The removal runs under the user's claim, like a drop, so it cannot interleave with a
+    newer drop's upload. Transient failures raise, so Event Grid delivers the event again."""
+    match = _SUBJECT.fullmatch(subject)
+    if event_type != BLOB_DELETED or match is None:
+        return None
+    if match["container"] != options.drop_container:
+        return None
+    name = match["name"]
+    if not options.enabled:
+        logger.info("drop %s was deleted; deletion sync is off, so no photo is removed", name)
+        return None
+    ref = parse_blob_name(name, options.sync.naming)
+    if not isinstance(ref, UserRef):
+        return None
+    current = deps.state.get(ref.key)
+    if current is None or not _is_photo_source(current[0], name):
+        logger.info("deleted drop %s is not the source of %s's photo; nothing removed",
+                    name, ref.value)
+        return None
+    if blob_exists(name):
+        logger.info("drop %s was uploaded again after its deletion; photo kept", name)
+        return None
+    target = _photo_target(current[0], ref)
+    if target is None:
+        logger.warning("deleted drop %s gave %s's photo before photo-sync kept who it went to; "
+                       "not removed (remove it by hand if it should go)", name, ref.value)
+        return None
+    if options.sync.dry_run:
+        logger.info("dry run: drop %s was deleted; the photo of %s would be removed", name,
+                    target.value)
+        return None
+    return _remove_under_claim(name, ref, target, current[0].last_blob_etag, options, deps,
+                               blob_exists)
+
+
+def _remove_under_claim(name: str, ref: UserRef, target: UserRef, etag: str | None,
+                        options: DeletionOptions, deps: SyncDeps,
+                        blob_exists: Callable[[str], bool]) -> Outcome | None:
+    # A deletion is never older than what was applied: it is dated now.
+    claimed = claim(claimant(deps, options.sync), ref.key, DropInfo(name, 0, "deleted",
+                                                                     deps.now()))
+    if isinstance(claimed, Superseded):
+        return None
+    lease = Lease(deps.state, *claimed, seconds=options.sync.lock_seconds,
+                  now=deps.now).start()
+    try:
+        # Meanwhile a newer drop may have been applied, or the same name uploaded again.
+        if not _is_photo_source(lease.state, name) or lease.state.last_blob_etag != etag or \
+                blob_exists(name):
+            release(deps.state, *lease.stop(), None)
+            logger.info("deleted drop %s stopped being %s's photo source; nothing removed",
+                        name, ref.value)
+            return None
+        outcome = _remove(name, ref, target, deps)
+    except BaseException:
+        release_quietly(deps.state, *lease.stop())
+        raise
+    state, version = lease.stop()
+    try:
+        deps.state.put(replace(state, lock_owner=None, lock_expires=None, lock_drop=None,
+                               last_status=outcome.status.value, last_reason=outcome.reason,
+                               last_message=outcome.message, content_sha256=None,
+                               uploaded_at=None, photo_target=None, updated_at=outcome.at),
+                       version)
+    except StateConflict:
+        logger.warning("the claim on %s was taken over while its photo was being removed",
+                       ref.value)
+    append_to_log(deps, outcome)
+    logger.info("drop %s deleted: %s", name, outcome.status.value)
+    return outcome
+
+
+def _remove(name: str, ref: UserRef, target: UserRef, deps: SyncDeps) -> Outcome:
+    try:
+        deps.api.delete_photo(target)
+    except PermanentError as exc:
+        return Outcome(Status.REJECTED, name, exc.message, deps.now(), reason=exc.code,
+                       user=ref.value)
+    return Outcome(Status.PHOTO_DELETED, name, "HR deleted the drop; the profile photo was "
+                   "removed", deps.now(), user=ref.value, target=target)
+
+
+def _is_photo_source(state: UserState, name: str) -> bool:
+    return state.last_blob_name == name and \
+        state.last_status in (Status.UPLOADED.value, Status.UNCHANGED.value)
+
+
+def _photo_target(state: UserState, ref: UserRef) -> UserRef | None:
+    """Who the photo went to: as recorded at upload, or the drop's own reference when it names
+    the user directly. An employee or HR id is never resolved again here: it may name someone
+    else by now (a corrected mapping row, a reused id)."""
+    if state.photo_target:
+        return UserRef.parse(state.photo_target)
+    if ref.kind in (UserRefKind.UPN, UserRefKind.OBJECT_ID):
+        return ref
+    return None

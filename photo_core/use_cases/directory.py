@@ -1,0 +1,144 @@
+"""From HR's identifiers to directory users: employee ids through Graph, HR ids through a
+mapping file, each cached for a bounded time.
+
+Both answers change rarely and a bulk load asks the same question thousands of times, so each is
+cached; a bounded time-to-live keeps a re-hired or renamed person from being served stale data
+for long. Only definite answers are cached: a miss or an ambiguity is asked again next time.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from photo_core.domain.errors import AmbiguousUser, PermanentError
+from photo_core.domain.naming import NameRejection, UserRef, UserRefKind, parse_user_reference
+from photo_core.use_cases.ports import PhotoApi
+
+MAX_MAPPING_BYTES = 10 * 1024 * 1024
+
+
+class MappingUnavailable(PermanentError):
+    """The mapping file is missing or cannot be read; the message says which and why."""
+
+    code = "mapping_unavailable"
+
+
+class NotInMapping(PermanentError):
+    """The HR id is not in the mapping file (or maps to something that is not a UPN)."""
+
+    code = "not_in_mapping"
+
+
+class UserResolver(Protocol):
+    """Port: turn any user reference into one the photo API can address."""
+
+    def resolve(self, ref: UserRef) -> UserRef: ...
+
+
+@dataclass(frozen=True)
+class MappingSnapshot:
+    entries: dict[str, str]
+    version: str | None
+    ambiguous: frozenset[str] = frozenset()
+
+
+class Resolver:
+    """Employee ids via the photo API's directory lookup, HR ids via the mapping file."""
+
+    def __init__(self, api: PhotoApi, *, employee_ttl: float,
+                 mapping: Callable[[str | None], MappingSnapshot | None] | None = None,
+                 mapping_ttl: float = 300.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._api = api
+        self._employee_ttl = employee_ttl
+        self._fetch_mapping = mapping
+        self._mapping_ttl = mapping_ttl
+        self._clock = clock
+        self._employees: dict[str, tuple[float, str]] = {}
+        self._mapping: MappingSnapshot | None = None
+        self._mapping_checked = float("-inf")
+        self._lock = threading.Lock()
+
+    def resolve(self, ref: UserRef) -> UserRef:
+        if ref.kind is UserRefKind.EMPLOYEE_ID:
+            return UserRef(UserRefKind.OBJECT_ID, self._employee(ref.value))
+        if ref.kind is UserRefKind.HR_ID:
+            return self._mapped(ref.value)
+        return ref
+
+    def _employee(self, employee_id: str) -> str:
+        key = employee_id.lower()
+        now = self._clock()
+        with self._lock:
+            hit = self._employees.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        user_id = self._api.find_user_by_employee_id(employee_id).id
+        with self._lock:
+            self._employees[key] = (now + self._employee_ttl, user_id)
+        return user_id
+
+    def _mapped(self, hr_id: str) -> UserRef:
+        snapshot = self._current_mapping()
+        if hr_id.lower() in snapshot.ambiguous:
+            raise AmbiguousUser(f"HR id {hr_id!r} maps to several users in the mapping file")
+        upn = snapshot.entries.get(hr_id.lower())
+        if upn is None:
+            raise NotInMapping(f"HR id {hr_id!r} is not in the mapping file")
+        ref = parse_user_reference(upn)
+        if isinstance(ref, NameRejection) or ref.kind is not UserRefKind.UPN:
+            raise NotInMapping(f"HR id {hr_id!r} maps to {upn!r}, which is not a UPN")
+        return ref
+
+    def _current_mapping(self) -> MappingSnapshot:
+        if self._fetch_mapping is None:
+            raise MappingUnavailable("no mapping file is configured (PHOTO_ID_MAPPING_BLOB)")
+        now = self._clock()
+        with self._lock:
+            if self._mapping is not None and now - self._mapping_checked < self._mapping_ttl:
+                return self._mapping
+            known = self._mapping
+        fresh = self._fetch_mapping(known.version if known else None)
+        with self._lock:
+            self._mapping = fresh or known
+            self._mapping_checked = now
+            assert self._mapping is not None, "the fetch returns a snapshot the first time"
+            return self._mapping
+
+
+def parse_mapping(data: bytes, version: str | None) -> MappingSnapshot:
+    """CSV with a header row naming an id column and a UPN column (``id,upn``; also accepted:
+    ``employeeId``, ``hrId``, ``userPrincipalName``). Ids are matched case-insensitively."""
+    if len(data) > MAX_MAPPING_BYTES:
+        raise MappingUnavailable(f"the mapping file is over {MAX_MAPPING_BYTES} bytes")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise MappingUnavailable("the mapping file is not UTF-8 text") from exc
+    reader = csv.DictReader(io.StringIO(text))
+    fields = {name.strip().lower(): name for name in reader.fieldnames or []}
+    id_column = next((fields[n] for n in ("id", "employeeid", "hrid") if n in fields), None)
+    upn_column = next((fields[n] for n in ("upn", "userprincipalname") if n in fields), None)
+    if id_column is None or upn_column is None:
+        raise MappingUnavailable(
+            "the mapping file needs a header row with an id column (id, employeeId or hrId) "
+            "and a UPN column (upn or userPrincipalName)")
+    entries: dict[str, str] = {}
+    duplicates: set[str] = set()
+    for row in reader:
+        key = (row.get(id_column) or "").strip().lower()
+        upn = (row.get(upn_column) or "").strip()
+        if not key or not upn:
+            continue
+        if key in entries and entries[key].lower() != upn.lower():
+            duplicates.add(key)
+        entries[key] = upn
+    for key in duplicates:  # two people for one id: refuse rather than guess
+        del entries[key]
+    return MappingSnapshot(entries, version, frozenset(duplicates))

@@ -1,0 +1,320 @@
+"""The sync use case: one dropped blob in, one recorded outcome out.
+
+Order matters and is deliberate: the name is checked before anything is read, the size before
+the download, the per-user claim before the upload, and the outcome is written on the blob only
+if the blob is still the version that was processed. Permanent failures become ``rejected``
+outcomes; transient ones propagate so the platform delivers the drop again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from photo_core.domain.errors import PermanentError
+from photo_core.domain.naming import NameRejection, NamingRules, UserRef, parse_blob_name
+from photo_core.domain.outcomes import Outcome, Status
+from photo_core.domain.retry import Deadline, within
+from photo_core.photos import ImagePolicy, PreparedPhoto, prepare_photo
+from photo_core.use_cases.claims import (
+    Claimant,
+    Superseded,
+    UserBusy,
+    claim,
+    release,
+    release_quietly,
+)
+from photo_core.use_cases.directory import Resolver, UserResolver
+from photo_core.use_cases.lease import Lease
+from photo_core.use_cases.ports import (
+    Disposal,
+    Drop,
+    DropChanged,
+    DropGone,
+    DropInfo,
+    OutcomeLog,
+    PhotoApi,
+    RecordedOutcome,
+    StateStore,
+    UserState,
+)
+
+__all__ = ["SyncDeps", "SyncOptions", "UserBusy", "append_to_log", "claimant", "sync_drop"]
+
+logger = logging.getLogger(__name__)
+
+@dataclass(frozen=True)
+class SyncOptions:
+    naming: NamingRules
+    image: ImagePolicy
+    processed: Disposal = Disposal.KEEP
+    processed_container: str | None = None
+    rejected: Disposal = Disposal.KEEP
+    rejected_container: str | None = None
+    # The claim is a lease renewed every third of this while its holder lives, so a crashed
+    # holder's claim frees within it; waiting drops wait longer than that before giving up.
+    lock_seconds: float = 30.0
+    lock_wait_seconds: float = 45.0
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class SyncDeps:
+    api: PhotoApi
+    state: StateStore
+    now: Callable[[], datetime]
+    sleep: Callable[[float], None]
+    owner: str  # this invocation's id, written into the per-user claim
+    log: OutcomeLog | None = None  # where reports read outcomes from
+    resolver: UserResolver | None = None  # employee and HR ids; uncached by default
+    # The deadline one drop's photo API calls share (the resolution and the upload), made when
+    # the first is about to be sent: the claim wait and the download do not spend it.
+    api_deadline: Callable[[], Deadline] | None = None
+
+
+def sync_drop(drop: Drop, options: SyncOptions, deps: SyncDeps, *, force: bool = False) -> Outcome:
+    """Process one drop to its outcome, record it, and dispose of the blob as configured.
+
+    ``force`` processes a drop even though an outcome is recorded on it (reconcile uses it to
+    retry rejects and to repair users whose photo is not the one recorded).
+
+    A blob that changes while it is processed is processed again, once, as it now is: an edit
+    of its metadata or properties raises no new event, and a new upload's own event then finds
+    it done. If it changes again, it is left to the newest version's event."""
+    outcome = _sync_version(drop, options, deps, force)
+    if isinstance(outcome, _Changed):
+        logger.info("drop %s changed while it was processed; processing it as it is now",
+                    outcome.info.name)
+        outcome = _sync_version(drop, options, deps, force)
+    if isinstance(outcome, _Changed):
+        logger.info("drop %s was overwritten while processing; its new version follows",
+                    outcome.info.name)
+        return _overwritten(outcome.info, deps, outcome.ref)
+    return outcome
+
+
+@dataclass(frozen=True)
+class _Changed:
+    """The version being processed was replaced (content, metadata or properties)."""
+
+    info: DropInfo
+    ref: UserRef
+
+
+def _sync_version(drop: Drop, options: SyncOptions, deps: SyncDeps,
+                  force: bool) -> Outcome | _Changed:
+    try:
+        info = drop.info()
+    except DropGone as gone:
+        logger.info("drop %s no longer exists; nothing to do", gone.name)
+        return Outcome(status=Status.UNCHANGED, blob_name=gone.name, at=deps.now(),
+                       reason="gone", message="the blob was gone before it was processed")
+    if not force and info.recorded is not None and info.recorded.blob_name == info.name:
+        # Our own marker survives only while the content is unchanged: nothing to do again.
+        if not options.dry_run:
+            drop.ensure_tags(info.recorded)
+            _dispose_recorded(drop, info.recorded, options)
+        return _already_recorded(info, deps.now())
+    ref = parse_blob_name(info.name, options.naming)
+    if isinstance(ref, NameRejection):
+        rejected = _rejected(info, deps, ref.code, ref.message)
+        return _finish(drop, info, deps, rejected, options, None)
+    if info.size > options.image.max_input_bytes:
+        message = (f"blob is {info.size} bytes, over the {options.image.max_input_bytes}-byte "
+                   "cap; it was not downloaded")
+        rejected = _rejected(info, deps, "file_too_large", message, ref)
+        return _finish(drop, info, deps, rejected, options, None)
+    if options.dry_run:
+        return _dry_run(drop, info, ref, options, deps)
+    claimed = claim(claimant(deps, options), ref.key, info)
+    if isinstance(claimed, Superseded):
+        return _superseded(drop, info, deps, _superseded_outcome(info, deps), options, ref)
+    state, version = claimed
+    lease = Lease(deps.state, state, version, seconds=options.lock_seconds, now=deps.now).start()
+    content: bytes | None = None
+    try:
+        content = drop.read()
+        outcome = _process(content, ref, lease.state, lambda: lease.lost, info, options, deps)
+    except DropChanged:
+        release(deps.state, *lease.stop(), None)
+        return _Changed(info, ref)
+    except BaseException:
+        release_quietly(deps.state, *lease.stop())
+        raise
+    release(deps.state, *lease.stop(), outcome if outcome.is_final else None, info)
+    return _finish(drop, info, deps, outcome, options, content)
+
+
+def _dry_run(drop: Drop, info: DropInfo, ref: UserRef, options: SyncOptions,
+             deps: SyncDeps) -> Outcome | _Changed:
+    """Every step but the upload, reading the user's state without claiming it: a dry run
+    writes nothing anywhere but the outcome log."""
+    current = deps.state.get(ref.key)
+    state = current[0] if current else UserState(user=ref.key)
+    if state.source_modified and info.last_modified < state.source_modified:
+        return _superseded(drop, info, deps, _superseded_outcome(info, deps), options, ref)
+    try:
+        content = drop.read()
+    except DropChanged:
+        return _Changed(info, ref)
+    outcome = _process(content, ref, state, lambda: False, info, options, deps)
+    return _finish(drop, info, deps, outcome, options, content)
+
+
+def _superseded_outcome(info: DropInfo, deps: SyncDeps) -> Outcome:
+    return _outcome(info, deps, Status.UNCHANGED, "superseded",
+                    "a newer drop for this user was already processed", None)
+
+
+def claimant(deps: SyncDeps, options: SyncOptions) -> Claimant:
+    """Who claims a user for a drop (or a deletion): this invocation, with the options'
+    claim timings."""
+    return Claimant(store=deps.state, owner=deps.owner, now=deps.now, sleep=deps.sleep,
+                    seconds=options.lock_seconds, wait_seconds=options.lock_wait_seconds)
+
+
+def _superseded(drop: Drop, info: DropInfo, deps: SyncDeps, superseded: Outcome,
+                options: SyncOptions, ref: UserRef) -> Outcome:
+    """A newer drop already won, but HR still learns when this file was broken."""
+    try:
+        content = drop.read()
+        prepare_photo(content, options.image)
+    except DropChanged:
+        return _overwritten(info, deps, ref)
+    except PermanentError as exc:
+        return _finish(drop, info, deps, _rejected(info, deps, exc.code, exc.message, ref),
+                       options, content)
+    return _finish(drop, info, deps, superseded, options, None)
+
+
+def _overwritten(info: DropInfo, deps: SyncDeps, ref: UserRef) -> Outcome:
+    return _outcome(info, deps, Status.UNCHANGED, "overwritten", "a newer upload replaced it",
+                    ref)
+
+
+def _process(content: bytes, ref: UserRef, state: UserState, lost: Callable[[], bool],
+             info: DropInfo, options: SyncOptions, deps: SyncDeps) -> Outcome:
+    """Check, resolve and upload one downloaded drop; ``state`` is the user's as claimed and
+    ``lost`` says whether the claim was taken over meanwhile."""
+    try:
+        prepared = prepare_photo(content, options.image)
+        deadline = deps.api_deadline() if deps.api_deadline else None  # from the first API call
+        with within(deadline):
+            target = (deps.resolver or Resolver(deps.api, employee_ttl=0)).resolve(ref)
+    except PermanentError as exc:
+        return _rejected(info, deps, exc.code, exc.message, ref)
+    actions = tuple(a.code for a in prepared.actions)
+    # The photo on record went to this same user (an id may name someone else by now: then
+    # the photo has not reached whom it names, whatever its hash).
+    recorded_target = UserRef.parse(state.photo_target) if state.photo_target else None
+    same_user = recorded_target is None or recorded_target.key == target.key
+    if same_user and (state.last_blob_name, state.last_blob_etag, state.last_status) == \
+            (info.name, info.etag, Status.UPLOADED.value) and \
+            state.content_sha256 == prepared.sha256:
+        # This very drop uploaded it: an earlier attempt stored its outcome in the user's state
+        # and stopped before writing it on the blob. It is that outcome, not "same content".
+        return _outcome(info, deps, Status.UPLOADED, None, _describe(prepared), ref, prepared,
+                        actions, target)
+    if same_user and state.content_sha256 == prepared.sha256 and \
+            state.last_status in ("uploaded", "unchanged"):
+        return _outcome(info, deps, Status.UNCHANGED, "same_content",
+                        "the same photo was already uploaded for this user", ref, prepared, actions,
+                        target)
+    if options.dry_run:
+        return _outcome(info, deps, Status.WOULD_UPLOAD, None, _describe(prepared), ref, prepared,
+                        actions)
+    if lost():
+        raise UserBusy(f"the claim on {ref.key} was taken over; retrying later")
+    try:
+        with within(deadline):
+            deps.api.set_photo(target, prepared.data)
+    except PermanentError as exc:
+        return _rejected(info, deps, exc.code, exc.message, ref)
+    return _outcome(info, deps, Status.UPLOADED, None, _describe(prepared), ref, prepared, actions,
+                    target)
+
+
+def _finish(drop: Drop, info: DropInfo, deps: SyncDeps, outcome: Outcome,
+            options: SyncOptions, content: bytes | None) -> Outcome:
+    logger.info("drop %s: %s%s", info.name, outcome.status.value,
+                f" ({outcome.reason})" if outcome.reason else "")
+    if options.dry_run:
+        # Nothing is written on the blob, moved or deleted, and the user's state is left as it
+        # was: a real run afterwards processes every drop. The report shows what it would do.
+        append_to_log(deps, outcome)
+        return outcome
+    if outcome.is_final:
+        drop.record(outcome)
+    append_to_log(deps, outcome)
+    if not outcome.is_final:
+        return outcome
+    _dispose(drop, outcome.status, outcome.reason, options, content)
+    return outcome
+
+
+def _dispose(drop: Drop, status: Status, reason: str | None, options: SyncOptions,
+             content: bytes | None) -> None:
+    if status is Status.REJECTED:
+        drop.dispose(options.rejected, options.rejected_container, content)
+    elif reason not in ("superseded", "overwritten"):
+        drop.dispose(options.processed, options.processed_container, content)
+
+
+def _dispose_recorded(drop: Drop, recorded: RecordedOutcome, options: SyncOptions) -> None:
+    """Finish the disposal of a drop whose outcome was recorded by an invocation that died (or
+    failed) before moving or deleting it; nothing happens when drops are kept (the default)."""
+    rejected = recorded.status is Status.REJECTED
+    disposal = options.rejected if rejected else options.processed
+    if disposal is Disposal.KEEP:
+        return
+    content = None
+    if disposal is Disposal.MOVE:
+        try:
+            content = drop.read()
+        except DropChanged:
+            return  # HR replaced it: the new version gets its own outcome and disposal
+    _dispose(drop, recorded.status, recorded.reason, options, content)
+
+
+def append_to_log(deps: SyncDeps, outcome: Outcome) -> None:
+    """Append to the outcome log. The outcome is already on the blob and in the user's state,
+    so a failing log costs a report line, never the drop: logged, not raised (raising would
+    only have the platform deliver again a drop or deletion whose work is already done)."""
+    if deps.log is None:
+        return
+    try:
+        deps.log.append(outcome)
+    except Exception:
+        logger.exception("could not append the outcome of %s to the outcome log",
+                         outcome.blob_name)
+
+
+def _rejected(info: DropInfo, deps: SyncDeps, code: str, message: str,
+              ref: UserRef | None = None) -> Outcome:
+    return _outcome(info, deps, Status.REJECTED, code, message, ref)
+
+
+def _outcome(info: DropInfo, deps: SyncDeps, status: Status, reason: str | None, message: str,
+             ref: UserRef | None, prepared: PreparedPhoto | None = None,
+             actions: tuple[str, ...] = (), target: UserRef | None = None) -> Outcome:
+    return Outcome(
+        status=status, blob_name=info.name, message=message, at=deps.now(), reason=reason,
+        user=ref.value if ref else None, blob_etag=info.etag,
+        content_sha256=prepared.sha256 if prepared else None, actions=actions,
+        source_modified=info.last_modified, target=target,
+    )
+
+
+def _already_recorded(info: DropInfo, now: datetime) -> Outcome:
+    recorded = info.recorded
+    assert recorded is not None
+    return Outcome(status=recorded.status, blob_name=info.name, at=now, reason=recorded.reason,
+                   message="already processed; outcome recorded on the blob",
+                   blob_etag=info.etag, content_sha256=recorded.content_sha256)
+
+
+def _describe(prepared: PreparedPhoto) -> str:
+    done = "; ".join(a.reason for a in prepared.actions) or "uploaded as provided"
+    return f"{prepared.width}x{prepared.height}, {len(prepared.data)} bytes: {done}"

@@ -1,4 +1,5 @@
-"""What the markdown docs point at must exist: files, anchors, make targets, python -m commands.
+"""What the markdown docs point at must exist: files, anchors, make targets, python -m commands,
+and the repository paths they name in code (``devstack/soak/logs.py``).
 
 Docs rot silently: a section moves, a target is renamed, a module becomes a package, and the
 README keeps sending newcomers to something that is not there. Every check here reads files
@@ -347,7 +348,28 @@ def check_links(path: Path, root: Path) -> Iterator[tuple[int, str]]:
                 yield line, problem
 
 
-def check_commands(path: Path, root: Path, targets: set[str]) -> Iterator[tuple[int, str]]:
+_REPO_PATH = re.compile(r"(?<![\w./~<>$-])([A-Za-z_][\w-]*(?:/[\w.-]+)+)")
+
+
+def _top_folders(root: Path) -> frozenset[str]:
+    return frozenset(p.name for p in root.iterdir() if p.is_dir()
+                     and not p.name.startswith(".") and p.name != "node_modules")
+
+
+def _ignored(path: str, root: Path) -> bool:
+    """Files a command makes (``bench/results/latest.json``) are named before they exist."""
+    return subprocess.run(["git", "check-ignore", "-q", path], cwd=root,
+                          capture_output=True, check=False).returncode == 0
+
+
+def repo_paths_in(code: Code, folders: frozenset[str]) -> list[str]:
+    """Paths in code that start at one of the repository's top folders (``devstack/...``)."""
+    paths = (m.group(1).rstrip(".") for m in _REPO_PATH.finditer(code.text))
+    return [p for p in paths if p.split("/", 1)[0] in folders]
+
+
+def check_code(path: Path, root: Path, targets: set[str]) -> Iterator[tuple[int, str]]:
+    folders = _top_folders(root)
     for code in code_of(path.read_text(encoding="utf-8")):
         for target in make_targets_in(code):
             if target not in targets:
@@ -355,12 +377,16 @@ def check_commands(path: Path, root: Path, targets: set[str]) -> Iterator[tuple[
         for command in python_commands_in(code):
             for message in check_python(command, root):
                 yield code.line, message
+        for named in repo_paths_in(code, folders):
+            if not (root / named).exists() and not _ignored(named, root):
+                yield code.line, f"no file or folder {named} in the repository"
 
 
 def check_file(path: Path, root: Path, targets: set[str]) -> list[Problem]:
-    """Every broken link, anchor, make target and python -m command in one markdown file."""
+    """Every broken link, anchor, make target, python -m command and repository path in one
+    markdown file."""
     name = path.relative_to(root).as_posix()
-    found = [*check_links(path, root), *check_commands(path, root, targets)]
+    found = [*check_links(path, root), *check_code(path, root, targets)]
     return [Problem(name, line, message) for line, message in sorted(found)]
 
 

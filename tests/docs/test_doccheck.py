@@ -98,6 +98,12 @@ def test_a_missing_anchor_is_found_in_this_page_and_in_another(repo: Path) -> No
         "README.md:4: no heading for #settings in docs/topic.md"]
 
 
+def test_a_repository_path_named_in_code_must_exist(repo: Path) -> None:
+    assert check(repo, "Read `docsprobe/__main__.py`, not `docsprobe/cli.py`; HR drops "
+                       "`photos/jane.jpg` and `hr/2026/x.jpg` into `<state-dir>/keys.json`.\n") == [
+        "README.md:1: no file or folder docsprobe/cli.py in the repository"]
+
+
 def test_an_unknown_make_target_is_named(repo: Path) -> None:
     assert check(repo, "# A\n\n```sh\nmake run\nmake soak N=3\n```\n") == [
         "README.md:5: `make soak`: no target 'soak' in the Makefile"]

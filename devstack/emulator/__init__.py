@@ -11,6 +11,6 @@ HTTPS with its own generated CA, just enough of:
 * throttling windows and seeded fault injection, so retry logic can be tested deterministically;
 * an unauthenticated ``/admin`` API to inspect and steer it from tests.
 
-Start it with ``python -m devstack.emulator`` (see ``devstack/README.md``) or embed it with
+Start it with ``python -m devstack.emulator`` (see ``docs/emulator.md``) or embed it with
 ``devstack.emulator.server.start``. Importing this package performs no I/O.
 """

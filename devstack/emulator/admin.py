@@ -2,7 +2,7 @@
 
 No authentication (tests must not need tokens to look behind the curtain), so it only answers
 clients on a loopback address. It is the emulator's own API, not part of anything Microsoft
-serves; its shapes are documented in ``devstack/README.md``.
+serves; its shapes are documented in ``docs/emulator.md``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The built-in demo tenant, served when no ``--directory`` is given.
 
 Fixed GUIDs, UPNs and demo secrets so that docs, tests and the other devstack parts can name
-them (the table in ``devstack/README.md`` lists them). Each user exists to exercise one case:
+them (the table in ``docs/emulator.md`` lists them). Each user exists to exercise one case:
 a photo, no photo, an apostrophe in the UPN, no mailbox, a shared employeeId, a non-square photo.
 The secrets are published demo values for a local stand-in, never real credentials.
 """

@@ -2,7 +2,7 @@
 
 The directory is what makes the emulator answer like a tenant: who exists, who has a mailbox,
 which apps may authenticate with which credentials, and which app roles their tokens carry. It
-is loaded from a JSON file (format in ``devstack/README.md``) or built in (``demo.py``). Loading
+is loaded from a JSON file (format in ``docs/emulator.md``) or built in (``demo.py``). Loading
 fails with a message naming the entry and field at fault, because a typo in a test fixture
 should cost seconds, not an afternoon.
 """

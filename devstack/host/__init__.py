@@ -5,7 +5,7 @@ runs the same ``function_app.py`` with this small host, anywhere Python runs: HT
 with function keys under ``/api``, blob triggers fed by Event Grid ``BlobCreated`` deliveries
 (with a durable queue in Azurite, blob receipts and a poison queue), Event Grid triggers on
 their own webhook, a watcher that turns new and deleted Azurite blobs into such deliveries
-(``BlobCreated``, ``BlobDeleted``), and timers. See ``devstack/HOST.md``.
+(``BlobCreated``, ``BlobDeleted``), and timers. See ``docs/functions-host.md``.
 
 Embed it with ``start_host(...)`` (returns a ``RunningHost``) or run ``python -m devstack.host``.
 Importing this package performs no I/O.

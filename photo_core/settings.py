@@ -25,7 +25,11 @@ from photo_core.dialects import (
     default_scope,
 )
 from photo_core.errors import SettingsError
-from photo_core.imaging import ImagePolicy
+from photo_core.imaging import (
+    DEFAULT_MAX_DECODE_MB,
+    DEFAULT_MAX_DECODE_MEGABLOCKS,
+    ImagePolicy,
+)
 from photo_core.naming import NamingRules, UserRef, parse_user_reference
 from photo_core.ports import Disposal
 from photo_core.retry import RetryPolicy
@@ -40,6 +44,8 @@ IMAGE_SETTING_NAMES = {
     "max_pixels": "PHOTO_MAX_PIXELS",
     "jpeg_quality": "PHOTO_JPEG_QUALITY",
     "max_input_bytes": "PHOTO_MAX_BLOB_BYTES",
+    "max_decode_bytes": "PHOTO_MAX_DECODE_MB",
+    "max_decode_work": "PHOTO_MAX_DECODE_WORK",
 }
 _TABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,62}")
 _SETTING_NAME = re.compile(r"\s*[A-Za-z]+\s*")
@@ -270,6 +276,12 @@ class _Reader:
             jpeg_quality=self.number("PHOTO_JPEG_QUALITY", d.jpeg_quality, int, 50, 95),
             max_input_bytes=self.number("PHOTO_MAX_BLOB_BYTES", d.max_input_bytes, int,
                                         1024, 1024**3),
+            # in MB (2^20 bytes, as Azure counts instance memory) and millions of block decodes
+            max_decode_bytes=self.number("PHOTO_MAX_DECODE_MB", DEFAULT_MAX_DECODE_MB, int,
+                                         16, 16_384) * 2**20,
+            max_decode_work=self.number("PHOTO_MAX_DECODE_WORK",
+                                        DEFAULT_MAX_DECODE_MEGABLOCKS, int,
+                                        1, 100_000) * 1_000_000,
         )
         for problem in image.problems():
             for field_name, setting in IMAGE_SETTING_NAMES.items():

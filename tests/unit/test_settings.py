@@ -251,3 +251,15 @@ def test_connection_strings_the_sdk_reads_are_accepted_at_once(value: str) -> No
 def test_a_reconcile_deadline_past_the_function_timeout_is_refused() -> None:
     with pytest.raises(SettingsError, match="PHOTO_RECONCILE_DEADLINE_SECONDS"):
         Settings.from_env({"PHOTO_RECONCILE_DEADLINE_SECONDS": "600"})
+
+
+def test_the_decode_cost_limits_are_read_in_mb_and_millions_of_block_decodes() -> None:
+    default = Settings.from_env({}).image
+    assert (default.max_decode_bytes, default.max_decode_work) == (200 * 2**20, 150_000_000)
+    image = Settings.from_env({"PHOTO_MAX_DECODE_MB": "512",
+                               "PHOTO_MAX_DECODE_WORK": "400"}).image
+    assert (image.max_decode_bytes, image.max_decode_work) == (512 * 2**20, 400_000_000)
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({"PHOTO_MAX_DECODE_MB": "0", "PHOTO_MAX_DECODE_WORK": "lots"})
+    assert "PHOTO_MAX_DECODE_MB=0 is outside" in str(raised.value)
+    assert "PHOTO_MAX_DECODE_WORK='lots' is not a number" in str(raised.value)

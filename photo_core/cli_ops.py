@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from photo_core.errors import SettingsError
 from photo_core.local_settings import SettingsFileError, apply_values, read_local_settings
+from photo_core.reports import printable
 from photo_core.settings import MAX_RECONCILE_WORKERS as MAX_WORKERS
 
 if TYPE_CHECKING:
@@ -151,7 +152,8 @@ def _report(args: argparse.Namespace, _policy: Any, out: TextIO, err: TextIO) ->
         print(f"report: {storage_failure(exc, _storage_urls(blob=False))}", file=err)
         return EXIT_USAGE
     if args.format == "csv":
-        out.write(report.csv())
+        for line, _ in report.csv_lines():  # streamed: a long window is never held whole
+            out.write(line)
         return EXIT_OK
     summary = report.summary()
     if args.format == "json":
@@ -171,21 +173,13 @@ def _report(args: argparse.Namespace, _policy: Any, out: TextIO, err: TextIO) ->
 
 
 def _table(out: TextIO, rows: list[tuple[str, ...]]) -> None:
-    rows = [tuple(_printable(cell) for cell in row) for row in rows]
+    rows = [tuple(printable(cell) for cell in row) for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for n, row in enumerate(rows):
         out.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
         out.write("\n")
         if n == 0:
             out.write("  ".join("-" * w for w in widths) + "\n")
-
-
-def _printable(cell: str) -> str:
-    """A cell for the terminal: blob names and messages come from HR, and a control character
-    (an escape sequence, a carriage return) would act on the operator's terminal."""
-    return "".join(ch if ch.isprintable() else
-                   f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
-                   for ch in cell)
 
 
 def storage_failure(exc: AzureError, configured: Sequence[str]) -> str:

@@ -16,7 +16,7 @@ from photo_core.lookup import LookupResult, lookup_photo, photo_bytes
 from photo_core.outcomes import Outcome, Status
 from photo_core.photo_api import PhotoContent
 from photo_core.reconcile import ReconcileOptions, ReconcileSummary, reconcile
-from photo_core.reports import Report, build_report, parse_window
+from photo_core.reports import CSV_PAGE_ROWS, Report, build_report, parse_window, read_token
 from photo_core.retry import Deadline
 from photo_core.settings import FUNCTION_TIMEOUT_SECONDS
 from photo_core.sync import SyncDeps, sync_drop
@@ -141,6 +141,21 @@ def handle_report(since: str | None, until: str | None) -> Report:
     services = app_services()
     start, end = parse_window(since, until, utcnow())
     return build_report(services.log, start, end)
+
+
+def handle_report_page(since: str | None, until: str | None, after: str | None
+                       ) -> tuple[Report, str, str | None]:
+    """One page of a window's CSV: the report, the page's text and the token of the next page
+    (None on the last). ``after`` (a token from the previous page) fixes the window; raises
+    ``ReportWindowError`` for a window or token it cannot read."""
+    if after is None:
+        report = handle_report(since, until)
+        cursor = None
+    else:
+        cursor, end = read_token(after)
+        report = build_report(app_services().log, cursor.at, end)
+    text, following = report.csv_page(cursor, CSV_PAGE_ROWS)
+    return report, text, None if following is None else following.token(report.until)
 
 
 @dataclass(frozen=True)

@@ -401,6 +401,7 @@ class _Reader:
                 f"PHOTO_API_BASE_URL is a {served_by[1].value} host of the {served_by[0].value} "
                 f"cloud, but PHOTO_CLOUD={cloud.value} and PHOTO_API_DIALECT={dialect.value}: "
                 "the token would be for another API, and sent to it")
+        self.api_host_override(host, served_by is not None, dialect, cloud)
         return ApiSettings(
             dialect=dialect,
             cloud=cloud,
@@ -413,6 +414,25 @@ class _Reader:
                                      0.1, MAX_READ_TIMEOUT_SECONDS, _FITS_FUNCTION_TIMEOUT),
             ca_bundle=ca_bundle,
         )
+
+    def api_host_override(self, host: str, microsoft: bool, dialect: Dialect,
+                          cloud: Cloud) -> None:
+        """The photo API's token goes wherever PHOTO_API_BASE_URL points, so a host that is not
+        Microsoft's own (``graph.microsoft.com.evil.example``, a typo, a proxy, the local
+        emulator) is refused unless PHOTO_API_HOST_OVERRIDE names exactly that host: sending
+        the token elsewhere must be a second, deliberate setting, not a look-alike URL."""
+        override = (self.text("PHOTO_API_HOST_OVERRIDE") or "").lower().rstrip(".")
+        expected = urlsplit(default_base_url(dialect, cloud)).hostname
+        if override and override != host:
+            self.problems.append(
+                f"PHOTO_API_HOST_OVERRIDE is {override!r} but PHOTO_API_BASE_URL's host is "
+                f"{host!r}: the override must name the host the base URL uses")
+        elif not microsoft and host != override:
+            self.problems.append(
+                f"PHOTO_API_BASE_URL's host {host!r} is not {expected}, the {dialect.value} host "
+                f"of the {cloud.value} cloud, and the app's token would be sent to it; to use "
+                f"another host on purpose (an emulator, a proxy), also set "
+                f"PHOTO_API_HOST_OVERRIDE={host}")
 
     def auth(self, cloud: Cloud) -> AuthSettings:
         mode = self.choice("PHOTO_AUTH_MODE", AuthMode, AuthMode.MANAGED_IDENTITY)

@@ -19,6 +19,7 @@ from photo_core.reconcile import ReconcileOptions, ReconcileSummary, reconcile
 from photo_core.reports import CSV_PAGE_ROWS, Report, build_report, parse_window, read_token
 from photo_core.retry import Deadline
 from photo_core.settings import FUNCTION_TIMEOUT_SECONDS
+from photo_core.shared_result import SharedResult
 from photo_core.sync import SyncDeps, sync_drop
 
 if TYPE_CHECKING:
@@ -164,15 +165,27 @@ class Health:
     checks: dict[str, str]
 
 
-def handle_health() -> Health:
+HEALTH_CACHE_SECONDS = 5.0
+_health: list[tuple[AppServices, SharedResult[Health]]] = []  # for the current services only
+
+
+def handle_health(clock: Callable[[], float] = time.monotonic) -> Health:
     """Settings valid, storage reachable, a token obtainable. Says which check failed, never why:
-    the route is anonymous and must leak no settings, secrets or user data."""
-    checks: dict[str, str] = {}
+    the route is anonymous and must leak no settings, secrets or user data. Answered from a
+    result at most ``HEALTH_CACHE_SECONDS`` old (on ``clock``), one probe shared by concurrent
+    callers, so requests cannot be turned into storage reads and token requests."""
     try:
-        services = app_services()
-        checks["settings"] = "ok"
+        services = app_services()  # no I/O: settings read once per process
     except Exception:
         return Health(False, {"settings": "failed"})
+    if not _health or _health[0][0] is not services:  # new services: new settings to probe
+        _health[:] = [(services, SharedResult(HEALTH_CACHE_SECONDS, clock))]
+    return _health[0][1].get(lambda: probe_health(services))
+
+
+def probe_health(services: AppServices) -> Health:
+    """The checks themselves, run once per ``HEALTH_CACHE_SECONDS`` at most."""
+    checks: dict[str, str] = {"settings": "ok"}
     try:
         services.state.get("health:probe")  # creates the table on first use, reads one row
         checks["storage"] = "ok"

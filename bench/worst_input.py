@@ -200,6 +200,24 @@ def run() -> dict[str, Any]:
 
 RESULTS_FILE = REPO / "bench" / "worst_input.json"
 
+
+def markdown(figures: dict[str, Any]) -> tuple[str, str]:
+    """The two tables docs/photo-checks.md shows (calibration, worst accepted), from the
+    results file: the docs quote these figures, never typed-in ones."""
+    calibration = [
+        "| file | bytes | verdict | peak RSS (MB) | above start (MB) | CPU (s) "
+        "| model memory (MB) | model work (millions) |", "|---|---|---|---|---|---|---|---|",
+        *(f"| `{name}`: {r['what']} | {r['bytes']:,} | {r['verdict']} | {r['peak_rss_mb']} "
+          f"| {r['peak_rss_above_start_mb']} | {r['cpu_seconds']} | {r['model_memory_mb']} "
+          f"| {r['model_work_millions']} |" for name, r in figures["calibration"].items())]
+    worst = [
+        "| worst accepted | peak RSS (MB) | CPU (s) | model memory (MB) "
+        "| model work (millions) |", "|---|---|---|---|---|",
+        *(f"| `{name}`: {r['what']} | {r['peak_rss_mb']} | {r['cpu_seconds']} "
+          f"| {r['model_memory_mb']} | {r['model_work_millions']} |"
+          for name, r in figures["files"].items())]
+    return "\n".join(calibration), "\n".join(worst)
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["child"]:
         sys.exit(child(sys.argv[2], lifted="--lifted" in sys.argv))

@@ -39,10 +39,10 @@ _MAX_ATTEMPTS = 16
 # that band the photo is resampled to fit ``max_side`` exactly, as before.
 _DCT_SCALE_SLACK = 0.10
 # Decode-cost limits (docs/photo-checks.md, "Decode cost"): 200 MB of estimated working memory
-# leaves room in a 256 MB share for the interpreter (about 50 MB); 150 million block decodes is
+# leaves room in a 256 MB share for the interpreter (about 50 MB); 140 million block decodes is
 # under 2 s of CPU on the reference machine, twice a 24-megapixel progressive photo.
 DEFAULT_MAX_DECODE_MB = 200
-DEFAULT_MAX_DECODE_MEGABLOCKS = 150
+DEFAULT_MAX_DECODE_MEGABLOCKS = 140
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,10 +14,12 @@ decodes (a strict libjpeg-turbo pass, and for CMYK a second one by Pillow), each
 DCT scale, then colour conversion, resize and a baseline re-encode of at most the output size.
 Its constants were fitted on this project's reference machine (2 cores; see
 docs/photo-checks.md, "Decode cost") so that it over-estimates every file measured, hostile
-and ordinary: memory to within about 10% above the measured peak, work by 1.2-3x.
+and ordinary: memory by 1.1-3.3x what the photo adds to the process, work so that
+the default limit stays under 2 s of CPU.
 
 Units: memory in bytes; work in *block decodes*, the work of decoding one 8x8 block once in an
-end-of-band run (about 13 ns on the reference machine); everything else is weighted in those.
+end-of-band run (at most about 14 ns on the reference machine); everything else is weighted
+in those.
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ COEFFICIENT_BLOCK_BYTES = 64 * 2  # a JCOEF is 16 bits
 FIXED_BYTES = 8 * 1024 * 1024  # decoder and Pillow structures, tables, Python objects
 # Work weights, in block decodes (see the module docstring and docs/photo-checks.md).
 REFINE_BAND_WEIGHT = 1 / 16  # an AC refinement scan loops over its band in every block
-PROGRESSIVE_BYTE_WEIGHT = 6  # entropy-coded bytes: Huffman decoding, per byte
-SEQUENTIAL_BYTE_WEIGHT = 3
+PROGRESSIVE_BYTE_WEIGHT = 4  # entropy-coded bytes: Huffman decoding, per byte
+SEQUENTIAL_BYTE_WEIGHT = 2
 BUFFER_BLOCK_WEIGHT = 5  # allocating and zeroing a block of the coefficient buffer
 IDCT_BLOCK_WEIGHT = 1  # inverse DCT of a block at a reduced scale
 PIXEL_WEIGHT = 3  # per decoded pixel: upsampling, colour conversion, resize

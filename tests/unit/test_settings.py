@@ -264,7 +264,7 @@ def test_a_reconcile_deadline_past_the_function_timeout_is_refused() -> None:
 
 def test_the_decode_cost_limits_are_read_in_mb_and_millions_of_block_decodes() -> None:
     default = Settings.from_env({}).image
-    assert (default.max_decode_bytes, default.max_decode_work) == (200 * 2**20, 150_000_000)
+    assert (default.max_decode_bytes, default.max_decode_work) == (200 * 2**20, 140_000_000)
     image = Settings.from_env({"PHOTO_MAX_DECODE_MB": "512",
                                "PHOTO_MAX_DECODE_WORK": "400"}).image
     assert (image.max_decode_bytes, image.max_decode_work) == (512 * 2**20, 400_000_000)

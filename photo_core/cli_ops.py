@@ -142,20 +142,20 @@ def _report(args: argparse.Namespace, _policy: Any, out: TextIO, err: TextIO) ->
     from photo_core.handlers import handle_report
     from photo_core.reports import ReportWindowError
 
-    try:
+    try:  # the log is read while the report is written: storage can fail until the end
         load_settings_file(args.settings)
         report = handle_report(args.since, args.until)
+        if args.format == "csv":
+            for line, _ in report.csv_lines():  # streamed: a long window is never held whole
+                out.write(line)
+            return EXIT_OK
+        summary = report.summary()
     except (SettingsError, ReportWindowError) as exc:
         print(f"report: {exc}", file=err)
         return EXIT_USAGE
     except AzureError as exc:
         print(f"report: {storage_failure(exc, _storage_urls(blob=False))}", file=err)
         return EXIT_USAGE
-    if args.format == "csv":
-        for line, _ in report.csv_lines():  # streamed: a long window is never held whole
-            out.write(line)
-        return EXIT_OK
-    summary = report.summary()
     if args.format == "json":
         json.dump(summary, out, indent=2)
         out.write("\n")

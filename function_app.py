@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import azure.functions as func
 import azurefunctions.extensions.bindings.blob as blob
@@ -48,6 +49,13 @@ ERROR_STATUS: tuple[tuple[type[PhotoSyncError], int], ...] = (
     (PhotoSyncError, 502),
 )
 DEFAULT_RETRY_AFTER_SECONDS = 30
+# Every answer: a browser must not guess another type than the one declared (a photo's bytes
+# or an error's JSON taken for HTML).
+NOSNIFF = {"X-Content-Type-Options": "nosniff"}
+# A profile photo is personal data behind a function key: no shared cache may keep it, and no
+# cache at all, so a photo HR replaced or removed does not live on anywhere; its callers fetch
+# it once (the lookup answer's ETag tells them when it changed).
+PHOTO_CACHE_CONTROL = "private, no-store"
 
 
 @app.function_name("sync_photo")
@@ -81,7 +89,7 @@ def photo_lookup(req: func.HttpRequest) -> func.HttpResponse:
         result = handlers.handle_lookup(req.route_params["user"])
     except PhotoSyncError as exc:
         return _error(exc)
-    headers = {"ETag": result.etag, "Cache-Control": "no-cache"}
+    headers = {"ETag": result.etag, "Cache-Control": "no-cache", **NOSNIFF}
     if result.etag in _etags(req.headers.get("If-None-Match")):
         return func.HttpResponse(status_code=304, headers=headers)
     return func.HttpResponse(json.dumps(result.to_json()), status_code=200, headers=headers,
@@ -96,7 +104,9 @@ def photo_value(req: func.HttpRequest) -> func.HttpResponse:
         photo = handlers.handle_photo(req.route_params["user"], req.params.get("size"))
     except PhotoSyncError as exc:
         return _error(exc)
-    headers = {"ETag": photo.etag} if photo.etag else {}
+    headers = {"Cache-Control": PHOTO_CACHE_CONTROL, **NOSNIFF}
+    if photo.etag:
+        headers["ETag"] = photo.etag
     return func.HttpResponse(photo.data, status_code=200, headers=headers,
                              mimetype=photo.content_type)
 
@@ -106,14 +116,21 @@ def photo_value(req: func.HttpRequest) -> func.HttpResponse:
 def outcome_report(req: func.HttpRequest) -> func.HttpResponse:
     """Outcomes of a time window (``since``/``until``: ISO times or 24h, 7d): a JSON summary,
     or one CSV row per outcome with ``format=csv``."""
+    since, until, after = (req.params.get(k) for k in ("since", "until", "after"))
     try:
-        report = handlers.handle_report(req.params.get("since"), req.params.get("until"))
+        if req.params.get("format") == "csv":
+            _, text, following = handlers.handle_report_page(since, until, after)
+            headers = dict(NOSNIFF)
+            if following is not None:  # RFC 8288: the same query, from where this page ended
+                headers["Link"] = f'<{_with_param(req.url, "after", following)}>; rel="next"'
+            return func.HttpResponse(text, headers=headers, mimetype="text/csv")
+        report = handlers.handle_report(since, until)
     except ReportWindowError as exc:
         body = {"error": {"code": "invalid_window", "message": str(exc)}}
-        return func.HttpResponse(json.dumps(body), status_code=400, mimetype="application/json")
-    if req.params.get("format") == "csv":
-        return func.HttpResponse(report.csv(), mimetype="text/csv")
-    return func.HttpResponse(json.dumps(report.summary()), mimetype="application/json")
+        return func.HttpResponse(json.dumps(body), status_code=400, headers=NOSNIFF,
+                                 mimetype="application/json")
+    return func.HttpResponse(json.dumps(report.summary()), headers=NOSNIFF,
+                             mimetype="application/json")
 
 
 @app.function_name("health")
@@ -123,7 +140,7 @@ def health(req: func.HttpRequest) -> func.HttpResponse:
     result = handlers.handle_health()
     body = {"status": "ok" if result.ok else "failed", "checks": result.checks}
     return func.HttpResponse(json.dumps(body), status_code=200 if result.ok else 503,
-                             mimetype="application/json")
+                             headers=NOSNIFF, mimetype="application/json")
 
 
 def _error(exc: PhotoSyncError) -> func.HttpResponse:
@@ -137,8 +154,14 @@ def _error(exc: PhotoSyncError) -> func.HttpResponse:
         # configuration. Messages name settings and service error codes, never their values.
         logger.warning("lookup failed: %s: %s", exc.code, exc.message)
     body = {"error": {"code": exc.code, "message": exc.message}}
-    return func.HttpResponse(json.dumps(body), status_code=status, headers=headers,
-                             mimetype="application/json")
+    return func.HttpResponse(json.dumps(body), status_code=status,
+                             headers={**headers, **NOSNIFF}, mimetype="application/json")
+
+
+def _with_param(url: str, name: str, value: str) -> str:
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != name]
+    return urlunsplit(parts._replace(query=urlencode([*query, (name, value)])))
 
 
 def _etags(header: str | None) -> set[str]:

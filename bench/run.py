@@ -9,7 +9,7 @@ figures measured in this same run on this machine; nothing here is a pass/fail t
 The baseline runs in its own virtualenv, ``.venv-bench`` (bench/requirements-bench.txt), which
 this runner creates or refreshes when the requirements change.
 
-Bounded: every loop has a count and every wait a deadline; the whole run takes about 3-5
+Bounded: every loop has a count and every wait a deadline; the whole run takes about 4-6
 minutes on 2 cores (the 10-minute budget is enforced by ``RUN_BUDGET_SECONDS``).
 """
 
@@ -302,7 +302,24 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def worst_input_targets(worst: dict[str, Any]) -> list[dict[str, Any]]:
+    """The costliest accepted photos (bench/worst_input.py): peak RSS and CPU of one drop."""
+    rss, cpu = worst["worst_peak_rss"], worst["worst_cpu"]
+    return [
+        entry("worst_input_peak_rss", rss["peak_rss_mb"], worst["target_peak_rss_mb"], "max",
+              "MB", "peak RSS of a fresh process preparing the accepted photo that needs the "
+              "most memory (interpreter and libraries included); target: one drop's share of "
+              "the instance (2048 MB / 8)", file=rss["what"],
+              model_memory_mb=rss["model_memory_mb"], cpu_seconds=rss["cpu_seconds"]),
+        entry("worst_input_cpu", cpu["cpu_seconds"], worst["target_cpu_seconds"], "max", "s",
+              "CPU time preparing the accepted photo that costs the most work",
+              file=cpu["what"], model_work_millions=cpu["model_work_millions"],
+              peak_rss_mb=cpu["peak_rss_mb"]),
+    ]
+
+
 def main() -> int:
+    from bench import worst_input
     from devstack.procs import stop_on_sigterm
 
     stop_on_sigterm()  # the stacks it starts are stopped, not orphaned, by a SIGTERM
@@ -311,13 +328,15 @@ def main() -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     raw: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="photo-bench-") as tmp:
-        print("1/3 photo preparation ...", flush=True)
+        print("1/4 photo preparation ...", flush=True)
         raw["prep"] = bench_prep(Path(tmp))
-        print("2/3 bulk sync (500 drops, photo-sync then the SDK baseline) ...", flush=True)
+        print("2/4 bulk sync (500 drops, photo-sync then the SDK baseline) ...", flush=True)
         raw["bulk"] = bench_bulk()
-        print("3/3 cold start, lookups, memory ...", flush=True)
+        print("3/4 cold start, lookups, memory ...", flush=True)
         raw["services"] = bench_services()
-    rows = targets(raw)
+        print("4/4 the costliest photos the decode-cost limits accept ...", flush=True)
+        raw["worst_input"] = worst_input.run()
+    rows = targets(raw) + worst_input_targets(raw["worst_input"])
     elapsed = time.monotonic() - started
     document = {"generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from devstack.azurite import Azurite
 
@@ -32,6 +35,8 @@ def local_settings_values(connection_string: str, emulator: dict[str, Any]) -> d
         "PhotoStorage": connection_string,
         "PHOTO_DROP_CONTAINER": DROP_CONTAINER,
         "PHOTO_API_BASE_URL": emulator["graph_base"],
+        # the emulator is not Microsoft's Graph host: the token may go to it because this names it
+        "PHOTO_API_HOST_OVERRIDE": urlsplit(emulator["graph_base"]).hostname or "",
         "PHOTO_AUTHORITY": emulator["authority"],
         "PHOTO_CA_BUNDLE": emulator["ca_cert"],
         "PHOTO_AUTH_MODE": "client_secret",
@@ -44,8 +49,26 @@ def local_settings_values(connection_string: str, emulator: dict[str, Any]) -> d
 
 
 def write_local_settings(path: Path, values: dict[str, str]) -> None:
-    document = {"IsEncrypted": False, "Values": values, "Host": {"CORS": "*"}}
-    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    """The app settings file: connection strings and the client secret, so owner-only. No
+    ``Host.CORS``: nothing here calls the API from a browser, and ``*`` would let any web page
+    the developer opens read the local stack's answers."""
+    document = {"IsEncrypted": False, "Values": values}
+    write_private(path, json.dumps(document, indent=2) + "\n")
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by its owner only (0600). The file is created with
+    that mode (a temporary file beside it, then renamed over ``path``), so there is no moment
+    at which the secrets are on disk readable by others, and an older world-readable file is
+    replaced, not rewritten in place with its old mode."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 @dataclass
@@ -59,7 +82,8 @@ class StackInfo:
     emulator: dict[str, Any]
 
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps(self.__dict__, indent=2), encoding="utf-8")
+        """Keys and a connection string: owner-only, as local.settings.json."""
+        write_private(path, json.dumps(self.__dict__, indent=2))
 
     @classmethod
     def load(cls, state_dir: Path = DEFAULT_STATE_DIR) -> StackInfo:

@@ -29,7 +29,7 @@ from photo_core.domain.dialects import (
 from photo_core.domain.errors import SettingsError
 from photo_core.domain.naming import NamingRules, UserRef, parse_user_reference
 from photo_core.domain.retry import RetryPolicy
-from photo_core.photos import ImagePolicy
+from photo_core.photos import DEFAULT_MAX_DECODE_MB, DEFAULT_MAX_DECODE_MEGABLOCKS, ImagePolicy
 from photo_core.use_cases.ports import Disposal
 
 STORAGE_CONNECTION = "PhotoStorage"  # the binding's connection name: a setting prefix
@@ -41,6 +41,8 @@ IMAGE_SETTING_NAMES = {
     "max_pixels": "PHOTO_MAX_PIXELS",
     "jpeg_quality": "PHOTO_JPEG_QUALITY",
     "max_input_bytes": "PHOTO_MAX_BLOB_BYTES",
+    "max_decode_bytes": "PHOTO_MAX_DECODE_MB",
+    "max_decode_work": "PHOTO_MAX_DECODE_WORK",
 }
 _TABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,62}")
 _SETTING_NAME = re.compile(r"\s*[A-Za-z]+\s*")
@@ -234,6 +236,12 @@ class _Reader:
             jpeg_quality=self.number("PHOTO_JPEG_QUALITY", d.jpeg_quality, int, 50, 95),
             max_input_bytes=self.number("PHOTO_MAX_BLOB_BYTES", d.max_input_bytes, int,
                                         1024, 1024**3),
+            # in MB (2^20 bytes, as Azure counts instance memory) and millions of block decodes
+            max_decode_bytes=self.number("PHOTO_MAX_DECODE_MB", DEFAULT_MAX_DECODE_MB, int,
+                                         16, 16_384) * 2**20,
+            max_decode_work=self.number("PHOTO_MAX_DECODE_WORK",
+                                        DEFAULT_MAX_DECODE_MEGABLOCKS, int,
+                                        1, 100_000) * 1_000_000,
         )
         for problem in image.problems():
             for field_name, setting in IMAGE_SETTING_NAMES.items():
@@ -353,6 +361,7 @@ class _Reader:
                 f"PHOTO_API_BASE_URL is a {served_by[1].value} host of the {served_by[0].value} "
                 f"cloud, but PHOTO_CLOUD={cloud.value} and PHOTO_API_DIALECT={dialect.value}: "
                 "the token would be for another API, and sent to it")
+        self.api_host_override(host, served_by is not None, dialect, cloud)
         return ApiSettings(
             dialect=dialect,
             cloud=cloud,
@@ -365,6 +374,25 @@ class _Reader:
                                      0.1, MAX_READ_TIMEOUT_SECONDS, _FITS_FUNCTION_TIMEOUT),
             ca_bundle=ca_bundle,
         )
+
+    def api_host_override(self, host: str, microsoft: bool, dialect: Dialect,
+                          cloud: Cloud) -> None:
+        """The photo API's token goes wherever PHOTO_API_BASE_URL points, so a host that is not
+        Microsoft's own (``graph.microsoft.com.evil.example``, a typo, a proxy, the local
+        emulator) is refused unless PHOTO_API_HOST_OVERRIDE names exactly that host: sending
+        the token elsewhere must be a second, deliberate setting, not a look-alike URL."""
+        override = (self.text("PHOTO_API_HOST_OVERRIDE") or "").lower().rstrip(".")
+        expected = urlsplit(default_base_url(dialect, cloud)).hostname
+        if override and override != host:
+            self.problems.append(
+                f"PHOTO_API_HOST_OVERRIDE is {override!r} but PHOTO_API_BASE_URL's host is "
+                f"{host!r}: the override must name the host the base URL uses")
+        elif not microsoft and host != override:
+            self.problems.append(
+                f"PHOTO_API_BASE_URL's host {host!r} is not {expected}, the {dialect.value} host "
+                f"of the {cloud.value} cloud, and the app's token would be sent to it; to use "
+                f"another host on purpose (an emulator, a proxy), also set "
+                f"PHOTO_API_HOST_OVERRIDE={host}")
 
     def auth(self, cloud: Cloud) -> AuthSettings:
         mode = self.choice("PHOTO_AUTH_MODE", AuthMode, AuthMode.MANAGED_IDENTITY)

@@ -19,6 +19,8 @@ PHOTO_CODES = HEADER_CODES | frozenset(
         "truncated",
         "corrupt_image",
         "decompression_bomb",
+        "decode_too_much_memory",
+        "decode_too_much_work",
         "too_small",
         "extreme_aspect_ratio",
         "file_too_large",

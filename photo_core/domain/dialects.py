@@ -9,6 +9,7 @@ both.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -143,11 +144,14 @@ def parse_metadata(payload: dict[str, Any], dialect: Dialect) -> PhotoMetadata |
     )
 
 
+_SIZE = re.compile(r"([0-9]{1,5})x([0-9]{1,5})")
+
+
 def parse_size(text: str) -> str:
     """Validate a requested photo size (``240x240``) against the standard sizes."""
     normalised = text.strip().lower()
-    width, sep, height = normalised.partition("x")
-    if sep and width == height and width.isdigit() and int(width) in STANDARD_SIZES:
+    match = _SIZE.fullmatch(normalised)  # ASCII digits only: fullwidth ones are not sent upstream
+    if match and match[1] == match[2] and int(match[1]) in STANDARD_SIZES:
         return normalised
     allowed = ", ".join(f"{s}x{s}" for s in STANDARD_SIZES)
     raise ValueError(f"size {text!r} is not one of {allowed}")

@@ -27,7 +27,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from photo_core.domain.errors import InvalidPhoto, SettingsError
 from photo_core.domain.naming import NameRejection, NamingRules, parse_blob_name
@@ -39,6 +39,7 @@ from photo_core.entrypoints.cli_ops import (
 )
 from photo_core.photos import ImagePolicy, PreparedPhoto, prepare_photo
 from photo_core.settings import Settings
+from photo_core.use_cases.reports import printable
 
 __all__ = ["main"]
 
@@ -70,13 +71,21 @@ def main(
     handler: Handler = args.handler
     try:
         return handler(args, policy, out, err)
-    except UsageError as exc:
-        print(f"{parser.prog} {args.command}: error: {exc}", file=err)
+    except UsageError as exc:  # it may quote file names: escape their control characters
+        print(f"{parser.prog} {args.command}: error: {printable(str(exc))}", file=err)
         return EXIT_USAGE
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse quotes the offending argument in its errors (``unrecognized arguments: ...``):
+    the same escaping as every other line that may carry a file name."""
+
+    def error(self, message: str) -> NoReturn:
+        super().error(printable(message))
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m photo_core",
         description="photo-sync tools: keep Microsoft 365 profile photos in step with HR's.",
     )

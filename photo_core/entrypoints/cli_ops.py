@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from photo_core.adapters.local_settings import SettingsFileError, apply_values, read_local_settings
 from photo_core.domain.errors import SettingsError
 from photo_core.settings import MAX_RECONCILE_WORKERS as MAX_WORKERS
+from photo_core.use_cases.reports import printable
 
 if TYPE_CHECKING:
     from azure.core.exceptions import AzureError
@@ -141,19 +142,20 @@ def _report(args: argparse.Namespace, _policy: Any, out: TextIO, err: TextIO) ->
     from photo_core.entrypoints.handlers import handle_report
     from photo_core.use_cases.reports import ReportWindowError
 
-    try:
+    try:  # the log is read while the report is written: storage can fail until the end
         load_settings_file(args.settings)
         report = handle_report(args.since, args.until)
+        if args.format == "csv":
+            for line, _ in report.csv_lines():  # streamed: a long window is never held whole
+                out.write(line)
+            return EXIT_OK
+        summary = report.summary()
     except (SettingsError, ReportWindowError) as exc:
         print(f"report: {exc}", file=err)
         return EXIT_USAGE
     except AzureError as exc:
         print(f"report: {storage_failure(exc, _storage_urls(blob=False))}", file=err)
         return EXIT_USAGE
-    if args.format == "csv":
-        out.write(report.csv())
-        return EXIT_OK
-    summary = report.summary()
     if args.format == "json":
         json.dump(summary, out, indent=2)
         out.write("\n")
@@ -171,21 +173,13 @@ def _report(args: argparse.Namespace, _policy: Any, out: TextIO, err: TextIO) ->
 
 
 def _table(out: TextIO, rows: list[tuple[str, ...]]) -> None:
-    rows = [tuple(_printable(cell) for cell in row) for row in rows]
+    rows = [tuple(printable(cell) for cell in row) for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for n, row in enumerate(rows):
         out.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
         out.write("\n")
         if n == 0:
             out.write("  ".join("-" * w for w in widths) + "\n")
-
-
-def _printable(cell: str) -> str:
-    """A cell for the terminal: blob names and messages come from HR, and a control character
-    (an escape sequence, a carriage return) would act on the operator's terminal."""
-    return "".join(ch if ch.isprintable() else
-                   f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
-                   for ch in cell)
 
 
 def storage_failure(exc: AzureError, configured: Sequence[str]) -> str:

@@ -13,12 +13,19 @@ from photo_core.adapters.blob_drop import AzureBlobDrop, AzureDropSource
 from photo_core.bootstrap import app_services
 from photo_core.domain.outcomes import Outcome, Status
 from photo_core.domain.retry import Deadline
+from photo_core.entrypoints.shared_result import SharedResult
 from photo_core.settings import FUNCTION_TIMEOUT_SECONDS
 from photo_core.use_cases.deletions import DeletionOptions, blob_deleted
 from photo_core.use_cases.lookup import LookupResult, lookup_photo, photo_bytes
 from photo_core.use_cases.ports import PhotoContent
 from photo_core.use_cases.reconcile import ReconcileOptions, ReconcileSummary, reconcile
-from photo_core.use_cases.reports import Report, build_report, parse_window
+from photo_core.use_cases.reports import (
+    CSV_PAGE_ROWS,
+    Report,
+    build_report,
+    parse_window,
+    read_token,
+)
 from photo_core.use_cases.sync import SyncDeps, sync_drop
 
 if TYPE_CHECKING:
@@ -144,21 +151,48 @@ def handle_report(since: str | None, until: str | None) -> Report:
     return build_report(services.log, start, end)
 
 
+def handle_report_page(since: str | None, until: str | None, after: str | None
+                       ) -> tuple[Report, str, str | None]:
+    """One page of a window's CSV: the report, the page's text and the token of the next page
+    (None on the last). ``after`` (a token from the previous page) fixes the window; raises
+    ``ReportWindowError`` for a window or token it cannot read."""
+    if after is None:
+        report = handle_report(since, until)
+        cursor = None
+    else:
+        cursor, end = read_token(after)
+        report = build_report(app_services().log, cursor.at, end)
+    text, following = report.csv_page(cursor, CSV_PAGE_ROWS)
+    return report, text, None if following is None else following.token(report.until)
+
+
 @dataclass(frozen=True)
 class Health:
     ok: bool
     checks: dict[str, str]
 
 
-def handle_health() -> Health:
+HEALTH_CACHE_SECONDS = 5.0
+_health: list[tuple[AppServices, SharedResult[Health]]] = []  # for the current services only
+
+
+def handle_health(clock: Callable[[], float] = time.monotonic) -> Health:
     """Settings valid, storage reachable, a token obtainable. Says which check failed, never why:
-    the route is anonymous and must leak no settings, secrets or user data."""
-    checks: dict[str, str] = {}
+    the route is anonymous and must leak no settings, secrets or user data. Answered from a
+    result at most ``HEALTH_CACHE_SECONDS`` old (on ``clock``), one probe shared by concurrent
+    callers, so requests cannot be turned into storage reads and token requests."""
     try:
-        services = app_services()
-        checks["settings"] = "ok"
+        services = app_services()  # no I/O: settings read once per process
     except Exception:
         return Health(False, {"settings": "failed"})
+    if not _health or _health[0][0] is not services:  # new services: new settings to probe
+        _health[:] = [(services, SharedResult(HEALTH_CACHE_SECONDS, clock))]
+    return _health[0][1].get(lambda: probe_health(services))
+
+
+def probe_health(services: AppServices) -> Health:
+    """The checks themselves, run once per ``HEALTH_CACHE_SECONDS`` at most."""
+    checks: dict[str, str] = {"settings": "ok"}
     try:
         services.state.get("health:probe")  # creates the table on first use, reads one row
         checks["storage"] = "ok"

@@ -8,6 +8,22 @@ code and a message that tells HR what to fix. The JPEG reader (``jpeg*.py``) and
 contract in pyproject.toml checks it; see docs/architecture.md).
 """
 
-from photo_core.photos.imaging import Action, ImagePolicy, PreparedPhoto, prepare_photo
+from photo_core.photos.imaging import (
+    DEFAULT_MAX_DECODE_MB,
+    DEFAULT_MAX_DECODE_MEGABLOCKS,
+    Action,
+    ImagePolicy,
+    PreparedPhoto,
+    photo_cost,
+    prepare_photo,
+)
 
-__all__ = ["Action", "ImagePolicy", "PreparedPhoto", "prepare_photo"]
+__all__ = [
+    "DEFAULT_MAX_DECODE_MB",
+    "DEFAULT_MAX_DECODE_MEGABLOCKS",
+    "Action",
+    "ImagePolicy",
+    "PreparedPhoto",
+    "photo_cost",
+    "prepare_photo",
+]

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from photo_core.domain.errors import InvalidPhoto
 from photo_core.photos import imaging_codec as codec
 from photo_core.photos.jpeg import JpegInfo, read_structure
+from photo_core.photos.jpeg_cost import Decode, DecodeCost, decode_cost
 from photo_core.photos.jpeg_frame import ceil_div
 from photo_core.photos.jpeg_strip import Stripped, strip_metadata
 
@@ -37,6 +38,11 @@ _MAX_ATTEMPTS = 16
 # size Microsoft 365 serves profile photos at is 648 px (dialects.STANDARD_SIZES). Outside
 # that band the photo is resampled to fit ``max_side`` exactly, as before.
 _DCT_SCALE_SLACK = 0.10
+# Decode-cost limits (docs/photo-checks.md, "Decode cost"): 200 MB of estimated working memory
+# leaves room in a 256 MB share for the interpreter (about 50 MB); 140 million block decodes is
+# under 2 s of CPU on the reference machine, twice a 24-megapixel progressive photo.
+DEFAULT_MAX_DECODE_MB = 200
+DEFAULT_MAX_DECODE_MEGABLOCKS = 140
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +51,11 @@ class ImagePolicy:
 
     ``max_side`` bounds the longest side of the *output*; ``max_pixels`` bounds the *input*
     header before any decode (decompression-bomb guard); ``min_side`` bounds the shorter side
-    of the upright input. Construction never fails (settings collect problems via
+    of the upright input. ``max_decode_bytes`` and ``max_decode_work`` bound what decoding it
+    will cost, estimated from the header (:mod:`photo_core.photos.jpeg_cost`): the pixel count alone
+    does not, since a progressive file holds all its coefficients and may have hundreds of
+    scans. The defaults keep one photo within its share of a 2048 MB instance running 8 at once
+    (256 MB) and about 2 s of CPU. Construction never fails (settings collect problems via
     :meth:`problems`); ``prepare_photo`` raises ``ValueError`` for a policy with problems.
     """
 
@@ -55,6 +65,8 @@ class ImagePolicy:
     max_pixels: int = 64_000_000
     jpeg_quality: int = 90
     max_input_bytes: int = 25 * 1024 * 1024
+    max_decode_bytes: int = DEFAULT_MAX_DECODE_MB * 1024 * 1024
+    max_decode_work: int = DEFAULT_MAX_DECODE_MEGABLOCKS * 1_000_000
 
     def problems(self) -> tuple[str, ...]:
         """Every inconsistency in this policy (empty when usable), for settings and the CLI
@@ -80,6 +92,10 @@ class ImagePolicy:
             (
                 self.max_input_bytes < 1,
                 f"max_input_bytes must be positive (got {self.max_input_bytes})",
+            ),
+            (
+                self.max_decode_bytes < 1 or self.max_decode_work < 1,
+                "max_decode_bytes and max_decode_work must be positive",
             ),
         )
         return tuple(text for bad, text in checks if bad)
@@ -118,6 +134,40 @@ def prepare_photo(data: bytes, policy: ImagePolicy) -> PreparedPhoto:
     problems = policy.problems()
     if problems:
         raise ValueError("invalid image policy: " + "; ".join(problems))
+    plan = _decide(data, policy)
+    info, stripped = plan.info, plan.stripped
+    if plan.refused is not None:
+        _verify(stripped.source, info)  # damaged data is reported before a policy problem
+        raise plan.refused
+    if not plan.why:
+        out = stripped.data
+        _verify(out, info)  # every scan, strictly, at 1/8 scale: exactly the bytes sent
+        return _prepared(out, (info.width, info.height), info, _strip_actions(stripped))
+    return _reencode(stripped, info, policy, plan.actions, plan.why, plan.target)
+
+
+def photo_cost(data: bytes, policy: ImagePolicy) -> DecodeCost:
+    """What :func:`prepare_photo` will spend decoding ``data``, decided as it decides it: from
+    the header, before any decode. Raises ``InvalidPhoto`` for what it refuses before
+    decoding (the cost limits included); damage only a decoder finds is not looked for."""
+    return _decide(data, policy).cost
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """Everything decided before the first decode. ``refused`` is a policy problem found by
+    the plan, raised once the data has been verified (a damaged file is reported as such)."""
+
+    info: JpegInfo
+    stripped: Stripped
+    actions: list[Action]
+    why: list[str]
+    target: tuple[int, int]
+    refused: InvalidPhoto | None
+    cost: DecodeCost
+
+
+def _decide(data: bytes, policy: ImagePolicy) -> _Plan:
     if len(data) > policy.max_input_bytes:
         raise InvalidPhoto(
             f"the file is {_size(len(data))}, over the {_size(policy.max_input_bytes)} limit "
@@ -125,19 +175,69 @@ def prepare_photo(data: bytes, policy: ImagePolicy) -> PreparedPhoto:
             code="file_too_large",
         )
     info = read_structure(data)
-    _check_header(info, policy)
+    _check_header(info, policy)  # the pixel cap first: a bomb is refused as a bomb
     _check_image_data(info)
     stripped = strip_metadata(data, info)
     try:
         actions, why, target = _plan(info, stripped.size, policy)
-    except InvalidPhoto:
-        _verify(stripped.source, info)  # damaged data is reported before a policy problem
-        raise
-    if not why:
-        out = stripped.data
-        _verify(out, info)  # every scan, strictly, at 1/8 scale: exactly the bytes sent
-        return _prepared(out, (info.width, info.height), info, _strip_actions(stripped))
-    return _reencode(stripped, info, policy, actions, why, target)
+    except InvalidPhoto as refused:
+        cost = check_decode_cost(info, None, policy, len(data))
+        return _Plan(info, stripped, [], [], info.oriented_size, refused, cost)
+    cost = check_decode_cost(info, target if why else None, policy, len(data))
+    return _Plan(info, stripped, actions, why, target, None, cost)
+
+
+def planned_cost(info: JpegInfo, target: tuple[int, int] | None, input_bytes: int
+                 ) -> DecodeCost:
+    """What the decodes :func:`prepare_photo` will run cost: the strict verification at 1/8
+    alone (``target`` None: the photo goes out as it is), or the decode towards ``target``
+    (upright output size) and the re-encode; CMYK/YCCK photos are verified, then decoded by
+    Pillow in draft mode."""
+    size = (info.width, info.height)
+    cmyk = info.colour_space in ("cmyk", "ycck")
+    verify = Decode(codec.libjpeg_scaled(size, 1), 4 if cmyk else 1)
+    if target is None:  # the metadata-free copy is what is verified and sent
+        return decode_cost(info, (verify,), None, 2 * input_bytes)
+    stored = (target[1], target[0]) if info.orientation >= 5 else target
+    if cmyk:  # Pillow decodes the metadata-free copy
+        draft = codec.draft_size(size, stored if target != info.oriented_size else None)
+        decodes: tuple[Decode, ...] = (verify, Decode(draft, 4, pillow=True))
+        return decode_cost(info, decodes, target, 2 * input_bytes)
+    channels = 1 if info.components == 1 else 3
+    decodes = (Decode(codec.strict_decode_size(size, stored), channels),)
+    copies = 2 if info.has_icc else 1  # the ICC profile is read from the copy
+    return decode_cost(info, decodes, target, copies * input_bytes)
+
+
+def check_decode_cost(info: JpegInfo, target: tuple[int, int] | None, policy: ImagePolicy,
+                      input_bytes: int) -> DecodeCost:
+    """Refuse a photo whose decode would cost more than the policy allows, from its header.
+
+    Kept apart from the pixel cap (``decompression_bomb``, checked first): that one is about
+    the size the header declares, this one about what the declared structure costs."""
+    cost = planned_cost(info, target, input_bytes)
+    if info.process == "progressive":
+        kind = f"a progressive JPEG of {info.scans} scans"
+    else:
+        kind = f"a sequential JPEG of {info.scans} scan(s)"
+    shape = f"{info.width}x{info.height} pixels, {info.components} colour component(s)"
+    if cost.memory_bytes > policy.max_decode_bytes:
+        fix = ("save it as a standard (baseline, not progressive) JPEG, or with fewer pixels"
+               if info.process == "progressive" or info.scans > 1
+               else "save it with fewer pixels")
+        raise InvalidPhoto(
+            f"decoding this photo would need about {_size(cost.memory_bytes)} of memory, over "
+            f"the {_size(policy.max_decode_bytes)} limit ({kind}, {shape}); {fix}",
+            code="decode_too_much_memory",
+        )
+    if cost.work > policy.max_decode_work:
+        raise InvalidPhoto(
+            f"decoding this photo would take about {cost.work / 1e6:.0f} million block "
+            f"decodes, over the limit of {policy.max_decode_work / 1e6:g} million ({kind}, "
+            f"{shape}); save it as a standard (baseline, not progressive) JPEG",
+            code="decode_too_much_work",
+        )
+    return cost
 
 
 def _verify(data: bytes | memoryview, info: JpegInfo) -> None:

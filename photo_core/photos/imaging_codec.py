@@ -26,8 +26,8 @@ from photo_core.photos.jpeg_frame import ceil_div
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["decode", "decode_scaled", "encode", "icc_profile", "libjpeg_scaled", "orient",
-           "resize", "to_rgb", "verify"]
+__all__ = ["decode", "decode_scaled", "draft_size", "encode", "icc_profile", "libjpeg_scaled",
+           "orient", "resize", "strict_decode_size", "to_rgb", "verify"]
 
 # Verification wants only the decode's errors, not its pixels: 3-component photos are decoded
 # to grayscale there, so libjpeg skips the IDCT and colour conversion of the chroma planes
@@ -168,6 +168,26 @@ def libjpeg_scaled(size: tuple[int, int], n: int) -> tuple[int, int]:
     output."""
     width, height = size
     return ceil_div(width * n, 8), ceil_div(height * n, 8)
+
+
+def strict_decode_size(size: tuple[int, int], at_least: tuple[int, int]) -> tuple[int, int]:
+    """The size :func:`decode_scaled` decodes ``size`` at: the smallest scale n/8 that is
+    still ``at_least`` on both sides (simplejpeg's choice, made before decoding)."""
+    for n in range(1, 8):
+        scaled = libjpeg_scaled(size, n)
+        if scaled[0] >= min(at_least[0], size[0]) and scaled[1] >= min(at_least[1], size[1]):
+            return scaled
+    return size
+
+
+def draft_size(size: tuple[int, int], draft_to: tuple[int, int] | None) -> tuple[int, int]:
+    """The size :func:`decode` decodes ``size`` at: Pillow's draft mode picks the largest
+    scale 1/2^k (k <= 3) with both sides still at least ``draft_to``."""
+    if draft_to is None:
+        return size
+    ratio = min(size[0] // draft_to[0], size[1] // draft_to[1])
+    scale = next(s for s in (8, 4, 2, 1) if ratio >= s or s == 1)
+    return ceil_div(size[0], scale), ceil_div(size[1], scale)
 
 
 def _is_libjpeg_scale(header: tuple[int, int], decoded: tuple[int, int]) -> bool:

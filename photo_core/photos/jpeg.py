@@ -91,6 +91,9 @@ class JpegInfo:
     ``corrupt_image``); the walk stops there. It is reported, not raised, so the caller can
     judge the header first (a bomb is a bomb even if the data after its header is garbage).
     ``segments`` lists the marker segments in file order (SOI and EOI excluded).
+    ``frame`` is the frame header (components with their sampling factors) and
+    ``scan_headers`` the header of each complete scan, in file order, paired with the SOS
+    segments: what decoding will cost is read from them (:mod:`photo_core.photos.jpeg_cost`).
     """
 
     width: int
@@ -117,6 +120,8 @@ class JpegInfo:
     trailing_bytes: int
     segments: tuple[Segment, ...]
     problem: Problem | None
+    frame: Frame
+    scan_headers: tuple[Scan, ...]
 
     @property
     def eoi_present(self) -> bool:
@@ -322,6 +327,8 @@ class _Header:
             trailing_bytes=0 if walk.eoi_offset is None else len(self.data) - walk.eoi_offset - 2,
             segments=(*self.segments, *walk.segments),
             problem=walk.problem,
+            frame=frame,
+            scan_headers=walk.headers,
         )
 
 

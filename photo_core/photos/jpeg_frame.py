@@ -115,6 +115,14 @@ class Frame:
         rows = ceil_div(ceil_div(self.height * comp.v, vmax), 8)
         return cols * rows
 
+    def scan_blocks(self, scan: Scan) -> int:
+        """8x8 blocks coded in ``scan``: every MCU's blocks of its components when it is
+        interleaved, the component's own block grid when it has one component (T.81 A.2)."""
+        if len(scan.components) == 1:
+            return self.mcus(scan)
+        return self.mcus(scan) * sum(self.components[i].h * self.components[i].v
+                                     for i in scan.components)
+
 
 @dataclass(frozen=True, slots=True)
 class Scan:

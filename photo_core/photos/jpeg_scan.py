@@ -66,6 +66,7 @@ class ScanWalk:
     eoi_offset: int | None
     segments: tuple[Segment, ...]
     problem: Problem | None
+    headers: tuple[Scan, ...] = ()
 
 
 def walk_scans(
@@ -79,6 +80,7 @@ class _Walker:
     def __init__(self, data: bytes, frame: Frame, interval: int) -> None:
         self.data, self.frame, self.interval = data, frame, interval
         self.segments: list[Segment] = []
+        self.headers: list[Scan] = []
         self.scans = 0
         # Per component and coefficient: successive-approximation bit still to come (-1: none
         # seen yet). Sequential scans jump straight to 0. Complete when everything is 0.
@@ -93,6 +95,7 @@ class _Walker:
                     self.segments.append(Segment(SOS, sos, len(self.data), "SOS"))
                     return self._result(None, None)
                 self.segments.append(Segment(SOS, sos, end, "SOS"))
+                self.headers.append(scan)
                 self.scans += 1
                 following = self._between_scans(end)
                 if following is None:
@@ -114,7 +117,8 @@ class _Walker:
 
     def _result(self, eoi: int | None, problem: Problem | None) -> ScanWalk:
         complete = not any(map(any, self.state))  # every bit 0: none pending, none unseen (-1)
-        return ScanWalk(self.scans, complete, eoi, tuple(self.segments), problem)
+        return ScanWalk(self.scans, complete, eoi, tuple(self.segments), problem,
+                        tuple(self.headers))
 
     def _cover(self, scan: Scan, offset: int) -> None:
         for index in scan.components:

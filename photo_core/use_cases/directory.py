@@ -112,6 +112,10 @@ class Resolver:
             return self._mapping
 
 
+_ID_COLUMNS = ("id", "employeeid", "hrid")
+_UPN_COLUMNS = ("upn", "userprincipalname")
+
+
 def parse_mapping(data: bytes, version: str | None) -> MappingSnapshot:
     """CSV with a header row naming an id column and a UPN column (``id,upn``; also accepted:
     ``employeeId``, ``hrId``, ``userPrincipalName``). Ids are matched case-insensitively."""
@@ -122,9 +126,22 @@ def parse_mapping(data: bytes, version: str | None) -> MappingSnapshot:
     except UnicodeDecodeError as exc:
         raise MappingUnavailable("the mapping file is not UTF-8 text") from exc
     reader = csv.DictReader(io.StringIO(text))
-    fields = {name.strip().lower(): name for name in reader.fieldnames or []}
-    id_column = next((fields[n] for n in ("id", "employeeid", "hrid") if n in fields), None)
-    upn_column = next((fields[n] for n in ("upn", "userprincipalname") if n in fields), None)
+    names = [name.strip().lower() for name in reader.fieldnames or []]
+    fields = dict(zip(names, reader.fieldnames or [], strict=True))
+    ids = [n for n in _ID_COLUMNS if n in fields]
+    upns = [n for n in _UPN_COLUMNS if n in fields]
+    repeated = sorted({n for n in names if n and names.count(n) > 1})
+    if repeated or len(ids) > 1 or len(upns) > 1:
+        # csv.DictReader keeps the last of two same-named columns: which one HR meant to be
+        # read cannot be known, so the file is refused rather than half read.
+        which = repeated or (ids if len(ids) > 1 else upns)
+        header = ",".join(reader.fieldnames or [])
+        raise MappingUnavailable(
+            f"the mapping file's header {header[:200]!a} is ambiguous: "
+            f"{', '.join(which)} can be read in more than one way; keep one id column and one "
+            "UPN column, each named once")
+    id_column = fields[ids[0]] if ids else None
+    upn_column = fields[upns[0]] if upns else None
     if id_column is None or upn_column is None:
         raise MappingUnavailable(
             "the mapping file needs a header row with an id column (id, employeeId or hrId) "

@@ -1,16 +1,20 @@
 """Reports: what happened to the drops of a time window, for the admins who run photo-sync.
 
 JSON gives the summary (counts by status and by reason, the latest rejects with their reasons
-and blob names); CSV gives one row per outcome, newest first, for a spreadsheet.
+and blob names); CSV gives one row per outcome, oldest first, for a spreadsheet. Neither holds
+the window's outcomes in memory: a 92-day window of a big tenant is millions of rows.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import csv
 import io
+import json
 import re
-from collections import Counter
-from collections.abc import Sequence
+from collections import Counter, deque
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,6 +23,7 @@ from photo_core.domain.outcomes import Outcome, Status
 from photo_core.use_cases.ports import OutcomeLog
 
 LATEST_REJECTS = 20
+CSV_PAGE_ROWS = 5000  # rows in one HTTP answer; the next page is asked for with its token
 MAX_WINDOW = timedelta(days=92)
 _RELATIVE = re.compile(r"(\d+)([mhd])")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
@@ -37,40 +42,119 @@ class ReportWindowError(ValueError):
 
 @dataclass(frozen=True)
 class Report:
+    """The outcomes of ``since``..``until``, read from the log as they are needed and never
+    held: the summary is counted as the log streams by, the CSV written a row at a time (and
+    over HTTP a page at a time), so memory stays bounded whatever the window holds."""
+
+    log: OutcomeLog
     since: datetime
     until: datetime
-    outcomes: tuple[Outcome, ...]  # newest first
 
     def summary(self) -> dict[str, Any]:
-        rejects = [o for o in self.outcomes if o.status is Status.REJECTED][:LATEST_REJECTS]
+        by_status: Counter[str] = Counter()
+        by_reason: Counter[str] = Counter()
+        latest: deque[Outcome] = deque(maxlen=LATEST_REJECTS)  # the log runs oldest first
+        for o in self.log.between(self.since, self.until):
+            by_status[o.status.value] += 1
+            if o.reason:
+                by_reason[o.reason] += 1
+            if o.status is Status.REJECTED:
+                latest.append(o)
         return {
             "since": self.since.isoformat(),
             "until": self.until.isoformat(),
-            "total": len(self.outcomes),
-            "byStatus": dict(Counter(o.status.value for o in self.outcomes).most_common()),
-            "byReason": dict(Counter(o.reason for o in self.outcomes if o.reason).most_common()),
+            "total": by_status.total(),
+            "byStatus": dict(by_status.most_common()),
+            "byReason": dict(by_reason.most_common()),
             "latestRejects": [
                 {"at": o.at.isoformat(), "blob": o.blob_name, "user": o.user,
                  "reason": o.reason, "message": o.message}
-                for o in rejects
+                for o in reversed(latest)
             ],
         }
 
-    def csv(self) -> str:
-        """One row per outcome. Blob names are HR's (folder prefixes included) and messages quote
-        them, so every text cell is made inert before a spreadsheet can run it as a formula."""
-        records = [_csv_record(CSV_FIELDS)]
-        for o in self.outcomes:
+    def csv_lines(self, after: Cursor | None = None) -> Iterator[tuple[str, Cursor]]:
+        """The header, then one CSV record per outcome, oldest first, each with the cursor a
+        next page starts after. Blob names are HR's (folder prefixes included) and messages
+        quote them, so every text cell is made inert before a spreadsheet can run it as a
+        formula, and its control characters are escaped before a terminal can act on them."""
+        cursor = after or Cursor(self.since, 0)
+        yield _csv_record(CSV_FIELDS), cursor
+        skip = cursor.skip
+        for o in self.log.between(cursor.at, self.until):
+            if o.at == cursor.at:
+                if skip:
+                    skip -= 1
+                    continue
+                cursor = Cursor(o.at, cursor.skip + 1)
+            else:
+                cursor = Cursor(o.at, 1)
             text = (o.status.value, o.reason or "", o.user or "", o.blob_name, o.message,
                     " ".join(o.actions))
-            records.append(_csv_record([o.at.isoformat(), *map(inert_cell, text)]))
-        return "".join(records)
+            yield _csv_record([o.at.isoformat(), *(printable(inert_cell(t)) for t in text)]), (
+                cursor)
+
+    def csv(self) -> str:
+        """The whole CSV at once (small windows and tests; the CLI and HTTP stream or page)."""
+        return "".join(line for line, _ in self.csv_lines())
+
+    def csv_page(self, after: Cursor | None, rows: int) -> tuple[str, Cursor | None]:
+        """At most ``rows`` records after ``after`` (the header first), and the cursor of the
+        next page, None when this one reaches the end of the window."""
+        lines: list[str] = []
+        last = after
+        for line, cursor in self.csv_lines(after):
+            if len(lines) > rows:  # header + rows already: there is more
+                return "".join(lines), last
+            lines.append(line)
+            last = cursor
+        return "".join(lines), None
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a CSV page ends: the time of its last outcome and how many outcomes at exactly
+    that time it has sent. As a token (:meth:`token`) it also carries the window's end, so a
+    window given as "24h" does not move between pages."""
+
+    at: datetime
+    skip: int
+
+    def token(self, until: datetime) -> str:
+        raw = json.dumps([self.at.isoformat(), self.skip, until.isoformat()])
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def read_token(token: str) -> tuple[Cursor, datetime]:
+    """The cursor and window end a :meth:`Cursor.token` carries; ``ReportWindowError`` if it is
+    not one."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        at, skip, until = json.loads(raw)
+        cursor = Cursor(datetime.fromisoformat(at), int(skip))
+        end = datetime.fromisoformat(until)
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+        raise ReportWindowError("after is not a page token from a previous answer") from exc
+    if cursor.at.tzinfo is None or end.tzinfo is None or cursor.skip < 0 or cursor.at > end:
+        raise ReportWindowError("after is not a page token from a previous answer")
+    return cursor, end
 
 
 def inert_cell(text: str) -> str:
     """``text`` as a spreadsheet shows it instead of evaluating it: OWASP's advice for CSV
     injection, a leading ``'`` before a formula trigger. Quoting is left to the csv module."""
     return f"'{text}" if text.startswith(FORMULA_TRIGGERS) else text
+
+
+def printable(text: str) -> str:
+    """``text`` for a terminal: blob names and messages come from HR, and a control character
+    (an escape sequence, a carriage return) would act on the operator's terminal; each one is
+    written as an escape (``\\x1b``, ``\\u2028``) instead."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else
+                   f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
+                   for ch in text)
 
 
 def _csv_record(cells: Sequence[str]) -> str:
@@ -96,8 +180,7 @@ def parse_window(since: str | None, until: str | None, now: datetime) -> tuple[d
 
 
 def build_report(log: OutcomeLog, since: datetime, until: datetime) -> Report:
-    outcomes = sorted(log.between(since, until), key=lambda o: o.at, reverse=True)
-    return Report(since, until, tuple(outcomes))
+    return Report(log, since, until)
 
 
 def _parse_time(text: str, now: datetime) -> datetime:

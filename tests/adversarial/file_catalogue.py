@@ -26,6 +26,7 @@ from typing import Literal
 
 from PIL import Image
 
+from tests.adversarial import cost_files as costly
 from tests.unit import jpeg_corpus as corpus
 
 Verdict = Literal["accept", "reject"]
@@ -37,6 +38,7 @@ SOF0, DHT, DQT, SOS, DRI, COM = 0xC0, 0xC4, 0xDB, 0xDA, 0xDD, 0xFE
 BUG_EMPTY_HUFFMAN = "B1"  # regression: ValueError escaped on a Huffman table with no codes
 BUG_SILENT_DAMAGE = "B2"  # regression: damaged scan data was uploaded (libjpeg warnings ignored)
 BUG_ZERO_QUANT = "B3"  # regression: a quantisation table of zeros was accepted
+BUG_DECODE_COST = "B5"  # regression: cheap files that cost gigabytes or minutes were decoded
 
 
 @dataclass(frozen=True)
@@ -512,6 +514,39 @@ FILES: tuple[FileCase, ...] = (
            lambda: corpus.baseline((10000, 50)), "extreme_aspect_ratio"),
     reject("over_input_cap", "25 MiB + 1 byte (max_input_bytes)",
            lambda: SOI + bytes(25 * MIB - 1), "file_too_large"),
+    # decode cost: cheap to send, expensive to decode (tests/adversarial/cost_files.py)
+    reject("progressive_cmyk_8000x7999", "1.0 MB progressive CMYK under the pixel cap: 512 MB "
+           "of coefficients held until the last scan", costly.cmyk_progressive_8000x7999,
+           "decode_too_much_memory", bug=BUG_DECODE_COST),
+    reject("progressive_444_8000x7999", "750 KB progressive 4:4:4 YCbCr: 384 MB of "
+           "coefficients", costly.ycc444_progressive_8000x7999, "decode_too_much_memory",
+           bug=BUG_DECODE_COST),
+    reject("progressive_420_8000x7999", "progressive 4:2:0 at the pixel cap: 192 MB of "
+           "coefficients", lambda: costly.flat_progressive(8000, 7999, "420"),
+           "decode_too_much_memory", bug=BUG_DECODE_COST),
+    reject("sequential_scan_per_component_8000x7999", "baseline 4:4:4 with one scan per "
+           "component: buffered whole like a progressive file (384 MB)",
+           lambda: costly.flat_sequential(8000, 7999, "444", interleaved=False),
+           "decode_too_much_memory", bug=BUG_DECODE_COST),
+    reject("many_scans_gray_8000x8000", "228 KB, 883 scans of end-of-band runs: every scan "
+           "visits a million blocks", costly.eob_flood, "decode_too_much_work",
+           bug=BUG_DECODE_COST),
+    reject("many_scans_444_4000x4000", "999 scans over three components",
+           lambda: costly.eob_flood(4000, 4000, "444", 999), "decode_too_much_work",
+           bug=BUG_DECODE_COST),
+    reject("many_scans_cmyk_3000x3000", "999 scans of CMYK, decoded twice (verified, then by "
+           "Pillow)", lambda: costly.eob_flood(3000, 3000, "cmyk", 999),
+           "decode_too_much_work", bug=BUG_DECODE_COST),
+    accept("progressive_camera_12mp", "12 MP camera export, Pillow progressive=True (10 "
+           "scans), 4:2:0, photo-like content", costly.camera_export, (1000, 750),
+           ("downscaled", "reencoded")),
+    accept("progressive_444_24mp", "24 MP progressive 4:4:4, 10 scans",
+           lambda: costly.flat_progressive(6000, 4000, "444"), (1024, 683),
+           ("downscaled", "reencoded")),
+    accept("progressive_twenty_scans_12mp", "12 MP progressive 4:4:4 with a 20-scan "
+           "optimiser-style script", lambda: costly.flat_progressive(4000, 3000, "444",
+                                                                     costly.TWENTY_SCANS),
+           (1000, 750), ("downscaled", "reencoded")),
 )
 
 BY_ID = {case.id: case for case in FILES}

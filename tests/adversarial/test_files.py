@@ -28,6 +28,8 @@ REJECTS = [pytest.param(case, id=case.spec) for case in FILES if case.verdict ==
 ACCEPTS = [pytest.param(case, id=case.spec) for case in FILES if case.verdict == "accept"]
 UPRIGHT = [pytest.param(case, id=case.id) for case in FILES if case.upright_drawing]
 BOMBS = [pytest.param(case, id=case.id) for case in FILES if case.reason == "decompression_bomb"]
+COSTLY = [pytest.param(case, id=case.id) for case in FILES
+          if case.reason in ("decode_too_much_memory", "decode_too_much_work")]
 
 
 def _bug_note(case: FileCase) -> str:
@@ -112,6 +114,17 @@ def test_a_header_declared_bomb_is_refused_without_decoding_in_a_few_megabytes(
     assert decodes == [], "a bomb must be refused from its header, never decoded"
     assert cost.peak_bytes < 3 * 1024 * 1024 + 2 * len(data), cost
     assert cost.seconds < 0.5, cost
+
+
+@pytest.mark.parametrize("case", COSTLY)
+def test_a_file_too_costly_to_decode_is_refused_from_its_header_without_decoding(
+    case: FileCase,
+) -> None:
+    data = case.build()
+    with calls_to(imaging_codec.verify.__code__) as decodes:
+        result = outcome_of(lambda: prepare_photo(data, POLICY))
+    assert isinstance(result, InvalidPhoto) and result.code == case.reason
+    assert decodes == [], "the decode cost is decided from the header, before any decode"
 
 
 def test_the_decode_watch_does_see_a_real_decode() -> None:

@@ -32,6 +32,9 @@ DEAD_LETTER_CONTAINER = "hr-photos-deadletter"
 # Settings photo_core reads that the deployment deliberately leaves to the code's default.
 LEFT_AT_DEFAULT = {
     "PHOTO_API_BASE_URL": "derived from PHOTO_API_DIALECT and PHOTO_CLOUD",
+    "PHOTO_API_HOST_OVERRIDE": "only for the local emulator (or a proxy named on purpose)",
+    "PHOTO_MAX_DECODE_MB": "image policy default; tune with extraAppSettings",
+    "PHOTO_MAX_DECODE_WORK": "image policy default; tune with extraAppSettings",
     "PHOTO_UPLOAD_METHOD": "PATCH, the documented method",
     "PHOTO_HTTP_CONNECT_TIMEOUT_SECONDS": "default fits the retry budget",
     "PHOTO_HTTP_READ_TIMEOUT_SECONDS": "default fits the retry budget",

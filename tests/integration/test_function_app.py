@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import azure.functions as func
 import pytest
@@ -20,6 +21,7 @@ from devstack.azurite import Azurite
 from devstack.stack import local_settings_values
 from photo_core.bootstrap import reset_app_services
 from photo_core.domain.errors import Throttled
+from photo_core.entrypoints import handlers
 from tests.integration.emulator_fixture import emulator_session
 from tests.integration.loopback import self_signed_certificate
 from tests.integration.test_photo_api import admin, faults
@@ -66,8 +68,10 @@ def drop(azurite: Azurite, container: str, name: str, data: bytes) -> BlobClient
 def get(functions: Functions, name: str, route: str, user: str,
         headers: dict[str, str] | None = None, params: dict[str, str] | None = None,
         ) -> func.HttpResponse:
-    request = func.HttpRequest("GET", f"http://localhost/api/{route}", headers=headers or {},
-                               params=params or {}, route_params={"user": user}, body=b"")
+    query = f"?{urlencode(params)}" if params else ""  # as the host gives it: query included
+    request = func.HttpRequest("GET", f"http://localhost/api/{route}{query}",
+                               headers=headers or {}, params=params or {},
+                               route_params={"user": user}, body=b"")
     response: func.HttpResponse = functions[name](request)
     return response
 
@@ -215,6 +219,19 @@ def test_the_photo_itself_and_one_size(functions: Functions) -> None:
     assert (none.status_code, body(none)["error"]["code"]) == (404, "no_photo")
 
 
+def test_photo_bytes_are_neither_sniffed_nor_cached_and_json_is_not_sniffed(
+        functions: Functions) -> None:
+    photo = get(functions, "photo_value", "", "adele.vance@contoso.com")
+    assert photo.headers["X-Content-Type-Options"] == "nosniff"
+    assert photo.headers["Cache-Control"] == "private, no-store"
+    answers = [get(functions, "photo_lookup", "", "adele.vance@contoso.com"),
+               get(functions, "photo_value", "", "lee.gu@contoso.com"),  # an error's JSON
+               get(functions, "outcome_report", "", "", params={"since": "1h"}),
+               get(functions, "outcome_report", "", "", params={"format": "csv"}),
+               get(functions, "health", "", "")]
+    assert [a.headers.get("X-Content-Type-Options") for a in answers] == ["nosniff"] * 5
+
+
 def test_health_reports_checks_without_details(functions: Functions) -> None:
     request = func.HttpRequest("GET", "http://localhost/api/health", body=b"")
     response = functions["health"](request)
@@ -354,6 +371,26 @@ def test_reports_summarise_the_window_as_json_or_csv(functions: Functions, azuri
     assert as_csv.mimetype == "text/csv"
     assert as_csv.get_body().decode().count("\n") == 4
     bad = get(functions, "outcome_report", "", "", params={"since": "last tuesday"})
+    assert (bad.status_code, body(bad)["error"]["code"]) == (400, "invalid_window")
+
+
+def test_a_csv_report_comes_in_pages_linked_by_a_token(
+        functions: Functions, azurite: Azurite, container_name: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("a@contoso.com.png", "b@contoso.com.png", "c@contoso.com.png"):
+        functions["sync_photo"](drop(azurite, container_name, name, b"png"))
+    monkeypatch.setattr(handlers, "CSV_PAGE_ROWS", 2)
+    first = get(functions, "outcome_report", "", "", params={"since": "1h", "format": "csv"})
+    rows = first.get_body().decode().splitlines()
+    assert len(rows) == 3  # the header and two rows
+    link = first.headers["Link"]
+    assert link.endswith('>; rel="next"') and "since=1h" in link and "after=" in link
+    after = parse_qs(urlsplit(link[1:link.index(">")]).query)["after"][0]
+    second = get(functions, "outcome_report", "", "",
+                 params={"since": "1h", "format": "csv", "after": after})
+    assert len(second.get_body().decode().splitlines()) == 2  # the header and the last row
+    assert "Link" not in second.headers
+    bad = get(functions, "outcome_report", "", "", params={"format": "csv", "after": "x"})
     assert (bad.status_code, body(bad)["error"]["code"]) == (400, "invalid_window")
 
 

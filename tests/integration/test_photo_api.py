@@ -56,9 +56,13 @@ class RecordingClock(SystemClock):
         self.offset += seconds
 
 
+EMULATOR_HOST = "127.0.0.1"  # the emulator serves on loopback: its API host, named on purpose
+
+
 def settings_for(info: dict[str, Any], **env: str) -> Settings:
     base = {
         "PHOTO_API_BASE_URL": info["graph_base"],
+        "PHOTO_API_HOST_OVERRIDE": EMULATOR_HOST,
         "PHOTO_AUTHORITY": info["authority"],
         "PHOTO_CA_BUNDLE": info["ca_cert"],
         "PHOTO_AUTH_MODE": "client_secret",
@@ -241,6 +245,7 @@ def test_managed_identity_works_user_and_system_assigned(emu: dict[str, Any],
     if client_id:
         env["PHOTO_CLIENT_ID"] = emu["mi_client_id"]
     settings = Settings.from_env({"PHOTO_API_BASE_URL": emu["graph_base"],
+                                  "PHOTO_API_HOST_OVERRIDE": EMULATOR_HOST,
                                   "PHOTO_CA_BUNDLE": emu["ca_cert"], **env})
     api = client_for(settings)
     api.set_photo(ALEX, jpeg())
@@ -250,7 +255,8 @@ def test_managed_identity_works_user_and_system_assigned(emu: dict[str, Any],
 def _managed_identity_client(emu: dict[str, Any], **env: str) -> HttpPhotoApi:
     return client_for(Settings.from_env({
         "PHOTO_API_BASE_URL": emu["graph_base"], "PHOTO_CA_BUNDLE": emu["ca_cert"],
-        "PHOTO_AUTH_MODE": "managed_identity", "PHOTO_CLIENT_ID": emu["mi_client_id"], **env}))
+        "PHOTO_API_HOST_OVERRIDE": EMULATOR_HOST, "PHOTO_AUTH_MODE": "managed_identity",
+        "PHOTO_CLIENT_ID": emu["mi_client_id"], **env}))
 
 
 @pytest.mark.usefixtures("managed_identity_env")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -117,6 +118,7 @@ def test_an_identity_platform_certificate_that_does_not_verify_is_tls_untrusted(
     stranger, _ = self_signed_certificate(tmp_path, "ca.example")
     settings = Settings.from_env({
         "PHOTO_API_BASE_URL": server.url + "/v1.0", "PHOTO_AUTHORITY": server.url + "/tenant",
+        "PHOTO_API_HOST_OVERRIDE": urlsplit(server.url).hostname or "",
         "PHOTO_CA_BUNDLE": str(stranger), "PHOTO_AUTH_MODE": "client_secret",
         "PHOTO_TENANT_ID": "tenant", "PHOTO_CLIENT_ID": "client", "PHOTO_CLIENT_SECRET": "s3cr3t",
     })

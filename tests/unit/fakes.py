@@ -157,7 +157,9 @@ class FakeOutcomeLog:
         self.outcomes.append(outcome)
 
     def between(self, since: datetime, until: datetime) -> Iterator[Outcome]:
-        return iter([o for o in self.outcomes if since <= o.at < until])
+        """Oldest first, as the port promises (a stable sort keeps equal times in order)."""
+        return iter(sorted((o for o in self.outcomes if since <= o.at < until),
+                           key=lambda o: o.at))
 
 
 class UnavailableOutcomeLog(FakeOutcomeLog):

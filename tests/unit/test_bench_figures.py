@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from bench.bulk import _requester
-from bench.common import percentile
+from bench.common import REPO, percentile
 from bench.run import entry, ratio
+from bench.worst_input import RESULTS_FILE, markdown
 
 
 @pytest.mark.parametrize(("n", "p", "rank"), [
@@ -45,3 +48,15 @@ def test_a_figure_that_could_not_be_measured_is_reported_as_such_and_not_met() -
 def test_each_logged_storage_request_is_put_down_to_who_made_it(method: str, path: str,
                                                                  who: str) -> None:
     assert _requester(method, path) == who
+
+
+def test_the_decode_cost_figures_in_the_docs_are_the_committed_results() -> None:
+    """docs/photo-checks.md quotes bench/worst_input.json (written by
+    ``python -m bench.worst_input``): every table row, and the worst two within target."""
+    figures = json.loads(RESULTS_FILE.read_text())
+    docs = (REPO / "docs" / "photo-checks.md").read_text()
+    for table in markdown(figures):
+        assert table in docs
+    assert figures["worst_peak_rss"]["peak_rss_mb"] <= figures["target_peak_rss_mb"]
+    assert figures["worst_cpu"]["cpu_seconds"] <= figures["target_cpu_seconds"]
+    assert all(r["outcome"] == "accepted" for r in figures["files"].values())

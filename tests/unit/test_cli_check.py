@@ -338,3 +338,20 @@ def test_the_photo_rules_are_the_services_own_settings_too(tmp_path: Path) -> No
     settings.write_text(json.dumps({"Values": {"PHOTO_MIN_SIDE": "400"}}))
     status, [line], _ = run("check", str(path), "--settings", str(settings))
     assert (status, line["reason"]["code"]) == (1, "too_small")
+
+
+def test_usage_errors_escape_control_characters_from_file_names(tmp_path: Path) -> None:
+    """Two inputs with the same name quote both; an escape sequence in a name must reach the
+    terminal as text, not act on it."""
+    first = tmp_path / "a" / "x\x1b[2J\x07.jpg"
+    second = tmp_path / "b" / "x\x1b[2J\x07.jpg"
+    code, _, err = run("check", str(first), str(second), "--out", str(tmp_path / "out"))
+    assert code == 2
+    assert "\x1b" not in err and "\x07" not in err
+    assert "x\\x1b[2J\\x07.jpg" in err
+
+
+def test_argparse_errors_escape_control_characters_too() -> None:
+    code, _, err = run("check", "x.jpg", "--colour\x1b]0;pwned\x07")
+    assert code == 2
+    assert "\x1b" not in err and "\x07" not in err and "--colour\\x1b]0;pwned\\x07" in err

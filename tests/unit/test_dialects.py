@@ -61,3 +61,15 @@ def test_standard_sizes_are_accepted(text: str) -> None:
 def test_other_sizes_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match="is not one of"):
         parse_size(text)
+
+
+@pytest.mark.parametrize("text", [
+    "\uff12\uff14\uff10x\uff12\uff14\uff10",  # fullwidth digits: int() reads them as 240
+    "\u00b2x\u00b2",  # superscript two: isdigit() but int() fails with its own text
+    "\u0662\u0664\u0660x\u0662\u0664\u0660",  # Arabic-Indic 240
+    "240x\uff12\uff14\uff10",
+])
+def test_only_ascii_digits_make_a_size(text: str) -> None:
+    with pytest.raises(ValueError, match="is not one of") as refused:
+        parse_size(text)
+    assert "invalid literal" not in str(refused.value)

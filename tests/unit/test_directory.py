@@ -90,6 +90,22 @@ def test_a_mapping_file_without_its_columns_is_unavailable_with_a_reason(data: b
         parse_mapping(data, None)
 
 
+@pytest.mark.parametrize(("header", "named"), [
+    ("id,upn,UPN", "upn"),  # csv.DictReader would keep the last: the wrong person's photo
+    ("id, upn ,upn", "upn"),
+    ("id,ID,upn", "id"),
+    ("id,employeeId,upn", "id, employeeid"),
+    ("hrId,upn,userPrincipalName", "upn, userprincipalname"),
+])
+def test_a_mapping_header_with_an_ambiguous_column_is_refused_naming_the_header(
+        header: str, named: str) -> None:
+    data = f"{header}\n1,jane@contoso.com,john@contoso.com\n".encode()
+    with pytest.raises(MappingUnavailable) as refused:
+        parse_mapping(data, None)
+    assert refused.value.code == "mapping_unavailable"
+    assert repr(header) in refused.value.message and named in refused.value.message
+
+
 def test_without_a_mapping_file_hr_ids_cannot_resolve() -> None:
     with pytest.raises(MappingUnavailable, match="PHOTO_ID_MAPPING_BLOB"):
         Resolver(FakePhotoApi(), employee_ttl=0).resolve(UserRef(UserRefKind.HR_ID, "1"))

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import csv
 import io
+import weakref
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from photo_core.domain.outcomes import Outcome, Status
-from photo_core.use_cases.reports import ReportWindowError, build_report, parse_window
+from photo_core.use_cases.reports import (
+    ReportWindowError,
+    build_report,
+    parse_window,
+    printable,
+    read_token,
+)
 from tests.unit.fakes import FakeOutcomeLog
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -80,13 +88,13 @@ def test_the_summary_counts_by_status_and_reason_and_lists_latest_rejects() -> N
         "nobody@contoso.com.jpg", "lee@contoso.com.jpg"]
 
 
-def test_csv_has_one_row_per_outcome_newest_first() -> None:
+def test_csv_has_one_row_per_outcome_oldest_first() -> None:
     log = FakeOutcomeLog()
-    log.outcomes += [outcome(5, Status.UPLOADED), outcome(1, Status.REJECTED, "not_jpeg")]
+    log.outcomes += [outcome(1, Status.REJECTED, "not_jpeg"), outcome(5, Status.UPLOADED)]
     rows = list(csv.DictReader(io.StringIO(build_report(log, NOW - timedelta(hours=1),
                                                        NOW).csv())))
-    assert [(r["status"], r["reason"]) for r in rows] == [("rejected", "not_jpeg"),
-                                                         ("uploaded", "")]
+    assert [(r["status"], r["reason"]) for r in rows] == [("uploaded", ""),
+                                                         ("rejected", "not_jpeg")]
 
 
 def csv_rows(*outcomes: Outcome) -> list[dict[str, str]]:
@@ -104,14 +112,15 @@ def test_csv_cells_that_a_spreadsheet_would_run_as_a_formula_start_with_a_quote(
         message=f"{trigger}HYPERLINK(\"https://evil.example\")", at=NOW - timedelta(minutes=1),
         reason=f"{trigger}reason", user=f"{trigger}jane@contoso.com",
         actions=(f"{trigger}action", "rotated")))
-    assert row["blob"] == f"'{trigger}1+2/jane@contoso.com.jpg"
-    assert row["message"] == f"'{trigger}HYPERLINK(\"https://evil.example\")"
+    shown = printable(trigger)  # a tab or carriage return is also escaped for the terminal
+    assert row["blob"] == f"'{shown}1+2/jane@contoso.com.jpg"
+    assert row["message"] == f"'{shown}HYPERLINK(\"https://evil.example\")"
     assert (row["reason"], row["user"], row["actions"]) == (
-        f"'{trigger}reason", f"'{trigger}jane@contoso.com", f"'{trigger}action rotated")
+        f"'{shown}reason", f"'{shown}jane@contoso.com", f"'{shown}action rotated")
 
 
 def test_csv_cells_keep_their_text_and_quoting_when_nothing_needs_neutralising() -> None:
-    message = 'HR said "use this one",\nthen =SUM(A1) later'
+    message = 'HR said "use this one", then =SUM(A1) later'
     [row] = csv_rows(Outcome(
         status=Status.UPLOADED, blob_name="2026/jane@contoso.com.jpg", message=message,
         at=NOW - timedelta(minutes=1), user="jane@contoso.com", actions=("rotated",)))
@@ -134,5 +143,87 @@ def test_a_carriage_return_inside_a_cell_is_quoted_so_no_row_starts_mid_cell() -
     log.outcomes.append(Outcome(status=Status.REJECTED, blob_name="jane\r=1+2.jpg", message="m",
                                 at=NOW - timedelta(minutes=1)))
     text = build_report(log, NOW - timedelta(hours=1), NOW).csv()
-    assert '"jane\r=1+2.jpg"' in text
-    assert [row["blob"] for row in csv.DictReader(io.StringIO(text))] == ["jane\r=1+2.jpg"]
+    assert "\r" not in text
+    assert [row["blob"] for row in csv.DictReader(io.StringIO(text))] == ["jane\\x0d=1+2.jpg"]
+
+
+@pytest.mark.parametrize(("blob", "shown"), [
+    ("jane\x1b[2J\x1b]0;owned\x07@contoso.com.jpg",
+     "jane\\x1b[2J\\x1b]0;owned\\x07@contoso.com.jpg"),
+    ("jane\u2028\u202e@contoso.com.jpg", "jane\\u2028\\u202e@contoso.com.jpg"),
+    ("line\nbreak.jpg", "line\\x0abreak.jpg"),
+])
+def test_csv_cells_reach_a_terminal_with_their_control_characters_escaped(
+        blob: str, shown: str) -> None:
+    [row] = csv_rows(Outcome(status=Status.REJECTED, blob_name=blob, message=f"bad {blob}",
+                             at=NOW - timedelta(minutes=1)))
+    assert (row["blob"], row["message"]) == (shown, f"bad {shown}")
+
+
+class StreamingLog(FakeOutcomeLog):
+    """A log of ``count`` outcomes made as they are read (``per_time`` at each time), counting
+    how many are alive at once: a report that held the window would keep them all."""
+
+    def __init__(self, count: int, per_time: int = 1) -> None:
+        super().__init__()
+        self.count, self.per_time = count, per_time
+        self.alive = self.most_alive = self.made = 0
+
+    def between(self, since: datetime, until: datetime) -> Iterator[Outcome]:
+        start = NOW - timedelta(days=90)
+        for i in range(self.count):
+            at = start + timedelta(seconds=i // self.per_time)
+            if not since <= at < until:
+                continue
+            status = Status.REJECTED if i % 3 else Status.UPLOADED
+            made = Outcome(status=status, blob_name=f"u{i}@contoso.com.jpg", message="m",
+                           at=at, reason="not_jpeg" if i % 3 else None)
+            self.alive += 1
+            self.made += 1
+            self.most_alive = max(self.most_alive, self.alive)
+            weakref.finalize(made, self._gone)
+            yield made
+            del made
+
+    def _gone(self) -> None:
+        self.alive -= 1
+
+
+def test_a_summary_of_a_long_window_never_holds_its_outcomes() -> None:
+    log = StreamingLog(30_000)
+    summary = build_report(log, NOW - timedelta(days=92), NOW).summary()
+    assert summary["total"] == log.made == 30_000
+    assert summary["byStatus"] == {"rejected": 20_000, "uploaded": 10_000}
+    assert len(summary["latestRejects"]) == 20
+    assert summary["latestRejects"][0]["blob"] == "u29999@contoso.com.jpg"  # newest first
+    assert log.most_alive <= 22  # the 20 latest rejects kept, and the one being read
+
+
+def test_the_csv_streams_and_pages_chain_without_losing_or_repeating_a_row() -> None:
+    """Pages of 1,000 rows over 10,000 outcomes, seven at each time, so page ends fall inside
+    a run of equal times: the cursor counts how many of that time were sent."""
+    log = StreamingLog(10_000, per_time=7)
+    report = build_report(log, NOW - timedelta(days=92), NOW)
+    blobs: list[str] = []
+    after = None
+    pages = 0
+    while True:
+        text, cursor = report.csv_page(after, 1000)
+        rows = list(csv.DictReader(io.StringIO(text)))
+        assert len(rows) <= 1000
+        blobs += [row["blob"] for row in rows]
+        pages += 1
+        if cursor is None:
+            break
+        token = cursor.token(report.until)
+        after, until = read_token(token)
+        assert until == report.until
+    assert blobs == [f"u{i}@contoso.com.jpg" for i in range(10_000)]
+    assert pages == 10 or pages == 11
+    assert log.most_alive <= 2
+
+
+@pytest.mark.parametrize("token", ["", "not base64!", "W10", "WyJ4IiwgMCwgIngiXQ"])
+def test_a_page_token_that_is_not_one_is_a_window_error(token: str) -> None:
+    with pytest.raises(ReportWindowError, match="page token"):
+        read_token(token)

@@ -32,7 +32,8 @@ def test_defaults_are_graph_public_cloud_and_managed_identity() -> None:
          "https://microsoftgraph.chinacloudapi.cn/.default"),
         ({"PHOTO_API_DIALECT": "outlook"}, "https://outlook.office.com/api/v2.0",
          "https://outlook.office.com/.default"),
-        ({"PHOTO_API_BASE_URL": "https://127.0.0.1:8443/v1.0/"}, "https://127.0.0.1:8443/v1.0",
+        ({"PHOTO_API_BASE_URL": "https://127.0.0.1:8443/v1.0/",
+          "PHOTO_API_HOST_OVERRIDE": "127.0.0.1"}, "https://127.0.0.1:8443/v1.0",
          "https://graph.microsoft.com/.default"),
     ],
 )
@@ -217,7 +218,15 @@ def test_a_tenant_that_is_not_an_id_or_a_domain_is_refused(tenant: str) -> None:
     ({"PHOTO_API_BASE_URL": "https://graph.microsoft.us/v1.0", "PHOTO_CLOUD": "usgov"}, True),
     ({"PHOTO_API_BASE_URL": "https://outlook.office365.com/api/v2.0",
       "PHOTO_API_DIALECT": "outlook"}, True),
-    ({"PHOTO_API_BASE_URL": "https://127.0.0.1:8443/v1.0"}, True),  # an emulator or a proxy
+    ({"PHOTO_API_BASE_URL": "https://127.0.0.1:8443/v1.0",  # an emulator or a proxy, named
+      "PHOTO_API_HOST_OVERRIDE": "127.0.0.1"}, True),
+    ({"PHOTO_API_BASE_URL": "https://127.0.0.1:8443/v1.0"}, False),  # ... but not named
+    ({"PHOTO_API_BASE_URL": "https://graph.microsoft.com.evil.example/v1.0"}, False),
+    ({"PHOTO_API_BASE_URL": "https://graph.microsoft.com.evil.example/v1.0",
+      "PHOTO_API_HOST_OVERRIDE": "graph.microsoft.com"}, False),  # names another host
+    ({"PHOTO_API_BASE_URL": "https://evil.example/graph.microsoft.com/v1.0"}, False),
+    ({"PHOTO_API_BASE_URL": "https://graph.microsoft.com@evil.example/v1.0"}, False),
+    ({"PHOTO_API_HOST_OVERRIDE": "127.0.0.1"}, False),  # an override the base URL does not use
     ({"PHOTO_API_BASE_URL": "https://dod-graph.microsoft.us/v1.0", "PHOTO_CLOUD": "usgov"},
      False),  # no cloud setting issues tokens for it
 ])
@@ -252,3 +261,23 @@ def test_connection_strings_the_sdk_reads_are_accepted_at_once(value: str) -> No
 def test_a_reconcile_deadline_past_the_function_timeout_is_refused() -> None:
     with pytest.raises(SettingsError, match="PHOTO_RECONCILE_DEADLINE_SECONDS"):
         Settings.from_env({"PHOTO_RECONCILE_DEADLINE_SECONDS": "600"})
+
+
+def test_the_decode_cost_limits_are_read_in_mb_and_millions_of_block_decodes() -> None:
+    default = Settings.from_env({}).image
+    assert (default.max_decode_bytes, default.max_decode_work) == (200 * 2**20, 140_000_000)
+    image = Settings.from_env({"PHOTO_MAX_DECODE_MB": "512",
+                               "PHOTO_MAX_DECODE_WORK": "400"}).image
+    assert (image.max_decode_bytes, image.max_decode_work) == (512 * 2**20, 400_000_000)
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({"PHOTO_MAX_DECODE_MB": "0", "PHOTO_MAX_DECODE_WORK": "lots"})
+    assert "PHOTO_MAX_DECODE_MB=0 is outside" in str(raised.value)
+    assert "PHOTO_MAX_DECODE_WORK='lots' is not a number" in str(raised.value)
+
+
+def test_a_look_alike_api_host_is_refused_with_the_way_to_name_it_on_purpose() -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({"PHOTO_API_BASE_URL": "https://graph.microsoft.com.evil.example/v1.0"})
+    assert ("PHOTO_API_BASE_URL's host 'graph.microsoft.com.evil.example' is not "
+            "graph.microsoft.com") in str(raised.value)
+    assert "PHOTO_API_HOST_OVERRIDE=graph.microsoft.com.evil.example" in str(raised.value)

@@ -13,6 +13,7 @@ from photo_core.blob_drop import AzureBlobDrop, AzureDropSource
 from photo_core.bootstrap import app_services
 from photo_core.deletions import DeletionOptions, blob_deleted
 from photo_core.lookup import LookupResult, lookup_photo, photo_bytes
+from photo_core.notify_handlers import not_sent_between, notice_check
 from photo_core.outcomes import Outcome, Status
 from photo_core.photo_api import PhotoContent
 from photo_core.reconcile import ReconcileOptions, ReconcileSummary, reconcile
@@ -140,7 +141,7 @@ def handle_report(since: str | None, until: str | None) -> Report:
     """Outcomes of a window; raises ``ReportWindowError`` for a window it cannot read."""
     services = app_services()
     start, end = parse_window(since, until, utcnow())
-    return build_report(services.log, start, end)
+    return build_report(services.log, start, end, not_sent_between(start, end))
 
 
 @dataclass(frozen=True)
@@ -168,4 +169,9 @@ def handle_health() -> Health:
         checks["identity"] = "ok"
     except Exception:
         checks["identity"] = "failed"
-    return Health(all(v == "ok" for v in checks.values()), checks)
+    ok = all(v == "ok" for v in checks.values())
+    try:  # informational: a webhook that is down is not the app down
+        checks["notices"] = notice_check()
+    except Exception:
+        checks["notices"] = "unknown"
+    return Health(ok, checks)

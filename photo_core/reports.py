@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from photo_core.notify_ports import NoticeRecord
 from photo_core.outcomes import Outcome, Status
 from photo_core.ports import OutcomeLog
 
@@ -40,6 +41,7 @@ class Report:
     since: datetime
     until: datetime
     outcomes: tuple[Outcome, ...]  # newest first
+    not_sent: tuple[NoticeRecord, ...] = ()  # notices of the window that did not go out
 
     def summary(self) -> dict[str, Any]:
         rejects = [o for o in self.outcomes if o.status is Status.REJECTED][:LATEST_REJECTS]
@@ -53,6 +55,12 @@ class Report:
                 {"at": o.at.isoformat(), "blob": o.blob_name, "user": o.user,
                  "reason": o.reason, "message": o.message}
                 for o in rejects
+            ],
+            "noticesNotSent": [
+                {"noticed": r.noticed.isoformat(), "kind": r.notice.kind.value,
+                 "blob": r.notice.blob, "user": r.notice.user, "reason": r.notice.reason,
+                 "problem": r.problem}
+                for r in self.not_sent[:LATEST_REJECTS]
             ],
         }
 
@@ -95,9 +103,11 @@ def parse_window(since: str | None, until: str | None, now: datetime) -> tuple[d
     return start, end
 
 
-def build_report(log: OutcomeLog, since: datetime, until: datetime) -> Report:
+def build_report(log: OutcomeLog, since: datetime, until: datetime,
+                 not_sent: Sequence[NoticeRecord] = ()) -> Report:
     outcomes = sorted(log.between(since, until), key=lambda o: o.at, reverse=True)
-    return Report(since, until, tuple(outcomes))
+    unsent = sorted(not_sent, key=lambda r: r.noticed, reverse=True)
+    return Report(since, until, tuple(outcomes), tuple(unsent))
 
 
 def _parse_time(text: str, now: datetime) -> datetime:

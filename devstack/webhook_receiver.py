@@ -123,8 +123,10 @@ class WebhookReceiver:
             return list(self._messages)
 
     def clear(self) -> None:
+        """Forget what was received and any fault still waiting: a fresh receiver."""
         with self._lock:
             self._messages.clear()
+            self._faults.clear()
             self.attempts = 0
 
     def fault(self, mode: str, count: int = 1, retry_after: float | None = None) -> None:

@@ -82,6 +82,8 @@ def read_notify(reader: SettingsReader) -> NotifySettings:
         digest_schedule=reader.schedule("PHOTO_NOTIFY_DIGEST_SCHEDULE", d.digest_schedule),
         lookback_days=reader.number("PHOTO_NOTIFY_LOOKBACK_DAYS", d.lookback_days, int, 1,
                                     MAX_LOOKBACK_DAYS),
+        read_timeout=reader.number("PHOTO_NOTIFY_TIMEOUT_SECONDS", d.read_timeout, float, 1,
+                                   20, "a notice run must end within a minute"),
     )
 
 

@@ -146,6 +146,11 @@ def _heading(text: str) -> dict[str, Any]:
             "wrap": True}
 
 
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "TextBlock", "text": text, "weight": "Bolder", "wrap": True,
+            "spacing": "Large"}
+
+
 def _note(text: str, *, separator: bool = False) -> dict[str, Any]:
     block = {"type": "TextBlock", "text": text, "wrap": True, "isSubtle": True}
     return {**block, "separator": True} if separator else block
@@ -208,7 +213,7 @@ def _teams_digest(digest: Digest, listed: int) -> dict[str, Any]:
         ("Notices that could not be sent", [r.notice for r in digest.not_sent],
          digest.not_sent)]
     for heading, items, records in sections:
-        body.append(_heading(f"{heading}: {len(items)}"))
+        body.append(_section(f"{heading}: {len(items)}"))
         for i, notice in enumerate(items[:listed]):
             body.append(_drop_card(notice, records[i].problem or "unknown" if records else None))
         body += _more(len(items) - min(listed, len(items)), pointer)

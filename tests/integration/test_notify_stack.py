@@ -122,7 +122,8 @@ def test_a_failing_webhook_changes_no_drop_outcome_and_its_notice_is_not_lost(
     assert outcome(info, good) == ("uploaded", "none")
     assert outcome(info, later)[0] == "rejected"
     # The notice that did not go out is visible to the admins...
-    assert api(stack, "health")["checks"]["notices"] == "not_sent"
+    health = api(stack, "health")  # informational: a webhook down is not the app down
+    assert (health["status"], health["checks"]["notices"]) == ("ok", "not_sent")
     report = api(stack, "reports/outcomes", since="1h", code=info.function_keys["outcome_report"])
     assert {(n["blob"], n["problem"]) for n in report["noticesNotSent"]} >= {(first, problem)}
     # ...and once the webhook answers again, the next notice says so.

@@ -188,9 +188,8 @@ def _identity_credential(storage: StorageSettings) -> Any:
 
 
 def build_notify(app: AppServices) -> NotifyDeps:
-    """The notifier's dependencies, on the app's own table, containers and clock. The webhook
-    gets a session of its own (not the photo API's, whose CA may be the emulator's) and its
-    address is blanked in urllib3's debug log before the first request."""
+    """The notifier's dependencies, on the app's own table, containers and clock. The webhook's
+    address is blanked in urllib3's debug log before its first request."""
     from photo_core.blob_drop import AzureDropSource
     from photo_core.notice_table import TableNoticeBook
     from photo_core.notices import NoticeKind
@@ -201,7 +200,8 @@ def build_notify(app: AppServices) -> NotifyDeps:
     webhook = None
     if notify.webhook_url:
         redact_in_http_logs(notify.webhook_url)
-        webhook = HttpWebhook(_webhook_session(), notify.webhook_url, notify.retry,
+        # A session of its own: the photo API's may trust only the emulator's CA.
+        webhook = HttpWebhook(build_session(ApiSettings()), notify.webhook_url, notify.retry,
                               (notify.connect_timeout, notify.read_timeout), app.clock,
                               system_random)
     poison = None
@@ -213,19 +213,6 @@ def build_notify(app: AppServices) -> NotifyDeps:
     return NotifyDeps(log=app.log, book=TableNoticeBook(app.table), webhook=webhook,
                       now=app.clock.now, poison=poison,
                       drops=AzureDropSource(app.drop_container, app.blobs.get_container_client))
-
-
-def _webhook_session() -> requests.Session:
-    session = requests.Session()
-    network = NetworkEnv.read()
-    if not network.trust_env:
-        session.trust_env = False
-        session.verify = network.ca_bundle or True
-    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=2, max_retries=0)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    session.headers["User-Agent"] = "photo-sync/0.1"
-    return session
 
 
 def build_poison_queue(storage: StorageSettings) -> QueueClient:

@@ -39,6 +39,11 @@ class Digest:
         return sum(self.by_status.values())
 
     @property
+    def empty(self) -> bool:
+        """No drop in the last day and nothing left to act on."""
+        return not (self.total or self.unresolved or self.waiting or self.not_sent)
+
+    @property
     def day(self) -> str:
         return f"{self.until:%Y-%m-%d}"
 

@@ -181,6 +181,9 @@ def run_digest(deps: NotifyDeps, settings: NotifySettings) -> DigestRun:
     except NoticeConflict:
         return DigestRun(skipped="another run is sending the digest")
     digest = collect_digest(deps, settings)
+    if digest.empty:  # a day without drops or loose ends is no news: nothing is sent
+        deps.book.put_digest_mark(DigestMark(day, True, now, "nothing to report"), version)
+        return DigestRun(digest, skipped="nothing to report")
     delivery = deps.webhook.send(digest_document(digest, settings.format, now,
                                                  settings.max_items))
     try:

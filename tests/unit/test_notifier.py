@@ -249,7 +249,7 @@ def test_rejects_are_not_told_when_only_other_kinds_are_chosen(
 
 def test_the_digest_goes_once_a_day_whichever_run_comes_first() -> None:
     world = json_world()
-    world.reject("jane@contoso.com.jpg")
+    world.reject("jane@contoso.com.jpg", ago=60)
     first = run_digest(world.deps(), world.settings)
     second = run_digest(world.deps(), world.settings)
     assert first.sent and second.skipped is not None
@@ -260,6 +260,7 @@ def test_the_digest_goes_once_a_day_whichever_run_comes_first() -> None:
 
 def test_a_digest_that_cannot_be_sent_shows_in_health_and_can_be_sent_again() -> None:
     world = json_world()
+    world.reject("jane@contoso.com.jpg", ago=60)
     world.webhook.answers = [Delivery(False, "timed out")]
     assert not run_digest(world.deps(), world.settings).sent
     assert notice_health(world.book, world.settings, world.clock.now()) == "not_sent"
@@ -271,3 +272,11 @@ def test_a_digest_that_cannot_be_sent_shows_in_health_and_can_be_sent_again() ->
 def test_health_says_off_without_a_webhook() -> None:
     world = World()
     assert notice_health(world.book, NotifySettings(), world.clock.now()) == "off"
+
+
+def test_a_day_with_no_drops_and_nothing_to_act_on_sends_no_digest() -> None:
+    world = json_world()
+    quiet = run_digest(world.deps(), world.settings)
+    assert quiet.skipped == "nothing to report" and world.webhook.documents == []
+    assert run_digest(world.deps(), world.settings).skipped is not None  # done for the day
+    assert notice_health(world.book, world.settings, world.clock.now()) == "ok"

@@ -1,7 +1,7 @@
 // photo-sync in Azure: one resource group with a Flex Consumption function app, its storage
 // account (HR drop container, outcome table, deployment container), a user-assigned identity,
 // Application Insights on Log Analytics, the storage account's Event Grid system topic, and (only
-// for the app-registration sign-in modes) a Key Vault.
+// for the app-registration sign-in modes, or to keep the webhook URL of notices to HR) a Key Vault.
 //
 // `azd up` deploys this template, then the code, then runs infra/hooks/postdeploy, which grants
 // the Microsoft Graph app roles and creates the Event Grid subscriptions (they need the deployed
@@ -96,6 +96,19 @@ param deleteProfilePhotoOnBlobDelete bool = false
 @description('More app settings for the function app (image or retry tuning, e.g. {"PHOTO_MAX_SIDE": "648"}). Set them here, not in the portal: a provision rewrites all app settings.')
 param extraAppSettings object = {}
 
+// --- notices to HR (optional) -------------------------------------------------------------------
+
+@secure()
+@description('Webhook that notices to HR and the daily digest are posted to: a Teams workflow URL ("When a Teams webhook request is received"), or any https endpoint. Kept in Key Vault; the app setting is a Key Vault reference. Empty: no notices, and the notice timers are disabled.')
+param notifyWebhookUrl string = ''
+
+@description('Notice format: an Adaptive Card for a Teams workflow webhook, or the plain JSON document (docs/notifications.md).')
+@allowed([
+  'teams'
+  'json'
+])
+param notifyFormat string = 'teams'
+
 // --- scale ---------------------------------------------------------------------------------------
 
 @description('Upper bound on function app instances. The photo API throttles per app; see "Deploy to Azure" in README.md for the reasoning.')
@@ -176,6 +189,10 @@ var deploymentContainerName = 'app-package'
 var stateTableName = 'photosyncstate'
 
 var usesAppRegistration = photoAuthMode != 'managed_identity'
+// The vault holds the app registration's credential, the notice webhook URL, or both.
+var notifies = !empty(notifyWebhookUrl)
+var usesKeyVault = usesAppRegistration || notifies
+var notifySecretName = 'photo-notify-webhook-url'
 var credentialSecretName = (photoAuthMode == 'certificate') ? 'photo-client-certificate' : 'photo-client-secret'
 
 // Follow the cloud the deployment runs in unless told otherwise.
@@ -234,7 +251,7 @@ module storage 'modules/storage.bicep' = {
   }
 }
 
-module keyVault 'modules/keyvault.bicep' = if (usesAppRegistration) {
+module keyVault 'modules/keyvault.bicep' = if (usesKeyVault) {
   name: 'keyvault'
   scope: rg
   params: {
@@ -266,13 +283,26 @@ module rbac 'modules/rbac.bicep' = {
     eventGridPrincipalId: eventGrid.outputs.principalId
     dropContainerName: dropContainerName
     deadLetterContainerName: deadLetterContainerName
-    keyVaultName: usesAppRegistration ? 'kv-photo-${resourceToken}' : ''
+    keyVaultName: usesKeyVault ? 'kv-photo-${resourceToken}' : ''
     keyVaultCredentialKind: (photoAuthMode == 'certificate') ? 'certificate' : 'client_secret'
     deployerPrincipalId: deployerPrincipalId
     hrUploaderPrincipalId: hrUploaderPrincipalId
     hrUploaderPrincipalType: hrUploaderPrincipalType
     operatorPrincipalId: operatorPrincipalId
     operatorPrincipalType: operatorPrincipalType
+  }
+  dependsOn: [
+    keyVault
+  ]
+}
+
+module notifySecret 'modules/notify-secret.bicep' = if (notifies) {
+  name: 'notify-secret'
+  scope: rg
+  params: {
+    vaultName: 'kv-photo-${resourceToken}'
+    secretName: notifySecretName
+    value: notifyWebhookUrl
   }
   dependsOn: [
     keyVault
@@ -312,16 +342,20 @@ module functionApp 'modules/function-app.bicep' = {
     photoDefaultDomain: photoDefaultDomain
     reconcileSchedule: reconcileSchedule
     photoIdMappingBlob: photoIdMappingBlob
-    keyVaultName: usesAppRegistration ? 'kv-photo-${resourceToken}' : ''
+    keyVaultName: usesKeyVault ? 'kv-photo-${resourceToken}' : ''
     credentialSecretName: usesAppRegistration ? credentialSecretName : ''
+    notifyWebhookSecretName: notifies ? notifySecretName : ''
+    notifyFormat: notifyFormat
     extraAppSettings: extraAppSettings
     enableLookupAuth: enableLookupAuth
     lookupAuthClientId: lookupAuthClientId
     lookupAuthAllowedApplications: lookupAuthAllowedApplications
   }
-  // The host starts as soon as the app exists; give it its storage roles first.
+  // The host starts as soon as the app exists; give it its storage roles (and the secret its
+  // settings refer to) first.
   dependsOn: [
     rbac
+    notifySecret
   ]
 }
 

@@ -26,7 +26,7 @@ from photo_core.domain.errors import (
     UnsupportedOperation,
     UserNotFound,
 )
-from photo_core.entrypoints import handlers
+from photo_core.entrypoints import handlers, notify_handlers
 from photo_core.use_cases.directory import NotInMapping
 from photo_core.use_cases.reports import ReportWindowError
 
@@ -72,6 +72,22 @@ def reconcile(timer: func.TimerRequest) -> None:
     """Nightly: process drops Event Grid never delivered (bulk loads, dead letters, outages)."""
     summary = handlers.handle_reconcile()
     logger.info("reconcile: %s", ", ".join(f"{k} {v}" for k, v in summary.rows()))
+
+
+@app.function_name("notify")
+@app.timer_trigger(arg_name="timer", schedule="%PHOTO_NOTIFY_SCHEDULE%", use_monitor=False)
+def notify(timer: func.TimerRequest) -> None:
+    """Tell HR about drops that need them, in one coalesced message (off without a webhook).
+    It only reads what drops recorded: a webhook that fails never touches a drop."""
+    notify_handlers.handle_notices()
+
+
+@app.function_name("notify_digest")
+@app.timer_trigger(arg_name="timer", schedule="%PHOTO_NOTIFY_DIGEST_SCHEDULE%",
+                   use_monitor=True)
+def notify_digest(timer: func.TimerRequest) -> None:
+    """Daily: the digest of the last day, unresolved rejects and notices not sent."""
+    notify_handlers.handle_digest()
 
 
 @app.function_name("photo_deleted")

@@ -5,6 +5,7 @@
     drop FILE --as UPN     upload a photo into the drop container as HR would
     lookup UPN             ask the lookup endpoint about a user
     status [-n N]          the latest outcomes recorded on dropped blobs
+    notices [--json]       what HR was told: the local webhook receiver's notices and digests
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from devstack import notices
 from devstack.procs import stop_on_sigterm
 from devstack.samples import Sample, sample_batch
 from devstack.stack import DEFAULT_STATE_DIR, LocalStack, StackInfo
@@ -42,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     lookup.add_argument("user")
     status = sub.add_parser("status", help="latest outcomes in the drop container")
     status.add_argument("-n", type=int, default=20)
+    notices = sub.add_parser("notices", help="notices and digests the local webhook received")
+    notices.add_argument("--json", action="store_true", help="the raw messages, as received")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.command in ("run", "demo"):
@@ -51,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         return _drop(info, args.file, args.user)
     if args.command == "lookup":
         return _lookup(info, args.user)
+    if args.command == "notices":
+        return _notices(info, raw=args.json)
     return _status(info, args.n)
 
 
@@ -64,6 +70,7 @@ def _run(state_dir: Path, *, keep_serving: bool) -> int:
         _upload_all(info, samples)
         results = _wait_for_outcomes(info, [s.blob_name for s in samples])
         ok = _print_table(samples, results)
+        ok = _print_notices(info, samples) and ok
         key = info.function_keys.get("photo_lookup", "")
         print("\nlook a user up:")
         print(f"  curl -s '{info.api_url}users/adele.vance@contoso.com/photo?code={key}'")
@@ -125,6 +132,31 @@ def _print_table(samples: list[Sample], results: dict[str, dict[str, str]]) -> b
     print(f"\n{sum(1 for s in samples if s.blob_name in results)}/{len(samples)} drops have an "
           f"outcome; {'all as expected' if ok else 'SOME NOT AS EXPECTED'}")
     return ok
+
+
+def _print_notices(info: StackInfo, samples: list[Sample]) -> bool:
+    """Run the notification timers now and show what the local webhook got: the rejects in
+    one coalesced notice, and the digest."""
+    print("\nwhat HR was told (the local webhook receiver, as a Teams channel would get it):")
+    found = notices.notify_now(info)
+    notices.show(found)
+    rejected = [s.blob_name for s in samples if s.expect_status == "rejected"]
+    told = notices.mentioned(found, rejected)
+    digests = sum(1 for m in found if notices.kind(m["body"]) == "digest")
+    print(f"\n{len(told)}/{len(rejected)} rejects in "
+          f"{len(found) - digests} notice(s), {digests} digest(s); "
+          "list them again with `python -m devstack notices`")
+    return len(told) == len(rejected) and digests == 1
+
+
+def _notices(info: StackInfo, *, raw: bool) -> int:
+    found = notices.messages(info)
+    if raw:
+        print(json.dumps(found, indent=2, ensure_ascii=False))
+    else:
+        notices.show(found)
+        print(f"{len(found)} message(s)")
+    return 0
 
 
 def _drop(info: StackInfo, file: Path, user: str) -> int:

@@ -1,6 +1,7 @@
 """The whole local stack on one machine: Azurite, the photo API emulator, the functions host.
 
-``LocalStack`` starts them in order, writes ``local.settings.json`` (Azurite and emulator values,
+``LocalStack`` starts them in order, with a local webhook receiver for HR's notices (see
+``devstack.webhook_receiver``), writes ``local.settings.json`` (Azurite and emulator values,
 no real secrets: the Azurite key is its published development key and the emulator's client
 secret is a demo value) the way Core Tools reads it, so ``func start`` works with the same file
 where Core Tools is installed, and records what a second terminal needs in
@@ -20,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from devstack.azurite import Azurite
+from devstack.webhook_receiver import WebhookReceiver
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_STATE_DIR = REPO_ROOT / ".devstack"
@@ -27,8 +29,12 @@ STACK_FILE = "stack.json"
 DROP_CONTAINER = "hr-photos"
 
 
-def local_settings_values(connection_string: str, emulator: dict[str, Any]) -> dict[str, str]:
-    """App settings for the local stack, in the names the deployed app uses."""
+def local_settings_values(connection_string: str, emulator: dict[str, Any],
+                          webhook_url: str | None = None) -> dict[str, str]:
+    """App settings for the local stack, in the names the deployed app uses; notices go to
+    ``webhook_url`` (the stack's receiver) as Teams cards, when given."""
+    notify = {"PHOTO_NOTIFY_WEBHOOK_URL": webhook_url, "PHOTO_NOTIFY_FORMAT": "teams"} \
+        if webhook_url else {}
     return {
         "FUNCTIONS_WORKER_RUNTIME": "python",
         "AzureWebJobsStorage": connection_string,
@@ -45,6 +51,10 @@ def local_settings_values(connection_string: str, emulator: dict[str, Any]) -> d
         "PHOTO_CLIENT_SECRET": emulator["client_secret"],
         "PHOTO_RETRY_BUDGET_SECONDS": "30",
         "PHOTO_RECONCILE_SCHEDULE": "0 0 2 * * *",
+        # The timer bindings read these: they must be set, webhook or not.
+        "PHOTO_NOTIFY_SCHEDULE": "0 * * * * *",
+        "PHOTO_NOTIFY_DIGEST_SCHEDULE": "0 0 7 * * *",
+        **notify,
     }
 
 
@@ -80,6 +90,7 @@ class StackInfo:
     function_keys: dict[str, str]
     drop_container: str
     emulator: dict[str, Any]
+    webhook_control: str = ""  # the local webhook receiver's control routes (not its address)
 
     def save(self, path: Path) -> None:
         """Keys and a connection string: owner-only, as local.settings.json."""
@@ -108,6 +119,7 @@ class LocalStack:
         self.settings_file = settings_file
         self.extra_settings = dict(extra_settings or {})
         self.azurite: Azurite | None = None
+        self.receiver: WebhookReceiver | None = None
         self.emulator: Any = None
         self.host: Any = None
         self.info: StackInfo | None = None
@@ -123,8 +135,10 @@ class LocalStack:
         shutil.rmtree(azurite_dir, ignore_errors=True)
         self.azurite = Azurite(location=azurite_dir).start()
         self.emulator = start_emulator(EmulatorConfig(state_dir=self.state_dir / "emulator"))
+        self.receiver = WebhookReceiver().start()
         settings_file = self.settings_file
-        values = local_settings_values(self.azurite.connection_string, self.emulator.info)
+        values = local_settings_values(self.azurite.connection_string, self.emulator.info,
+                                       self.receiver.url)
         write_local_settings(settings_file, {**values, **self.extra_settings})
         _create_container(self.azurite.connection_string, DROP_CONTAINER)
         reset_app_services()  # the host reloads the app; its services must read these settings
@@ -138,12 +152,13 @@ class LocalStack:
             function_keys=dict(self.host.keys.function_keys),
             drop_container=DROP_CONTAINER,
             emulator=dict(self.emulator.info),
+            webhook_control=self.receiver.control_url,
         )
         self.info.save(self.state_dir / STACK_FILE)
         return self.info
 
     def stop(self) -> None:
-        for part in (self.host, self.emulator, self.azurite):
+        for part in (self.host, self.receiver, self.emulator, self.azurite):
             if part is not None:
                 part.stop()
         from photo_core.bootstrap import reset_app_services

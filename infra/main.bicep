@@ -1,8 +1,9 @@
 // photo-sync in Azure: one resource group with a Flex Consumption function app, its storage
 // account (HR drop container, outcome table, deployment container), a user-assigned identity,
 // Application Insights on Log Analytics, the storage account's Event Grid system topic, (only
-// for the app-registration sign-in modes) a Key Vault, and (only with privateNetwork) a virtual
-// network with the storage account's private endpoints.
+// for the app-registration sign-in modes, or to keep the webhook URL of notices to HR) a Key
+// Vault, and (only with privateNetwork) a virtual network with the storage account's private
+// endpoints.
 //
 // `azd up` deploys this template, then the code, then runs infra/hooks/postdeploy, which grants
 // the Microsoft Graph app roles and creates the Event Grid subscriptions (they need the deployed
@@ -96,6 +97,19 @@ param deleteProfilePhotoOnBlobDelete bool = false
 
 @description('More app settings for the function app, as a JSON object (image or retry tuning, e.g. {"PHOTO_MAX_SIDE": "648"}; empty: none). Set them here, not in the portal: a provision rewrites all app settings. A JSON string rather than an object so that `azd env set` can carry it with any azd version.')
 param extraAppSettings string = ''
+
+// --- notices to HR (optional) -------------------------------------------------------------------
+
+@secure()
+@description('Webhook that notices to HR and the daily digest are posted to: a Teams workflow URL ("When a Teams webhook request is received"), or any https endpoint. Kept in Key Vault; the app setting is a Key Vault reference. Empty: no notices, and the notice timers are disabled.')
+param notifyWebhookUrl string = ''
+
+@description('Notice format: an Adaptive Card for a Teams workflow webhook, or the plain JSON document (docs/notifications.md).')
+@allowed([
+  'teams'
+  'json'
+])
+param notifyFormat string = 'teams'
 
 // --- scale ---------------------------------------------------------------------------------------
 
@@ -207,6 +221,11 @@ var usesAppRegistration = photoAuthMode != 'managed_identity'
 // keeps the identity and so the name.
 var effectiveKeyVaultName = empty(keyVaultName) ? 'kv-photo-${uniqueString(resourceToken, identity.outputs.principalId)}' : keyVaultName
 
+// The vault holds the app registration's credential, the notice webhook URL, or both.
+var notifies = !empty(notifyWebhookUrl)
+var usesKeyVault = usesAppRegistration || notifies
+var notifySecretName = 'photo-notify-webhook-url'
+
 // HR's upload addresses, as the storage firewall's IP rules (private network only).
 var hrIpRanges = empty(hrAllowedIpRanges) ? [] : split(replace(hrAllowedIpRanges, ' ', ''), ',')
 var storagePublicNetworkAccess = (privateNetwork && empty(hrAllowedIpRanges)) ? 'Disabled' : 'Enabled'
@@ -301,7 +320,7 @@ module privateEndpoints 'modules/private-endpoints.bicep' = if (privateNetwork) 
   }
 }
 
-module keyVault 'modules/keyvault.bicep' = if (usesAppRegistration) {
+module keyVault 'modules/keyvault.bicep' = if (usesKeyVault) {
   name: 'keyvault'
   scope: rg
   params: {
@@ -336,13 +355,26 @@ module rbac 'modules/rbac.bicep' = {
     rejectedContainerName: rejectedContainerName
     processedContainerName: processedContainerName
     stateTableName: stateTableName
-    keyVaultName: usesAppRegistration ? effectiveKeyVaultName : ''
+    keyVaultName: usesKeyVault ? effectiveKeyVaultName : ''
     keyVaultCredentialKind: (photoAuthMode == 'certificate') ? 'certificate' : 'client_secret'
     deployerPrincipalId: deployerPrincipalId
     hrUploaderPrincipalId: hrUploaderPrincipalId
     hrUploaderPrincipalType: hrUploaderPrincipalType
     operatorPrincipalId: operatorPrincipalId
     operatorPrincipalType: operatorPrincipalType
+  }
+  dependsOn: [
+    keyVault
+  ]
+}
+
+module notifySecret 'modules/notify-secret.bicep' = if (notifies) {
+  name: 'notify-secret'
+  scope: rg
+  params: {
+    vaultName: effectiveKeyVaultName
+    secretName: notifySecretName
+    value: notifyWebhookUrl
   }
   dependsOn: [
     keyVault
@@ -382,19 +414,22 @@ module functionApp 'modules/function-app.bicep' = {
     photoDefaultDomain: photoDefaultDomain
     reconcileSchedule: reconcileSchedule
     photoIdMappingBlob: photoIdMappingBlob
-    keyVaultName: usesAppRegistration ? effectiveKeyVaultName : ''
+    keyVaultName: usesKeyVault ? effectiveKeyVaultName : ''
     credentialSecretName: usesAppRegistration ? credentialSecretName : ''
+    notifyWebhookSecretName: notifies ? notifySecretName : ''
+    notifyFormat: notifyFormat
     extraAppSettings: empty(extraAppSettings) ? {} : json(extraAppSettings)
     enableLookupAuth: enableLookupAuth
     lookupAuthClientId: lookupAuthClientId
     lookupAuthAllowedApplications: empty(lookupAuthAllowedApplications) ? [] : split(replace(lookupAuthAllowedApplications, ' ', ''), ',')
     virtualNetworkSubnetId: privateNetwork ? network.outputs.appSubnetId : ''
   }
-  // The host starts as soon as the app exists; give it its storage roles first, and with the
-  // private network its way to the storage account.
+  // The host starts as soon as the app exists; give it its storage roles (and the secret its
+  // settings refer to) first, and with the private network its way to the storage account.
   dependsOn: [
     rbac
     privateEndpoints
+    notifySecret
   ]
 }
 

@@ -29,6 +29,9 @@ from photo_core.use_cases.sync import SyncOptions
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
     from azure.storage.blob import BlobServiceClient, ContainerClient
+    from azure.storage.queue import QueueClient
+
+    from photo_core.use_cases.notifier import NotifyDeps
 
 POOL_CONNECTIONS = 4
 POOL_MAXSIZE = 32  # above the host's blob parallelism, so no request waits for a connection
@@ -186,8 +189,52 @@ def _identity_credential(storage: StorageSettings) -> Any:
     return DefaultAzureCredential()
 
 
+def build_notify(app: AppServices) -> NotifyDeps:
+    """The notifier's dependencies, on the app's own table, containers and clock. The webhook's
+    address is blanked in urllib3's debug log before its first request."""
+    from photo_core.adapters.blob_drop import AzureDropSource
+    from photo_core.adapters.notice_table import TableNoticeBook
+    from photo_core.adapters.webhook import HttpWebhook, redact_in_http_logs
+    from photo_core.domain.notices import NoticeKind
+    from photo_core.use_cases.notifier import NotifyDeps
+
+    notify = app.settings.notify
+    webhook = None
+    if notify.webhook_url:
+        redact_in_http_logs(notify.webhook_url)
+        # A session of its own: the photo API's may trust only the emulator's CA.
+        webhook = HttpWebhook(build_session(ApiSettings()), notify.webhook_url, notify.retry,
+                              (notify.connect_timeout, notify.read_timeout), app.clock,
+                              system_random)
+    poison = None
+    if notify.enabled and NoticeKind.POISON in notify.kinds:
+        from photo_core.adapters.poison_queue import QueuePoisonSource
+
+        storage = app.settings.storage
+        poison = QueuePoisonSource(build_poison_queue(storage), storage.drop_container)
+    return NotifyDeps(log=app.log, book=TableNoticeBook(app.table), webhook=webhook,
+                      now=app.clock.now, poison=poison,
+                      drops=AzureDropSource(app.drop_container, app.blobs.get_container_client))
+
+
+def build_poison_queue(storage: StorageSettings) -> QueueClient:
+    """The blob trigger's poison queue, on the ``PhotoStorage`` connection (the deployment
+    points it and ``AzureWebJobsStorage``, where the host keeps the queue, at one account)."""
+    from azure.storage.queue import QueueClient
+
+    from photo_core.adapters.poison_queue import POISON_QUEUE
+
+    if storage.connection_string:
+        return QueueClient.from_connection_string(storage.connection_string, POISON_QUEUE,
+                                                  **sdk_options())
+    assert storage.queue_service_uri, "validated by settings"
+    return QueueClient(storage.queue_service_uri, POISON_QUEUE,
+                       credential=_identity_credential(storage), **sdk_options())
+
+
 _services: AppServices | None = None
 _services_lock = threading.Lock()
+_notify: NotifyDeps | None = None
 
 
 def app_services() -> AppServices:
@@ -201,9 +248,21 @@ def app_services() -> AppServices:
     return _services
 
 
+def notify_services() -> NotifyDeps:
+    """The process-wide notifier dependencies, built on first use like ``app_services``."""
+    global _notify
+    if _notify is None:
+        services = app_services()
+        with _services_lock:
+            if _notify is None:
+                _notify = build_notify(services)
+    return _notify
+
+
 def reset_app_services() -> None:
     """Forget the process-wide services, so the next call reads settings again (for hosts that
     reload the app with new settings, and for tests)."""
-    global _services
+    global _services, _notify
     with _services_lock:
         _services = None
+        _notify = None

@@ -28,8 +28,10 @@ from photo_core.domain.dialects import (
 )
 from photo_core.domain.errors import SettingsError
 from photo_core.domain.naming import NamingRules, UserRef, parse_user_reference
+from photo_core.domain.notices import NoticeKind
 from photo_core.domain.retry import RetryPolicy
 from photo_core.photos import DEFAULT_MAX_DECODE_MB, DEFAULT_MAX_DECODE_MEGABLOCKS, ImagePolicy
+from photo_core.use_cases.notify_settings import NotifySettings, read_notify
 from photo_core.use_cases.ports import Disposal
 
 STORAGE_CONNECTION = "PhotoStorage"  # the binding's connection name: a setting prefix
@@ -85,6 +87,7 @@ class StorageSettings:
     connection_string: str | None = field(default=None, repr=False)
     blob_service_uri: str | None = None
     table_service_uri: str | None = None
+    queue_service_uri: str | None = None  # the poison queue, for notices about it
     credential: str | None = None
     client_id: str | None = None
     drop_container: str = "hr-photos"
@@ -131,6 +134,7 @@ class Settings:
     storage: StorageSettings = field(default_factory=StorageSettings)
     reconcile: ReconcileSettings = field(default_factory=ReconcileSettings)
     directory: DirectorySettings = field(default_factory=DirectorySettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
     lookup_cache_seconds: float = 30.0
     lookup_budget_seconds: float = DEFAULT_LOOKUP_BUDGET_SECONDS
 
@@ -206,6 +210,15 @@ class _Reader:
             self.problems.append(f"{name}={value!r} is not true or false")
         return False
 
+    def schedule(self, name: str, default: str) -> str:
+        """An NCRONTAB schedule, which a timer binding reads as ``%name%``."""
+        schedule = self.text(name) or default
+        if len(schedule.split()) != 6:
+            self.problems.append(
+                f"{name}={schedule!r} is not an NCRONTAB expression with six fields (second "
+                "minute hour day month weekday)")
+        return schedule
+
     def https_url(self, name: str, default: str) -> str:
         value = (self.text(name) or default).rstrip("/")
         parts = urlsplit(value)
@@ -255,11 +268,16 @@ class _Reader:
             "PHOTO_LOOKUP_BUDGET_SECONDS", DEFAULT_LOOKUP_BUDGET_SECONDS, float, 1,
             MAX_LOOKUP_BUDGET_SECONDS,
             "a lookup must answer well before Azure's front end cuts it off (230 s)")
+        notify = read_notify(self)
+        if notify.enabled and NoticeKind.POISON in notify.kinds and storage.configured and \
+                not (storage.connection_string or storage.queue_service_uri):
+            self.problems.append("PHOTO_NOTIFY_ON=poison needs PhotoStorage__queueServiceUri "
+                                 "(the account of the blob trigger's poison queue)")
         self.fits_function_timeout(retry, api)
         if self.problems:
             raise SettingsError(self.problems)
         return Settings(api=api, auth=auth, naming=naming, retry=retry, image=image,
-                        storage=storage, reconcile=reconcile, directory=directory,
+                        storage=storage, reconcile=reconcile, directory=directory, notify=notify,
                         lookup_cache_seconds=lookup_cache, lookup_budget_seconds=lookup_budget)
 
     def fits_function_timeout(self, retry: RetryPolicy, api: ApiSettings) -> None:
@@ -276,13 +294,8 @@ class _Reader:
 
     def reconcile(self) -> ReconcileSettings:
         d = ReconcileSettings()
-        schedule = self.text("PHOTO_RECONCILE_SCHEDULE") or d.schedule
-        if len(schedule.split()) != 6:
-            self.problems.append(
-                f"PHOTO_RECONCILE_SCHEDULE={schedule!r} is not an NCRONTAB expression with six "
-                "fields (second minute hour day month weekday)")
         return ReconcileSettings(
-            schedule=schedule,
+            schedule=self.schedule("PHOTO_RECONCILE_SCHEDULE", d.schedule),
             workers=self.number("PHOTO_RECONCILE_WORKERS", d.workers, int, 1,
                                 MAX_RECONCILE_WORKERS),
             deadline_seconds=self.number("PHOTO_RECONCILE_DEADLINE_SECONDS", d.deadline_seconds,
@@ -316,6 +329,7 @@ class _Reader:
             blob_service_uri=self.text(f"{prefix}__blobServiceUri")
             or self.text(f"{prefix}__serviceUri"),
             table_service_uri=self.text(f"{prefix}__tableServiceUri"),
+            queue_service_uri=self.text(f"{prefix}__queueServiceUri"),
             credential=self.text(f"{prefix}__credential"),
             client_id=self.text(f"{prefix}__clientId"),
             drop_container=names["PHOTO_DROP_CONTAINER"],

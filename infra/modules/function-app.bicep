@@ -129,6 +129,22 @@ param keyVaultName string = ''
 @description('Name of the Key Vault secret (or certificate) with the app registration credential.')
 param credentialSecretName string = ''
 
+@description('Key Vault secret holding the notice webhook URL (empty: no notices; the notice timers are disabled).')
+param notifyWebhookSecretName string = ''
+
+@description('Notice format (PHOTO_NOTIFY_FORMAT): teams or json.')
+@allowed([
+  'teams'
+  'json'
+])
+param notifyFormat string = 'teams'
+
+@description('NCRONTAB schedule (UTC) of the notice timer (PHOTO_NOTIFY_SCHEDULE).')
+param notifySchedule string = '0 * * * * *'
+
+@description('NCRONTAB schedule (UTC) of the daily digest (PHOTO_NOTIFY_DIGEST_SCHEDULE).')
+param notifyDigestSchedule string = '0 0 7 * * *'
+
 @description('More app settings, e.g. image or retry tuning (PHOTO_MAX_SIDE). They cannot override the settings above.')
 param extraAppSettings object = {}
 
@@ -203,6 +219,11 @@ var appSettings = {
   PHOTO_DELETE_ON_BLOB_DELETE: deleteProfilePhotoOnBlobDelete ? 'true' : 'false'
   // The timer binding reads it as %PHOTO_RECONCILE_SCHEDULE%: it must exist for the app to load.
   PHOTO_RECONCILE_SCHEDULE: reconcileSchedule
+  // The notice timers read these as %PHOTO_NOTIFY_SCHEDULE% and %PHOTO_NOTIFY_DIGEST_SCHEDULE%:
+  // they must exist for the app to load, notices or not.
+  PHOTO_NOTIFY_SCHEDULE: notifySchedule
+  PHOTO_NOTIFY_DIGEST_SCHEDULE: notifyDigestSchedule
+  PHOTO_NOTIFY_FORMAT: notifyFormat
 }
 
 // The app registration's credential stays in Key Vault; the setting is a reference the platform
@@ -214,8 +235,17 @@ var credentialSettings = (photoAuthMode == 'client_secret') ? {
   PHOTO_CLIENT_CERTIFICATE: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${credentialSecretName})'
 } : {})
 
+// Notices to HR: the webhook URL is a Key Vault reference, like the credential. Without one the
+// two notice timers are disabled, so an idle app is not woken every minute for nothing.
+var notifySettings = empty(notifyWebhookSecretName) ? {
+  'AzureWebJobs.notify.Disabled': 'true'
+  'AzureWebJobs.notify_digest.Disabled': 'true'
+} : {
+  PHOTO_NOTIFY_WEBHOOK_URL: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${notifyWebhookSecretName})'
+}
+
 // Later objects win: the extra settings cannot replace an identity or storage setting.
-var allAppSettings = union(extraAppSettings, appSettings, credentialSettings)
+var allAppSettings = union(extraAppSettings, appSettings, credentialSettings, notifySettings)
 
 resource site 'Microsoft.Web/sites@2024-04-01' = {
   // checkov:skip=CKV_AZURE_17: Event Grid's webhook deliveries cannot present a client certificate, so requiring one would stop the blob trigger on Flex Consumption (its only blob trigger source is Event Grid); callers authenticate with host and function keys, and optionally Entra ID tokens for the lookup API.

@@ -46,7 +46,8 @@ class TableOutcomeLog:
             "at": outcome.at,
         }
         optional = {"reason": outcome.reason, "user": outcome.user, "etag": outcome.blob_etag,
-                    "sha256": outcome.content_sha256, "actions": ",".join(outcome.actions)}
+                    "sha256": outcome.content_sha256, "actions": ",".join(outcome.actions),
+                    "source": outcome.source_modified}
         entity.update({k: v for k, v in optional.items() if v})
         try:
             self._table.create_entity(entity)
@@ -84,4 +85,10 @@ def _outcome(row: dict[str, Any]) -> Outcome:
         blob_etag=row.get("etag") or None,
         content_sha256=row.get("sha256") or None,
         actions=tuple(a for a in str(row.get("actions", "")).split(",") if a),
+        source_modified=table_time(row.get("source")),
     )
+
+
+def table_time(value: Any) -> datetime | None:
+    """A datetime read back from a table (the SDK's own subclass) as a plain aware UTC one."""
+    return datetime.fromtimestamp(value.timestamp(), tz=UTC) if value is not None else None

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from photo_core.domain.errors import InvalidPhoto, SettingsError
+from photo_core.domain.inert_text import printable
 from photo_core.domain.naming import NameRejection, NamingRules, parse_blob_name
 from photo_core.entrypoints.cli_ops import (
     add_commands,
@@ -39,7 +40,6 @@ from photo_core.entrypoints.cli_ops import (
 )
 from photo_core.photos import ImagePolicy, PreparedPhoto, prepare_photo
 from photo_core.settings import Settings
-from photo_core.use_cases.reports import printable
 
 __all__ = ["main"]
 

@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 
 from photo_core.adapters.local_settings import SettingsFileError, apply_values, read_local_settings
 from photo_core.domain.errors import SettingsError
+from photo_core.domain.inert_text import printable
 from photo_core.settings import MAX_RECONCILE_WORKERS as MAX_WORKERS
-from photo_core.use_cases.reports import printable
 
 if TYPE_CHECKING:
     from azure.core.exceptions import AzureError
@@ -58,6 +58,10 @@ def add_commands(commands: Any) -> None:
     report.add_argument("--since", help="ISO time or a duration back from now (default 24h)")
     report.add_argument("--until", help="ISO time or a duration back from now (default now)")
     report.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    report.add_argument("--digest", action="store_true",
+                        help="the daily digest as of now instead: counts of the last day, "
+                        "rejects still unresolved, drops a day old without an outcome, "
+                        "notices not sent (table or json)")
     report.set_defaults(handler=_report)
 
 
@@ -142,6 +146,8 @@ def _report(args: argparse.Namespace, _policy: Any, out: TextIO, err: TextIO) ->
     from photo_core.entrypoints.handlers import handle_report
     from photo_core.use_cases.reports import ReportWindowError
 
+    if args.digest:
+        return _digest(args, out, err)
     try:  # the log is read while the report is written: storage can fail until the end
         load_settings_file(args.settings)
         report = handle_report(args.since, args.until)
@@ -169,6 +175,56 @@ def _report(args: argparse.Namespace, _policy: Any, out: TextIO, err: TextIO) ->
         _table(out, [("at", "blob", "reason", "message"), *[
             (r["at"][:19], r["blob"], r["reason"] or "", r["message"][:80])
             for r in summary["latestRejects"]]])
+    if summary["noticesNotSent"]:
+        out.write("\nnotices not sent\n")
+        _table(out, [("noticed", "blob", "reason", "why"), *[
+            (r["noticed"][:19], r["blob"], r["reason"] or "", r["problem"] or "")
+            for r in summary["noticesNotSent"]]])
+    return EXIT_OK
+
+
+def _digest(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from azure.core.exceptions import AzureError
+
+    from photo_core.entrypoints.notify_handlers import digest_now
+
+    if args.since or args.until or args.format == "csv":
+        print("report: --digest covers the day before now, as a table or json; it takes no "
+              "--since, --until or --format csv", file=err)
+        return EXIT_USAGE
+    try:
+        load_settings_file(args.settings)
+        digest = digest_now()
+    except SettingsError as exc:
+        print(f"report: {exc}", file=err)
+        return EXIT_USAGE
+    except AzureError as exc:
+        print(f"report: {storage_failure(exc, _storage_urls(blob=True))}", file=err)
+        return EXIT_USAGE
+    from datetime import UTC, datetime
+
+    from photo_core.domain.notices import NoticeFormat
+    from photo_core.use_cases.notice_format import digest_document
+
+    document = digest_document(digest, NoticeFormat.JSON, datetime.now(UTC), None)
+    if args.format == "json":
+        json.dump(document, out, indent=2, ensure_ascii=False)
+        out.write("\n")
+        return EXIT_OK
+    out.write(f"{document['title']}: {document['total']} outcomes from {document['since']} "
+              f"to {document['until']}\n\n")
+    _table(out, [("status", "count"), *[(k, str(v)) for k, v in document["byStatus"].items()]])
+    days = document["lookbackDays"]
+    for key, heading in (("unresolvedRejects", f"rejects still unresolved (last {days} days)"),
+                         ("waitingDrops", "drops over a day old without an outcome"),
+                         ("noticesNotSent", f"notices not sent (last {days} days)")):
+        section = document[key]
+        out.write(f"\n{heading}: {section['count']}\n")
+        if section["drops"]:
+            _table(out, [("file", "user", "reason", "message"), *[
+                (d["file"], d["user"] or "", d["reason"] or "",
+                 (d.get("notSentBecause") or d["message"] or "")[:80])
+                for d in section["drops"]]])
     return EXIT_OK
 
 

@@ -13,6 +13,7 @@ from photo_core.adapters.blob_drop import AzureBlobDrop, AzureDropSource
 from photo_core.bootstrap import app_services
 from photo_core.domain.outcomes import Outcome, Status
 from photo_core.domain.retry import Deadline
+from photo_core.entrypoints.notify_handlers import not_sent_between, notice_check
 from photo_core.entrypoints.shared_result import SharedResult
 from photo_core.settings import FUNCTION_TIMEOUT_SECONDS
 from photo_core.use_cases.deletions import DeletionOptions, blob_deleted
@@ -148,7 +149,7 @@ def handle_report(since: str | None, until: str | None) -> Report:
     """Outcomes of a window; raises ``ReportWindowError`` for a window it cannot read."""
     services = app_services()
     start, end = parse_window(since, until, utcnow())
-    return build_report(services.log, start, end)
+    return build_report(services.log, start, end, not_sent_between(start, end))
 
 
 def handle_report_page(since: str | None, until: str | None, after: str | None
@@ -203,4 +204,9 @@ def probe_health(services: AppServices) -> Health:
         checks["identity"] = "ok"
     except Exception:
         checks["identity"] = "failed"
-    return Health(all(v == "ok" for v in checks.values()), checks)
+    ok = all(v == "ok" for v in checks.values())
+    try:  # informational: a webhook that is down is not the app down
+        checks["notices"] = notice_check()
+    except Exception:
+        checks["notices"] = "unknown"
+    return Health(ok, checks)

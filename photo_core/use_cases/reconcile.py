@@ -29,7 +29,14 @@ from typing import Protocol
 from photo_core.domain.errors import Throttled, TransientError
 from photo_core.domain.naming import UserRef, parse_blob_name
 from photo_core.domain.outcomes import Outcome, Status
-from photo_core.use_cases.ports import Drop, RecordedOutcome, StateConflict, StateStore, UserState
+from photo_core.use_cases.ports import (
+    Drop,
+    DropInfo,
+    RecordedOutcome,
+    StateConflict,
+    StateStore,
+    UserState,
+)
 from photo_core.use_cases.sync import SyncDeps, SyncOptions, sync_drop
 
 logger = logging.getLogger(__name__)
@@ -82,10 +89,16 @@ class ReconcileSummary:
         return rows
 
 
+def without_outcome(drop: Listing | DropInfo) -> bool:
+    """No outcome is recorded on this blob: none at all, or only a marker that came with a copy
+    of another blob."""
+    return drop.recorded is None or drop.recorded.blob_name != drop.name
+
+
 def needs_work(listing: Listing, options: ReconcileOptions, sync: SyncOptions,
                state: StateStore) -> bool:
     recorded = listing.recorded
-    if recorded is None or recorded.blob_name != listing.name:
+    if recorded is None or without_outcome(listing):
         return True
     if recorded.status is Status.REJECTED:
         return options.retry_rejected

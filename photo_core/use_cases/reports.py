@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from photo_core.domain.inert_text import printable
 from photo_core.domain.outcomes import Outcome, Status
+from photo_core.use_cases.notify_ports import NoticeRecord
 from photo_core.use_cases.ports import OutcomeLog
 
 LATEST_REJECTS = 20
@@ -49,6 +51,7 @@ class Report:
     log: OutcomeLog
     since: datetime
     until: datetime
+    not_sent: tuple[NoticeRecord, ...] = ()  # notices of the window that did not go out
 
     def summary(self) -> dict[str, Any]:
         by_status: Counter[str] = Counter()
@@ -70,6 +73,12 @@ class Report:
                 {"at": o.at.isoformat(), "blob": o.blob_name, "user": o.user,
                  "reason": o.reason, "message": o.message}
                 for o in reversed(latest)
+            ],
+            "noticesNotSent": [
+                {"noticed": r.noticed.isoformat(), "kind": r.notice.kind.value,
+                 "blob": r.notice.blob, "user": r.notice.user, "reason": r.notice.reason,
+                 "problem": r.problem}
+                for r in self.not_sent[:LATEST_REJECTS]
             ],
         }
 
@@ -146,17 +155,6 @@ def inert_cell(text: str) -> str:
     return f"'{text}" if text.startswith(FORMULA_TRIGGERS) else text
 
 
-def printable(text: str) -> str:
-    """``text`` for a terminal: blob names and messages come from HR, and a control character
-    (an escape sequence, a carriage return) would act on the operator's terminal; each one is
-    written as an escape (``\\x1b``, ``\\u2028``) instead."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else
-                   f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
-                   for ch in text)
-
-
 def _csv_record(cells: Sequence[str]) -> str:
     """One CSV record ending in ``\\n``. The writer is handed ``\\r\\n`` as its terminator only so
     that it quotes a cell holding a lone ``\\r``: before Python 3.11.9 (CPython gh-67044) it
@@ -179,8 +177,10 @@ def parse_window(since: str | None, until: str | None, now: datetime) -> tuple[d
     return start, end
 
 
-def build_report(log: OutcomeLog, since: datetime, until: datetime) -> Report:
-    return Report(log, since, until)
+def build_report(log: OutcomeLog, since: datetime, until: datetime,
+                 not_sent: Sequence[NoticeRecord] = ()) -> Report:
+    unsent = sorted(not_sent, key=lambda r: r.noticed, reverse=True)
+    return Report(log, since, until, tuple(unsent))
 
 
 def _parse_time(text: str, now: datetime) -> datetime:

@@ -58,6 +58,11 @@ LEFT_AT_DEFAULT = {
     "PHOTO_EMPLOYEE_ID_CACHE_SECONDS": "default (1 h) bounds how stale an employee id can be",
     "PHOTO_ID_MAPPING_CACHE_SECONDS": "default (5 min) bounds how stale the mapping file can be",
     "PHOTO_LOOKUP_CACHE_SECONDS": "default (30 s) bounds how stale a lookup answer can be",
+    "PHOTO_NOTIFY_WEBHOOK_URL": "set only with notifyWebhookUrl, as a Key Vault reference",
+    "PHOTO_NOTIFY_ON": "rejects only by default; tune with extraAppSettings",
+    "PHOTO_NOTIFY_MAX_ITEMS": "default (10) keeps a Teams card short",
+    "PHOTO_NOTIFY_LOOKBACK_DAYS": "default (7) covers a working week of unresolved rejects",
+    "PHOTO_NOTIFY_TIMEOUT_SECONDS": "default (10 s) keeps a notice run well inside a minute",
 }
 
 # App settings the Flex Consumption plan rejects or ignores: functionAppConfig replaces them.

@@ -83,7 +83,8 @@ def body(response: func.HttpResponse) -> dict[str, Any]:
 
 def test_the_app_declares_its_functions(functions: Functions) -> None:
     assert set(functions) == {"sync_photo", "reconcile", "photo_deleted", "photo_lookup",
-                              "photo_value", "outcome_report", "health"}
+                              "photo_value", "outcome_report", "health", "notify",
+                              "notify_digest"}
 
 
 def test_a_drop_is_synced_and_its_outcome_tagged(functions: Functions, azurite: Azurite,
@@ -237,7 +238,8 @@ def test_health_reports_checks_without_details(functions: Functions) -> None:
     response = functions["health"](request)
     assert response.status_code == 200
     assert json.loads(response.get_body()) == {
-        "status": "ok", "checks": {"settings": "ok", "storage": "ok", "identity": "ok"}}
+        "status": "ok", "checks": {"settings": "ok", "storage": "ok", "identity": "ok",
+                                   "notices": "off"}}  # no webhook configured
 
 
 def with_employee_ids(monkeypatch: pytest.MonkeyPatch, emu: dict[str, Any]) -> None:

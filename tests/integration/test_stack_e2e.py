@@ -163,8 +163,17 @@ def test_local_settings_are_written_the_core_tools_way(stack: LocalStack) -> Non
 
 def test_no_secret_token_or_photo_bytes_reach_any_log_line(stack: LocalStack,
                                                             info: StackInfo) -> None:
+    from devstack import notices
+
     container(info).upload_blob("megan.bowen@contoso.com.jpg", jpeg("#777777"), overwrite=True)
     wait_for_tag(info, "megan.bowen@contoso.com.jpg")
+    container(info).upload_blob("leak.check@contoso.com.jpg", b"not a photo", overwrite=True)
+    wait_for_tag(info, "leak.check@contoso.com.jpg")
+    notices.run_timer(info, "notify")  # a notice goes to the webhook, whose URL is a secret
+    receiver = stack.receiver
+    assert receiver is not None
+    wait_for(lambda: any("leak.check@contoso.com.jpg" in json.dumps(m)
+                         for m in receiver.messages()), timeout=60, what="the notice")
     tokens = emulator_get(info, "/tokens").json()
     issued = [t["access_token"] if isinstance(t, dict) else t
               for t in (tokens["value"] if isinstance(tokens, dict) else tokens)]
@@ -172,6 +181,10 @@ def test_no_secret_token_or_photo_bytes_reach_any_log_line(stack: LocalStack,
     text = "\n".join(RECORDER.lines)
     assert len(RECORDER.lines) > 10
     assert info.emulator["client_secret"] not in text
+    webhook = receiver.url
+    assert "[webhook address]" in text  # urllib3 logged the request, blanked
+    for part in (webhook, webhook.rsplit("sig=", 1)[1], receiver.path.split("/")[2]):
+        assert part not in text
     for token in issued:
         assert token not in text
         assert token.split(".")[2] not in text  # not even the signature part

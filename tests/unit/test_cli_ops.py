@@ -76,3 +76,12 @@ def test_a_table_cell_never_sends_control_characters_to_the_terminal() -> None:
     out = io.StringIO()
     _table(out, [("blob",), ("gpj.\u202eevil",)])
     assert "gpj.\\u202eevil" in out.getvalue()
+
+
+@pytest.mark.parametrize("extra", [["--since", "24h"], ["--until", "1h"], ["--format", "csv"]])
+def test_the_digest_refuses_a_window_or_csv_before_touching_settings_or_storage(
+        extra: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PhotoStorage", raising=False)
+    status, out, err = run("report", "--digest", *extra)
+    assert (status, out) == (2, "")
+    assert "--digest covers the day before now, as a table or json" in err

@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from photo_core.domain.inert_text import printable
 from photo_core.domain.outcomes import Outcome, Status
 from photo_core.use_cases.reports import (
     ReportWindowError,
     build_report,
     parse_window,
-    printable,
     read_token,
 )
 from tests.unit.fakes import FakeOutcomeLog

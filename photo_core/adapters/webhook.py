@@ -1,0 +1,114 @@
+"""Adapter: posting a notice to the webhook, implementing the ``Webhook`` port.
+
+Its retries are photo-sync's one retry policy (``photo_core.domain.retry``) with a small
+budget of its own: 429 and 5xx and timeouts are tried again, ``Retry-After`` is honoured, and a
+wait longer than the budget ends the attempt with the time the webhook asked for (the notifier
+then sends nothing before it). Redirects are not followed.
+
+The webhook's address is a secret: a Teams workflow URL carries its signature in the query.
+So no failure is described with the HTTP library's exception text (it quotes the URL); a
+failure is ``http 500`` or ``timed out``. And urllib3's debug log, which writes every request's
+path and query, is given a filter that blanks the address before a record is formatted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from photo_core.domain.retry import Clock, RetryPolicy, is_retryable_status, parse_retry_after
+from photo_core.use_cases.notify_ports import Delivery
+
+logger = logging.getLogger(__name__)
+
+REDACTED = "[webhook address]"
+URLLIB3_LOGGERS = ("urllib3.connectionpool", "urllib3.connection", "urllib3.util.retry")
+
+
+class HttpWebhook:
+    def __init__(self, session: requests.Session, url: str, policy: RetryPolicy,
+                 timeouts: tuple[float, float], clock: Clock,
+                 rand: Callable[[], float]) -> None:
+        self._session = session
+        self._url = url
+        self._policy = policy
+        self._timeouts = timeouts
+        self._clock = clock
+        self._rand = rand
+
+    def __repr__(self) -> str:
+        return f"HttpWebhook({REDACTED})"
+
+    def send(self, document: dict[str, Any]) -> Delivery:
+        body = json.dumps(document, ensure_ascii=False).encode("utf-8")
+        started = self._clock.monotonic()
+        attempts = 0
+        while True:
+            attempts += 1
+            problem, retry_after, retryable = self._post(body)
+            if problem is None:
+                return Delivery(True, attempts=attempts)
+            delay = self._policy.next_delay(
+                attempts_made=attempts, elapsed=self._clock.monotonic() - started,
+                retry_after=retry_after, rand=self._rand) if retryable else None
+            if delay is None:
+                logger.warning("webhook: the message was not sent after %d attempt(s): %s",
+                               attempts, problem)
+                return Delivery(False, problem, retry_after, attempts)
+            logger.info("webhook: %s; trying again in %.1fs", problem, delay)
+            self._clock.sleep(delay)
+
+    def _post(self, body: bytes) -> tuple[str | None, float | None, bool]:
+        """(problem or None, the Retry-After it asked for, whether to try again)."""
+        try:
+            response = self._session.post(
+                self._url, data=body, timeout=self._timeouts, allow_redirects=False,
+                headers={"Content-Type": "application/json; charset=utf-8"})
+        except requests.Timeout:
+            return "timed out", None, True
+        except requests.RequestException as exc:  # its text quotes the URL: only its kind
+            return f"connection failed ({type(exc).__name__})", None, True
+        with response:
+            status = response.status_code
+            wait = parse_retry_after(response.headers.get("Retry-After"), self._clock.now())
+        if 200 <= status < 300:
+            return None, None, False
+        if 300 <= status < 400:
+            return f"http {status} (a redirect; not followed)", None, False
+        return f"http {status}", wait, is_retryable_status(status)
+
+
+class RedactAddress(logging.Filter):
+    """Blanks the webhook's address (whole, its path, its query) in any record it sees."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        parts = urlsplit(url)
+        secrets = [url, parts.path + (f"?{parts.query}" if parts.query else "")]
+        secrets += [s for s in (parts.query, parts.path) if len(s) > 1]
+        self.secrets = tuple(sorted(set(secrets), key=len, reverse=True))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a record that cannot be formatted is not ours to fix
+            return True
+        if any(secret in message for secret in self.secrets):
+            for secret in self.secrets:
+                message = message.replace(secret, REDACTED)
+            record.msg, record.args = message, None
+        return True
+
+
+def redact_in_http_logs(url: str) -> None:
+    """Install ``RedactAddress`` for ``url`` on urllib3's loggers (once per address)."""
+    for name in URLLIB3_LOGGERS:
+        target = logging.getLogger(name)
+        present = [f for f in target.filters if isinstance(f, RedactAddress)]
+        if not any(url in f.secrets for f in present):
+            target.addFilter(RedactAddress(url))

@@ -1,0 +1,210 @@
+"""The notifier use case: tell HR about drops that need them, apart from the drop path.
+
+Every drop's outcome is already in the outcome log. A timer run reads the outcomes recorded
+since the cursor (and a function timeout before it: an outcome is appended at the end of its
+invocation, so it can land behind a cursor that moved meanwhile), picks the ones worth a notice,
+claims each drop version once in the book, and posts one coalesced message. The cursor is moved
+with optimistic concurrency before anything is sent, so of two runs at once one stands down.
+A message that cannot be sent is recorded as not sent, mentioned by the next message, carried by
+the digest, and shown by health: it never touches a drop.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from photo_core.domain.notices import (
+    Notice,
+    NoticeKind,
+    coalesce,
+    poison_notice,
+    select,
+    unique,
+    waiting_notice,
+)
+from photo_core.use_cases.digest import DAY, Digest, build_digest
+from photo_core.use_cases.notice_format import digest_document, notice_document
+from photo_core.use_cases.notify_ports import (
+    DigestMark,
+    NoticeBook,
+    NoticeConflict,
+    NoticeCursor,
+    NoticeState,
+    PoisonSource,
+    Webhook,
+)
+from photo_core.use_cases.notify_settings import MAX_LOOKBACK_DAYS, NotifySettings
+from photo_core.use_cases.ports import DropGone, OutcomeLog
+from photo_core.use_cases.reconcile import DropSource, without_outcome
+
+logger = logging.getLogger(__name__)
+
+LATE_MARGIN = timedelta(minutes=5)  # the function timeout: no invocation appends later
+FIRST_LOOKBACK = timedelta(hours=1)  # the first run also tells of the last hour's drops
+MAX_CATCH_UP = DAY  # after a longer pause (notices off, storage down) the digest has the rest
+WAITING_AGE = DAY  # a drop this old without an outcome has been through a nightly reconcile
+WAITING_EVERY = timedelta(hours=1)  # how often the drop container is listed for them
+STALE_PENDING = timedelta(minutes=10)  # a run that claimed a notice and said nothing since died
+SENDING = "sending"
+RETENTION = timedelta(days=MAX_LOOKBACK_DAYS + 5)
+
+
+@dataclass(frozen=True)
+class NotifyDeps:
+    log: OutcomeLog
+    book: NoticeBook
+    webhook: Webhook | None  # None: no webhook configured, nothing is sent
+    now: Callable[[], datetime]
+    drops: DropSource | None = None  # for drops without an outcome, and poison ones' state
+    poison: PoisonSource | None = None
+
+
+@dataclass(frozen=True)
+class NoticeRun:
+    found: int = 0  # notices among what this run read (known ones included)
+    new: int = 0  # notices this run claimed and put in its message
+    sent: bool = False
+    skipped: str | None = None
+    problem: str | None = None
+
+
+def run_notices(deps: NotifyDeps, settings: NotifySettings) -> NoticeRun:
+    """One timer run: at most one message, listing up to ``max_items`` new notices."""
+    if deps.webhook is None or not settings.enabled:
+        return NoticeRun(skipped="no webhook is configured")
+    now = deps.now()
+    cursor, version = deps.book.cursor()
+    if cursor.not_before is not None and now < cursor.not_before:
+        return NoticeRun(skipped=f"the webhook asked to wait until {cursor.not_before:%H:%M:%S}")
+    since = max(cursor.position or now - FIRST_LOOKBACK, now - MAX_CATCH_UP) - LATE_MARGIN
+    known = deps.book.known(since)
+    found = select(deps.log.between(since, now), settings.kinds)
+    found += _poisoned(deps, known, now) if NoticeKind.POISON in settings.kinds else []
+    checked = cursor.waiting_checked
+    if NoticeKind.WAITING in settings.kinds and deps.drops is not None and \
+            (checked is None or now - checked >= WAITING_EVERY):
+        found += waiting_drops(deps.drops, now)
+        checked = now
+    fresh = [n for n in unique(found) if n.key not in known]
+    moved = replace(cursor, position=now, waiting_checked=checked, not_before=None)
+    try:
+        version = deps.book.move(moved, version)
+    except NoticeConflict:
+        return NoticeRun(found=len(found), skipped="another run moved the cursor first")
+    claimed = [n for n in fresh if deps.book.claim(n, now)]
+    if not claimed:
+        return NoticeRun(found=len(found))
+    batch = coalesce(claimed, settings.max_items, cursor.not_sent)
+    delivery = deps.webhook.send(notice_document(batch, settings.format, now))
+    deps.book.settle(claimed, NoticeState.SENT if delivery.sent else NoticeState.NOT_SENT,
+                     delivery.problem)
+    _after_send(deps.book, moved, version, delivery.sent, len(claimed), now,
+                delivery.retry_after)
+    return NoticeRun(len(found), len(claimed), delivery.sent, problem=delivery.problem)
+
+
+def _after_send(book: NoticeBook, cursor: NoticeCursor, version: str, sent: bool, count: int,
+                now: datetime, retry_after: float | None) -> None:
+    """Remember what the next message must mention, and a 429's wait for the next runs."""
+    if sent:
+        after = replace(cursor, not_sent=0)
+    else:
+        wait = now + timedelta(seconds=retry_after) if retry_after else None
+        after = replace(cursor, not_sent=cursor.not_sent + count, last_not_sent=now,
+                        not_before=wait)
+    try:
+        book.move(after, version)
+    except NoticeConflict:  # the notices are settled: only the counter is lost
+        logger.warning("notify: another run moved the cursor while this one was sending")
+
+
+def _poisoned(deps: NotifyDeps, known: set[str], now: datetime) -> list[Notice]:
+    """Poison messages for drop versions that are still there and still without an outcome
+    (reconcile may have processed one since, or HR replaced or deleted it)."""
+    if deps.poison is None or deps.drops is None:
+        return []
+    found = []
+    for name, etag in deps.poison.peek():
+        notice = poison_notice(name, etag, now)
+        if notice.key in known:
+            continue
+        try:
+            info = deps.drops.open(name).info()
+        except DropGone:
+            continue
+        if without_outcome(info) and info.etag.strip('"') == etag.strip('"'):
+            found.append(notice)
+    return found
+
+
+def waiting_drops(drops: DropSource, now: datetime) -> list[Notice]:
+    """Drops over a day old without an outcome (reconcile's own test for one)."""
+    return [waiting_notice(listing.name, listing.last_modified, now)
+            for listing in drops.list(None)
+            if without_outcome(listing) and listing.last_modified < now - WAITING_AGE]
+
+
+# -- the daily digest ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DigestRun:
+    digest: Digest | None = None
+    sent: bool = False
+    skipped: str | None = None
+    problem: str | None = None
+
+
+def collect_digest(deps: NotifyDeps, settings: NotifySettings) -> Digest:
+    """The digest as of now, from the log, the drop container and the book."""
+    now = deps.now()
+    start = now - timedelta(days=settings.lookback_days)
+    waiting = waiting_drops(deps.drops, now) if deps.drops is not None else []
+    return build_digest(deps.log.between(start, now), now, settings.lookback_days, waiting,
+                        deps.book.not_sent(start, now - STALE_PENDING))
+
+
+def run_digest(deps: NotifyDeps, settings: NotifySettings) -> DigestRun:
+    """The daily timer: one digest a UTC day, whichever instance runs first."""
+    if deps.webhook is None or not settings.enabled:
+        return DigestRun(skipped="no webhook is configured")
+    now = deps.now()
+    day = f"{now:%Y-%m-%d}"
+    mark, version = deps.book.digest_mark()
+    if mark is not None and mark.day == day and (
+            mark.sent or (mark.problem == SENDING and now - mark.at < STALE_PENDING)):
+        return DigestRun(skipped=f"the digest for {day} is sent or being sent")
+    try:
+        version = deps.book.put_digest_mark(DigestMark(day, False, now, SENDING), version)
+    except NoticeConflict:
+        return DigestRun(skipped="another run is sending the digest")
+    digest = collect_digest(deps, settings)
+    if digest.empty:  # a day without drops or loose ends is no news: nothing is sent
+        deps.book.put_digest_mark(DigestMark(day, True, now, "nothing to report"), version)
+        return DigestRun(digest, skipped="nothing to report")
+    delivery = deps.webhook.send(digest_document(digest, settings.format, now,
+                                                 settings.max_items))
+    try:
+        deps.book.put_digest_mark(DigestMark(day, delivery.sent, now, delivery.problem),
+                                  version)
+    except NoticeConflict:
+        logger.warning("notify: another run wrote the digest mark while this one was sending")
+    pruned = deps.book.prune(now - RETENTION)
+    if pruned:
+        logger.info("notify: forgot %d notices older than %d days", pruned, RETENTION.days)
+    return DigestRun(digest, delivery.sent, problem=delivery.problem)
+
+
+def notice_health(book: NoticeBook, settings: NotifySettings, now: datetime) -> str:
+    """``off`` (no webhook), ``ok``, or ``not_sent`` when a notice or digest of the last day
+    did not go out. Health reports it without failing: a webhook down is not the app down."""
+    if not settings.enabled:
+        return "off"
+    cursor, _ = book.cursor()
+    mark, _ = book.digest_mark()
+    failed = [cursor.last_not_sent]
+    if mark is not None and not mark.sent and mark.problem != SENDING:
+        failed.append(mark.at)
+    return "not_sent" if any(t is not None and t > now - DAY for t in failed) else "ok"

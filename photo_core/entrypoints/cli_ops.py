@@ -164,8 +164,8 @@ def _report(args: argparse.Namespace, _policy: Any, out: TextIO, err: TextIO) ->
     _table(out, [("reason", "count"), *[(k, str(v)) for k, v in summary["byReason"].items()]])
     if summary["latestRejects"]:
         out.write("\nlatest rejects\n")
-        _table(out, [("at", "blob", "reason", "message"), *[
-            (r["at"][:19], r["blob"], r["reason"] or "", r["message"][:80])
+        _table(out, [("at", "status", "blob", "reason", "message"), *[
+            (r["at"][:19], r["status"], r["blob"], r["reason"] or "", r["message"][:80])
             for r in summary["latestRejects"]]])
     return EXIT_OK
 

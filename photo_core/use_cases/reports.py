@@ -31,6 +31,11 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 
 
+# A dry run's would-reject is listed with the rejects, by its own status: its message is what
+# HR or an admin must fix before the real run.
+_REJECTS = (Status.REJECTED, Status.WOULD_REJECT)
+
+
 class ReportWindowError(ValueError):
     """The requested window cannot be read (bad format, reversed, or too long)."""
 
@@ -42,7 +47,7 @@ class Report:
     outcomes: tuple[Outcome, ...]  # newest first
 
     def summary(self) -> dict[str, Any]:
-        rejects = [o for o in self.outcomes if o.status is Status.REJECTED][:LATEST_REJECTS]
+        rejects = [o for o in self.outcomes if o.status in _REJECTS][:LATEST_REJECTS]
         return {
             "since": self.since.isoformat(),
             "until": self.until.isoformat(),
@@ -50,8 +55,8 @@ class Report:
             "byStatus": dict(Counter(o.status.value for o in self.outcomes).most_common()),
             "byReason": dict(Counter(o.reason for o in self.outcomes if o.reason).most_common()),
             "latestRejects": [
-                {"at": o.at.isoformat(), "blob": o.blob_name, "user": o.user,
-                 "reason": o.reason, "message": o.message}
+                {"at": o.at.isoformat(), "status": o.status.value, "blob": o.blob_name,
+                 "user": o.user, "reason": o.reason, "message": o.message}
                 for o in rejects
             ],
         }

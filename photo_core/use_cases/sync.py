@@ -27,6 +27,7 @@ from photo_core.use_cases.claims import (
     release_quietly,
 )
 from photo_core.use_cases.directory import Resolver, UserResolver
+from photo_core.use_cases.dry_run import as_dry_run, would_reject
 from photo_core.use_cases.lease import Lease
 from photo_core.use_cases.ports import (
     Disposal,
@@ -223,6 +224,9 @@ def _process(content: bytes, ref: UserRef, state: UserState, lost: Callable[[], 
                         "the same photo was already uploaded for this user", ref, prepared, actions,
                         target)
     if options.dry_run:
+        refusal = would_reject(deps.api, target, deadline)  # what the service would answer
+        if refusal is not None:
+            return _rejected(info, deps, refusal.code, refusal.message, ref)
         return _outcome(info, deps, Status.WOULD_UPLOAD, None, _describe(prepared), ref, prepared,
                         actions)
     if lost():
@@ -238,6 +242,7 @@ def _process(content: bytes, ref: UserRef, state: UserState, lost: Callable[[], 
 
 def _finish(drop: Drop, info: DropInfo, deps: SyncDeps, outcome: Outcome,
             options: SyncOptions, content: bytes | None) -> Outcome:
+    outcome = as_dry_run(outcome) if options.dry_run else outcome
     logger.info("drop %s: %s%s", info.name, outcome.status.value,
                 f" ({outcome.reason})" if outcome.reason else "")
     if options.dry_run:

@@ -194,6 +194,23 @@ def test_photo_update_policy_and_mailbox_errors_have_their_own_statuses() -> Non
         assert body(response)["error"]["code"] == error.code
 
 
+def test_the_dry_run_setting_on_event_drops_resolves_users_and_records_nothing(
+        functions: Functions, azurite: Azurite, container_name: str, emu: dict[str, Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PHOTO_DRY_RUN", "true")
+    reset_app_services()
+    for user in ("nobody", "diego.siciliani", "nestor.wilke", "alex.wilber"):
+        client = drop(azurite, container_name, f"{user}@contoso.com.jpg", jpeg())
+        functions["sync_photo"](client)
+        assert client.get_blob_tags() == {}
+    report = body(get(functions, "outcome_report", "reports/outcomes", "",
+                      params={"since": "1h"}))
+    assert report["byStatus"] == {"would-reject": 3, "would-upload": 1}
+    assert report["byReason"] == {"user_not_found": 1, "no_mailbox": 1,
+                                  "mailbox_on_premises": 1}
+    assert admin(emu, "GET", "/uploads").json()["value"] == []
+
+
 def test_an_invalid_reference_sends_nothing_upstream(functions: Functions,
                                                      emu: dict[str, Any]) -> None:
     before = admin(emu, "GET", "/stats").json()

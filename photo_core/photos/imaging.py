@@ -19,6 +19,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from photo_core.domain.errors import InvalidPhoto
+from photo_core.domain.sizes import file_too_large
 from photo_core.photos import imaging_codec as codec
 from photo_core.photos.jpeg import JpegInfo, read_structure
 from photo_core.photos.jpeg_frame import ceil_div
@@ -119,11 +120,7 @@ def prepare_photo(data: bytes, policy: ImagePolicy) -> PreparedPhoto:
     if problems:
         raise ValueError("invalid image policy: " + "; ".join(problems))
     if len(data) > policy.max_input_bytes:
-        raise InvalidPhoto(
-            f"the file is {_size(len(data))}, over the {_size(policy.max_input_bytes)} limit "
-            "for photos; export it smaller",
-            code="file_too_large",
-        )
+        raise file_too_large(len(data), policy.max_input_bytes)
     info = read_structure(data)
     _check_header(info, policy)
     _check_image_data(info)

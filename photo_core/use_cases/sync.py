@@ -17,6 +17,7 @@ from photo_core.domain.errors import PermanentError
 from photo_core.domain.naming import NameRejection, NamingRules, UserRef, parse_blob_name
 from photo_core.domain.outcomes import Outcome, Status
 from photo_core.domain.retry import Deadline, within
+from photo_core.domain.sizes import file_too_large
 from photo_core.photos import ImagePolicy, PreparedPhoto, prepare_photo
 from photo_core.use_cases.claims import (
     Claimant,
@@ -122,10 +123,9 @@ def _sync_version(drop: Drop, options: SyncOptions, deps: SyncDeps,
     if isinstance(ref, NameRejection):
         rejected = _rejected(info, deps, ref.code, ref.message)
         return _finish(drop, info, deps, rejected, options, None)
-    if info.size > options.image.max_input_bytes:
-        message = (f"blob is {info.size} bytes, over the {options.image.max_input_bytes}-byte "
-                   "cap; it was not downloaded")
-        rejected = _rejected(info, deps, "file_too_large", message, ref)
+    if info.size > options.image.max_input_bytes:  # refused before any byte is downloaded
+        too_large = file_too_large(info.size, options.image.max_input_bytes)
+        rejected = _rejected(info, deps, too_large.code, too_large.message, ref)
         return _finish(drop, info, deps, rejected, options, None)
     if options.dry_run:
         return _dry_run(drop, info, ref, options, deps)

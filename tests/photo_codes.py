@@ -19,6 +19,7 @@ PHOTO_CODES = HEADER_CODES | frozenset(
         "truncated",
         "corrupt_image",
         "decompression_bomb",
+        "too_many_pixels",
         "too_small",
         "extreme_aspect_ratio",
         "file_too_large",

@@ -57,6 +57,7 @@ class StackInfo:
     function_keys: dict[str, str]
     drop_container: str
     emulator: dict[str, Any]
+    host_key: str = ""  # one key for every function-level route (a stack.json from before: none)
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(self.__dict__, indent=2), encoding="utf-8")
@@ -114,6 +115,7 @@ class LocalStack:
             function_keys=dict(self.host.keys.function_keys),
             drop_container=DROP_CONTAINER,
             emulator=dict(self.emulator.info),
+            host_key=self.host.keys.host_key,
         )
         self.info.save(self.state_dir / STACK_FILE)
         return self.info

@@ -65,6 +65,13 @@ def cli(*argv: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+class Terminal(io.StringIO):
+    """stderr as a terminal: where the progress bar is drawn."""
+
+    def isatty(self) -> bool:
+        return True
+
+
 def test_a_bulk_load_is_reconciled_once_and_resumes(azurite: Azurite, settings_file: Path,
                                                     emu: dict[str, Any]) -> None:
     container = drops(azurite, settings_file)
@@ -72,13 +79,17 @@ def test_a_bulk_load_is_reconciled_once_and_resumes(azurite: Azurite, settings_f
                         ("megan.bowen", "#304050")):
         container.upload_blob(f"bulk/{user}@contoso.com.jpg", jpeg(color))
     container.upload_blob("bulk/nobody@contoso.com.jpg", jpeg("#000000"))
-    code, out, err = cli("reconcile", "--settings", str(settings_file), "--limit", "2")
+    out_io, err_io = io.StringIO(), Terminal()
+    code = main(["reconcile", "--settings", str(settings_file), "--limit", "2"], stdout=out_io,
+                stderr=err_io)
+    out, err = out_io.getvalue(), err_io.getvalue()
     assert code == 0, err
     assert counts(out)["selected"] == 2
     assert len(uploads(emu)) == 2
-    assert "[" in err and "2/2" in err  # the progress bar goes to stderr
-    code, out, _ = cli("reconcile", "--settings", str(settings_file), "--prefix", "bulk/")
+    assert "[" in err and "2/2" in err  # on a terminal, the progress bar goes to stderr
+    code, out, err = cli("reconcile", "--settings", str(settings_file), "--prefix", "bulk/")
     assert code == 0
+    assert err == ""  # not a terminal (a log, a pipe): no bar, no carriage returns
     assert counts(out)["selected"] == 2
     assert counts(out)["rejected (user_not_found)"] == 1
     assert len(uploads(emu)) == 3

@@ -2,6 +2,8 @@
 # Each target installs what it needs itself: a virtualenv from requirements-dev.txt.
 
 PYTHON ?= python3
+# Azurite (pinned in package.json) is the newest whose package.json "engines" admits this Node.
+NODE_MIN := 20
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -9,7 +11,7 @@ NODE   := node_modules/.installed
 IAC_VENV  := .venv-iac
 IAC_STAMP := $(IAC_VENV)/.installed
 
-.PHONY: run demo bench soak test infra lint typecheck unit integration emulator clean
+.PHONY: run demo bench soak test infra lint typecheck unit integration emulator clean node-version
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "photo-sync needs Python 3.11+")'
@@ -26,9 +28,21 @@ $(IAC_STAMP): requirements-iac.txt
 	$(IAC_VENV)/bin/python -m pip install -q -r requirements-iac.txt
 	touch $@
 
-$(NODE): package.json package-lock.json
+# Checked on every use (the order-only prerequisite), not only on install: Azurite is started
+# with whatever node is on PATH now.
+$(NODE): package.json package-lock.json | node-version
 	npm ci --no-audit --no-fund
 	touch $@
+
+node-version:
+	@v=$$(node -p process.versions.node 2>/dev/null) || { \
+	  echo "photo-sync's local stack needs Node.js $(NODE_MIN) or newer (for Azurite), and no" \
+	       "'node' is on PATH: install it from https://nodejs.org or your package manager" >&2; \
+	  exit 1; }; \
+	[ "$${v%%.*}" -ge $(NODE_MIN) ] 2>/dev/null || { \
+	  echo "photo-sync's local stack needs Node.js $(NODE_MIN) or newer (for Azurite);" \
+	       "this 'node' is $$v" >&2; \
+	  exit 1; }
 
 run: $(STAMP) $(NODE)
 	$(BIN)/python -m devstack run

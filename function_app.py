@@ -20,8 +20,10 @@ from photo_core.domain.errors import (
     AmbiguousUser,
     Forbidden,
     InvalidUserReference,
+    MailboxOnPremises,
     NoMailbox,
     PhotoSyncError,
+    PhotoUpdatePolicy,
     Throttled,
     UnsupportedOperation,
     UserNotFound,
@@ -35,7 +37,9 @@ logger = logging.getLogger("photo_sync")
 
 # Typed error -> HTTP status for lookups. Order matters: the first match wins. Every way of
 # "no such single user" is a 404 (an employee id several users share, an HR id the mapping file
-# does not hold), with its own code in the body; configuration and auth failures (auth_failed,
+# does not hold), with its own code in the body, and so is a user whose photo cannot be in
+# Exchange Online (no mailbox, or a mailbox on premises); a refusal by the tenant (a missing
+# permission, its photo-update policy) is a 403; configuration and auth failures (auth_failed,
 # mapping_unavailable, tls_untrusted) fall through to 502, as does anything else.
 ERROR_STATUS: tuple[tuple[type[PhotoSyncError], int], ...] = (
     (InvalidUserReference, 400),
@@ -44,7 +48,9 @@ ERROR_STATUS: tuple[tuple[type[PhotoSyncError], int], ...] = (
     (AmbiguousUser, 404),
     (NotInMapping, 404),
     (NoMailbox, 404),
+    (MailboxOnPremises, 404),
     (Forbidden, 403),
+    (PhotoUpdatePolicy, 403),
     (Throttled, 503),
     (PhotoSyncError, 502),
 )

@@ -13,12 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shlex
 import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from devstack import notices
 from devstack.procs import stop_on_sigterm
@@ -50,9 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.command in ("run", "demo"):
         return _run(args.state_dir, keep_serving=args.command == "run")
-    info = StackInfo.load(args.state_dir)
     if args.command == "drop":
-        return _drop(info, args.file, args.user)
+        return _drop(args.state_dir, args.file, args.user)
+    info = StackInfo.load(args.state_dir)
     if args.command == "lookup":
         return _lookup(info, args.user)
     if args.command == "notices":
@@ -71,25 +72,57 @@ def _run(state_dir: Path, *, keep_serving: bool) -> int:
         results = _wait_for_outcomes(info, [s.blob_name for s in samples])
         ok = _print_table(samples, results)
         ok = _print_notices(info, samples) and ok
-        key = info.function_keys.get("photo_lookup", "")
-        print("\nlook a user up:")
-        print(f"  curl -s '{info.api_url}users/adele.vance@contoso.com/photo?code={key}'")
-        report_key = info.function_keys.get("outcome_report", "")
-        print("today's outcomes:")
-        print(f"  curl -s '{info.api_url}reports/outcomes?since=24h&code={report_key}'")
-        print("run the nightly reconcile now:")
-        print(f"  curl -s -X POST '{info.base_url}/admin/functions/reconcile' "
-              f"-H 'x-functions-key: {info.master_key}' -d '{{}}'")
-        if not keep_serving:
+        if not keep_serving:  # the stack stops on return: its commands would not answer
+            print("\nthe stack has stopped; `make run` starts it, keeps it running and prints "
+                  "commands to try against it")
             return 0 if ok else 1
-        print("\nthe stack keeps running (drop more with `python -m devstack drop FILE --as UPN`)"
-              "; Ctrl-C stops it", flush=True)
+        print(commands(info, state_dir))
+        print("the stack keeps running; Ctrl-C stops it", flush=True)
         threading.Event().wait()
         return 0
     except KeyboardInterrupt:
         return 0
     finally:
         stack.stop()
+
+
+def commands(info: StackInfo, state_dir: Path) -> str:
+    """What to try against the running stack, ready to paste into a shell: the variables the
+    commands in README.md and docs/ use (one host key for every photo API route, as on Azure),
+    then commands as those documents print them."""
+    python = shlex.quote(_shown(Path(sys.executable)))
+    state = "" if state_dir.resolve() == DEFAULT_STATE_DIR.resolve() else \
+        f" --state-dir {shlex.quote(_shown(state_dir))}"
+    variables = {"API": info.api_url.rstrip("/"), "KEY": info.host_key, "BASE": info.base_url,
+                 "MASTER_KEY": info.master_key}
+    lines = [
+        "",
+        "set these in your shell for the commands below and in README.md and docs/:",
+        "  export " + " ".join(f"{name}={shlex.quote(value)}" for name, value in variables.items()),
+        "look a user up:",
+        '  curl -s "$API/users/adele.vance@contoso.com/photo?code=$KEY"',
+        "fetch the photo, one size of it:",
+        '  curl -s -o adele.jpg "$API/users/adele.vance@contoso.com/photo/\\$value?size=240x240'
+        '&code=$KEY"',
+        "today's outcomes:",
+        '  curl -s "$API/reports/outcomes?since=24h&code=$KEY"',
+        "run the nightly reconcile now:",
+        """  curl -s -X POST "$BASE/admin/functions/reconcile" -H "x-functions-key: $MASTER_KEY" """
+        "-d '{}'",
+        "drop a photo as HR would, and see what became of it:",
+        f"  {python} -m devstack{state} drop ~/Pictures/me.jpg --as alex.wilber@contoso.com",
+        f"  {python} -m devstack{state} status",
+    ]
+    return "\n".join(lines)
+
+
+def _shown(path: Path) -> str:
+    """A path as typed from the current folder: relative when it is under it."""
+    absolute = path.absolute()
+    try:
+        return str(absolute.relative_to(Path.cwd()))
+    except ValueError:
+        return str(absolute)
 
 
 def _container(info: StackInfo) -> Any:
@@ -159,11 +192,22 @@ def _notices(info: StackInfo, *, raw: bool) -> int:
     return 0
 
 
-def _drop(info: StackInfo, file: Path, user: str) -> int:
+def _drop(state_dir: Path, file: Path, user: str) -> int:
+    """Upload ``file`` as HR would and print its outcome: status, reason code and message."""
+    try:
+        content = file.read_bytes()
+    except OSError as exc:
+        print(f"python -m devstack drop: cannot read {file}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 2
+    info = StackInfo.load(state_dir)
     name = f"{user}{file.suffix.lower() or '.jpg'}"
-    _container(info).upload_blob(name, file.read_bytes(), overwrite=True)
-    result = _wait_for_outcomes(info, [name])
-    print(json.dumps({"blob": name, **result.get(name, {TAG_STATUS: "pending"})}))
+    container = _container(info)
+    container.upload_blob(name, content, overwrite=True)
+    result = _wait_for_outcomes(info, [name]).get(name, {TAG_STATUS: "pending"})
+    metadata = container.get_blob_client(name).get_blob_properties().metadata or {}
+    message = unquote(metadata.get(f"{META_PREFIX}message", ""))
+    print(json.dumps({"blob": name, **result, **({"message": message} if message else {})}))
     return 0
 
 
@@ -173,15 +217,13 @@ def _lookup(info: StackInfo, user: str) -> int:
     url = f"{info.api_url}users/{quote(user, safe='@')}/photo"
     session = requests.Session()
     session.trust_env = False
-    response = session.get(url, params={"code": info.function_keys.get("photo_lookup", "")},
-                           timeout=60)
+    key = info.host_key or info.function_keys.get("photo_lookup", "")
+    response = session.get(url, params={"code": key}, timeout=60)
     print(json.dumps(response.json(), indent=2))
     return 0 if response.ok else 1
 
 
 def _status(info: StackInfo, count: int) -> int:
-    from urllib.parse import unquote
-
     container = _container(info)
     blobs = sorted(container.list_blobs(include=["metadata"]), key=lambda b: b.last_modified,
                    reverse=True)[:count]

@@ -91,6 +91,7 @@ class StackInfo:
     drop_container: str
     emulator: dict[str, Any]
     webhook_control: str = ""  # the local webhook receiver's control routes (not its address)
+    host_key: str = ""  # one key for every function-level route (a stack.json from before: none)
 
     def save(self, path: Path) -> None:
         """Keys and a connection string: owner-only, as local.settings.json."""
@@ -153,6 +154,7 @@ class LocalStack:
             drop_container=DROP_CONTAINER,
             emulator=dict(self.emulator.info),
             webhook_control=self.receiver.control_url,
+            host_key=self.host.keys.host_key,
         )
         self.info.save(self.state_dir / STACK_FILE)
         return self.info

@@ -21,6 +21,7 @@ PHOTO_CODES = HEADER_CODES | frozenset(
         "decompression_bomb",
         "decode_too_much_memory",
         "decode_too_much_work",
+        "too_many_pixels",
         "too_small",
         "extreme_aspect_ratio",
         "file_too_large",

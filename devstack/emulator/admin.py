@@ -150,7 +150,7 @@ def _no_user(key: str) -> Response:
 
 
 def _user_summary(user: User) -> dict[str, Any]:
-    return {**user.graph_fields(), "hasMailbox": user.has_mailbox,
+    return {**user.graph_fields(), **user.mailbox_fields(),
             "photo": user.photo.summary() if user.photo else None}
 
 

@@ -2,8 +2,9 @@
 
 Fixed GUIDs, UPNs and demo secrets so that docs, tests and the other devstack parts can name
 them (the table in ``docs/emulator.md`` lists them). Each user exists to exercise one case:
-a photo, no photo, an apostrophe in the UPN, no mailbox, a shared employeeId, a non-square photo.
-The secrets are published demo values for a local stand-in, never real credentials.
+a photo, no photo, an apostrophe in the UPN, a mailbox on premises, no mailbox (Graph refuses
+their photo), no mailbox with the photo kept in Entra ID, a shared employeeId, a non-square
+photo. The secrets are published demo values for a local stand-in, never real credentials.
 """
 
 from __future__ import annotations
@@ -31,22 +32,35 @@ def _spid(n: int) -> str:
     return f"d0d0cafe-0050-4000-8000-{n:012d}"
 
 
-# (id, upn, mail, displayName, employeeId, hasMailbox, photo)
-_DEMO_USERS: Final[list[tuple[str, str, str | None, str, str | None, bool, Any]]] = [
+EXO, ON_PREMISES, NONE = "exchangeOnline", "onPremises", "none"
+ENTRA = "none+entra"  # no mailbox; Graph keeps the photo in Entra ID
+
+# (id, upn, mail, displayName, employeeId, mailbox, photo)
+_DEMO_USERS: Final[list[tuple[str, str, str | None, str, str | None, str, Any]]] = [
     (_uid(1), "adele.vance@contoso.com", "adele.vance@contoso.com", "Adele Vance", "100001",
-     True, {"width": 96, "height": 96, "color": "#2f6fb0"}),
+     EXO, {"width": 96, "height": 96, "color": "#2f6fb0"}),
     (_uid(2), "alex.wilber@contoso.com", "alex.wilber@contoso.com", "Alex Wilber", "100002",
-     True, None),
+     EXO, None),
     (_uid(3), "o'brien@contoso.com", "o'brien@contoso.com", "Conor O'Brien", "100003",
-     True, None),
-    (_uid(4), "nestor.wilke@contoso.com", None, "Nestor Wilke (no mailbox)", "100004",
-     False, None),
-    (_uid(5), "lee.gu@contoso.com", "lee.gu@contoso.com", "Lee Gu", "200200", True, None),
+     EXO, None),
+    (_uid(4), "nestor.wilke@contoso.com", "nestor.wilke@contoso.com",
+     "Nestor Wilke (mailbox on premises)", "100004", ON_PREMISES, None),
+    (_uid(5), "lee.gu@contoso.com", "lee.gu@contoso.com", "Lee Gu", "200200", EXO, None),
     (_uid(6), "lidia.holloway@contoso.com", "lidia.holloway@contoso.com", "Lidia Holloway",
-     "200200", True, None),
+     "200200", EXO, None),
     (_uid(7), "megan.bowen@contoso.com", "megan.bowen@contoso.com", "Megan Bowen", None,
-     True, {"width": 720, "height": 540, "color": "#7a3b8f"}),
+     EXO, {"width": 720, "height": 540, "color": "#7a3b8f"}),
+    (_uid(8), "diego.siciliani@contoso.com", None, "Diego Siciliani (no mailbox)", "100008",
+     NONE, None),
+    (_uid(9), "isaiah.langer@contoso.com", None,
+     "Isaiah Langer (no mailbox, photo in Entra ID)", "100009", ENTRA, None),
 ]
+
+
+def _mailbox(kind: str) -> dict[str, Any]:
+    if kind == ENTRA:
+        return {"mailbox": NONE, "photoInEntraId": True}
+    return {"mailbox": kind}
 
 
 def demo_directory_doc() -> dict[str, Any]:
@@ -55,7 +69,7 @@ def demo_directory_doc() -> dict[str, Any]:
         "tenant": DEMO_TENANT,
         "users": [
             {"id": i, "userPrincipalName": upn, "mail": mail, "displayName": name,
-             "employeeId": emp, "hasMailbox": mailbox, "photo": photo}
+             "employeeId": emp, **_mailbox(mailbox), "photo": photo}
             for (i, upn, mail, name, emp, mailbox, photo) in _DEMO_USERS
         ],
         "applications": [

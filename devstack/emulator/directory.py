@@ -50,6 +50,20 @@ class Photo:
         }
 
 
+# Where a user's mailbox is, which decides where Graph keeps (or refuses) their photo:
+#  exchangeOnline  the photo lives in the mailbox, with its HD sizes (48x48 ... 648x648);
+#  onPremises      404 MailboxNotHostedInExchangeOnline: the photo is set on premises;
+#  none            no mailbox: 404 ErrorNonExistentMailbox (Graph's known issues, "Photo
+#                  restrictions"), unless photoInEntraId, when Graph keeps the photo in
+#                  Microsoft Entra ID instead (the profilePhoto resource page: "accessed from
+#                  Exchange Online or Microsoft Entra ID ... In Microsoft Entra ID, photos can
+#                  be any dimension"): it is stored as uploaded, with no HD sizes.
+MAILBOX_KINDS: Final = ("exchangeOnline", "onPremises", "none")
+# The tenant's photoUpdateSettings source (Graph beta, /admin/people/photoUpdateSettings):
+# "onPremises" disables cloud updates "for both admins and users".
+PHOTO_UPDATE_SOURCES: Final = ("cloud", "onPremises")
+
+
 @dataclass
 class User:
     id: str
@@ -57,8 +71,18 @@ class User:
     mail: str | None
     display_name: str
     employee_id: str | None
-    has_mailbox: bool
+    mailbox: str = "exchangeOnline"  # one of MAILBOX_KINDS
+    photo_in_entra_id: bool = False  # with mailbox "none": Graph keeps the photo in Entra ID
     photo: Photo | None = None
+
+    @property
+    def has_mailbox(self) -> bool:
+        return self.mailbox == "exchangeOnline"
+
+    def mailbox_fields(self) -> dict[str, Any]:
+        """The mailbox fields of the file format (and of the admin API's user summaries)."""
+        return {"mailbox": self.mailbox, "photoInEntraId": self.photo_in_entra_id,
+                "hasMailbox": self.has_mailbox}
 
     def graph_fields(self) -> dict[str, Any]:
         return {
@@ -83,6 +107,7 @@ class Directory:
     tenant: str
     users: list[User] = field(default_factory=list)
     applications: list[Application] = field(default_factory=list)
+    photo_update_source: str = "cloud"  # one of PHOTO_UPDATE_SOURCES
 
     def find_user(self, key: str, *, allow_mail: bool = False) -> User | None:
         """By object id or UPN (case-insensitive); Outlook also takes the mail address and the
@@ -113,7 +138,7 @@ class DirectoryError(ValueError):
 # --- loading -----------------------------------------------------------------------------------
 
 _USER_FIELDS: Final = {"id", "userPrincipalName", "mail", "displayName", "employeeId",
-                       "hasMailbox", "photo"}
+                       "mailbox", "photoInEntraId", "hasMailbox", "photo"}
 _APP_FIELDS: Final = {"clientId", "objectId", "displayName", "secrets", "certificates",
                       "managedIdentity", "roles"}
 
@@ -134,8 +159,10 @@ def parse_directory(
     """Validate and build a ``Directory``. ``base_dir`` resolves relative photo files (None:
     relative paths are refused, e.g. for documents posted to the admin API)."""
     p = _Parser(source, demo_cert, base_dir)
-    obj = p.mapping(doc, "", {"tenant", "users", "applications"})
-    directory = Directory(tenant=p.guid(obj.get("tenant"), "tenant"))
+    obj = p.mapping(doc, "", {"tenant", "users", "applications", "photoUpdateSettings"})
+    directory = Directory(tenant=p.guid(obj.get("tenant"), "tenant"),
+                          photo_update_source=p.photo_update_source(
+                              obj.get("photoUpdateSettings")))
     for i, raw in enumerate(p.items(obj.get("users", []), "users")):
         user = p.user(raw, f"users[{i}]")
         if directory.find_user(user.id) or directory.find_user(user.user_principal_name):
@@ -190,6 +217,35 @@ class _Parser:
             raise self.error(where, f"must be true or false, got {value!r}")
         return value
 
+    def choice(self, value: Any, where: str, allowed: tuple[str, ...]) -> str:
+        if value not in allowed:
+            raise self.error(where, f"must be one of {list(allowed)}, got {value!r}")
+        return str(value)
+
+    def photo_update_source(self, raw: Any) -> str:
+        if raw is None:
+            return "cloud"
+        obj = self.mapping(raw, "photoUpdateSettings", {"source"})
+        return self.choice(obj.get("source", "cloud"), "photoUpdateSettings.source",
+                           PHOTO_UPDATE_SOURCES)
+
+    def mailbox(self, obj: dict[str, Any], where: str) -> tuple[str, bool]:
+        """``mailbox`` and ``photoInEntraId``; ``hasMailbox`` (the older field) still reads:
+        true is an Exchange Online mailbox, false one on premises, as it always answered."""
+        if "hasMailbox" in obj and "mailbox" in obj:
+            raise self.error(where, "give mailbox or hasMailbox (the older field), not both")
+        if "hasMailbox" in obj:
+            legacy = self.flag(obj["hasMailbox"], f"{where}.hasMailbox")
+            kind = "exchangeOnline" if legacy else "onPremises"
+        else:
+            kind = self.choice(obj.get("mailbox", "exchangeOnline"), f"{where}.mailbox",
+                               MAILBOX_KINDS)
+        in_entra = self.flag(obj.get("photoInEntraId", False), f"{where}.photoInEntraId")
+        if in_entra and kind != "none":
+            raise self.error(f"{where}.photoInEntraId",
+                             'only a user whose mailbox is "none" has a photo in Entra ID')
+        return kind, in_entra
+
     def strings(self, value: Any, where: str) -> tuple[str, ...]:
         items = self.items(value, where)
         return tuple(str(self.text(v, f"{where}[{i}]")) for i, v in enumerate(items))
@@ -199,6 +255,7 @@ class _Parser:
         upn = str(self.text(obj.get("userPrincipalName"), f"{where}.userPrincipalName"))
         if "@" not in upn or "/" in upn:
             raise self.error(f"{where}.userPrincipalName", f"must look like name@domain: {upn!r}")
+        mailbox, in_entra = self.mailbox(obj, where)
         return User(
             id=self.guid(obj.get("id"), f"{where}.id"),
             user_principal_name=upn,
@@ -206,7 +263,8 @@ class _Parser:
             display_name=str(self.text(obj.get("displayName", upn.split("@")[0]),
                                        f"{where}.displayName")),
             employee_id=self.text(obj.get("employeeId"), f"{where}.employeeId", optional=True),
-            has_mailbox=self.flag(obj.get("hasMailbox", True), f"{where}.hasMailbox"),
+            mailbox=mailbox,
+            photo_in_entra_id=in_entra,
             photo=self.photo(obj.get("photo"), f"{where}.photo"),
         )
 
@@ -296,8 +354,9 @@ def export_directory(directory: Directory, demo_cert: x509.Certificate) -> dict[
 
     return {
         "tenant": directory.tenant,
+        "photoUpdateSettings": {"source": directory.photo_update_source},
         "users": [
-            {**u.graph_fields(), "hasMailbox": u.has_mailbox,
+            {**u.graph_fields(), "mailbox": u.mailbox, "photoInEntraId": u.photo_in_entra_id,
              "photo": None if u.photo is None
              else {"base64": base64.b64encode(u.photo.data).decode("ascii")}}
             for u in directory.users

@@ -10,8 +10,9 @@ treats that 404 as "already gone". The Outlook v2.0 dialect has no delete (405).
 
 Every API request goes through one pipeline, in the order the real service appears to apply its
 checks: route (400/405) -> bearer token (401) -> injected faults -> app role (403) -> user and
-mailbox (404) -> body size/type (413/415) -> throttling windows (429) -> the operation. Doing it
-in one place keeps the two dialects' answers consistent and the fault script predictable.
+mailbox (404) -> the tenant's photo-update policy (403) -> body size/type (413/415) ->
+throttling windows (429) -> the operation. Doing it in one place keeps the two dialects' answers
+consistent and the fault script predictable.
 """
 
 from __future__ import annotations
@@ -217,18 +218,48 @@ def _serve(state: EmulatorState, req: Request, route: Route) -> Answer:
         return graph_error(req, 404, "Request_ResourceNotFound",
                            f"Resource '{route.user_key}' does not exist or one of its queried "
                            "reference-property objects are not present.")
-    if route.mailbox and not user.has_mailbox:
-        return graph_error(req, 404, "MailboxNotHostedInExchangeOnline",
-                           "The mailbox is either inactive, soft-deleted, or is hosted on-premise.")
+    if route.mailbox:
+        refused = _mailbox_refusal(req, route, user) or _policy_refusal(state, req, route)
+        if refused is not None:
+            return refused
     upload = 0
     if route.operation.endswith("photo.set"):
         refused = _check_upload(state, req)
         if refused is not None:
             return refused
         upload = len(req.body)
-    mailbox = user.id if route.mailbox else None
+    mailbox = user.id if route.mailbox and user.has_mailbox else None
     return _limited(state, req, route, fault, app_id, mailbox,
                     lambda: _operate(state, req, route, user, app_id, roles), upload)
+
+
+def _mailbox_refusal(req: Request, route: Route, user: User) -> Response | None:
+    """Photo operations for a user whose photo cannot be in Exchange Online (see
+    ``directory.MAILBOX_KINDS``). A user without a mailbox whose photo Graph keeps in Entra ID
+    is served from there on Graph; the Outlook API knows only mailboxes."""
+    if user.mailbox == "onPremises":
+        return graph_error(req, 404, "MailboxNotHostedInExchangeOnline",
+                           "The mailbox is either inactive, soft-deleted, or is hosted on-premise.")
+    if user.mailbox == "none" and not (user.photo_in_entra_id and route.dialect == "graph"):
+        return graph_error(req, 404, "ErrorNonExistentMailbox",
+                           "The SMTP address has no mailbox associated with it.")
+    return None
+
+
+def _policy_refusal(state: EmulatorState, req: Request, route: Route) -> Response | None:
+    """A photo write while the tenant's photoUpdateSettings source is onPremises, which
+    disables cloud updates "for both admins and users" (Graph, "Manage user profile photo
+    settings"). Microsoft does not document the answer; this shape is assumed (and is what
+    photo-sync's client recognises): 403, code PhotoUpdateNotAllowed, naming the setting."""
+    if not route.operation.endswith(("photo.set", "photo.delete")):
+        return None
+    with state.lock:
+        source = state.directory.photo_update_source
+    if source == "cloud":
+        return None
+    return graph_error(req, 403, "PhotoUpdateNotAllowed",
+                       "Profile photo updates in the cloud are disabled by the organization's "
+                       f"photoUpdateSettings (source: {source}).")
 
 
 def _limited(
@@ -360,7 +391,9 @@ def _operate(
             "height": photo.height,
             "width": photo.width,
         }, content_type=ODATA_JSON_TYPE)
-    sizes = images.available_sizes(photo.width, photo.height) if photo else []
+    # Exchange Online's HD sizes; a photo kept in Entra ID is only ever its uploaded self.
+    sizes = images.available_sizes(photo.width, photo.height) \
+        if photo and user.has_mailbox else []
     if op == "photos.list":
         return json_response(200, {
             "@odata.context": f"{base}/photos",

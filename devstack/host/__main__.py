@@ -1,10 +1,10 @@
 """``python -m devstack.host``: run the app under the local host until SIGTERM or Ctrl-C.
 
 When it serves, one JSON line goes to stdout (``base_url``, ``api_url``, ``host_id``,
-``master_key``, ``function_keys``, ``blobs_extension_key``, ``webhook_url`` per Event Grid blob
-trigger, ``eventgrid_extension_key``, ``eventgrid_webhook_url`` per Event Grid trigger,
-``functions``, ``disabled``) so that scripts can read the URLs and keys; everything else, the
-app's logging included, goes to stderr through the root logger.
+``master_key``, ``host_key``, ``function_keys``, ``blobs_extension_key``, ``webhook_url`` per
+Event Grid blob trigger, ``eventgrid_extension_key``, ``eventgrid_webhook_url`` per Event Grid
+trigger, ``functions``, ``disabled``) so that scripts can read the URLs and keys; everything
+else, the app's logging included, goes to stderr through the root logger.
 """
 
 from __future__ import annotations

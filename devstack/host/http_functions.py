@@ -2,9 +2,9 @@
 
 Requests under ``/<routePrefix>/`` are matched against every HTTP function's route template
 (most specific first, methods honoured; no match is 404 as on the host). Auth levels as on
-Azure: ``anonymous`` is open, ``function`` needs the function's key or the master key,
-``admin`` the master key; the key comes as ``?code=`` or the ``x-functions-key`` header, and a
-missing or wrong one is 401. The function gets a real ``func.HttpRequest``; what it returns
+Azure: ``anonymous`` is open, ``function`` needs the function's key, a host key or the master
+key, ``admin`` the master key; the key comes as ``?code=`` or the ``x-functions-key`` header,
+and a missing or wrong one is 401. The function gets a real ``func.HttpRequest``; what it returns
 (``func.HttpResponse``, ``str``, ``bytes`` or ``None``) becomes the answer, with the
 Content-Type the worker would set. An exception is logged with its traceback and answered with
 a bare 500: the client never sees it.

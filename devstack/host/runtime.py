@@ -104,6 +104,7 @@ class RunningHost:
             "api_url": self.url(""),
             "host_id": self.host_id,
             "master_key": self.keys.master_key,
+            "host_key": self.keys.host_key,
             "function_keys": dict(self.keys.function_keys),
             "blobs_extension_key": self.keys.blobs_extension_key,
             "eventgrid_extension_key": self.keys.eventgrid_extension_key,

@@ -31,7 +31,10 @@ from photo_core.domain.errors import (
     AuthFailure,
     Forbidden,
     InvalidPhoto,
+    MailboxOnPremises,
     NoMailbox,
+    PermanentError,
+    PhotoUpdatePolicy,
     RejectedByService,
     ServiceUnavailable,
     Throttled,
@@ -59,9 +62,22 @@ logger = logging.getLogger(__name__)
 USER_NOT_FOUND_CODES = frozenset(
     {"Request_ResourceNotFound", "ResourceNotFound", "ErrorInvalidUser"}
 )
-NO_MAILBOX_CODES = frozenset(
-    {"MailboxNotHostedInExchangeOnline", "MailboxNotEnabledForRESTAPI", "ErrorNonExistentMailbox"}
-)
+# No Exchange Online mailbox at all: Graph's known issues ("Photo restrictions") document
+# ErrorNonExistentMailbox, "The SMTP address has no mailbox associated with it";
+# MailboxNotEnabledForRESTAPI is what a user without an Exchange Online licence meets in the
+# field. Only a mailbox (a licence) gives such a user a photo Graph keeps in Exchange.
+NO_MAILBOX_CODES = frozenset({"ErrorNonExistentMailbox", "MailboxNotEnabledForRESTAPI"})
+# A mailbox outside Exchange Online, in practice on premises (Graph's message: "The mailbox is
+# either inactive, soft-deleted, or is hosted on-premise"): its photo is set where it lives.
+ON_PREMISES_CODES = frozenset({"MailboxNotHostedInExchangeOnline"})
+# A write the tenant's photo-update policy refuses. Microsoft documents the policies (Graph
+# beta photoUpdateSettings, GET /beta/admin/people/photoUpdateSettings: with source onPremises
+# "updates through cloud services are disabled for both admins and users"; earlier the Outlook
+# on the web mailbox policy's SetPhotoEnabled) but not the answer a refused update gets. The
+# shape is assumed: a 403 whose code is PhotoUpdateNotAllowed (what the emulator sends), or
+# whose message names the policy. Any other 403 is a missing permission.
+PHOTO_POLICY_CODES = frozenset({"PhotoUpdateNotAllowed"})
+_PHOTO_POLICY_WORDS = ("photoupdatesettings", "setphotoenabled", "photo update policy")
 
 
 class TokenProvider(Protocol):
@@ -335,9 +351,9 @@ def _raise_for_status(resp: requests.Response, *, method: str, read: bool, permi
     """Turn a final non-2xx answer into the typed error it means, or return for "no photo"."""
     status, code = resp.status_code, _service_code(resp)
     detail = _describe(resp)
+    if status in (400, 404):
+        _raise_for_mailbox(code, detail)
     if status == 404:
-        if code in NO_MAILBOX_CODES:
-            raise NoMailbox(f"the user has no Exchange Online mailbox: {detail}")
         if code in USER_NOT_FOUND_CODES or not read:
             raise UserNotFound(f"the directory has no such user: {detail}")
         return
@@ -347,18 +363,12 @@ def _raise_for_status(resp: requests.Response, *, method: str, read: bool, permi
             f"match the API): {detail}"
         )
     if status == 403:
-        raise Forbidden(
-            f"the app lacks the {permission} application permission (grant it with admin "
-            f"consent): {detail}",
-            permission=permission,
-        )
+        raise _refused(resp, code, method=method, permission=permission)
     if 300 <= status < 400:
         raise RejectedByService(
             f"photo API answered a redirect, which is not followed: {detail}",
             status=status, service_code=code, code="unexpected_redirect",
         )
-    if status == 400 and code in NO_MAILBOX_CODES:
-        raise NoMailbox(f"the user has no Exchange Online mailbox: {detail}")
     if status == 413:
         raise RejectedByService(
             f"photo API refused the photo as too large: {detail}",
@@ -367,6 +377,54 @@ def _raise_for_status(resp: requests.Response, *, method: str, read: bool, permi
     raise RejectedByService(
         f"photo API refused {method}: {detail}", status=status, service_code=code
     )
+
+
+def _refused(resp: requests.Response, code: str | None, *, method: str,
+             permission: str) -> PermanentError:
+    """A 403: the tenant's photo-update policy refusing a write, or a missing permission."""
+    detail = _describe(resp)
+    writes = method != "GET"
+    if writes and _refused_by_photo_policy(resp, code):
+        return PhotoUpdatePolicy(
+            "the tenant's photo-update policy refuses cloud changes to this user's photo: "
+            "check Graph's photoUpdateSettings (GET /beta/admin/people/photoUpdateSettings; "
+            "source onPremises means photos come from on-premises Active Directory, and "
+            "allowedRoles limits who may change them) and the Outlook on the web mailbox "
+            f"policy's SetPhotoEnabled, and change the photo where that policy says: {detail}"
+        )
+    hint = "" if not writes else (
+        "; if the app has it, the tenant's photo-update policy (photoUpdateSettings) may be "
+        "refusing cloud updates"
+    )
+    return Forbidden(
+        f"the app lacks the {permission} application permission (grant it with admin "
+        f"consent){hint}: {detail}",
+        permission=permission,
+    )
+
+
+def _raise_for_mailbox(code: str | None, detail: str) -> None:
+    """The user exists, but its photo cannot be in Exchange Online: two different fixes."""
+    if code in NO_MAILBOX_CODES:
+        raise NoMailbox(
+            "the user has no Exchange Online mailbox, which Microsoft 365 needs to keep a "
+            "profile photo for them: assign the user a licence that includes Exchange Online, "
+            f"then retry the drop (reconcile --retry-rejected): {detail}"
+        )
+    if code in ON_PREMISES_CODES:
+        raise MailboxOnPremises(
+            "the user's mailbox is not in Exchange Online (it is on premises, or inactive or "
+            "soft-deleted), and the cloud photo API cannot write there: set this photo on "
+            "premises, where the mailbox is (Set-UserPhoto in the Exchange Management Shell), "
+            f"or move the mailbox to Exchange Online and retry the drop: {detail}"
+        )
+
+
+def _refused_by_photo_policy(resp: requests.Response, code: str | None) -> bool:
+    if code in PHOTO_POLICY_CODES:
+        return True
+    message = str(_error_body(resp).get("message") or "").lower()
+    return any(word in message for word in _PHOTO_POLICY_WORDS)
 
 
 def _json(resp: requests.Response) -> dict[str, Any]:

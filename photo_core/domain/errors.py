@@ -88,9 +88,28 @@ class AmbiguousUser(PermanentError):
 
 
 class NoMailbox(PermanentError):
-    """The user exists but has no mailbox the photo API can write to."""
+    """The user exists but has no Exchange Online mailbox, and the service keeps no photo for
+    users without one (Graph's known issue ``ErrorNonExistentMailbox``). Only a mailbox, that
+    is a licence that includes Exchange Online, lets this user have a profile photo."""
 
     code = "no_mailbox"
+
+
+class MailboxOnPremises(PermanentError):
+    """The user's mailbox is in on-premises Exchange (``MailboxNotHostedInExchangeOnline``):
+    the cloud photo API cannot write there, so the photo must be set on premises, where the
+    mailbox is; retrying here cannot help."""
+
+    code = "mailbox_on_premises"
+
+
+class PhotoUpdatePolicy(PermanentError):
+    """The tenant's photo-update policy refuses cloud updates of this photo: Graph's
+    ``photoUpdateSettings`` (source ``onPremises``, or ``allowedRoles`` that leave the app out),
+    or the older Outlook on the web mailbox policy ``SetPhotoEnabled``. The permission is there;
+    an administrator must change the policy, or the photo be set where the policy says."""
+
+    code = "photo_update_policy"
 
 
 class Forbidden(PermanentError):

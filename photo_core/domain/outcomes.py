@@ -2,7 +2,8 @@
 
 A drop ends as exactly one of ``uploaded``, ``unchanged`` or ``rejected`` (with a reason code and
 a message), or the invocation raises a ``TransientError`` and the platform delivers it again.
-``would-upload`` is the dry-run stand-in for ``uploaded``; ``photo-deleted`` records that HR
+``would-upload`` and ``would-reject`` are the dry run's stand-ins for ``uploaded`` and
+``rejected`` (nothing is recorded on the blob); ``photo-deleted`` records that HR
 deleted a user's current drop and, with deletion sync on, the profile photo went with it.
 """
 
@@ -22,6 +23,7 @@ class Status(enum.Enum):
     UNCHANGED = "unchanged"
     REJECTED = "rejected"
     WOULD_UPLOAD = "would-upload"
+    WOULD_REJECT = "would-reject"
     PHOTO_DELETED = "photo-deleted"  # HR deleted the drop and deletions are synced
 
 
@@ -49,4 +51,4 @@ class Outcome:
 
     @property
     def is_final(self) -> bool:
-        return self.status is not Status.WOULD_UPLOAD
+        return self.status not in (Status.WOULD_UPLOAD, Status.WOULD_REJECT)

@@ -32,6 +32,7 @@ from typing import Any, NoReturn, TextIO
 from photo_core.domain.errors import InvalidPhoto, SettingsError
 from photo_core.domain.inert_text import printable
 from photo_core.domain.naming import NameRejection, NamingRules, parse_blob_name
+from photo_core.domain.sizes import file_too_large
 from photo_core.entrypoints.cli_ops import (
     add_commands,
     add_settings_option,
@@ -195,8 +196,12 @@ def _check_one(
     if isinstance(named, NameRejection):
         return _reject(name, named.code, named.message)
     try:
-        with open(name, "rb") as handle:  # bounded read: prepare_photo rejects what's over
-            data = handle.read(policy.max_input_bytes + 1)
+        with open(name, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size  # a file over the cap is judged unread
+            if size > policy.max_input_bytes:
+                too_large = file_too_large(size, policy.max_input_bytes)
+                return _reject(name, too_large.code, too_large.message)
+            data = handle.read(policy.max_input_bytes + 1)  # bounded: not every file has a size
     except OSError as exc:
         return _reject(name, "unreadable", f"cannot read the file: {exc.strerror or exc}")
     try:

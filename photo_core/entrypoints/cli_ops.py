@@ -126,7 +126,9 @@ def _reconcile(args: argparse.Namespace, _policy: Any, out: TextIO, err: TextIO)
             err.flush()
             drawn = True
 
-        summary = handle_reconcile(options, progress)
+        # A bar redrawn with carriage returns is for a person at a terminal; in a log file or
+        # a pipe it is noise, so elsewhere only the summary table is written.
+        summary = handle_reconcile(options, progress if _is_terminal(err) else None)
     except SettingsError as exc:
         print(f"photo-sync settings: {exc}", file=err)
         return EXIT_USAGE
@@ -135,9 +137,17 @@ def _reconcile(args: argparse.Namespace, _policy: Any, out: TextIO, err: TextIO)
             err.write("\n")  # end the progress bar's line
         print(f"reconcile: {storage_failure(exc, _storage_urls(blob=True))}", file=err)
         return EXIT_USAGE
-    err.write("\n")
+    if drawn:
+        err.write("\n")  # end the progress bar's line
     _table(out, [("result", "count"), *[(k, str(v)) for k, v in summary.rows()]])
     return EXIT_OK if summary.failed == 0 else EXIT_FAILED
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a closed or unusual stream is no terminal
+        return False
 
 
 def _report(args: argparse.Namespace, _policy: Any, out: TextIO, err: TextIO) -> int:
@@ -172,8 +182,8 @@ def _report(args: argparse.Namespace, _policy: Any, out: TextIO, err: TextIO) ->
     _table(out, [("reason", "count"), *[(k, str(v)) for k, v in summary["byReason"].items()]])
     if summary["latestRejects"]:
         out.write("\nlatest rejects\n")
-        _table(out, [("at", "blob", "reason", "message"), *[
-            (r["at"][:19], r["blob"], r["reason"] or "", r["message"][:80])
+        _table(out, [("at", "status", "blob", "reason", "message"), *[
+            (r["at"][:19], r["status"], r["blob"], r["reason"] or "", r["message"][:80])
             for r in summary["latestRejects"]]])
     if summary["noticesNotSent"]:
         out.write("\nnotices not sent\n")

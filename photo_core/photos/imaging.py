@@ -19,6 +19,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from photo_core.domain.errors import InvalidPhoto
+from photo_core.domain.sizes import file_too_large
 from photo_core.photos import imaging_codec as codec
 from photo_core.photos.jpeg import JpegInfo, read_structure
 from photo_core.photos.jpeg_cost import Decode, DecodeCost, decode_cost
@@ -169,13 +170,10 @@ class _Plan:
 
 def _decide(data: bytes, policy: ImagePolicy) -> _Plan:
     if len(data) > policy.max_input_bytes:
-        raise InvalidPhoto(
-            f"the file is {_size(len(data))}, over the {_size(policy.max_input_bytes)} limit "
-            "for photos; export it smaller",
-            code="file_too_large",
-        )
+        raise file_too_large(len(data), policy.max_input_bytes)
     info = read_structure(data)
-    _check_header(info, policy)  # the pixel cap first: a bomb is refused as a bomb
+    _check_pixels(info, policy, len(data))  # the pixel cap first: a bomb is refused as a bomb
+    _check_header(info, policy)
     _check_image_data(info)
     stripped = strip_metadata(data, info)
     try:
@@ -213,8 +211,8 @@ def check_decode_cost(info: JpegInfo, target: tuple[int, int] | None, policy: Im
                       input_bytes: int) -> DecodeCost:
     """Refuse a photo whose decode would cost more than the policy allows, from its header.
 
-    Kept apart from the pixel cap (``decompression_bomb``, checked first): that one is about
-    the size the header declares, this one about what the declared structure costs."""
+    Kept apart from the pixel cap (``too_many_pixels`` or ``decompression_bomb``, checked
+    first): that one is about the size the header declares, this one about what the declared structure costs."""
     cost = planned_cost(info, target, input_bytes)
     if info.process == "progressive":
         kind = f"a progressive JPEG of {info.scans} scans"
@@ -251,14 +249,40 @@ def _verify(data: bytes | memoryview, info: JpegInfo) -> None:
         )
 
 
-def _check_header(info: JpegInfo, policy: ImagePolicy) -> None:
-    if info.pixels > policy.max_pixels:
+# A Huffman-coded JPEG spends at least one bit on every 8x8 block of every component (the code
+# of its DC difference; arithmetic coding, which can spend less, is refused before this), and
+# whatever the sampling, the components' blocks cover at least half the picture (9/16 at worst).
+# So W x H pixels need at least W*H/1024 bytes of image data. libjpeg's most compressible photo,
+# a flat grey one at quality 1 with optimised tables, takes four times that; a header-declared
+# bomb's data is a thousandth of it or less.
+_PIXELS_PER_IMAGE_BYTE = 1024
+
+
+def _check_pixels(info: JpegInfo, policy: ImagePolicy, size: int) -> None:
+    """The pixel cap, from the header alone (nothing over it is decoded). A real photo over it
+    is ``too_many_pixels``; ``decompression_bomb`` is for a header declaring more pixels than
+    its image data could ever hold."""
+    if info.pixels <= policy.max_pixels:
+        return
+    declared = (f"{info.width}x{info.height} pixels ({info.pixels / 1e6:.1f} megapixels), over "
+                f"the {policy.max_pixels / 1e6:g} megapixel limit (PHOTO_MAX_PIXELS)")
+    image_bytes = max(0, (info.eoi_offset or size) - info.scan_offset)
+    least = info.pixels // _PIXELS_PER_IMAGE_BYTE
+    if image_bytes < least:
         raise InvalidPhoto(
-            f"the header declares {info.width}x{info.height} pixels "
-            f"({info.pixels / 1e6:.0f} megapixels), over the {policy.max_pixels / 1e6:g} "
-            "megapixel limit; it was not decoded (shrink it before dropping it)",
+            f"the header declares {declared}, but the file holds only {image_bytes:,} bytes of "
+            f"image data where a JPEG that size needs at least {least:,}: a decompression "
+            "bomb, not a photo; it was not decoded",
             code="decompression_bomb",
         )
+    raise InvalidPhoto(
+        f"the photo is {declared}; it was not decoded: export it at a smaller size (profile "
+        "photos are shown at 648x648 at most) before dropping it",
+        code="too_many_pixels",
+    )
+
+
+def _check_header(info: JpegInfo, policy: ImagePolicy) -> None:
     width, height = info.oriented_size
     if min(width, height) < policy.min_side:
         raise InvalidPhoto(

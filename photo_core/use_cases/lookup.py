@@ -15,7 +15,12 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from photo_core.domain.dialects import PhotoMetadata, parse_size
-from photo_core.domain.errors import InvalidUserReference, UserNotFound
+from photo_core.domain.errors import (
+    InvalidUserReference,
+    MailboxOnPremises,
+    NoMailbox,
+    UserNotFound,
+)
 from photo_core.domain.naming import NameRejection, NamingRules, UserRef, parse_user_reference
 from photo_core.domain.retry import Deadline, within
 from photo_core.use_cases.ports import PhotoApi, PhotoContent, StateStore, UserState
@@ -81,12 +86,22 @@ def lookup_photo(text: str, naming: NamingRules, api: PhotoApi, state: StateStor
     with within(deadline):
         target = resolver.resolve(ref)
         metadata = api.get_metadata(target)
-        sizes = tuple(m.size_id for m in api.list_sizes(target)) if metadata else ()
+        sizes = _sizes(api, target) if metadata else ()
     current = state.get(ref.key)
     result = LookupResult(ref.value, metadata, sizes, current[0] if current else None)
     if cache is not None:
         cache.put(key, result, started)
     return result
+
+
+def _sizes(api: PhotoApi, target: UserRef) -> tuple[str, ...]:
+    """The photo's HD sizes. They are Exchange Online's: a photo Graph keeps in Entra ID (a
+    user without a mailbox) has none, and the sizes call may answer that the user has no
+    mailbox although the photo itself was just read. That is "no sizes", not a failed lookup."""
+    try:
+        return tuple(m.size_id for m in api.list_sizes(target))
+    except (NoMailbox, MailboxOnPremises):
+        return ()
 
 
 def photo_bytes(text: str, size: str | None, naming: NamingRules, api: PhotoApi,

@@ -38,6 +38,11 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 
 
+# A dry run's would-reject is listed with the rejects, by its own status: its message is what
+# HR or an admin must fix before the real run.
+_REJECTS = (Status.REJECTED, Status.WOULD_REJECT)
+
+
 class ReportWindowError(ValueError):
     """The requested window cannot be read (bad format, reversed, or too long)."""
 
@@ -61,7 +66,7 @@ class Report:
             by_status[o.status.value] += 1
             if o.reason:
                 by_reason[o.reason] += 1
-            if o.status is Status.REJECTED:
+            if o.status in _REJECTS:
                 latest.append(o)
         return {
             "since": self.since.isoformat(),
@@ -70,8 +75,8 @@ class Report:
             "byStatus": dict(by_status.most_common()),
             "byReason": dict(by_reason.most_common()),
             "latestRejects": [
-                {"at": o.at.isoformat(), "blob": o.blob_name, "user": o.user,
-                 "reason": o.reason, "message": o.message}
+                {"at": o.at.isoformat(), "status": o.status.value, "blob": o.blob_name,
+                 "user": o.user, "reason": o.reason, "message": o.message}
                 for o in reversed(latest)
             ],
             "noticesNotSent": [

@@ -17,6 +17,7 @@ from photo_core.domain.errors import PermanentError
 from photo_core.domain.naming import NameRejection, NamingRules, UserRef, parse_blob_name
 from photo_core.domain.outcomes import Outcome, Status
 from photo_core.domain.retry import Deadline, within
+from photo_core.domain.sizes import file_too_large
 from photo_core.photos import ImagePolicy, PreparedPhoto, prepare_photo
 from photo_core.use_cases.claims import (
     Claimant,
@@ -27,6 +28,7 @@ from photo_core.use_cases.claims import (
     release_quietly,
 )
 from photo_core.use_cases.directory import Resolver, UserResolver
+from photo_core.use_cases.dry_run import as_dry_run, would_reject
 from photo_core.use_cases.lease import Lease
 from photo_core.use_cases.ports import (
     Disposal,
@@ -121,10 +123,9 @@ def _sync_version(drop: Drop, options: SyncOptions, deps: SyncDeps,
     if isinstance(ref, NameRejection):
         rejected = _rejected(info, deps, ref.code, ref.message)
         return _finish(drop, info, deps, rejected, options, None)
-    if info.size > options.image.max_input_bytes:
-        message = (f"blob is {info.size} bytes, over the {options.image.max_input_bytes}-byte "
-                   "cap; it was not downloaded")
-        rejected = _rejected(info, deps, "file_too_large", message, ref)
+    if info.size > options.image.max_input_bytes:  # refused before any byte is downloaded
+        too_large = file_too_large(info.size, options.image.max_input_bytes)
+        rejected = _rejected(info, deps, too_large.code, too_large.message, ref)
         return _finish(drop, info, deps, rejected, options, None)
     if options.dry_run:
         return _dry_run(drop, info, ref, options, deps)
@@ -223,6 +224,9 @@ def _process(content: bytes, ref: UserRef, state: UserState, lost: Callable[[], 
                         "the same photo was already uploaded for this user", ref, prepared, actions,
                         target)
     if options.dry_run:
+        refusal = would_reject(deps.api, target, deadline)  # what the service would answer
+        if refusal is not None:
+            return _rejected(info, deps, refusal.code, refusal.message, ref)
         return _outcome(info, deps, Status.WOULD_UPLOAD, None, _describe(prepared), ref, prepared,
                         actions)
     if lost():
@@ -238,6 +242,7 @@ def _process(content: bytes, ref: UserRef, state: UserState, lost: Callable[[], 
 
 def _finish(drop: Drop, info: DropInfo, deps: SyncDeps, outcome: Outcome,
             options: SyncOptions, content: bytes | None) -> Outcome:
+    outcome = as_dry_run(outcome) if options.dry_run else outcome
     logger.info("drop %s: %s%s", info.name, outcome.status.value,
                 f" ({outcome.reason})" if outcome.reason else "")
     if options.dry_run:

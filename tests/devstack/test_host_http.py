@@ -72,6 +72,16 @@ def test_function_level_needs_its_own_key_or_the_master_key(host: RunningHost) -
                         timeout=10).status_code == 200
 
 
+def test_one_host_key_opens_every_function_level_route_and_no_admin_one(
+        host: RunningHost) -> None:
+    key = {"code": host.keys.host_key}
+    for route in ("users/jane/photo", "users/jane/photo/$value"):
+        assert requests.get(host.url(route), params=key, timeout=10).ok
+        assert requests.get(host.url(route), headers={"x-functions-key": host.keys.host_key},
+                            timeout=10).ok
+    assert requests.get(host.url("ops/stats"), params=key, timeout=10).status_code == 401
+
+
 def test_admin_level_needs_the_master_key(host: RunningHost) -> None:
     url = host.url("ops/stats")
     function_key = host.keys.function_keys["ops_stats"]

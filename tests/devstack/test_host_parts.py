@@ -119,7 +119,10 @@ def test_keys_check_levels(tmp_path: Path) -> None:
     assert keys.allows_function("f", keys.function_keys["f"])
     assert not keys.allows_function("f", keys.function_keys["g"])
     assert keys.allows_function("f", keys.master_key)
+    assert keys.allows_function("f", keys.host_key) and keys.allows_function("g", keys.host_key)
     assert not keys.allows_function("f", None)
+    assert not keys.is_master(keys.host_key)  # a host key is not admin level
+    assert not keys.allows_blobs_extension(keys.host_key)
     assert keys.allows_blobs_extension(keys.blobs_extension_key)
     assert not keys.allows_blobs_extension(keys.function_keys["f"])
     assert not keys.allows_blobs_extension(keys.eventgrid_extension_key)
@@ -143,6 +146,18 @@ def test_keys_are_kept_and_a_missing_system_key_is_added(tmp_path: Path) -> None
         keys.master_key, keys.blobs_extension_key, keys.function_keys, host_id)
     assert again.eventgrid_extension_key not in (keys.eventgrid_extension_key, "")
     assert load_or_create(tmp_path, ["f"], None)[0] == again
+
+
+def test_a_state_folder_from_before_host_keys_gets_one_and_keeps_the_rest(
+        tmp_path: Path) -> None:
+    keys, _ = load_or_create(tmp_path, ["f"], None)
+    stored = json.loads((tmp_path / "keys.json").read_text())
+    assert stored["hostKeys"] == {"default": keys.host_key} and len(keys.host_key) > 40
+    del stored["hostKeys"]
+    (tmp_path / "keys.json").write_text(json.dumps(stored))
+    again, _ = load_or_create(tmp_path, ["f"], None)
+    assert again.host_key not in (keys.host_key, "")
+    assert (again.master_key, again.function_keys) == (keys.master_key, keys.function_keys)
 
 
 def test_blob_paths_resolve_settings_and_match_names(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.devstack.conftest import REPO_ROOT
+from tests.photos import jpeg
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -49,6 +50,7 @@ def test_sigterm_stops_the_stack_and_azurite_with_it(tmp_path: Path) -> None:
         while not any(READY in line for line in seen):
             seen.append(lines.get(timeout=180))
         stack = json.loads((tmp_path / "stack.json").read_text())
+        _the_printed_commands_work_as_printed(seen, tmp_path)
         blob_endpoint = next(part.split("=", 1)[1]
                              for part in stack["connection_string"].split(";")
                              if part.startswith("BlobEndpoint="))
@@ -63,3 +65,32 @@ def test_sigterm_stops_the_stack_and_azurite_with_it(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait(10)
+
+
+def _the_printed_commands_work_as_printed(output: list[str], workdir: Path) -> None:
+    """Every command the banner prints runs, pasted into a shell in the folder ``make run`` ran
+    in, against the running stack: the export line first, then each curl (its HTTP status
+    added to what it prints) and the devstack commands, with the interpreter they name. The
+    files they name are put in ``workdir``."""
+    lines = [line.strip() for line in output]
+    exports = [line for line in lines if line.startswith("export ")]
+    assert len(exports) == 1, output
+    commands = [line for line in lines if line.startswith(("curl ", "../", "/", ".venv"))]
+    curls = [c for c in commands if c.startswith("curl ")]
+    assert len(curls) == 4, output
+    photo = workdir / "me.jpg"
+    photo.write_bytes(jpeg("#336699", (320, 320)))
+    for command in commands:
+        script = command.replace("~/Pictures/me.jpg", str(photo)).replace(
+            "-o adele.jpg", f"-o {workdir / 'adele.jpg'}")
+        if script.startswith("curl "):
+            script += " -w ' HTTP %{http_code}'"
+        ran = subprocess.run(["bash", "-c", f"{exports[0]}\n{script}"], cwd=REPO_ROOT,
+                             capture_output=True, text=True, timeout=120, check=False)
+        assert ran.returncode == 0, (command, ran.stderr)
+        if command.startswith("curl "):
+            status = int(ran.stdout.rsplit("HTTP ", 1)[1])
+            assert status in (200, 202), (command, ran.stdout)
+    assert (workdir / "adele.jpg").read_bytes()[:2] == b"\xff\xd8"
+    assert all("python -m devstack" not in line or line.split()[0].endswith("python")
+               for line in lines if "-m devstack" in line)

@@ -33,7 +33,11 @@ def test_users_listing_with_photo_summary(emu: dict[str, Any]) -> None:
     for field in ("etag", "updatedAt"):
         assert adele["photo"][field]
     assert by_upn["alex.wilber@contoso.com"]["photo"] is None
-    assert by_upn["nestor.wilke@contoso.com"]["hasMailbox"] is False
+    nestor, diego, isaiah = (by_upn[f"{name}@contoso.com"] for name in
+                             ("nestor.wilke", "diego.siciliani", "isaiah.langer"))
+    assert (nestor["mailbox"], nestor["hasMailbox"]) == ("onPremises", False)
+    assert (diego["mailbox"], diego["photoInEntraId"]) == ("none", False)
+    assert (isaiah["mailbox"], isaiah["photoInEntraId"]) == ("none", True)
     assert admin(emu, "GET", "/users/alex.wilber@contoso.com/photo").status_code == 404
     assert admin(emu, "GET", "/users/nobody@contoso.com").status_code == 404
 
@@ -65,7 +69,11 @@ def test_replace_directory_then_reset(emu: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(("mutate", "words"), [
     (lambda d: d["users"][1].update(id="not-a-guid"), "users[1].id"),
-    (lambda d: d["users"][0].update(hasMailbox="yes"), "users[0].hasMailbox"),
+    (lambda d: d["users"][0].update(mailbox="cloud"), "users[0].mailbox"),
+    (lambda d: d["users"][0].update(hasMailbox=True), "users[0]: give mailbox or hasMailbox"),
+    (lambda d: d["users"][0].update(photoInEntraId=True), "users[0].photoInEntraId"),
+    (lambda d: d.update(photoUpdateSettings={"source": "anywhere"}),
+     "photoUpdateSettings.source"),
     (lambda d: d["users"][2].update(emplyeeId="1"), "users[2]: unknown field"),
     (lambda d: d["applications"][0].update(roles="User.Read.All"), "applications[0].roles"),
     (lambda d: d.update(tenant=None), "tenant"),
@@ -77,6 +85,18 @@ def test_directory_errors_name_the_field(emu: dict[str, Any], mutate: Any, words
     r = admin(emu, "POST", "/directory", json=doc)
     assert r.status_code == 400
     assert words in r.json()["error"]["message"]
+
+
+def test_the_older_has_mailbox_field_still_reads_as_it_answered(emu: dict[str, Any]) -> None:
+    doc = admin(emu, "GET", "/directory").json()
+    doc.pop("applicationSummaries")
+    for user, legacy in zip(doc["users"][:2], (True, False), strict=True):
+        user.pop("mailbox")
+        user.pop("photoInEntraId")
+        user["hasMailbox"] = legacy
+    assert admin(emu, "POST", "/directory", json=doc).status_code == 200
+    first, second = admin(emu, "GET", "/users").json()["value"][:2]
+    assert (first["mailbox"], second["mailbox"]) == ("exchangeOnline", "onPremises")
 
 
 def test_uploads_stats_and_tokens(emu: dict[str, Any]) -> None:

@@ -25,7 +25,9 @@ ADELE = "adele.vance@contoso.com"  # 96x96 photo
 ADELE_ID = "d0d0cafe-0001-4000-8000-000000000001"
 ALEX = "alex.wilber@contoso.com"  # no photo
 OBRIEN = "o'brien@contoso.com"
-NESTOR = "nestor.wilke@contoso.com"  # no mailbox
+NESTOR = "nestor.wilke@contoso.com"  # mailbox on premises
+DIEGO = "diego.siciliani@contoso.com"  # no mailbox: Graph refuses his photo
+ISAIAH = "isaiah.langer@contoso.com"  # no mailbox: Graph keeps his photo in Entra ID
 MEGAN = "megan.bowen@contoso.com"  # 720x540 photo
 SURROGATES: tuple[Literal["Cs"]] = ("Cs",)  # the Unicode category, typed as hypothesis wants
 
@@ -289,18 +291,57 @@ def test_missing_roles_are_forbidden(emu: dict[str, Any]) -> None:
     assert error_code(w) == "ErrorAccessDenied"
 
 
-def test_unknown_user_and_no_mailbox(graph: Api, outlook: Api) -> None:
+def test_an_unknown_user_is_resource_not_found(graph: Api) -> None:
     r = graph.get("/users/nobody@contoso.com/photo")
     assert r.status_code == 404
     assert error_code(r) == "Request_ResourceNotFound"
-    for api, path in ((graph, f"/users/{NESTOR}/photo"), (graph, f"/users/{NESTOR}/photo/$value"),
-                      (outlook, f"/Users('{NESTOR}')/photo")):
+
+
+@pytest.mark.parametrize(("user", "code"), [
+    (NESTOR, "MailboxNotHostedInExchangeOnline"),  # a mailbox on premises
+    (DIEGO, "ErrorNonExistentMailbox"),  # no mailbox: Graph's known issue
+])
+def test_a_user_whose_photo_cannot_be_in_exchange_online_gets_the_mailbox_error(
+        graph: Api, outlook: Api, user: str, code: str) -> None:
+    for api, path in ((graph, f"/users/{user}/photo"), (graph, f"/users/{user}/photo/$value"),
+                      (graph, f"/users/{user}/photos"), (outlook, f"/Users('{user}')/photo")):
         r = api.get(path)
-        assert r.status_code == 404
-        assert error_code(r) == "MailboxNotHostedInExchangeOnline"
-    w = graph.send("PATCH", f"/users/{NESTOR}/photo/$value", jpeg())
-    assert w.status_code == 404
-    assert error_code(w) == "MailboxNotHostedInExchangeOnline"
+        assert (r.status_code, error_code(r)) == (404, code), path
+    for api, path in ((graph, f"/users/{user}/photo/$value"),
+                      (outlook, f"/Users('{user}')/photo/$value")):
+        w = api.send("PATCH", path, jpeg())
+        assert (w.status_code, error_code(w)) == (404, code), path
+
+
+def test_a_user_without_a_mailbox_whose_photo_is_kept_in_entra_id_takes_it_as_uploaded(
+        graph: Api, outlook: Api, emu: dict[str, Any]) -> None:
+    r = graph.get(f"/users/{ISAIAH}/photo")
+    assert (r.status_code, error_code(r)) == (404, "ImageNotFound")  # no photo yet
+    photo = jpeg("teal", (300, 200))  # any dimension: Entra ID keeps what it is given
+    assert graph.send("PATCH", f"/users/{ISAIAH}/photo/$value", photo).status_code == 200
+    meta = graph.get(f"/users/{ISAIAH}/photo").json()
+    assert (meta["width"], meta["height"], meta["id"].lower()) == (300, 200, "300x200")
+    assert graph.get(f"/users/{ISAIAH}/photo/$value").content == photo
+    assert graph.get(f"/users/{ISAIAH}/photos").json()["value"] == []  # no HD sizes
+    r = graph.get(f"/users/{ISAIAH}/photos/48x48")
+    assert (r.status_code, error_code(r)) == (404, "ImageNotFound")
+    r = outlook.get(f"/Users('{ISAIAH}')/photo")  # the Outlook API knows only mailboxes
+    assert (r.status_code, error_code(r)) == (404, "ErrorNonExistentMailbox")
+
+
+def test_the_tenants_photo_update_policy_refuses_cloud_writes_only(
+        graph: Api, emu: dict[str, Any]) -> None:
+    with emulator_session(emu) as s:
+        doc = s.get(f"{emu['admin_base']}/directory", timeout=10).json()
+        doc.pop("applicationSummaries")
+        doc["photoUpdateSettings"] = {"source": "onPremises"}
+        s.post(f"{emu['admin_base']}/directory", json=doc, timeout=10).raise_for_status()
+    w = graph.send("PATCH", f"/users/{ALEX}/photo/$value", jpeg())
+    assert (w.status_code, error_code(w)) == (403, "PhotoUpdateNotAllowed")
+    assert "photoUpdateSettings" in w.json()["error"]["message"]
+    d = graph.s.delete(f"{graph.base}/users/{ADELE}/photo/$value", timeout=10)
+    assert (d.status_code, error_code(d)) == (403, "PhotoUpdateNotAllowed")
+    assert graph.get(f"/users/{ADELE}/photo").status_code == 200  # reading is not refused
 
 
 def test_me_is_not_for_app_tokens(graph: Api) -> None:
@@ -402,4 +443,5 @@ def test_any_encoded_user_segment_stays_a_user_lookup(emu: dict[str, Any], name:
     assert r.status_code in (200, 404), (name, r.text)
     if r.status_code == 404:
         assert r.json()["error"]["code"] in ("Request_ResourceNotFound", "ImageNotFound",
-                                             "MailboxNotHostedInExchangeOnline")
+                                             "MailboxNotHostedInExchangeOnline",
+                                             "ErrorNonExistentMailbox")

@@ -150,7 +150,8 @@ def test_lookup_of_a_user_without_photo_or_sync(functions: Functions) -> None:
         ("../../admin", 400, "invalid_characters"),
         ("jane.doe", 400, "not_a_user_reference"),
         ("nobody@contoso.com", 404, "user_not_found"),
-        ("nestor.wilke@contoso.com", 404, "no_mailbox"),
+        ("diego.siciliani@contoso.com", 404, "no_mailbox"),
+        ("nestor.wilke@contoso.com", 404, "mailbox_on_premises"),
     ],
 )
 def test_lookup_errors_are_json_with_a_stable_code(functions: Functions, user: str, status: int,
@@ -159,6 +160,60 @@ def test_lookup_errors_are_json_with_a_stable_code(functions: Functions, user: s
     assert response.status_code == status
     assert body(response)["error"]["code"] == code
     assert "Traceback" not in response.get_body().decode()
+
+
+def test_a_user_whose_photo_is_kept_in_entra_id_is_synced_and_looked_up_without_sizes(
+        functions: Functions, azurite: Azurite, container_name: str) -> None:
+    client = drop(azurite, container_name, "isaiah.langer@contoso.com.jpg", jpeg(size=(300, 200)))
+    functions["sync_photo"](client)
+    assert client.get_blob_tags()["photosync-status"] == "uploaded"
+    response = get(functions, "photo_lookup", "", "isaiah.langer@contoso.com")
+    assert response.status_code == 200
+    answer = body(response)
+    assert (answer["hasPhoto"], answer["width"], answer["height"]) == (True, 300, 200)
+    assert answer["sizes"] == [] and answer["lastSync"]["status"] == "uploaded"
+    value = get(functions, "photo_value", "", "isaiah.langer@contoso.com")
+    assert value.status_code == 200 and value.mimetype == "image/jpeg"
+
+
+@pytest.mark.parametrize(("user", "reason"), [
+    ("diego.siciliani@contoso.com", "no_mailbox"),
+    ("nestor.wilke@contoso.com", "mailbox_on_premises"),
+])
+def test_drops_for_users_whose_photo_cannot_be_in_exchange_are_rejected_by_cause(
+        functions: Functions, azurite: Azurite, container_name: str, user: str,
+        reason: str) -> None:
+    client = drop(azurite, container_name, f"{user}.jpg", jpeg())
+    functions["sync_photo"](client)
+    assert client.get_blob_tags()["photosync-reason"] == reason
+
+
+def test_photo_update_policy_and_mailbox_errors_have_their_own_statuses() -> None:
+    import function_app
+    from photo_core.domain.errors import MailboxOnPremises, NoMailbox, PhotoUpdatePolicy
+
+    for error, status in ((NoMailbox("x"), 404), (MailboxOnPremises("x"), 404),
+                          (PhotoUpdatePolicy("x"), 403)):
+        response = function_app._error(error)
+        assert response.status_code == status
+        assert body(response)["error"]["code"] == error.code
+
+
+def test_the_dry_run_setting_on_event_drops_resolves_users_and_records_nothing(
+        functions: Functions, azurite: Azurite, container_name: str, emu: dict[str, Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PHOTO_DRY_RUN", "true")
+    reset_app_services()
+    for user in ("nobody", "diego.siciliani", "nestor.wilke", "alex.wilber"):
+        client = drop(azurite, container_name, f"{user}@contoso.com.jpg", jpeg())
+        functions["sync_photo"](client)
+        assert client.get_blob_tags() == {}
+    report = body(get(functions, "outcome_report", "reports/outcomes", "",
+                      params={"since": "1h"}))
+    assert report["byStatus"] == {"would-reject": 3, "would-upload": 1}
+    assert report["byReason"] == {"user_not_found": 1, "no_mailbox": 1,
+                                  "mailbox_on_premises": 1}
+    assert admin(emu, "GET", "/uploads").json()["value"] == []
 
 
 def test_an_invalid_reference_sends_nothing_upstream(functions: Functions,

@@ -21,7 +21,7 @@ from devstack.azurite import DEV_ACCOUNT, DEV_KEY, Azurite
 from devstack.stack import local_settings_values, write_local_settings
 from photo_core.bootstrap import reset_app_services
 from photo_core.entrypoints.cli import main
-from tests.integration.test_photo_api import uploads
+from tests.integration.test_photo_api import admin, uploads
 from tests.photos import jpeg
 
 pytestmark = pytest.mark.integration
@@ -65,6 +65,13 @@ def cli(*argv: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+class Terminal(io.StringIO):
+    """stderr as a terminal: where the progress bar is drawn."""
+
+    def isatty(self) -> bool:
+        return True
+
+
 def test_a_bulk_load_is_reconciled_once_and_resumes(azurite: Azurite, settings_file: Path,
                                                     emu: dict[str, Any]) -> None:
     container = drops(azurite, settings_file)
@@ -72,13 +79,17 @@ def test_a_bulk_load_is_reconciled_once_and_resumes(azurite: Azurite, settings_f
                         ("megan.bowen", "#304050")):
         container.upload_blob(f"bulk/{user}@contoso.com.jpg", jpeg(color))
     container.upload_blob("bulk/nobody@contoso.com.jpg", jpeg("#000000"))
-    code, out, err = cli("reconcile", "--settings", str(settings_file), "--limit", "2")
+    out_io, err_io = io.StringIO(), Terminal()
+    code = main(["reconcile", "--settings", str(settings_file), "--limit", "2"], stdout=out_io,
+                stderr=err_io)
+    out, err = out_io.getvalue(), err_io.getvalue()
     assert code == 0, err
     assert counts(out)["selected"] == 2
     assert len(uploads(emu)) == 2
-    assert "[" in err and "2/2" in err  # the progress bar goes to stderr
-    code, out, _ = cli("reconcile", "--settings", str(settings_file), "--prefix", "bulk/")
+    assert "[" in err and "2/2" in err  # on a terminal, the progress bar goes to stderr
+    code, out, err = cli("reconcile", "--settings", str(settings_file), "--prefix", "bulk/")
     assert code == 0
+    assert err == ""  # not a terminal (a log, a pipe): no bar, no carriage returns
     assert counts(out)["selected"] == 2
     assert counts(out)["rejected (user_not_found)"] == 1
     assert len(uploads(emu)) == 3
@@ -95,6 +106,36 @@ def test_a_dry_run_shows_what_would_happen_and_uploads_nothing(
     assert uploads(emu) == []
     code, out, _ = cli("report", "--settings", str(settings_file), "--format", "json")
     assert json.loads(out)["byStatus"] == {"would-upload": 1}
+
+
+def test_a_dry_run_of_the_rejects_resolves_each_user_as_a_real_run_would(
+        azurite: Azurite, settings_file: Path, emu: dict[str, Any]) -> None:
+    container = drops(azurite, settings_file)
+    for user in ("ghost1", "ghost2", "diego.siciliani", "alex.wilber"):
+        container.upload_blob(f"{user}@contoso.com.jpg", jpeg("#102030"))
+    doc = admin(emu, "GET", "/directory").json()
+    doc.pop("applicationSummaries")
+    alex = next(u for u in doc["users"] if u["userPrincipalName"] == "alex.wilber@contoso.com")
+    alex["mailbox"] = "none"  # no licence yet: rejected, then given one before the retry
+    admin(emu, "POST", "/directory", json=doc)
+    code, out, _ = cli("reconcile", "--settings", str(settings_file))
+    assert counts(out)["rejected (no_mailbox)"] == 2
+    assert counts(out)["rejected (user_not_found)"] == 2
+    alex["mailbox"] = "exchangeOnline"
+    admin(emu, "POST", "/directory", json=doc)
+    reset_app_services()  # a new command, as from the shell: it reads --dry-run afresh
+    code, out, err = cli("reconcile", "--settings", str(settings_file), "--retry-rejected",
+                         "--dry-run")
+    assert code == 0, err
+    assert {k: v for k, v in counts(out).items() if k.startswith("would")} == {
+        "would-upload": 1, "would-reject (user_not_found)": 2, "would-reject (no_mailbox)": 1}
+    assert uploads(emu) == []
+    statuses = {b.name: (b.tags or {}).get("photosync-status")
+                for b in container.list_blobs(include=["tags"])}
+    assert set(statuses.values()) == {"rejected"}  # the dry run recorded nothing
+    code, out, _ = cli("report", "--settings", str(settings_file), "--since", "1h",
+                       "--format", "json")
+    assert json.loads(out)["byStatus"]["would-reject"] == 3
 
 
 def test_reports_show_counts_and_the_latest_rejects(azurite: Azurite,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,7 +18,9 @@ from photo_core.domain.errors import (
     AmbiguousUser,
     AuthFailure,
     Forbidden,
+    MailboxOnPremises,
     NoMailbox,
+    PhotoUpdatePolicy,
     ServiceUnavailable,
     Throttled,
     UnsupportedOperation,
@@ -34,7 +37,9 @@ pytestmark = pytest.mark.integration
 ADELE = UserRef(UserRefKind.UPN, "adele.vance@contoso.com")  # has a 96x96 photo
 ALEX = UserRef(UserRefKind.UPN, "alex.wilber@contoso.com")  # no photo
 OBRIEN = UserRef(UserRefKind.UPN, "o'brien@contoso.com")
-NESTOR = UserRef(UserRefKind.UPN, "nestor.wilke@contoso.com")  # no mailbox
+NESTOR = UserRef(UserRefKind.UPN, "nestor.wilke@contoso.com")  # mailbox on premises
+DIEGO = UserRef(UserRefKind.UPN, "diego.siciliani@contoso.com")  # no mailbox
+ISAIAH = UserRef(UserRefKind.UPN, "isaiah.langer@contoso.com")  # no mailbox, photo in Entra ID
 NOBODY = UserRef(UserRefKind.UPN, "nobody@contoso.com")
 
 
@@ -180,9 +185,55 @@ def test_an_unknown_user_is_user_not_found(graph: HttpPhotoApi) -> None:
         graph.get_metadata(NOBODY)
 
 
-def test_a_user_without_a_mailbox_is_no_mailbox(graph: HttpPhotoApi) -> None:
-    with pytest.raises(NoMailbox):
-        graph.set_photo(NESTOR, jpeg())
+def test_a_user_without_a_mailbox_is_no_mailbox_and_told_a_licence_gives_one(
+        graph: HttpPhotoApi, outlook: HttpPhotoApi) -> None:
+    calls: list[Callable[[], object]] = [lambda: graph.set_photo(DIEGO, jpeg()),
+                                         lambda: graph.get_metadata(DIEGO),
+                                         lambda: outlook.set_photo(DIEGO, jpeg())]
+    for call in calls:
+        with pytest.raises(NoMailbox) as raised:
+            call()
+        assert raised.value.code == "no_mailbox"
+        assert "licence that includes Exchange Online" in raised.value.message
+        assert "ErrorNonExistentMailbox" in raised.value.message
+
+
+def test_a_mailbox_on_premises_has_its_own_reason_saying_where_to_set_the_photo(
+        graph: HttpPhotoApi, outlook: HttpPhotoApi) -> None:
+    calls: list[Callable[[], object]] = [lambda: graph.set_photo(NESTOR, jpeg()),
+                                         lambda: graph.get_metadata(NESTOR),
+                                         lambda: outlook.set_photo(NESTOR, jpeg())]
+    for call in calls:
+        with pytest.raises(MailboxOnPremises) as raised:
+            call()
+        assert raised.value.code == "mailbox_on_premises"
+        assert "on premises" in raised.value.message and "Set-UserPhoto" in raised.value.message
+
+
+def test_a_user_whose_photo_graph_keeps_in_entra_id_is_uploaded_and_read_without_sizes(
+        graph: HttpPhotoApi) -> None:
+    photo = jpeg(size=(320, 200))
+    graph.set_photo(ISAIAH, photo)
+    meta = graph.get_metadata(ISAIAH)
+    assert meta is not None and (meta.width, meta.height) == (320, 200)
+    assert graph.list_sizes(ISAIAH) == []
+    assert graph.get_photo(ISAIAH, "48x48") is None
+    content = graph.get_photo(ISAIAH)
+    assert content is not None and content.data == photo
+
+
+def test_a_refusal_by_the_photo_update_policy_names_the_setting(emu: dict[str, Any],
+                                                                graph: HttpPhotoApi) -> None:
+    doc = admin(emu, "GET", "/directory").json()
+    doc.pop("applicationSummaries")
+    admin(emu, "POST", "/directory", json={**doc, "photoUpdateSettings": {"source": "onPremises"}})
+    with pytest.raises(PhotoUpdatePolicy) as raised:
+        graph.set_photo(ALEX, jpeg())
+    assert raised.value.code == "photo_update_policy"
+    assert "photoUpdateSettings" in raised.value.message
+    assert "SetPhotoEnabled" in raised.value.message
+    with pytest.raises(PhotoUpdatePolicy):
+        graph.delete_photo(ADELE)
 
 
 def test_missing_permission_is_forbidden_and_named(emu: dict[str, Any]) -> None:

@@ -136,6 +136,15 @@ def test_the_newest_of_quick_overwrites_wins(stack: LocalStack, info: StackInfo)
     assert emulator_get(info, "/users/adele.vance@contoso.com/photo").content == newest
 
 
+def test_one_host_key_opens_every_photo_api_route(stack: LocalStack, info: StackInfo) -> None:
+    key = {"code": info.host_key}
+    assert http(stack, "users/adele.vance@contoso.com/photo", params=key).status_code == 200
+    assert http(stack, "users/adele.vance@contoso.com/photo/$value", params=key).status_code \
+        == 200
+    assert http(stack, "reports/outcomes", params=key).status_code == 200
+    assert info.function_keys["photo_lookup"] != info.host_key
+
+
 def test_lookups_need_a_function_key(stack: LocalStack, info: StackInfo) -> None:
     assert http(stack, "users/adele.vance@contoso.com/photo").status_code == 401
     key = info.function_keys["photo_lookup"]
@@ -203,6 +212,14 @@ def test_the_keyboard_cli_drops_looks_up_and_lists(stack: LocalStack, tmp_path: 
     dropped = json.loads(capsys.readouterr().out)
     assert dropped["blob"] == "lee.gu@contoso.com.jpg"
     assert dropped["photosync-status"] == "uploaded"
+    assert dropped["message"].startswith("320x320, ")
+    gif = tmp_path / "nestor.jpg"
+    gif.write_bytes(b"GIF89a not a photo")
+    assert main([*state, "drop", str(gif), "--as", "nestor.wilke@contoso.com"]) == 0
+    rejected = json.loads(capsys.readouterr().out)
+    assert (rejected["photosync-status"], rejected["photosync-reason"]) == ("rejected",
+                                                                            "not_jpeg")
+    assert "GIF" in rejected["message"]
     assert main([*state, "lookup", "lee.gu@contoso.com"]) == 0
     looked_up = json.loads(capsys.readouterr().out)
     assert (looked_up["width"], looked_up["lastSync"]["status"]) == (320, "uploaded")

@@ -71,8 +71,11 @@ def test_an_outcome_goes_into_tags_and_metadata_and_is_seen_again(
     again = AzureBlobDrop(client).info()
     assert again.recorded is not None
     assert (again.recorded.status, again.recorded.reason) == (Status.REJECTED, "not_jpeg")
-    found = list(container.find_blobs_by_tags(f"\"{TAG_STATUS}\" = 'rejected'"))
-    assert [b.name for b in found] == ["jane@contoso.com.jpg"]
+    # Index tags, listed with the blob. Azure also finds them with the query the README shows
+    # ("photosync-status" = 'rejected'); Azurite 3.35, the newest that runs on Node 20, cannot
+    # parse a quoted tag key with a '-' in a query (Azurite issue 2515, fixed in 3.36).
+    listed = {b.name: b.tags for b in container.list_blobs(include=["tags"])}
+    assert listed == {"jane@contoso.com.jpg": {TAG_STATUS: "rejected", TAG_REASON: "not_jpeg"}}
 
 
 def test_an_outcome_is_not_stamped_on_content_uploaded_meanwhile(

@@ -281,6 +281,47 @@ def test_oversized_file_is_rejected_without_reading_it_all(drop: Path) -> None:
     assert line["reason"]["code"] == "file_too_large"
 
 
+CAMERA_FILE_BYTES = 31_579_923  # a 31.6 MB (decimal) camera original, over the 25 MB cap
+
+
+def test_a_file_over_the_cap_is_reported_at_its_true_size_unread(tmp_path: Path) -> None:
+    path = tmp_path / "jane.doe@contoso.com.jpg"
+    with open(path, "wb") as handle:
+        handle.truncate(CAMERA_FILE_BYTES)  # sparse: its size without its bytes
+    _, [line], _ = run("check", str(path))
+    assert line["reason"]["code"] == "file_too_large"
+    message = line["reason"]["message"]
+    assert "the file is 30.1 MB (31,579,923 bytes)" in message
+    assert "over the 25.0 MB (26,214,400 bytes) limit" in message
+
+
+def test_check_and_the_drop_path_state_an_oversized_file_in_the_same_words(
+        tmp_path: Path) -> None:
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from photo_core.domain.naming import NamingRules
+    from photo_core.use_cases.ports import DropInfo
+    from photo_core.use_cases.sync import SyncDeps, SyncOptions, sync_drop
+    from tests.unit.fakes import FakeDrop, FakePhotoApi, FakeStateStore
+
+    class CameraBlob(FakeDrop):
+        def info(self) -> DropInfo:
+            return replace(super().info(), size=CAMERA_FILE_BYTES)
+
+    path = tmp_path / "jane.doe@contoso.com.jpg"
+    with open(path, "wb") as handle:
+        handle.truncate(CAMERA_FILE_BYTES)
+    _, [line], _ = run("check", str(path))
+    blob = CameraBlob("jane.doe@contoso.com.jpg", b"")
+    deps = SyncDeps(api=FakePhotoApi(), state=FakeStateStore(), owner="t", sleep=lambda _: None,
+                    now=lambda: datetime(2026, 11, 28, tzinfo=UTC))
+    outcome = sync_drop(blob, SyncOptions(naming=NamingRules(), image=ImagePolicy()), deps)
+    assert blob.reads == 0  # refused from its size alone
+    assert (outcome.reason, outcome.message) == (line["reason"]["code"],
+                                                 line["reason"]["message"])
+
+
 @pytest.mark.parametrize(
     "argv",
     [

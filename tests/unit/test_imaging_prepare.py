@@ -157,6 +157,41 @@ def test_pixel_limit_is_inclusive() -> None:
         prepare_photo(data, ImagePolicy(max_pixels=320 * 240 - 1))
 
 
+def _flat(mode: str, size: tuple[int, int], **save: object) -> bytes:
+    """libjpeg's most compressible real photo: one flat colour at quality 1, optimised."""
+    out = io.BytesIO()
+    Image.new(mode, size, 128 if mode == "L" else (128, 128, 128)).save(
+        out, "JPEG", quality=1, optimize=True, **save)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("build", [
+    pytest.param(lambda: corpus.baseline((320, 240)), id="photo"),
+    pytest.param(lambda: corpus.progressive(), id="progressive"),
+    pytest.param(lambda: _flat("L", (1024, 1024)), id="flat_grey"),
+    pytest.param(lambda: _flat("RGB", (1024, 1024), subsampling=2, progressive=True),
+                 id="flat_colour_420_progressive"),
+])
+def test_a_real_photo_over_the_pixel_cap_is_too_many_pixels_not_a_bomb(
+        build: Callable[[], bytes]) -> None:
+    data = build()
+    info = read_structure(data)
+    with pytest.raises(InvalidPhoto) as caught:
+        prepare_photo(data, ImagePolicy(max_pixels=info.pixels - 1))  # a 72 MP camera photo,
+    assert caught.value.code == "too_many_pixels"  # scaled down to what a test can afford
+    assert f"{info.width}x{info.height} pixels" in caught.value.message
+    assert "decompression bomb" not in caught.value.message
+
+
+@pytest.mark.parametrize(("width", "height"), [(8000, 8001), (60000, 60000), (65535, 65535)])
+def test_a_header_its_data_cannot_back_is_a_decompression_bomb(width: int, height: int) -> None:
+    data = corpus.set_size(corpus.baseline((64, 48)), width, height)
+    with pytest.raises(InvalidPhoto) as caught:
+        prepare_photo(data, POLICY)
+    assert caught.value.code == "decompression_bomb"
+    assert f"{width}x{height} pixels" in caught.value.message
+
+
 def test_input_over_the_size_cap_is_rejected_before_reading_it() -> None:
     with pytest.raises(InvalidPhoto) as caught:
         prepare_photo(b"\x00" * 2000, ImagePolicy(max_input_bytes=1999))

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from photo_core.domain.errors import Throttled
+from photo_core.domain.errors import NoMailbox, Throttled, UserNotFound
 from photo_core.domain.naming import NamingRules, UserRef
 from photo_core.domain.outcomes import Status
 from photo_core.domain.retry import Deadline, SystemClock, current_deadline
@@ -129,6 +129,29 @@ def test_dry_run_reports_would_upload_and_changes_nothing(world: World) -> None:
                         ReconcileOptions(workers=1))
     assert dict(summary.outcomes) == {Status.WOULD_UPLOAD.value: 1}
     assert api.uploads == []
+
+
+def test_a_dry_run_of_rejected_drops_counts_would_upload_and_would_reject_by_reason(
+        world: World) -> None:
+    api, state, clock = world
+    names = ("ghost1@contoso.com", "ghost2@contoso.com", "diego@contoso.com",
+             "alex@contoso.com")
+    for name in names[:2]:
+        api.errors[name] = UserNotFound("404 Request_ResourceNotFound")
+    api.errors["diego@contoso.com"] = NoMailbox("404 ErrorNonExistentMailbox")
+    api.errors["alex@contoso.com"] = NoMailbox("404 ErrorNonExistentMailbox")
+    source = FakeDropSource([FakeDrop(f"{name}.jpg", jpeg()) for name in names])
+    assert run(source, world)["rejected (no_mailbox)"] == 2
+    del api.errors["alex@contoso.com"]  # an admin gave Alex a mailbox: a retry would upload
+    dry = SyncOptions(naming=NamingRules(), image=ImagePolicy(), dry_run=True)
+    summary = reconcile(source, dry, lambda: SyncDeps(api=api, state=state, now=clock.now,
+                                                      sleep=clock.sleep, owner="r"),
+                        ReconcileOptions(workers=1, retry_rejected=True))
+    assert dict(summary.outcomes) == {"would-upload": 1, "would-reject (user_not_found)": 2,
+                                      "would-reject (no_mailbox)": 1}
+    assert api.uploads == []
+    assert all(d.recorded is not None and d.recorded.status is Status.REJECTED
+               for d in source.drops.values())  # the real run's outcomes stay as they were
 
 
 class SlowPhotoApi(FakePhotoApi):

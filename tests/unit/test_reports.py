@@ -88,6 +88,17 @@ def test_the_summary_counts_by_status_and_reason_and_lists_latest_rejects() -> N
         "nobody@contoso.com.jpg", "lee@contoso.com.jpg"]
 
 
+def test_a_dry_runs_would_rejects_are_listed_with_the_rejects_by_their_own_status() -> None:
+    log = FakeOutcomeLog()
+    log.outcomes += [outcome(3, Status.REJECTED, "not_jpeg", "lee@contoso.com.jpg"),
+                     outcome(2, Status.WOULD_UPLOAD),
+                     outcome(1, Status.WOULD_REJECT, "no_mailbox", "diego@contoso.com.jpg")]
+    summary = build_report(log, NOW - timedelta(hours=1), NOW).summary()
+    assert summary["byStatus"] == {"rejected": 1, "would-upload": 1, "would-reject": 1}
+    assert [(r["status"], r["reason"]) for r in summary["latestRejects"]] == [
+        ("would-reject", "no_mailbox"), ("rejected", "not_jpeg")]
+
+
 def test_csv_has_one_row_per_outcome_oldest_first() -> None:
     log = FakeOutcomeLog()
     log.outcomes += [outcome(1, Status.REJECTED, "not_jpeg"), outcome(5, Status.UPLOADED)]

@@ -7,7 +7,14 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from photo_core.domain.errors import Forbidden, PermanentError, Throttled, UserNotFound
+from photo_core.domain.errors import (
+    Forbidden,
+    MailboxOnPremises,
+    NoMailbox,
+    PermanentError,
+    Throttled,
+    UserNotFound,
+)
 from photo_core.domain.naming import NamingRules, UserRef
 from photo_core.domain.outcomes import Status
 from photo_core.domain.retry import Deadline, SystemClock, current_deadline
@@ -220,8 +227,8 @@ def test_dry_run_checks_everything_but_uploads_nothing(
 
 
 @pytest.mark.parametrize(("name", "content", "status"), [
-    (f"{JANE}.jpg", b"not a photo at all", Status.REJECTED),
-    ("jane doe.jpg", jpeg(), Status.REJECTED),  # a name rejection, before any claim
+    (f"{JANE}.jpg", b"not a photo at all", Status.WOULD_REJECT),
+    ("jane doe.jpg", jpeg(), Status.WOULD_REJECT),  # a name rejection, before any claim
     (f"copy/{JANE}.jpg", jpeg(), Status.UNCHANGED),  # same content as the upload before
 ])
 def test_a_dry_run_writes_moves_and_deletes_nothing_whatever_the_outcome(
@@ -243,6 +250,43 @@ def test_a_dry_run_writes_moves_and_deletes_nothing_whatever_the_outcome(
         {k: v[0].last_status for k, v in before.items()}
     assert [o.status for o in log.outcomes] == [status]  # the report still shows it
     assert len(api.uploads) == 1
+
+
+@pytest.mark.parametrize(("user", "error"), [
+    ("nobody@contoso.com", UserNotFound("404 Request_ResourceNotFound")),
+    ("diego@contoso.com", NoMailbox("404 ErrorNonExistentMailbox")),
+    ("nestor@contoso.com", MailboxOnPremises("404 MailboxNotHostedInExchangeOnline")),
+    ("lee@contoso.com", Forbidden("403 ErrorAccessDenied", permission="ProfilePhoto.Read.All")),
+])
+def test_a_dry_run_resolves_the_user_and_gives_the_reason_a_real_run_would(
+    clock: FakeClock, user: str, error: PermanentError
+) -> None:
+    dry_api, real_api = FakePhotoApi(), FakePhotoApi()
+    dry_api.errors[user] = real_api.errors[user] = error
+    dry_options = SyncOptions(naming=NamingRules(), image=ImagePolicy(), dry_run=True)
+    log = FakeOutcomeLog()
+    dry_state = FakeStateStore()
+    dry = sync_drop(FakeDrop(f"{user}.jpg", jpeg()), dry_options,
+                    SyncDeps(api=dry_api, state=dry_state, now=clock.now, sleep=clock.sleep,
+                             owner="dry", log=log))
+    real = sync_drop(FakeDrop(f"{user}.jpg", jpeg()), OPTIONS,
+                     deps(real_api, FakeStateStore(), clock))
+    assert (real.status, real.reason) == (Status.REJECTED, error.code)
+    assert (dry.status, dry.reason, dry.message) == (Status.WOULD_REJECT, error.code,
+                                                     error.message)
+    assert [(o.status, o.reason) for o in log.outcomes] == [(Status.WOULD_REJECT, error.code)]
+    assert dry_api.uploads == [] and dry_state.writes == 0
+
+
+def test_a_dry_run_would_upload_for_a_user_who_exists_with_or_without_a_photo(
+    api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
+) -> None:
+    api.photos["adele@contoso.com"] = jpeg("#123456")
+    dry = SyncOptions(naming=NamingRules(), image=ImagePolicy(), dry_run=True)
+    for user in ("adele@contoso.com", "alex@contoso.com"):
+        outcome = sync_drop(FakeDrop(f"{user}.jpg", jpeg()), dry, deps(api, state, clock))
+        assert (outcome.status, outcome.reason) == (Status.WOULD_UPLOAD, None)
+    assert api.uploads == [] and state.writes == 0
 
 
 @pytest.mark.parametrize(("status", "reason", "expected"), [

@@ -112,6 +112,8 @@ def commands(info: StackInfo, state_dir: Path) -> str:
         "drop a photo as HR would, and see what became of it:",
         f"  {python} -m devstack{state} drop ~/Pictures/me.jpg --as alex.wilber@contoso.com",
         f"  {python} -m devstack{state} status",
+        "what HR was told (the local webhook receiver):",
+        f"  {python} -m devstack{state} notices",
     ]
     return "\n".join(lines)
 
@@ -177,8 +179,7 @@ def _print_notices(info: StackInfo, samples: list[Sample]) -> bool:
     told = notices.mentioned(found, rejected)
     digests = sum(1 for m in found if notices.kind(m["body"]) == "digest")
     print(f"\n{len(told)}/{len(rejected)} rejects in "
-          f"{len(found) - digests} notice(s), {digests} digest(s); "
-          "list them again with `python -m devstack notices`")
+          f"{len(found) - digests} notice(s), {digests} digest(s)")
     return len(told) == len(rejected) and digests == 1
 
 

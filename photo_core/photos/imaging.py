@@ -212,7 +212,8 @@ def check_decode_cost(info: JpegInfo, target: tuple[int, int] | None, policy: Im
     """Refuse a photo whose decode would cost more than the policy allows, from its header.
 
     Kept apart from the pixel cap (``too_many_pixels`` or ``decompression_bomb``, checked
-    first): that one is about the size the header declares, this one about what the declared structure costs."""
+    first): that one is about the size the header declares, this one about what the declared
+    structure costs."""
     cost = planned_cost(info, target, input_bytes)
     if info.process == "progressive":
         kind = f"a progressive JPEG of {info.scans} scans"

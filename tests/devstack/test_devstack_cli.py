@@ -51,6 +51,7 @@ def test_the_demo_prints_no_command_for_the_stack_it_stopped(
     monkeypatch.setattr(cli, "LocalStack", StoppedStack)
     monkeypatch.setattr(cli, "sample_batch", lambda: samples)
     monkeypatch.setattr(cli, "_upload_all", lambda info, batch: None)
+    monkeypatch.setattr(cli, "_print_notices", lambda info, batch: True)  # not under test
 
     def outcomes(info: Any, names: list[str]) -> dict[str, dict[str, str]]:
         return {name: {"photosync-status": "uploaded", "photosync-reason": "none"}

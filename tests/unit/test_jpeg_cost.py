@@ -137,11 +137,11 @@ def test_a_camera_export_of_12_megapixels_passes_whole() -> None:
 
 
 def test_the_pixel_cap_is_checked_before_the_cost() -> None:
-    """A progressive CMYK header over the pixel cap is a decompression bomb (its own code,
-    which #14 may rename), not a decode-cost problem."""
+    """A progressive CMYK photo over the pixel cap is refused for its pixels (its data could
+    fill them: too_many_pixels, not a bomb), not as a decode-cost problem."""
     with pytest.raises(InvalidPhoto) as refused:
         photo_cost(cf.flat_progressive(8000, 8001, "cmyk"), POLICY)
-    assert refused.value.code == "decompression_bomb"
+    assert refused.value.code == "too_many_pixels"
 
 
 def test_the_limits_are_policy_settings() -> None:

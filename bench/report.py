@@ -2,10 +2,10 @@
 
 The page's prose is written by hand; every figure in it sits in a generated block between
 ``<!-- generated:NAME -->`` and ``<!-- /generated:NAME -->``, which ``update_docs`` rewrites
-from a results document (``make bench`` does it after every run) and ``check_docs`` compares
-with what the committed results would generate (``make test`` does it: the committed figures
-and the page cannot drift apart). ``python -m bench.report`` regenerates the page from the
-committed results without running anything.
+from a results document (``make bench`` does it after every run). tests/unit/test_bench_report.py
+renders the page from the committed results in memory and compares (``make test`` runs it: the
+committed figures and the page cannot drift apart). ``python -m bench.report`` regenerates the
+page from the committed results without running anything.
 """
 
 from __future__ import annotations

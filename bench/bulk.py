@@ -103,6 +103,7 @@ def run_photo_sync(stack: BenchStack, drops: list[tuple[str, bytes]], *, timeout
     session = stack.host_session()
     webhook = stack.webhook()
     cpu_before = stack.cpu()
+    trace_offset = stack.trace_file.stat().st_size if stack.trace_file.exists() else 0
     started = time.monotonic()
     posted: list[float] = []
 
@@ -144,8 +145,14 @@ def run_photo_sync(stack: BenchStack, drops: list[tuple[str, bytes]], *, timeout
         statuses[status] = statuses.get(status, 0) + 1
     stats = stack.admin("GET", "/stats")
     cpu = {k: round(v - cpu_before.get(k, 0.0), 2) for k, v in stack.cpu().items()}
+    timeline: dict[str, Any] = {}
+    if stack.traced:
+        keys = {f"{e['subject'].rsplit('/blobs/', 1)[1]}|{e['data']['eTag'].strip(chr(34))}"
+                for e in events}
+        timeline = breakdown(_traced(stack, trace_offset, keys), started, keys,
+                             host_parallelism())
     return {
-        "cpu_seconds": cpu,
+        "cpu_seconds": cpu, "timeline": timeline,
         "events_delivered_after_s": round(posted[0], 2) if posted else None,
         "drops": len(drops), "completed": len(done), "seconds": elapsed,
         "photos_per_second": len(done) / elapsed if elapsed else 0.0,
@@ -154,23 +161,126 @@ def run_photo_sync(stack: BenchStack, drops: list[tuple[str, bytes]], *, timeout
     }
 
 
+def read_trace(path: Path, offset: int = 0) -> list[dict[str, Any]]:
+    """The steps a traced host (bench.hosted) wrote from ``offset`` on."""
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8") as handle:
+        handle.seek(offset)
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def _traced(stack: BenchStack, offset: int, keys: set[str], wait_s: float = 15.0
+            ) -> list[dict[str, Any]]:
+    """The trace of this run, once the host has written the end of every drop's work (a drop's
+    outcome is on its blob a moment before its worker writes the receipt and the trace)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        records = read_trace(stack.trace_file, offset)
+        finished = {r["drop"] for r in records if r["kind"] == "work" and "function" in r}
+        if keys <= finished or time.monotonic() > deadline:
+            return records
+        time.sleep(0.2)
+
+
+def breakdown(records: list[dict[str, Any]], t0: float, keys: set[str], parallelism: int
+              ) -> dict[str, Any]:
+    """Where each drop's time went, in mean milliseconds per drop, from the moment the first
+    event was posted (``t0``) to the end of the drop's work: event intake (until its event was
+    queued), queue wait (until a worker took it), the host's receipt check, the function
+    (storage requests, API requests, the rest), the host's receipt and message delete while
+    the worker's slot is held, and the receipt written after the slot was freed.
+
+    ``starved_by_intake_s``: seconds during which a worker slot was free, the queue was empty
+    and events were still waiting to be taken in: the time the intake, not the functions,
+    set the pace."""
+    intake = {r["drop"]: r for r in records if r["kind"] == "intake" and r["drop"] in keys}
+    receipts = {r["drop"]: r["seconds"] for r in records if r["kind"] == "receipt"}
+    works = [r for r in records if r["kind"] == "work" and r["drop"] in keys]
+    first_work: dict[str, dict[str, Any]] = {}
+    for work in sorted(works, key=lambda r: r["started"]):
+        first_work.setdefault(work["drop"], work)
+    done = [w for w in works if "function" in w]
+    if not intake or not done:
+        return {}
+    parts: dict[str, list[float]] = {k: [] for k in (
+        "intake", "queue_wait", "host_receipt_check", "function_storage", "function_api",
+        "function_other", "host_receipt_and_delete", "host_receipt_after_slot", "total")}
+    for work in done:
+        queued = intake.get(work["drop"])
+        if queued is None:
+            continue
+        function = work["function"]
+        parts["intake"].append(queued["ended"] - t0)
+        parts["queue_wait"].append(work["started"] - queued["ended"])
+        parts["host_receipt_check"].append(work.get("has_receipt", 0.0))
+        parts["function_storage"].append(function["storage_s"])
+        parts["function_api"].append(function["api_s"])
+        parts["function_other"].append(function["own_s"])
+        parts["host_receipt_and_delete"].append(work.get("write_receipt", 0.0)
+                                                + work.get("delete", 0.0))
+        parts["host_receipt_after_slot"].append(receipts.get(work["drop"], 0.0))
+        parts["total"].append(work["ended"] - t0)
+    per_drop = {k: round(1000 * sum(v) / len(v), 1) for k, v in parts.items() if v}
+    calls = [w["function"] for w in done]
+    receives = [r for r in records if r["kind"] == "receive" and r["started"] >= t0]
+    return {
+        "per_drop_ms": per_drop,
+        "function_storage_calls": round(sum(c["storage_calls"] for c in calls) / len(calls), 2),
+        "intake_done_after_s": round(max(r["ended"] for r in intake.values()) - t0, 2),
+        "starved_by_intake_s": round(_starved(intake, first_work, t0, parallelism), 2),
+        "invocations": len(works), "receives": len(receives),
+        "messages_per_receive": round(sum(r["count"] for r in receives) / len(receives), 2)
+        if receives else None,
+    }
+
+
+def _starved(intake: dict[str, dict[str, Any]], works: dict[str, dict[str, Any]], t0: float,
+             parallelism: int) -> float:
+    """Seconds with a free worker, an empty queue and events not yet taken in."""
+    changes: list[tuple[float, int, int]] = []  # time, queued delta, busy delta
+    for drop, taken in intake.items():
+        changes.append((taken["ended"], 1, 0))
+        work = works.get(drop)
+        if work is not None:
+            changes.append((work["started"], -1, 1))
+            changes.append((work["ended"], 0, -1))
+    changes.sort()
+    last_intake = max(r["ended"] for r in intake.values())
+    queued = busy = 0
+    starved = 0.0
+    previous = t0
+    for at, dq, db in changes:
+        if previous < last_intake and queued <= 0 and busy < parallelism:
+            starved += min(at, last_intake) - previous
+        queued, busy, previous = queued + dq, busy + db, at
+    return starved
+
+
 def run_baseline(stack: BenchStack, drops: list[tuple[str, bytes]], parallelism: int,
                  workdir: Path) -> dict[str, Any]:
     """The baseline on the same drops, in the same container (uploaded again if the run before
     moved or changed them)."""
     upload_drops(stack, drops)
+    return baseline(stack, [name for name, _ in drops], parallelism, workdir)
+
+
+def baseline(stack: BenchStack, names: list[str], parallelism: int, workdir: Path
+             ) -> dict[str, Any]:
+    """The baseline on blobs already in the drop container, in the order given."""
     manifest = {"connection_string": stack.connection_string, "container": DROP_CONTAINER,
-                "drops": [{"user": name.removesuffix(".jpg"), "blob": name}
-                          for name, _ in drops]}
+                "drops": [{"user": name.rsplit("/", 1)[-1].removesuffix(".jpg"), "blob": name}
+                          for name in names]}
     (workdir / "baseline-manifest.json").write_text(json.dumps(manifest))
     (workdir / "emulator.json").write_text(json.dumps(stack.emulator))
+    before = stack.admin("GET", "/stats")
     result: dict[str, Any] = run_json(BENCH_PYTHON, [
         "-m", "bench.baseline_graph", "bulk", "--emulator", str(workdir / "emulator.json"),
         "--manifest", str(workdir / "baseline-manifest.json"),
-        "--parallelism", str(parallelism)], timeout=300)
+        "--parallelism", str(parallelism)], timeout=600)
     stats = stack.admin("GET", "/stats")
-    result["throttled"] = stats.get("throttled", 0)
-    result["uploads"] = stats.get("uploads", 0)
+    result["throttled"] = stats.get("throttled", 0) - before.get("throttled", 0)
+    result["uploads"] = stats.get("uploads", 0) - before.get("uploads", 0)
     return result
 
 

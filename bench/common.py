@@ -100,3 +100,86 @@ def tree_pids(pid: int) -> list[int]:
         found.append(current)
         todo.extend(children.get(current, []))
     return found
+
+
+def spread(values: Sequence[float | None], digits: int = 4) -> dict[str, Any]:
+    """The median of repeated measurements with their min and max; None when any repeat could
+    not be measured (a figure is reported only if every repeat had it)."""
+    if not values or any(v is None for v in values):
+        return {"median": None, "min": None, "max": None, "values": list(values)}
+    numbers = [float(v) for v in values if v is not None]
+    return {"median": round(median(numbers), digits), "min": round(min(numbers), digits),
+            "max": round(max(numbers), digits), "values": [round(v, digits) for v in numbers]}
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on: cores, CPU model, memory, Python, key packages."""
+    import platform
+    from importlib import metadata
+
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    packages: dict[str, str | None] = {}
+    for name in ("azure-functions", "azurefunctions-extensions-bindings-blob",
+                 "azure-storage-blob", "azure-data-tables", "azure-storage-queue",
+                 "azure-core", "requests", "msal", "Pillow", "simplejpeg", "numpy"):
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            packages[name] = None
+    return {"cpus": os.cpu_count(), "cpu_model": model, "memory_mb": _meminfo_mb(),
+            "python": platform.python_version(), "platform": platform.platform(),
+            "packages": packages, "baseline_packages": _baseline_packages(),
+            "azurite": _azurite_version(), "load_average_at_start": _loadavg()}
+
+
+def _meminfo_mb() -> int | None:
+    try:
+        text = Path("/proc/meminfo").read_text()
+    except OSError:
+        return None
+    match = re.search(r"^MemTotal:\s+(\d+) kB", text, re.MULTILINE)
+    return int(match.group(1)) // 1024 if match else None
+
+
+def _loadavg() -> list[float] | None:
+    try:
+        return [float(v) for v in Path("/proc/loadavg").read_text().split()[:3]]
+    except (OSError, ValueError):
+        return None
+
+
+def _baseline_packages() -> dict[str, str]:
+    """The baseline's pinned versions (bench/requirements-bench.txt) that matter to it."""
+    wanted = {"msgraph-sdk", "azure-identity", "azure-storage-blob", "pillow", "httpx"}
+    found = {}
+    for line in (BENCH / "requirements-bench.txt").read_text().splitlines():
+        name, sep, version = line.strip().partition("==")
+        if sep and name.lower() in wanted:
+            found[name] = version
+    return found
+
+
+def _azurite_version() -> str | None:
+    try:
+        document = json.loads((REPO / "node_modules" / "azurite" / "package.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return str(document.get("version"))
+
+
+def git_state() -> dict[str, Any]:
+    """The commit measured, and whether the tree had changes on top of it."""
+    def git(*args: str) -> str:
+        proc = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True,
+                              check=False)
+        return proc.stdout.strip()
+
+    return {"commit": git("rev-parse", "HEAD") or None,
+            "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}

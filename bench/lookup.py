@@ -7,6 +7,7 @@ one keep-alive connection:
 
 * miss: the first lookup of each of ``users`` distinct users (nothing cached yet);
 * hit: ``hits`` lookups of users already looked up (within the cache TTL);
+  (three rounds of both, each with users of its own: one ratio per round);
 * conditional: ``If-None-Match`` with the current ETag; every answer must be 304, and the
   emulator's ``/admin/stats`` must show no photo API request during that phase.
 
@@ -79,31 +80,37 @@ def _api_requests(stack: BenchStack) -> int:
                if not op.startswith("identity"))
 
 
-def run(stack: BenchStack, users: int = 100, hits: int = 500, conditional: int = 200
-        ) -> dict[str, Any]:
-    names = [upn(i) for i in range(users)]
+def run(stack: BenchStack, users: int = 33, hits: int = 150, conditional: int = 200,
+        rounds: int = 3) -> dict[str, Any]:
+    """``rounds`` rounds, each with users of its own: ``users`` misses (first lookups), then
+    ``hits`` lookups of those users; then ``conditional`` requests with a current ETag."""
     # Warm the host's process (token, pools, table) with a user outside the measured set.
-    if _once(stack, upn(users), {})[0] != 200:
+    if _once(stack, upn(users * rounds), {})[0] != 200:
         raise RuntimeError("the warm-up lookup failed")
-    miss_times, miss_elapsed = _timed_gets(stack, names)
-    hit_users = [names[i % users] for i in range(hits)]
-    hit_times, hit_elapsed = _timed_gets(stack, hit_users)
-    etag = _once(stack, names[0], {})[1]
+    measured = []
+    for r in range(rounds):
+        names = [upn(r * users + i) for i in range(users)]
+        miss_times, miss_elapsed = _timed_gets(stack, names)
+        hit_times, hit_elapsed = _timed_gets(stack, [names[i % users] for i in range(hits)])
+        measured.append((_summary(miss_times, miss_elapsed), _summary(hit_times, hit_elapsed)))
+    name = upn(0)
+    etag = _once(stack, name, {})[1]
     assert etag
     before = _api_requests(stack)
-    cond_times, cond_elapsed = _timed_gets(stack, [names[0]] * conditional,
+    cond_times, cond_elapsed = _timed_gets(stack, [name] * conditional,
                                            headers={"If-None-Match": etag}, expect=304)
     upstream_during_304 = _api_requests(stack) - before
     info_file = stack.workdir / "emulator-lookup.json"
     info_file.write_text(json.dumps(stack.emulator))
     sdk = run_json(BENCH_PYTHON, ["-m", "bench.baseline_graph", "lookup", "--emulator",
-                                  str(info_file), "--user", names[0], "--count", "100"])
-    miss, hit = _summary(miss_times, miss_elapsed), _summary(hit_times, hit_elapsed)
+                                  str(info_file), "--user", name, "--count", "100"])
     return {
-        "miss": miss, "hit": hit, "conditional_304": _summary(cond_times, cond_elapsed),
+        "rounds": [{"miss": miss, "hit": hit} for miss, hit in measured],
+        "hit_over_miss_p50": [round(hit["p50_ms"] / miss["p50_ms"], 4)
+                              for miss, hit in measured],
+        "conditional_304": _summary(cond_times, cond_elapsed),
         "upstream_calls_during_304s": upstream_during_304,
         "baseline_sdk_photo_get": _summary(sdk["times"], sum(sdk["times"])),
-        "hit_over_miss_p50": round(hit["p50_ms"] / miss["p50_ms"], 4),
     }
 
 

@@ -3,7 +3,9 @@
 Each (implementation, photo) pair runs in a fresh process, so memory figures are not polluted by
 the other runs: the process imports what it needs, runs the operation once to warm up (lazy
 imports, allocator), resets the kernel's peak-RSS mark, and measures the peak RSS above the RSS
-it had just before one more run. Then it times ``reps`` runs and reports the median.
+it had just before one more run (the growth), and the whole process's peak RSS beside it (what
+the instance must hold: the interpreter and every library the implementation loaded). Then it
+times ``reps`` runs and reports the median.
 
 Implementations:
 
@@ -104,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     reset_ok = reset_peak_rss()
     before = rss_kib()
     run(data)
-    peak = max(peak_rss_kib() - before, 0) if reset_ok else None
+    process_peak = peak_rss_kib() if reset_ok else None
+    peak = max(process_peak - before, 0) if process_peak is not None else None
     times = []
     for _ in range(max(1, args.reps)):
         started = time.perf_counter()
@@ -114,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     result = {"impl": args.impl, "input_bytes": len(data), "output_bytes": len(out),
               "median_ms": round(times[len(times) // 2] * 1000, 2),
               "min_ms": round(times[0] * 1000, 2), "reps": len(times),
-              "peak_rss_delta_kib": peak}
+              "peak_rss_delta_kib": peak, "process_peak_rss_kib": process_peak,
+              "rss_before_kib": before}
     sys.stdout.write(json.dumps(result) + "\n")
     return 0
 

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -99,6 +100,7 @@ class BenchStack:
     extra_settings: dict[str, str] = field(default_factory=dict)
     host: bool = True
     azurite_debug: bool = False  # Azurite logs every request to ``azurite_log`` (and runs slower)
+    traced: bool = False  # the host runs under bench.hosted, timing each drop's steps
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="photo-bench-")))
 
     def __post_init__(self) -> None:
@@ -156,8 +158,13 @@ class BenchStack:
         log = open(self.workdir / "host.log", "w")  # noqa: SIM115 - closed in stop()
         self._logs.append(log)
         env = {k: v for k, v in os.environ.items() if not k.startswith("PHOTO_")}
+        module = "devstack.host"
+        if self.traced:
+            module = "bench.hosted"
+            env["BENCH_TRACE"] = str(self.trace_file)
+            env["BENCH_API_PORTS"] = str(urlsplit(self.emulator["graph_base"]).port)
         self.host_proc = subprocess.Popen(
-            [str(PYTHON), "-m", "devstack.host", "--settings", str(settings),
+            [str(PYTHON), "-m", module, "--settings", str(settings),
              "--host-json", str(REPO / "host.json"), "--port", "0",
              "--state-dir", str(self.workdir / "host"), "--no-watch"],
             cwd=REPO, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
@@ -177,6 +184,11 @@ class BenchStack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    @property
+    def trace_file(self) -> Path:
+        """Where a traced host writes its steps (``bench.hosted``)."""
+        return self.workdir / "host-trace.jsonl"
 
     @property
     def azurite_log(self) -> Path:

@@ -27,6 +27,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_STATE_DIR = REPO_ROOT / ".devstack"
 STACK_FILE = "stack.json"
 DROP_CONTAINER = "hr-photos"
+#: The Python worker's thread pool, as the deployment sets it (PYTHON_THREADPOOL_THREAD_COUNT
+#: in infra/modules/function-app.bicep): host.json's blob parallelism plus room for lookups.
+#: The arithmetic is in docs/performance.md, "Concurrency per instance".
+WORKER_THREADS = 12
 
 
 def local_settings_values(connection_string: str, emulator: dict[str, Any],
@@ -37,6 +41,7 @@ def local_settings_values(connection_string: str, emulator: dict[str, Any],
         if webhook_url else {}
     return {
         "FUNCTIONS_WORKER_RUNTIME": "python",
+        "PYTHON_THREADPOOL_THREAD_COUNT": str(WORKER_THREADS),
         "AzureWebJobsStorage": connection_string,
         "PhotoStorage": connection_string,
         "PHOTO_DROP_CONTAINER": DROP_CONTAINER,

@@ -8,7 +8,10 @@ thread, so only a dead host lets it reappear (and the next host then picks it up
 * a receipt for the blob version exists: delete it (a duplicate delivery, already done);
 * the same blob version is already running here under another message: delete this duplicate
   (the running one keeps its own message until it succeeds or is poisoned);
-* success: write the receipt, then delete the message;
+* success: write the receipt, then delete the message. Both happen on a completion thread
+  after the worker slot is freed, so the next drop starts while they are under way (the slots
+  bound running invocations, as ``maxDegreeOfParallelism`` does; the blob version stays leased
+  until its receipt is written, so a duplicate delivery meanwhile is still recognised);
 * failure (an exception, or a run longer than ``functionTimeout``, which Azure would have
   stopped): make it visible again after a short exponential backoff; at the
   ``poisonBlobThreshold``-th failed attempt move it to the poison queue instead.
@@ -35,6 +38,8 @@ logger = logging.getLogger(__name__)
 
 #: Runs the function for one item; raises on failure.
 Runner = Callable[[BlobWorkItem, int], None]
+#: Threads writing receipts and deleting messages after successful invocations.
+COMPLETION_THREADS = 2
 
 
 @dataclass
@@ -68,7 +73,13 @@ class BlobWorkers:
             queue.SimpleQueue())
         self._workers = [threading.Thread(target=self._worker_loop, name=f"blob-worker-{n}",
                                           daemon=True) for n in range(options.parallelism)]
+        self._completions: queue.SimpleQueue[tuple[BlobWorkItem, _Lease] | None] = (
+            queue.SimpleQueue())
+        self._completers = [threading.Thread(target=self._complete_loop,
+                                             name=f"blob-completion-{n}", daemon=True)
+                            for n in range(COMPLETION_THREADS)]
         self._leases: dict[tuple[str, str, str, str], _Lease] = {}
+        self._running = 0  # invocations holding a slot (under _lock)
         self._lock = threading.Lock()
         self._slot_free = threading.Event()
         self._wake = threading.Event()
@@ -79,7 +90,7 @@ class BlobWorkers:
         self._keeper = threading.Thread(target=self._keep, name="blob-visibility", daemon=True)
 
     def start(self) -> None:
-        for worker in self._workers:
+        for worker in [*self._workers, *self._completers]:
             worker.start()
         self._dispatcher.start()
         self._keeper.start()
@@ -89,8 +100,13 @@ class BlobWorkers:
         self._wake.set()
 
     def busy(self) -> int:
+        """Blob versions in hand: running, or done and having their receipt written."""
         with self._lock:
             return len(self._leases)
+
+    def running(self) -> int:
+        with self._lock:
+            return self._running
 
     def stop(self, timeout: float) -> None:
         """Stop receiving; let running invocations finish (bounded); leave the rest queued."""
@@ -108,6 +124,8 @@ class BlobWorkers:
         self._keeper.join(timeout)
         for _ in self._workers:
             self._jobs.put(None)
+        for _ in self._completers:
+            self._completions.put(None)
 
     # -- dispatcher -----------------------------------------------------------------------------
 
@@ -116,7 +134,7 @@ class BlobWorkers:
         failing = False
         while not self._stopping.is_set():
             self._slot_free.clear()
-            free = self._options.parallelism - self.busy()
+            free = self._options.parallelism - self.running()
             if free <= 0:
                 self._slot_free.wait(0.5)
                 continue
@@ -163,6 +181,7 @@ class BlobWorkers:
             if running is None and not self._stopping.is_set():
                 lease = _Lease(message.id, str(message.pop_receipt), self._renew_time())
                 self._leases[item.key] = lease
+                self._running += 1
         if running is not None:
             logger.info("Blob %s/%s (ETag %s) is already being processed; dropping a duplicate "
                         "delivery", item.container, item.blob_name, item.etag)
@@ -179,24 +198,45 @@ class BlobWorkers:
             self._work(*job)
 
     def _work(self, item: BlobWorkItem, lease: _Lease, attempt: int) -> None:
+        succeeded = False
         try:
-            self._work_unguarded(item, lease, attempt)
+            succeeded = self._work_unguarded(item, lease, attempt)
         except Exception:
             logger.exception("Blob work for %s/%s failed in the host", item.container,
                              item.blob_name)
         finally:
-            self._forget(item, lease)
+            if succeeded:  # the receipt and the delete follow on a completion thread
+                self._completions.put((item, lease))
+            else:
+                self._forget(item, lease)
+            with self._lock:
+                self._running -= 1
+            self._slot_free.set()
 
-    def _work_unguarded(self, item: BlobWorkItem, lease: _Lease, attempt: int) -> None:
+    def _complete_loop(self) -> None:
+        while (done := self._completions.get()) is not None:
+            item, lease = done
+            try:
+                self._store.write_receipt(item)
+                self._finish_lease(item, lease)
+            except Exception:  # the message reappears after its visibility timeout; the
+                # receipt check or the function itself then finds the work done
+                logger.exception("Could not write the receipt of %s/%s", item.container,
+                                 item.blob_name)
+            finally:
+                self._forget(item, lease)
+
+    def _work_unguarded(self, item: BlobWorkItem, lease: _Lease, attempt: int) -> bool:
+        """Run one item; True when the function succeeded (its receipt is yet to be written)."""
         threshold = self._options.poison_threshold
         if self._store.has_receipt(item):
             logger.info("Blob %s/%s (ETag %s) already has a receipt; skipping a duplicate "
                         "delivery", item.container, item.blob_name, item.etag)
             self._finish_lease(item, lease)
-            return
+            return False
         if attempt > threshold:  # e.g. the host died in the middle of the last allowed attempt
             self._poison(item, lease, attempt - 1)
-            return
+            return False
         started = time.monotonic()
         try:
             self._run(item, attempt)
@@ -214,9 +254,8 @@ class BlobWorkers:
                 logger.warning("Blob %s/%s failed (attempt %d of %d); retrying in %.1fs",
                                item.container, item.blob_name, attempt, threshold, delay)
                 self._release_later(item, lease, delay)
-            return
-        self._store.write_receipt(item)
-        self._finish_lease(item, lease)
+            return False
+        return True
 
     def _poison(self, item: BlobWorkItem, lease: _Lease, attempts: int) -> None:
         logger.error("Blob %s/%s failed %d time(s); moving it to the poison queue",
@@ -230,13 +269,13 @@ class BlobWorkers:
         return time.monotonic() + max(self._options.visibility_timeout / 3, 1.0)
 
     def _forget(self, item: BlobWorkItem, lease: _Lease) -> None:
-        """Free the slot (only this lease: a newer one for the same blob may exist)."""
+        """Let go of the blob version (only this lease: a newer one for the same blob may
+        exist). Idempotent."""
         with lease.lock:
             lease.done = True
         with self._lock:
             if self._leases.get(item.key) is lease:
                 del self._leases[item.key]
-        self._slot_free.set()
 
     def _finish(self, message_id: str, pop_receipt: str | None,
                 poison: tuple[BlobWorkItem | None, str] | None = None) -> None:

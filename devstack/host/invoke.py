@@ -6,7 +6,10 @@ blob name), so the function receives exactly what it would on Azure; ``func.Inpu
 ``bytes`` and ``str`` get the downloaded content; an Event Grid trigger gets what the library's
 own Event Grid converter makes of the event's JSON (``func.EventGridEvent``, or
 ``func.CloudEvent`` for a CloudEvents-schema event). A parameter named ``context`` gets a
-``func.Context``. Coroutine functions run to completion on the calling thread. Each run is
+``func.Context``. Coroutine functions run to completion on the calling thread. As in the worker,
+at most ``threads`` invocations run at once (the worker's synchronous thread pool,
+``PYTHON_THREADPOOL_THREAD_COUNT``, else ``min(32, cpu_count + 4)``): a further one, a lookup
+behind eight drops say, waits for a thread. Each run is
 logged as "Executing"/"Executed" with an invocation id, like the Functions host; a failure is
 logged with its traceback here and re-raised for the caller to answer (500, retry or poison).
 """
@@ -18,6 +21,7 @@ import datetime as dt
 import inspect
 import json
 import logging
+import os
 import threading
 import time
 import uuid
@@ -92,13 +96,41 @@ class _Context(func_abc.Context):
         return None
 
 
-class Invoker:
-    """Runs functions; ``directory`` is the app folder (``context.function_directory``)."""
+#: The worker's setting for the size of its synchronous thread pool.
+THREADS_SETTING = "PYTHON_THREADPOOL_THREAD_COUNT"
 
-    def __init__(self, directory: str) -> None:
+
+def worker_threads(environ: dict[str, str] | None = None) -> int:
+    """The thread pool the Python worker would run functions on: ``PYTHON_THREADPOOL_THREAD_COUNT``
+    when set (a whole number, at least 1), else ``ThreadPoolExecutor``'s own default,
+    ``min(32, os.cpu_count() + 4)``, which the worker leaves in place on Python 3.9 and later."""
+    value = (os.environ if environ is None else environ).get(THREADS_SETTING, "").strip()
+    if value:
+        try:
+            threads = int(value)
+        except ValueError:
+            threads = 0
+        if threads < 1:
+            raise ValueError(f"app setting {THREADS_SETTING} must be a whole number of at "
+                             f"least 1, not {value!r}")
+        return threads
+    return min(32, (os.cpu_count() or 1) + 4)
+
+
+class Invoker:
+    """Runs functions; ``directory`` is the app folder (``context.function_directory``), and
+    at most ``threads`` of them at once."""
+
+    def __init__(self, directory: str, threads: int | None = None) -> None:
         self._directory = directory
+        self.threads = threads or worker_threads()
+        self._slots = threading.BoundedSemaphore(self.threads)
 
     def call(self, spec: FunctionSpec, argument: Any, reason: str) -> Any:
+        with self._slots:  # a thread of the worker's pool, for the whole invocation
+            return self._call(spec, argument, reason)
+
+    def _call(self, spec: FunctionSpec, argument: Any, reason: str) -> Any:
         invocation_id = str(uuid.uuid4())
         logger.info("Executing 'Functions.%s' (Reason='%s', Id=%s)", spec.name, reason,
                     invocation_id)

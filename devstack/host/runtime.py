@@ -28,7 +28,14 @@ from devstack.host.blob_queue import BlobTriggerStore, BlobWorkItem
 from devstack.host.blob_workers import BlobWorkers, WorkerOptions
 from devstack.host.front import EVENTGRID_WEBHOOK_PATH, WEBHOOK_PATH, FrontDoor
 from devstack.host.http_functions import HttpFunctions
-from devstack.host.invoke import Invoker, blob_argument, event_grid_argument, timer_argument
+from devstack.host.invoke import (
+    THREADS_SETTING,
+    Invoker,
+    blob_argument,
+    event_grid_argument,
+    timer_argument,
+    worker_threads,
+)
 from devstack.host.keys import HostKeys, load_or_create
 from devstack.host.server import HostServer
 from devstack.host.settings import (
@@ -196,7 +203,13 @@ def _start(app: str, directory: Path, applied: dict[str, str], host_json: Path, 
     loaded = load_app(app)
     functions = {f.name: f for f in loaded.functions}
     keys, chosen_id = load_or_create(state_dir, [*functions, *loaded.disabled], host_id)
-    invoker = Invoker(str(directory))
+    invoker = Invoker(str(directory), worker_threads())
+    if invoker.threads < config.max_degree_of_parallelism and any(
+            isinstance(f.trigger, BlobTrigger) for f in functions.values()):
+        logger.warning("The worker runs %d function(s) at once (%s) but host.json dispatches "
+                       "%d blob invocations at once: the rest wait for a thread while their "
+                       "functionTimeout runs (see docs/performance.md)", invoker.threads,
+                       THREADS_SETTING, config.max_degree_of_parallelism)
     blob_specs = [f for f in functions.values() if isinstance(f.trigger, BlobTrigger)]
     store: BlobTriggerStore | None = None
     workers: BlobWorkers | None = None

@@ -224,6 +224,10 @@ var appSettings = {
   PHOTO_NOTIFY_SCHEDULE: notifySchedule
   PHOTO_NOTIFY_DIGEST_SCHEDULE: notifyDigestSchedule
   PHOTO_NOTIFY_FORMAT: notifyFormat
+  // The Python worker's thread pool: host.json's 8 blob invocations at once plus 4 for lookups
+  // and the timer; unset it is min(32, cores + 4), 5 on a one-core instance (the arithmetic:
+  // docs/performance.md, "Concurrency per instance").
+  PYTHON_THREADPOOL_THREAD_COUNT: '12'
 }
 
 // The app registration's credential stays in Key Vault; the setting is a reference the platform

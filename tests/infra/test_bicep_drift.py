@@ -620,3 +620,29 @@ def test_values_passed_to_restricted_module_parameters_are_among_the_allowed(
             elif extra := possible - {str(v) for v in allowed}:
                 problems.append(f"{symbol}.{name}: may be {sorted(extra)}")
     assert problems == []
+
+
+# --- concurrency per instance (docs/performance.md, "Concurrency per instance") ----------------
+
+
+def test_the_worker_has_a_thread_for_every_drop_the_host_dispatches(
+        deployment: Deployment) -> None:
+    """Unset, the worker's pool is min(32, cpu_count + 4): fewer threads than host.json's
+    maxDegreeOfParallelism on a small instance, and dispatched drops would wait for a thread
+    while their functionTimeout runs."""
+    from bench import capacity
+    from devstack.stack import WORKER_THREADS
+
+    threads = int(app_settings(deployment)["PYTHON_THREADPOOL_THREAD_COUNT"])
+    assert threads >= capacity.parallelism() + capacity.OTHER_THREADS
+    assert threads == WORKER_THREADS  # the local stack runs on the pool Azure gives
+
+
+def test_the_capacity_arithmetic_is_done_for_the_deployed_instance_size(
+        deployment: Deployment) -> None:
+    from bench import capacity
+
+    assert deployment.main.parameters["instanceMemoryMB"]["default"] == \
+        capacity.INSTANCE_MEMORY_MB
+    module = deployment.module(FUNCTION_APP)
+    assert module.parameters["instanceMemoryMB"]["default"] == capacity.INSTANCE_MEMORY_MB

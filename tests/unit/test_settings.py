@@ -281,3 +281,38 @@ def test_a_look_alike_api_host_is_refused_with_the_way_to_name_it_on_purpose() -
     assert ("PHOTO_API_BASE_URL's host 'graph.microsoft.com.evil.example' is not "
             "graph.microsoft.com") in str(raised.value)
     assert "PHOTO_API_HOST_OVERRIDE=graph.microsoft.com.evil.example" in str(raised.value)
+
+
+# URLs that urlsplit and urllib3 (what requests sends with) read different hosts from, or that
+# carry user info: the token must go to the host the check saw, so they are refused outright.
+UNPLAIN_URLS = [
+    "https://evil.example\\@{host}/x",
+    "https://127.0.0.1:8443\\@{host}/x",
+    "https://{host}@{host}/x",  # user info, even naming the right host
+    "https://user:pw@{host}/x",
+    "https://{host}\t/x",
+    "https://{host} /x",
+    "https://{host}%2eevil.example/x",
+    "https://{host};evil.example/x",
+    "https://{host}\x00.evil.example/x",
+]
+
+
+@pytest.mark.parametrize("template", UNPLAIN_URLS)
+def test_a_base_url_the_http_client_could_read_another_host_from_is_refused(
+        template: str) -> None:
+    url = template.format(host="graph.microsoft.com").replace("/x", "/v1.0")
+    with pytest.raises(SettingsError, match="PHOTO_API_BASE_URL"):
+        Settings.from_env({"PHOTO_API_BASE_URL": url})
+    with pytest.raises(SettingsError, match="PHOTO_API_BASE_URL"):  # an override cannot help
+        Settings.from_env({"PHOTO_API_BASE_URL": url, "PHOTO_API_HOST_OVERRIDE": "evil.example"})
+
+
+@pytest.mark.parametrize("url", [
+    "https://graph.microsoft.com/v1.0", "https://GRAPH.microsoft.com:443/v1.0",
+])
+def test_an_accepted_base_url_sends_to_the_host_the_check_saw(url: str) -> None:
+    from urllib3.util import parse_url
+
+    settings = Settings.from_env({"PHOTO_API_BASE_URL": url})
+    assert (parse_url(settings.api.base_url).host or "").lower() == "graph.microsoft.com"

@@ -438,7 +438,10 @@ class _Reader:
             tenant = None
         client_id = self.required("PHOTO_CLIENT_ID", why)
         default_authority = f"{CLOUD_ENDPOINTS[cloud].login}/{tenant or 'organizations'}"
-        authority, _ = self.https_url("PHOTO_AUTHORITY", default_authority)
+        authority, host = self.https_url("PHOTO_AUTHORITY", default_authority)
+        self.host_override("PHOTO_AUTHORITY", "PHOTO_AUTHORITY_HOST_OVERRIDE", host,
+                           urlsplit(CLOUD_ENDPOINTS[cloud].login).hostname or "",
+                           "the app's client secret or certificate assertion")
         secret = cert_path = cert_pem = None
         if mode is AuthMode.CLIENT_SECRET:
             secret = self.required("PHOTO_CLIENT_SECRET", why)

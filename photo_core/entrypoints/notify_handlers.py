@@ -29,8 +29,8 @@ logger = logging.getLogger(__name__)
 def handle_notices() -> NoticeRun:
     """The notice timer: at most one coalesced message about new drops that need HR."""
     run = run_notices(notify_services(), app_services().settings.notify)
-    if run.new:
-        logger.info("notify: %d new notice(s), %s", run.new,
+    if run.new or run.resent:
+        logger.info("notify: %d new notice(s), %d of runs that died, %s", run.new, run.resent,
                     "sent" if run.sent else f"not sent ({run.problem})")
     elif run.skipped and run.skipped != "no webhook is configured":
         logger.info("notify: skipped: %s", run.skipped)

@@ -3,7 +3,9 @@
 Its retries are photo-sync's one retry policy (``photo_core.domain.retry``) with a small
 budget of its own: 429 and 5xx and timeouts are tried again, ``Retry-After`` is honoured, and a
 wait longer than the budget ends the attempt with the time the webhook asked for (the notifier
-then sends nothing before it). Redirects are not followed.
+then sends nothing before it). Redirects are not followed. Each attempt ends within its connect
+plus read timeout, and the whole send within the budget, however slowly the webhook answers
+(``http_deadline``: a read timeout alone bounds only the wait for each next byte).
 
 The webhook's address is a secret: a Teams workflow URL carries its signature in the query.
 So no failure is described with the HTTP library's exception text (it quotes the URL); a
@@ -21,6 +23,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from photo_core.adapters.http_deadline import DeadlineAdapter, deadline
 from photo_core.domain.retry import Clock, RetryPolicy, is_retryable_status, parse_retry_after
 from photo_core.use_cases.notify_ports import Delivery
 
@@ -31,9 +34,15 @@ URLLIB3_LOGGERS = ("urllib3.connectionpool", "urllib3.connection", "urllib3.util
 
 
 class HttpWebhook:
+    """Posts to the webhook through ``session``, which must be its own: the webhook mounts the
+    adapter that enforces its time limits on it."""
+
     def __init__(self, session: requests.Session, url: str, policy: RetryPolicy,
                  timeouts: tuple[float, float], clock: Clock,
                  rand: Callable[[], float]) -> None:
+        adapter = DeadlineAdapter()
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
         self._session = session
         self._url = url
         self._policy = policy
@@ -50,7 +59,8 @@ class HttpWebhook:
         attempts = 0
         while True:
             attempts += 1
-            problem, retry_after, retryable = self._post(body)
+            left = self._policy.budget_seconds - (self._clock.monotonic() - started)
+            problem, retry_after, retryable = self._post(body, min(sum(self._timeouts), left))
             if problem is None:
                 return Delivery(True, attempts=attempts)
             delay = self._policy.next_delay(
@@ -63,16 +73,22 @@ class HttpWebhook:
             logger.info("webhook: %s; trying again in %.1fs", problem, delay)
             self._clock.sleep(delay)
 
-    def _post(self, body: bytes) -> tuple[str | None, float | None, bool]:
-        """(problem or None, the Retry-After it asked for, whether to try again)."""
-        try:
-            response = self._session.post(
-                self._url, data=body, timeout=self._timeouts, allow_redirects=False,
-                headers={"Content-Type": "application/json; charset=utf-8"})
-        except requests.Timeout:
-            return "timed out", None, True
-        except requests.RequestException as exc:  # its text quotes the URL: only its kind
-            return f"connection failed ({type(exc).__name__})", None, True
+    def _post(self, body: bytes, limit: float) -> tuple[str | None, float | None, bool]:
+        """(problem or None, the Retry-After it asked for, whether to try again); the attempt
+        is cut off after ``limit`` seconds, answer included."""
+        with deadline(limit) as watch:
+            try:
+                response = self._session.post(
+                    self._url, data=body, timeout=self._timeouts, allow_redirects=False,
+                    headers={"Content-Type": "application/json; charset=utf-8"})
+            except requests.Timeout:
+                return "timed out", None, True
+            except Exception as exc:  # its text quotes the URL: only its kind
+                if watch.fired:  # what a cut-off connection raises varies (reset, TLS EOF)
+                    return "timed out", None, True
+                if not isinstance(exc, requests.RequestException):
+                    raise
+                return f"connection failed ({type(exc).__name__})", None, True
         with response:
             status = response.status_code
             wait = parse_retry_after(response.headers.get("Retry-After"), self._clock.now())

@@ -87,8 +87,9 @@ def run_notices(deps: NotifyDeps, settings: NotifySettings) -> NoticeRun:
         return NoticeRun(skipped="no webhook is configured")
     now = deps.now()
     cursor, version = deps.book.cursor()
-    if cursor.not_before is not None and now < cursor.not_before:
-        return NoticeRun(skipped=f"the webhook asked to wait until {stamp(cursor.not_before)}")
+    held = held_until(cursor, settings)
+    if held is not None and now < held:
+        return NoticeRun(skipped=f"the webhook asked to wait until {stamp(held)}")
     if cursor.running_since is not None and now - cursor.running_since < STALE_PENDING:
         return NoticeRun(skipped="another run is under way")
     try:
@@ -105,12 +106,12 @@ def run_notices(deps: NotifyDeps, settings: NotifySettings) -> NoticeRun:
         raise
     moved = replace(cursor, position=now, waiting_checked=checked, not_before=None,
                     running_since=None)
-    held: str | None = version
+    owned: str | None = version
     try:
-        held = deps.book.move(moved, version)
+        owned = deps.book.move(moved, version)
     except NoticeConflict:  # its lease was taken as stale; the claims are still this run's
         logger.warning("notify: another run took the cursor while this one was claiming")
-        held = None
+        owned = None
     batch = resend + claimed
     if not batch:
         return NoticeRun(found=len(found))
@@ -118,9 +119,9 @@ def run_notices(deps: NotifyDeps, settings: NotifySettings) -> NoticeRun:
         coalesce(batch, settings.max_items, cursor.not_sent), settings.format, now))
     deps.book.settle(batch, NoticeState.SENT if delivery.sent else NoticeState.NOT_SENT,
                      delivery.problem)
-    if held is not None:
-        _after_send(deps.book, moved, held, delivery.sent, len(batch), now,
-                    delivery.retry_after)
+    if owned is not None:
+        wait = settings.retry.honoured(delivery.retry_after) if delivery.retry_after else None
+        _after_send(deps.book, moved, owned, delivery.sent, len(batch), now, wait)
     return NoticeRun(len(found), len(claimed), delivery.sent, problem=delivery.problem,
                      resent=len(resend))
 
@@ -149,6 +150,17 @@ def _release(book: NoticeBook, cursor: NoticeCursor, version: str) -> None:
     except Exception:
         logger.warning("notify: could not release the cursor; the next runs wait %d minutes",
                        STALE_PENDING.total_seconds() // 60)
+
+
+def held_until(cursor: NoticeCursor, settings: NotifySettings) -> datetime | None:
+    """Until when a webhook's 429 holds the runs: what it asked, capped by the retry policy
+    from when it asked (a cursor written before the cap existed may hold a longer wait)."""
+    if cursor.not_before is None:
+        return None
+    if cursor.last_not_sent is None:
+        return cursor.not_before
+    return min(cursor.not_before,
+               cursor.last_not_sent + timedelta(seconds=settings.retry.retry_after_max))
 
 
 def stamp(when: datetime) -> str:
@@ -258,7 +270,8 @@ def notice_health(book: NoticeBook, settings: NotifySettings, now: datetime) -> 
     failed = [cursor.last_not_sent]
     if mark is not None and not mark.sent and mark.problem != SENDING:
         failed.append(mark.at)
-    if any(t is not None and t > now - DAY for t in failed):
+    held = held_until(cursor, settings)
+    if any(t is not None and t > now - DAY for t in failed) or (held is not None and held > now):
         return "not_sent"
     stale = book.not_sent(now - DAY, now - STALE_PENDING)
     return "not_sent" if any(r.state is NoticeState.PENDING for r in stale) else "ok"

@@ -125,5 +125,6 @@ class PoisonSource(Protocol):
     """Port: the drops in the blob trigger's poison queue, read without taking them."""
 
     def peek(self) -> list[tuple[str, str]]:
-        """``(blob name, ETag)`` of the drop container's poison messages."""
+        """``(blob name, ETag)`` of the drop container's poison messages: all of them, not
+        only the front of the queue, and none taken from it."""
         ...

@@ -309,3 +309,13 @@ def test_a_longer_wait_stored_by_an_earlier_version_is_capped_too() -> None:
     resumed = world.run()
     assert resumed.sent and world.listed() == ["jane@contoso.com.jpg"]
     assert notice_health(world.book, world.settings, world.clock.now()) == "ok"
+
+
+def test_a_dry_runs_would_reject_is_no_notice() -> None:
+    """A dry run rehearses a whole export: its would-rejects go to the digest, not to HR."""
+    world = json_world()
+    world.run()
+    world.log.append(Outcome(Status.WOULD_REJECT, "bad.jpg", "not_jpeg: export as JPEG",
+                             reason="not_jpeg", at=world.clock.now(), user="jane@contoso.com",
+                             blob_etag='"0x1"'))
+    assert world.run().found == 0 and world.webhook.documents == []

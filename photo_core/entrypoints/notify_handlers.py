@@ -18,6 +18,7 @@ from photo_core.use_cases.notifier import (
     NoticeRun,
     collect_digest,
     notice_health,
+    retry_digest,
     run_digest,
     run_notices,
 )
@@ -34,6 +35,17 @@ def handle_notices() -> NoticeRun:
                     "sent" if run.sent else f"not sent ({run.problem})")
     elif run.skipped and run.skipped != "no webhook is configured":
         logger.info("notify: skipped: %s", run.skipped)
+    return run
+
+
+def handle_notice_timer() -> NoticeRun:
+    """The notice timer: the notices, then today's digest again if it failed (the digest's own
+    timer runs once a day)."""
+    run = handle_notices()
+    retried = retry_digest(notify_services(), app_services().settings.notify)
+    if retried is not None:
+        logger.info("notify: digest retried, %s",
+                    "sent" if retried.sent else f"not sent ({retried.problem})")
     return run
 
 

@@ -242,12 +242,40 @@ def run_digest(deps: NotifyDeps, settings: NotifySettings) -> DigestRun:
         version = deps.book.put_digest_mark(DigestMark(day, False, now, SENDING), version)
     except NoticeConflict:
         return DigestRun(skipped="another run is sending the digest")
+    try:
+        return _send_digest(deps, deps.webhook, settings, day, now, version)
+    except Exception as exc:  # a storage blip: marked failed, so a later run sends it today
+        try:
+            deps.book.put_digest_mark(
+                DigestMark(day, False, now, f"failed ({type(exc).__name__})"), version)
+        except Exception:
+            logger.warning("notify: could not mark the digest failed; it is retried once its "
+                           "mark is %d minutes old", STALE_PENDING.total_seconds() // 60)
+        raise
+
+
+def retry_digest(deps: NotifyDeps, settings: NotifySettings) -> DigestRun | None:
+    """The minute timer's second chance for today's digest: the daily timer runs once, so a
+    digest that failed (storage, the webhook) or whose run died is sent again, at most every
+    ``STALE_PENDING``, until the day is over. ``None`` when there is nothing to retry (no
+    digest was begun today, or it went out)."""
+    if deps.webhook is None or not settings.enabled:
+        return None
+    now = deps.now()
+    mark, _ = deps.book.digest_mark()
+    if mark is None or mark.sent or mark.day != f"{now:%Y-%m-%d}" or \
+            now - mark.at < STALE_PENDING:
+        return None
+    return run_digest(deps, settings)
+
+
+def _send_digest(deps: NotifyDeps, webhook: Webhook, settings: NotifySettings, day: str,
+                 now: datetime, version: str) -> DigestRun:
     digest = collect_digest(deps, settings)
     if digest.empty:  # a day without drops or loose ends is no news: nothing is sent
         deps.book.put_digest_mark(DigestMark(day, True, now, "nothing to report"), version)
         return DigestRun(digest, skipped="nothing to report")
-    delivery = deps.webhook.send(digest_document(digest, settings.format, now,
-                                                 settings.max_items))
+    delivery = webhook.send(digest_document(digest, settings.format, now, settings.max_items))
     try:
         deps.book.put_digest_mark(DigestMark(day, delivery.sent, now, delivery.problem),
                                   version)
@@ -268,7 +296,8 @@ def notice_health(book: NoticeBook, settings: NotifySettings, now: datetime) -> 
     cursor, _ = book.cursor()
     mark, _ = book.digest_mark()
     failed = [cursor.last_not_sent]
-    if mark is not None and not mark.sent and mark.problem != SENDING:
+    if mark is not None and not mark.sent and (
+            mark.problem != SENDING or now - mark.at >= STALE_PENDING):  # failed, or its run died
         failed.append(mark.at)
     held = held_until(cursor, settings)
     if any(t is not None and t > now - DAY for t in failed) or (held is not None and held > now):

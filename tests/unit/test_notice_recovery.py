@@ -10,8 +10,15 @@ from typing import Any
 import pytest
 
 from photo_core.domain.notices import Notice, notice_for
-from photo_core.use_cases.notifier import STALE_PENDING, NoticeRun, notice_health, run_notices
-from photo_core.use_cases.notify_ports import NoticeState
+from photo_core.use_cases.notifier import (
+    STALE_PENDING,
+    NoticeRun,
+    notice_health,
+    retry_digest,
+    run_digest,
+    run_notices,
+)
+from photo_core.use_cases.notify_ports import Delivery, NoticeState
 from tests.unit.test_notifier import World, json_world
 
 
@@ -140,3 +147,50 @@ def test_a_run_lease_left_by_a_killed_run_expires() -> None:
     assert world.run().skipped == "another run is under way"
     world.tick(STALE_PENDING.total_seconds())
     assert world.run().sent and told(world) == ["a.jpg"]
+
+
+def test_a_digest_lost_to_a_storage_blip_is_sent_the_same_day_by_the_minute_timer() -> None:
+    world = json_world()
+    world.reject("jane@contoso.com.jpg", ago=60)
+    real = world.log.between
+    calls = [0]
+
+    def flaky(since: Any, until: Any) -> Any:
+        calls[0] += 1
+        if calls[0] == 1:
+            raise OSError("table 503")
+        return real(since, until)
+
+    world.log.between = flaky  # type: ignore[method-assign]
+    with pytest.raises(OSError, match="table 503"):
+        run_digest(world.deps(), world.settings)
+    assert notice_health(world.book, world.settings, world.clock.now()) == "not_sent"
+    world.tick()
+    assert retry_digest(world.deps(), world.settings) is None  # not again at once
+    world.tick(STALE_PENDING.total_seconds())
+    retried = retry_digest(world.deps(), world.settings)
+    assert retried is not None and retried.sent
+    assert [d["type"] for d in world.webhook.documents] == ["digest"]
+    world.tick(STALE_PENDING.total_seconds())
+    assert retry_digest(world.deps(), world.settings) is None  # sent: done for the day
+
+
+def test_a_digest_the_webhook_refused_is_tried_again_later_that_day_only() -> None:
+    world = json_world()
+    world.reject("jane@contoso.com.jpg", ago=60)
+    world.webhook.answers = [Delivery(False, "http 500")] * 2
+    assert not run_digest(world.deps(), world.settings).sent
+    world.tick(STALE_PENDING.total_seconds())
+    assert retry_digest(world.deps(), world.settings) is not None  # refused again
+    world.tick(STALE_PENDING.total_seconds())
+    again = retry_digest(world.deps(), world.settings)
+    assert again is not None and again.sent
+    assert run_digest(world.deps(), world.settings).skipped is not None
+    assert retry_digest(world.deps(), world.settings) is None
+
+
+def test_no_digest_run_today_is_no_digest_to_retry() -> None:
+    world = json_world()
+    world.reject("jane@contoso.com.jpg", ago=60)
+    assert retry_digest(world.deps(), world.settings) is None
+    assert world.webhook.documents == []

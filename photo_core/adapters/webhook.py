@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -100,24 +102,33 @@ class HttpWebhook:
 
 
 class RedactAddress(logging.Filter):
-    """Blanks the webhook's address (whole, its path, its query) in any record it sees."""
+    """Blanks the webhook's address in any record it sees: from its path on to the end of the
+    URL, in the form configured and in the form requests sends (which re-quotes it: ``%7E``
+    goes out as ``~``, a space as ``%20``), so no spelling of the path or query survives; the
+    query alone is blanked too, in both forms (for a webhook at ``/``, it is all there is)."""
 
     def __init__(self, url: str) -> None:
         super().__init__()
-        parts = urlsplit(url)
-        secrets = [url, parts.path + (f"?{parts.query}" if parts.query else "")]
-        secrets += [s for s in (parts.query, parts.path) if len(s) > 1]
-        self.secrets = tuple(sorted(set(secrets), key=len, reverse=True))
+        forms = [urlsplit(url)]
+        with suppress(requests.RequestException, ValueError):
+            forms.append(urlsplit(requests.Request("POST", url).prepare().url or url))
+        paths = {f.path for f in forms if len(f.path) > 1}
+        queries = {f.query for f in forms if f.query}
+        self.secrets = (url,)  # what it was made for, so it is installed once per address
+        spans = [re.escape(p) + r"[^\s\"']*" for p in sorted(paths, key=len, reverse=True)]
+        spans += [re.escape(q) for q in sorted(queries, key=len, reverse=True)]
+        self._pattern = re.compile("|".join(spans)) if spans else None
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if self._pattern is None:
+            return True
         try:
             message = record.getMessage()
         except Exception:  # a record that cannot be formatted is not ours to fix
             return True
-        if any(secret in message for secret in self.secrets):
-            for secret in self.secrets:
-                message = message.replace(secret, REDACTED)
-            record.msg, record.args = message, None
+        redacted = self._pattern.sub(REDACTED, message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
         return True
 
 

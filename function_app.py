@@ -85,7 +85,7 @@ def reconcile(timer: func.TimerRequest) -> None:
 def notify(timer: func.TimerRequest) -> None:
     """Tell HR about drops that need them, in one coalesced message (off without a webhook).
     It only reads what drops recorded: a webhook that fails never touches a drop."""
-    notify_handlers.handle_notices()
+    notify_handlers.handle_notice_timer()
 
 
 @app.function_name("notify_digest")

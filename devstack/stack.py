@@ -49,6 +49,8 @@ def local_settings_values(connection_string: str, emulator: dict[str, Any],
         # the emulator is not Microsoft's Graph host: the token may go to it because this names it
         "PHOTO_API_HOST_OVERRIDE": urlsplit(emulator["graph_base"]).hostname or "",
         "PHOTO_AUTHORITY": emulator["authority"],
+        # ... and its identity platform is not Microsoft's: the client secret may go to it too
+        "PHOTO_AUTHORITY_HOST_OVERRIDE": urlsplit(emulator["authority"]).hostname or "",
         "PHOTO_CA_BUNDLE": emulator["ca_cert"],
         "PHOTO_AUTH_MODE": "client_secret",
         "PHOTO_TENANT_ID": emulator["tenant"],

@@ -9,12 +9,15 @@ Like the workflow it answers ``202 Accepted`` with no body, and refuses what Tea
 body over 28 KB (413), and for a Teams envelope, one that is not ``{"type": "message",
 "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive", "content":
 {"type": "AdaptiveCard", "version": ...}}]}`` (400). On demand (``fault()`` or ``POST
-/_receiver/faults``) it answers the next requests with 500, with 429 and ``Retry-After``, or
-hangs without answering, for the tests that show a failing webhook changes no drop.
+/_receiver/faults``) it answers the next requests with 500, with 429 and ``Retry-After``,
+hangs without answering, or trickles a 500 one byte at a time (``trickle``: never idle long
+enough for a read timeout), for the tests that show a failing webhook changes no drop and that a
+send ends within its time limit.
 
 Control routes, for ``python -m devstack notices`` and tests in other processes:
 ``GET /_receiver/messages``, ``DELETE /_receiver/messages``, ``POST /_receiver/faults``
-(``{"mode": "500" | "429" | "hang", "count": N, "retryAfter": seconds}``). It never logs a
+(``{"mode": "500" | "429" | "hang" | "trickle", "count": N, "retryAfter": seconds}``). It
+never logs a
 request's path or body.
 """
 
@@ -33,7 +36,8 @@ from urllib.parse import urlsplit
 MAX_BODY = 28 * 1024
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
 CONTROL = "/_receiver"
-FAULT_MODES = ("500", "429", "hang")
+FAULT_MODES = ("500", "429", "hang", "trickle")
+TRICKLED = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nX-Pad: "
 
 
 @dataclass(frozen=True)
@@ -66,8 +70,10 @@ def envelope_problem(document: Any) -> str | None:
 class WebhookReceiver:
     """Start with ``start()`` (or as a context manager); ``url`` is the secret address."""
 
-    def __init__(self, bind: str = "127.0.0.1", port: int = 0, hang_seconds: float = 60.0) -> None:
+    def __init__(self, bind: str = "127.0.0.1", port: int = 0, hang_seconds: float = 60.0,
+                 trickle_every: float = 0.25) -> None:
         self._bind, self._port, self.hang_seconds = bind, port, hang_seconds
+        self.trickle_every = trickle_every  # seconds between two bytes of a trickled answer
         self.path = f"/workflows/{secrets.token_hex(16)}/triggers/manual/paths/invoke"
         self._query = f"api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sig=" \
                       f"{secrets.token_urlsafe(32)}"
@@ -75,6 +81,7 @@ class WebhookReceiver:
         self._messages: list[dict[str, Any]] = []
         self._faults: deque[Fault] = deque()
         self.attempts = 0
+        self.trickles = {"cut": 0, "finished": 0}  # trickled answers the client hung up on
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -128,6 +135,7 @@ class WebhookReceiver:
             self._messages.clear()
             self._faults.clear()
             self.attempts = 0
+            self.trickles = {"cut": 0, "finished": 0}
 
     def fault(self, mode: str, count: int = 1, retry_after: float | None = None) -> None:
         """Answer the next ``count`` POSTs with ``mode`` instead of taking them."""
@@ -198,6 +206,9 @@ def _handler(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
                 receiver._stopping.wait(receiver.hang_seconds)
                 self.close_connection = True
                 return
+            if fault is not None and fault.mode == "trickle":
+                self._trickle()
+                return
             if fault is not None:
                 headers = {"Retry-After": f"{fault.retry_after:g}"} \
                     if fault.mode == "429" and fault.retry_after is not None else {}
@@ -217,6 +228,24 @@ def _handler(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
                 return
             receiver._take(document)
             self._answer(202, None)
+
+        def _trickle(self) -> None:
+            """A 500 one byte every ``trickle_every`` seconds, for hang_seconds in all."""
+            self.close_connection = True
+            count = max(1, int(receiver.hang_seconds / receiver.trickle_every))
+            data = TRICKLED + b"a" * max(0, count - len(TRICKLED)) + b"\r\n\r\n"
+            try:
+                for byte in data:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    if receiver._stopping.wait(receiver.trickle_every):
+                        return
+            except OSError:  # the client hung up: what a time limit does
+                with receiver._lock:
+                    receiver.trickles["cut"] += 1
+                return
+            with receiver._lock:
+                receiver.trickles["finished"] += 1
 
         def _answer(self, status: int, document: Any,
                     headers: dict[str, str] | None = None) -> None:

@@ -111,6 +111,12 @@ param notifyWebhookUrl string = ''
 ])
 param notifyFormat string = 'teams'
 
+@description('NCRONTAB schedule (UTC) of the notice timer (PHOTO_NOTIFY_SCHEDULE). Set it here, not in extraAppSettings, which cannot override it.')
+param notifySchedule string = '0 * * * * *'
+
+@description('NCRONTAB schedule (UTC) of the daily digest (PHOTO_NOTIFY_DIGEST_SCHEDULE). Set it here, not in extraAppSettings, which cannot override it.')
+param notifyDigestSchedule string = '0 0 7 * * *'
+
 // --- scale ---------------------------------------------------------------------------------------
 
 @description('Upper bound on function app instances, per function group (the blob trigger\'s group is the one that calls the photo API). The photo API throttles per app; see docs/deploy.md for the reasoning.')
@@ -418,6 +424,8 @@ module functionApp 'modules/function-app.bicep' = {
     credentialSecretName: usesAppRegistration ? credentialSecretName : ''
     notifyWebhookSecretName: notifies ? notifySecretName : ''
     notifyFormat: notifyFormat
+    notifySchedule: notifySchedule
+    notifyDigestSchedule: notifyDigestSchedule
     extraAppSettings: empty(extraAppSettings) ? {} : json(extraAppSettings)
     enableLookupAuth: enableLookupAuth
     lookupAuthClientId: lookupAuthClientId

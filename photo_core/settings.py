@@ -16,6 +16,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from photo_core.adapters.photo_api_settings import ApiSettings, AuthMode, AuthSettings
+from photo_core.adapters.url_host import UnsafeUrl, endpoint
 from photo_core.domain.dialects import (
     API_HOSTS,
     CLOUD_ENDPOINTS,
@@ -219,12 +220,19 @@ class _Reader:
                 "minute hour day month weekday)")
         return schedule
 
-    def https_url(self, name: str, default: str) -> str:
+    def https_url(self, name: str, default: str) -> tuple[str, str]:
+        """The setting as a plain https URL without query or fragment, and the host the HTTP
+        client sends to (``adapters.url_host``: a URL two parsers could read two hosts from is
+        refused); the host is empty when the URL is refused."""
         value = (self.text(name) or default).rstrip("/")
-        parts = urlsplit(value)
-        if parts.scheme != "https" or not parts.netloc or parts.query or parts.fragment:
+        try:
+            point = endpoint(value)
+        except UnsafeUrl as exc:
+            self.problems.append(f"{name} is refused: {exc}")
+            return value, ""
+        if point.scheme != "https" or not point.host or point.has_query or point.has_fragment:
             self.problems.append(f"{name} must be an https URL without query or fragment")
-        return value
+        return value, point.host
 
     def settings(self, *, require_storage: bool = False) -> Settings:
         api = self.api()
@@ -364,8 +372,7 @@ class _Reader:
         ca_bundle = self.text("PHOTO_CA_BUNDLE")
         if ca_bundle and not os.path.isfile(ca_bundle):
             self.problems.append("PHOTO_CA_BUNDLE does not name a readable file")
-        base_url = self.https_url("PHOTO_API_BASE_URL", default_base_url(dialect, cloud))
-        host = urlsplit(base_url).hostname or ""
+        base_url, host = self.https_url("PHOTO_API_BASE_URL", default_base_url(dialect, cloud))
         if host in UNSUPPORTED_API_HOSTS:
             self.problems.append(f"PHOTO_API_BASE_URL is {host}, a Microsoft cloud photo-sync "
                                  "has no PHOTO_CLOUD for")
@@ -375,7 +382,11 @@ class _Reader:
                 f"PHOTO_API_BASE_URL is a {served_by[1].value} host of the {served_by[0].value} "
                 f"cloud, but PHOTO_CLOUD={cloud.value} and PHOTO_API_DIALECT={dialect.value}: "
                 "the token would be for another API, and sent to it")
-        self.api_host_override(host, served_by is not None, dialect, cloud)
+        # a Microsoft host of another cloud or dialect is refused above, with its own reason
+        expected = host if served_by else urlsplit(default_base_url(dialect, cloud)).hostname
+        self.host_override("PHOTO_API_BASE_URL", "PHOTO_API_HOST_OVERRIDE", host, expected or "",
+                           f"the app's token for the {dialect.value} API of the {cloud.value} "
+                           "cloud")
         return ApiSettings(
             dialect=dialect,
             cloud=cloud,
@@ -389,24 +400,24 @@ class _Reader:
             ca_bundle=ca_bundle,
         )
 
-    def api_host_override(self, host: str, microsoft: bool, dialect: Dialect,
-                          cloud: Cloud) -> None:
-        """The photo API's token goes wherever PHOTO_API_BASE_URL points, so a host that is not
-        Microsoft's own (``graph.microsoft.com.evil.example``, a typo, a proxy, the local
-        emulator) is refused unless PHOTO_API_HOST_OVERRIDE names exactly that host: sending
-        the token elsewhere must be a second, deliberate setting, not a look-alike URL."""
-        override = (self.text("PHOTO_API_HOST_OVERRIDE") or "").lower().rstrip(".")
-        expected = urlsplit(default_base_url(dialect, cloud)).hostname
+    def host_override(self, name: str, override_name: str, host: str, expected: str,
+                      sent: str) -> None:
+        """A credential goes wherever ``name`` points, so a host other than ``expected`` (the
+        cloud's own: a look-alike such as ``graph.microsoft.com.evil.example``, a typo, a proxy,
+        the local emulator) is refused unless ``override_name`` names exactly that host: sending
+        ``sent`` elsewhere must be a second, deliberate setting, not a look-alike URL."""
+        override = (self.text(override_name) or "").lower().rstrip(".")
+        if not host:
+            return  # the URL itself was refused; that problem is listed already
         if override and override != host:
             self.problems.append(
-                f"PHOTO_API_HOST_OVERRIDE is {override!r} but PHOTO_API_BASE_URL's host is "
-                f"{host!r}: the override must name the host the base URL uses")
-        elif not microsoft and host != override:
+                f"{override_name} is {override!r} but {name}'s host is {host!r}: the override "
+                f"must name the host {name} uses")
+        elif host not in (expected, override):
             self.problems.append(
-                f"PHOTO_API_BASE_URL's host {host!r} is not {expected}, the {dialect.value} host "
-                f"of the {cloud.value} cloud, and the app's token would be sent to it; to use "
-                f"another host on purpose (an emulator, a proxy), also set "
-                f"PHOTO_API_HOST_OVERRIDE={host}")
+                f"{name}'s host {host!r} is not {expected}, and {sent} would be sent to it; to "
+                f"use another host on purpose (an emulator, a proxy), also set "
+                f"{override_name}={host}")
 
     def auth(self, cloud: Cloud) -> AuthSettings:
         mode = self.choice("PHOTO_AUTH_MODE", AuthMode, AuthMode.MANAGED_IDENTITY)
@@ -427,7 +438,10 @@ class _Reader:
             tenant = None
         client_id = self.required("PHOTO_CLIENT_ID", why)
         default_authority = f"{CLOUD_ENDPOINTS[cloud].login}/{tenant or 'organizations'}"
-        authority = self.https_url("PHOTO_AUTHORITY", default_authority)
+        authority, host = self.https_url("PHOTO_AUTHORITY", default_authority)
+        self.host_override("PHOTO_AUTHORITY", "PHOTO_AUTHORITY_HOST_OVERRIDE", host,
+                           urlsplit(CLOUD_ENDPOINTS[cloud].login).hostname or "",
+                           "the app's client secret or certificate assertion")
         secret = cert_path = cert_pem = None
         if mode is AuthMode.CLIENT_SECRET:
             secret = self.required("PHOTO_CLIENT_SECRET", why)

@@ -54,14 +54,16 @@ class TableNoticeBook:
         if row is None:
             return NoticeCursor(), None
         times = {name: table_time(row.get(name))
-                 for name in ("position", "not_before", "waiting_checked", "last_not_sent")}
+                 for name in ("position", "not_before", "waiting_checked", "last_not_sent",
+                              "running_since")}
         return NoticeCursor(not_sent=int(row.get("not_sent", 0)), **times), version
 
     def move(self, cursor: NoticeCursor, version: str | None) -> str:
         return self._put_mark("cursor", {
             "position": cursor.position, "not_before": cursor.not_before,
             "waiting_checked": cursor.waiting_checked, "not_sent": cursor.not_sent,
-            "last_not_sent": cursor.last_not_sent}, version)
+            "last_not_sent": cursor.last_not_sent, "running_since": cursor.running_since},
+            version)
 
     def digest_mark(self) -> tuple[DigestMark | None, str | None]:
         row, version = self._mark("digest")

@@ -2,9 +2,11 @@
 
 After ``poisonBlobThreshold`` failed deliveries (5 by default) the blob extension puts a message
 in ``webjobs-blobtrigger-poison`` of the host's storage account: ``{"FunctionId", "BlobType",
-"ContainerName", "BlobName", "ETag"}``, as Base64 text. The notifier only peeks (the queue
-stays the admins' to drain or to feed a function), so it sees the 32 oldest messages; older
-ones it has noticed already are skipped by their drop version.
+"ContainerName", "BlobName", "ETag"}``, as Base64 text. The queue stays the admins' to see,
+drain or feed a function: nothing here deletes a message. A peek shows at most the front 32, so
+when 32 or more wait, the messages are read 32 at a time, each hidden for ``HIDE_SECONDS`` to
+reach the ones behind it (a peek in the portal shows fewer meanwhile; each read adds one to a
+message's dequeue count); the notifier skips those it has noticed already by their drop version.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from typing import TYPE_CHECKING, Any
 from azure.core.exceptions import ResourceNotFoundError
 
 if TYPE_CHECKING:
-    from azure.storage.queue import QueueClient
+    from azure.storage.queue import QueueClient, QueueMessage
 
 logger = logging.getLogger(__name__)
 
 POISON_QUEUE = "webjobs-blobtrigger-poison"
-PEEK_MAX = 32  # the most Storage returns to one peek
+PEEK_MAX = 32  # the most Storage returns to one peek or one read
+HIDE_SECONDS = 5  # how long a read hides a message: enough to page past it, and short
+MAX_READ = 64 * PEEK_MAX  # messages one run reads; a queue this long needs an admin anyway
 
 
 def poison_message(text: str) -> dict[str, Any] | None:
@@ -55,6 +59,8 @@ class QueuePoisonSource:
     def peek(self) -> list[tuple[str, str]]:
         try:
             messages = self._queue.peek_messages(max_messages=PEEK_MAX)
+            if len(messages) == PEEK_MAX:  # there may be more behind them
+                messages = self._read_all()
         except ResourceNotFoundError:  # no poison queue yet: nothing has failed that way
             return []
         found = []
@@ -66,3 +72,16 @@ class QueuePoisonSource:
             if str(document.get("ContainerName", "")) == self._container:
                 found.append((str(document["BlobName"]), str(document.get("ETag", ""))))
         return found
+
+    def _read_all(self) -> list[QueueMessage]:
+        """Every message (up to ``MAX_READ``), received a page at a time and left in the queue:
+        each becomes visible again ``HIDE_SECONDS`` after it was read."""
+        read: dict[str, QueueMessage] = {}
+        for message in self._queue.receive_messages(messages_per_page=PEEK_MAX,
+                                                    visibility_timeout=HIDE_SECONDS,
+                                                    max_messages=MAX_READ):
+            read.setdefault(str(message.id), message)
+        if len(read) >= MAX_READ:
+            logger.warning("poison queue: read the first %d messages only; drain the queue",
+                           MAX_READ)
+        return list(read.values())

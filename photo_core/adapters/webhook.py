@@ -3,7 +3,9 @@
 Its retries are photo-sync's one retry policy (``photo_core.domain.retry``) with a small
 budget of its own: 429 and 5xx and timeouts are tried again, ``Retry-After`` is honoured, and a
 wait longer than the budget ends the attempt with the time the webhook asked for (the notifier
-then sends nothing before it). Redirects are not followed.
+then sends nothing before it). Redirects are not followed. Each attempt ends within its connect
+plus read timeout, and the whole send within the budget, however slowly the webhook answers
+(``http_deadline``: a read timeout alone bounds only the wait for each next byte).
 
 The webhook's address is a secret: a Teams workflow URL carries its signature in the query.
 So no failure is described with the HTTP library's exception text (it quotes the URL); a
@@ -15,12 +17,15 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 
+from photo_core.adapters.http_deadline import DeadlineAdapter, deadline
 from photo_core.domain.retry import Clock, RetryPolicy, is_retryable_status, parse_retry_after
 from photo_core.use_cases.notify_ports import Delivery
 
@@ -31,9 +36,15 @@ URLLIB3_LOGGERS = ("urllib3.connectionpool", "urllib3.connection", "urllib3.util
 
 
 class HttpWebhook:
+    """Posts to the webhook through ``session``, which must be its own: the webhook mounts the
+    adapter that enforces its time limits on it."""
+
     def __init__(self, session: requests.Session, url: str, policy: RetryPolicy,
                  timeouts: tuple[float, float], clock: Clock,
                  rand: Callable[[], float]) -> None:
+        adapter = DeadlineAdapter()
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
         self._session = session
         self._url = url
         self._policy = policy
@@ -50,7 +61,8 @@ class HttpWebhook:
         attempts = 0
         while True:
             attempts += 1
-            problem, retry_after, retryable = self._post(body)
+            left = self._policy.budget_seconds - (self._clock.monotonic() - started)
+            problem, retry_after, retryable = self._post(body, min(sum(self._timeouts), left))
             if problem is None:
                 return Delivery(True, attempts=attempts)
             delay = self._policy.next_delay(
@@ -63,16 +75,22 @@ class HttpWebhook:
             logger.info("webhook: %s; trying again in %.1fs", problem, delay)
             self._clock.sleep(delay)
 
-    def _post(self, body: bytes) -> tuple[str | None, float | None, bool]:
-        """(problem or None, the Retry-After it asked for, whether to try again)."""
-        try:
-            response = self._session.post(
-                self._url, data=body, timeout=self._timeouts, allow_redirects=False,
-                headers={"Content-Type": "application/json; charset=utf-8"})
-        except requests.Timeout:
-            return "timed out", None, True
-        except requests.RequestException as exc:  # its text quotes the URL: only its kind
-            return f"connection failed ({type(exc).__name__})", None, True
+    def _post(self, body: bytes, limit: float) -> tuple[str | None, float | None, bool]:
+        """(problem or None, the Retry-After it asked for, whether to try again); the attempt
+        is cut off after ``limit`` seconds, answer included."""
+        with deadline(limit) as watch:
+            try:
+                response = self._session.post(
+                    self._url, data=body, timeout=self._timeouts, allow_redirects=False,
+                    headers={"Content-Type": "application/json; charset=utf-8"})
+            except requests.Timeout:
+                return "timed out", None, True
+            except Exception as exc:  # its text quotes the URL: only its kind
+                if watch.fired:  # what a cut-off connection raises varies (reset, TLS EOF)
+                    return "timed out", None, True
+                if not isinstance(exc, requests.RequestException):
+                    raise
+                return f"connection failed ({type(exc).__name__})", None, True
         with response:
             status = response.status_code
             wait = parse_retry_after(response.headers.get("Retry-After"), self._clock.now())
@@ -84,24 +102,33 @@ class HttpWebhook:
 
 
 class RedactAddress(logging.Filter):
-    """Blanks the webhook's address (whole, its path, its query) in any record it sees."""
+    """Blanks the webhook's address in any record it sees: from its path on to the end of the
+    URL, in the form configured and in the form requests sends (which re-quotes it: ``%7E``
+    goes out as ``~``, a space as ``%20``), so no spelling of the path or query survives; the
+    query alone is blanked too, in both forms (for a webhook at ``/``, it is all there is)."""
 
     def __init__(self, url: str) -> None:
         super().__init__()
-        parts = urlsplit(url)
-        secrets = [url, parts.path + (f"?{parts.query}" if parts.query else "")]
-        secrets += [s for s in (parts.query, parts.path) if len(s) > 1]
-        self.secrets = tuple(sorted(set(secrets), key=len, reverse=True))
+        forms = [urlsplit(url)]
+        with suppress(requests.RequestException, ValueError):
+            forms.append(urlsplit(requests.Request("POST", url).prepare().url or url))
+        paths = {f.path for f in forms if len(f.path) > 1}
+        queries = {f.query for f in forms if f.query}
+        self.secrets = (url,)  # what it was made for, so it is installed once per address
+        spans = [re.escape(p) + r"[^\s\"']*" for p in sorted(paths, key=len, reverse=True)]
+        spans += [re.escape(q) for q in sorted(queries, key=len, reverse=True)]
+        self._pattern = re.compile("|".join(spans)) if spans else None
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if self._pattern is None:
+            return True
         try:
             message = record.getMessage()
         except Exception:  # a record that cannot be formatted is not ours to fix
             return True
-        if any(secret in message for secret in self.secrets):
-            for secret in self.secrets:
-                message = message.replace(secret, REDACTED)
-            record.msg, record.args = message, None
+        redacted = self._pattern.sub(REDACTED, message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
         return True
 
 

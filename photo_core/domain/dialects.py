@@ -148,10 +148,10 @@ _SIZE = re.compile(r"([0-9]{1,5})x([0-9]{1,5})")
 
 
 def parse_size(text: str) -> str:
-    """Validate a requested photo size (``240x240``) against the standard sizes."""
-    normalised = text.strip().lower()
-    match = _SIZE.fullmatch(normalised)  # ASCII digits only: fullwidth ones are not sent upstream
-    if match and match[1] == match[2] and int(match[1]) in STANDARD_SIZES:
-        return normalised
+    """Validate a requested photo size (``240x240``) against the standard sizes; the size sent
+    upstream is its canonical form (``0240X240`` is ``240x240``), never the caller's text."""
+    match = _SIZE.fullmatch(text.strip().lower())  # ASCII digits only: no fullwidth ones
+    if match and int(match[1]) == int(match[2]) and int(match[1]) in STANDARD_SIZES:
+        return f"{int(match[1])}x{int(match[1])}"
     allowed = ", ".join(f"{s}x{s}" for s in STANDARD_SIZES)
     raise ValueError(f"size {text!r} is not one of {allowed}")

@@ -68,9 +68,11 @@ class Notice:
         return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:40]
 
 
-def notice_for(outcome: Outcome) -> Notice | None:
-    """The notice an outcome calls for: a reject does, anything else does not."""
-    if outcome.status is not Status.REJECTED:
+def notice_for(outcome: Outcome, *, dry_run: bool = False) -> Notice | None:
+    """The notice an outcome calls for: a reject does, anything else does not. With
+    ``dry_run``, a dry run's would-reject instead (the digest lists them apart; they are never
+    sent as notices)."""
+    if outcome.status is not (Status.WOULD_REJECT if dry_run else Status.REJECTED):
         return None
     version = outcome.blob_etag or outcome.at.isoformat()
     return Notice(NoticeKind.REJECTED, outcome.blob_name, version, outcome.message, outcome.at,

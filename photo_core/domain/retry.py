@@ -87,6 +87,11 @@ class RetryPolicy:
         ceiling = min(self.backoff_max, self.backoff_base * 2.0 ** max(0, attempts_made - 1))
         return ceiling * rand()
 
+    def honoured(self, retry_after: float) -> float:
+        """The part of a ``Retry-After`` photo-sync waits: never negative, at most
+        ``retry_after_max`` (a hostile or buggy header must not park it for days)."""
+        return min(max(0.0, retry_after), self.retry_after_max)
+
     def next_delay(
         self,
         *,
@@ -106,7 +111,7 @@ class RetryPolicy:
         if attempts_made >= self.max_attempts:
             return None
         if retry_after is not None:
-            delay = min(max(0.0, retry_after), self.retry_after_max)
+            delay = self.honoured(retry_after)
         else:
             delay = self.backoff(attempts_made, rand)
         if elapsed + delay > self.budget_seconds:

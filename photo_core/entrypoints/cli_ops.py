@@ -227,8 +227,11 @@ def _digest(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     days = document["lookbackDays"]
     for key, heading in (("unresolvedRejects", f"rejects still unresolved (last {days} days)"),
                          ("waitingDrops", "drops over a day old without an outcome"),
-                         ("noticesNotSent", f"notices not sent (last {days} days)")):
+                         ("noticesNotSent", f"notices not sent (last {days} days)"),
+                         ("wouldBeRejected", "would be rejected (dry run, last 24 hours)")):
         section = document[key]
+        if key == "wouldBeRejected" and not section["count"]:
+            continue  # no dry run that day
         out.write(f"\n{heading}: {section['count']}\n")
         if section["drops"]:
             _table(out, [("file", "user", "reason", "message"), *[

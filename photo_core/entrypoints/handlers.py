@@ -161,10 +161,11 @@ def handle_report_page(since: str | None, until: str | None, after: str | None
         report = handle_report(since, until)
         cursor = None
     else:
-        cursor, end = read_token(after)
-        report = build_report(app_services().log, cursor.at, end)
+        cursor, start, end = read_token(after)
+        report = build_report(app_services().log, start, end)
     text, following = report.csv_page(cursor, CSV_PAGE_ROWS)
-    return report, text, None if following is None else following.token(report.until)
+    return report, text, None if following is None else following.token(report.since,
+                                                                         report.until)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from photo_core.use_cases.notifier import (
     NoticeRun,
     collect_digest,
     notice_health,
+    retry_digest,
     run_digest,
     run_notices,
 )
@@ -29,11 +30,22 @@ logger = logging.getLogger(__name__)
 def handle_notices() -> NoticeRun:
     """The notice timer: at most one coalesced message about new drops that need HR."""
     run = run_notices(notify_services(), app_services().settings.notify)
-    if run.new:
-        logger.info("notify: %d new notice(s), %s", run.new,
+    if run.new or run.resent:
+        logger.info("notify: %d new notice(s), %d of runs that died, %s", run.new, run.resent,
                     "sent" if run.sent else f"not sent ({run.problem})")
     elif run.skipped and run.skipped != "no webhook is configured":
         logger.info("notify: skipped: %s", run.skipped)
+    return run
+
+
+def handle_notice_timer() -> NoticeRun:
+    """The notice timer: the notices, then today's digest again if it failed (the digest's own
+    timer runs once a day)."""
+    run = handle_notices()
+    retried = retry_digest(notify_services(), app_services().settings.notify)
+    if retried is not None:
+        logger.info("notify: digest retried, %s",
+                    "sent" if retried.sent else f"not sent ({retried.problem})")
     return run
 
 

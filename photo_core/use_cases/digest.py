@@ -2,8 +2,9 @@
 
 It carries the counts by outcome for the last day, the rejects still unresolved (no later
 successful drop for the same user, over a longer look back, so a reject from Monday is still on
-Thursday's list until it is fixed), the drops over a day old still without an outcome, and the
-notices that could not be sent. Pure: the caller reads the log, the container and the book.
+Thursday's list until it is fixed), the drops over a day old still without an outcome, the
+notices that could not be sent, and on a day a dry run ran, the drops it would reject. Pure: the
+caller reads the log, the container and the book.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from photo_core.use_cases.notify_ports import NoticeRecord
 
 DAY = timedelta(days=1)
 # What gives a user the photo HR meant: an upload, or the same photo already there. A dry run's
-# would-upload counts too: it is what a real run would do.
-RESOLVING = (Status.UPLOADED, Status.WOULD_UPLOAD)
+# would-upload does not: it uploaded nothing, so a real reject stays HR's to fix. It does take
+# an earlier would-reject for the same user off the dry run's list.
+RESOLVING = (Status.UPLOADED,)
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class Digest:
     unresolved: tuple[Notice, ...] = ()  # newest first
     waiting: tuple[Notice, ...] = ()  # oldest first
     not_sent: tuple[NoticeRecord, ...] = ()  # newest first
+    would_reject: tuple[Notice, ...] = ()  # a dry run's of the last day, newest first
 
     @property
     def total(self) -> int:
@@ -41,7 +44,8 @@ class Digest:
     @property
     def empty(self) -> bool:
         """No drop in the last day and nothing left to act on."""
-        return not (self.total or self.unresolved or self.waiting or self.not_sent)
+        return not (self.total or self.unresolved or self.waiting or self.not_sent or
+                    self.would_reject)
 
     @property
     def day(self) -> str:
@@ -65,6 +69,7 @@ class _Fold:
     by_status: Counter[str] = field(default_factory=Counter)
     by_reason: Counter[str] = field(default_factory=Counter)
     open_rejects: dict[str, Outcome] = field(default_factory=dict)
+    would_reject: dict[str, Outcome] = field(default_factory=dict)  # the last day's dry runs
 
     def add(self, outcome: Outcome) -> None:
         if outcome.at >= self.since:
@@ -76,6 +81,11 @@ class _Fold:
             self.open_rejects[subject] = outcome  # the latest reject stands for the user
         elif resolves(outcome):
             self.open_rejects.pop(subject, None)
+            self.would_reject.pop(subject, None)
+        if outcome.status is Status.WOULD_REJECT and outcome.at >= self.since:
+            self.would_reject[subject] = outcome
+        elif outcome.status is Status.WOULD_UPLOAD:
+            self.would_reject.pop(subject, None)
 
 
 def build_digest(outcomes: Iterable[Outcome], until: datetime, lookback_days: int,
@@ -88,6 +98,7 @@ def build_digest(outcomes: Iterable[Outcome], until: datetime, lookback_days: in
     for outcome in outcomes:
         fold.add(outcome)
     unresolved = [n for n in (notice_for(o) for o in fold.open_rejects.values()) if n]
+    dry = [n for n in (notice_for(o, dry_run=True) for o in fold.would_reject.values()) if n]
     return Digest(
         since=until - DAY, until=until, lookback_days=lookback_days,
         by_status=dict(fold.by_status.most_common()),
@@ -95,4 +106,5 @@ def build_digest(outcomes: Iterable[Outcome], until: datetime, lookback_days: in
         unresolved=tuple(sorted(unresolved, key=lambda n: n.at, reverse=True)),
         waiting=tuple(sorted(waiting, key=lambda n: n.dropped_at or n.at)),
         not_sent=tuple(sorted(not_sent, key=lambda r: r.noticed, reverse=True)),
+        would_reject=tuple(sorted(dry, key=lambda n: n.at, reverse=True)),
     )

@@ -125,7 +125,18 @@ def parse_mapping(data: bytes, version: str | None) -> MappingSnapshot:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise MappingUnavailable("the mapping file is not UTF-8 text") from exc
-    reader = csv.DictReader(io.StringIO(text))
+    # newline="": the csv module reads CR, CRLF and LF line ends itself (Excel's "CSV
+    # (Macintosh)" ends lines with a bare CR), and newlines inside quoted fields stay whole.
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        return _read_mapping(reader, version)
+    except csv.Error as exc:
+        raise MappingUnavailable(
+            f"the mapping file cannot be read as CSV at line {reader.reader.line_num} ({exc}); "
+            "export it again as CSV from the HR system or Excel") from exc
+
+
+def _read_mapping(reader: csv.DictReader[str], version: str | None) -> MappingSnapshot:
     names = [name.strip().lower() for name in reader.fieldnames or []]
     fields = dict(zip(names, reader.fieldnames or [], strict=True))
     ids = [n for n in _ID_COLUMNS if n in fields]

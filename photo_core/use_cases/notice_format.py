@@ -91,7 +91,8 @@ def digest_document(digest: Digest, fmt: NoticeFormat, now: datetime,
             return _digest_json(digest, now, listed)
         return _teams_digest(digest, listed)
     if max_items is None:
-        return build(max(len(digest.unresolved), len(digest.waiting), len(digest.not_sent)))
+        return build(max(len(digest.unresolved), len(digest.waiting), len(digest.not_sent),
+                         len(digest.would_reject)))
     return _fitted(build, max_items)
 
 
@@ -123,6 +124,7 @@ def _digest_json(digest: Digest, now: datetime, listed: int) -> dict[str, Any]:
         "unresolvedRejects": section(digest.unresolved),
         "waitingDrops": section(digest.waiting),
         "noticesNotSent": section([r.notice for r in records], [r.problem for r in records]),
+        "wouldBeRejected": section(digest.would_reject),
         "report": report_pointer(None),
     }
 
@@ -212,6 +214,8 @@ def _teams_digest(digest: Digest, listed: int) -> dict[str, Any]:
         ("Drops over a day old without an outcome", digest.waiting, ()),
         ("Notices that could not be sent", [r.notice for r in digest.not_sent],
          digest.not_sent)]
+    if digest.would_reject:  # only on a day a dry run ran
+        sections.append(("Would be rejected (dry run, last 24 hours)", digest.would_reject, ()))
     for heading, items, records in sections:
         body.append(_section(f"{heading}: {len(items)}"))
         for i, notice in enumerate(items[:listed]):

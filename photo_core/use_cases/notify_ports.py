@@ -37,13 +37,16 @@ class NoticeCursor:
     """Where the notice runs stand. ``position``: outcomes recorded before it were looked at
     (a run reads again a few minutes before it, for outcomes appended late). ``not_before``:
     a webhook's 429 asked to wait until then. ``not_sent``: notices not sent since the last
-    message that went out, which the next one mentions. ``last_not_sent``: for health."""
+    message that went out, which the next one mentions. ``last_not_sent``: for health.
+    ``running_since``: a run holds the cursor from then until it has claimed what it read (a
+    lease: other runs stand down until it is released, or stale)."""
 
     position: datetime | None = None
     not_before: datetime | None = None
     waiting_checked: datetime | None = None
     not_sent: int = 0
     last_not_sent: datetime | None = None
+    running_since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -122,5 +125,6 @@ class PoisonSource(Protocol):
     """Port: the drops in the blob trigger's poison queue, read without taking them."""
 
     def peek(self) -> list[tuple[str, str]]:
-        """``(blob name, ETag)`` of the drop container's poison messages."""
+        """``(blob name, ETag)`` of the drop container's poison messages: all of them, not
+        only the front of the queue, and none taken from it."""
         ...

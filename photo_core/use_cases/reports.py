@@ -128,30 +128,40 @@ class Report:
 @dataclass(frozen=True)
 class Cursor:
     """Where a CSV page ends: the time of its last outcome and how many outcomes at exactly
-    that time it has sent. As a token (:meth:`token`) it also carries the window's end, so a
-    window given as "24h" does not move between pages."""
+    that time it has sent. As a token (:meth:`token`) it also carries the window's start and
+    end, so a window given as "24h" does not move between pages."""
 
     at: datetime
     skip: int
 
-    def token(self, until: datetime) -> str:
-        raw = json.dumps([self.at.isoformat(), self.skip, until.isoformat()])
+    def token(self, since: datetime, until: datetime) -> str:
+        raw = json.dumps([self.at.isoformat(), self.skip, until.isoformat(), since.isoformat()])
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def read_token(token: str) -> tuple[Cursor, datetime]:
-    """The cursor and window end a :meth:`Cursor.token` carries; ``ReportWindowError`` if it is
-    not one."""
+def read_token(token: str) -> tuple[Cursor, datetime, datetime]:
+    """The cursor and the window's start and end a :meth:`Cursor.token` carries;
+    ``ReportWindowError`` if it is not one. A token is the client's to send back, so it is
+    held to the rules of any window (within ``EARLIEST``..``LATEST``, at most ``MAX_WINDOW``)
+    and its cursor to its window. (A token without a start, from before tokens carried one,
+    is read as starting at its cursor.)"""
+    not_one = "after is not a page token from a previous answer"
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        at, skip, until = json.loads(raw)
+        at, skip, until, *since = json.loads(raw)
         cursor = Cursor(datetime.fromisoformat(at), int(skip))
         end = datetime.fromisoformat(until)
+        start = datetime.fromisoformat(since[0]) if since else cursor.at
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
-        raise ReportWindowError("after is not a page token from a previous answer") from exc
-    if cursor.at.tzinfo is None or end.tzinfo is None or cursor.skip < 0 or cursor.at > end:
-        raise ReportWindowError("after is not a page token from a previous answer")
-    return cursor, end
+        raise ReportWindowError(not_one) from exc
+    if len(since) > 1 or None in (cursor.at.tzinfo, end.tzinfo, start.tzinfo) or \
+            cursor.skip < 0 or not start <= cursor.at <= end:
+        raise ReportWindowError(not_one)
+    if not (_in_range(start) and _in_range(end)) or end - start > MAX_WINDOW:
+        raise ReportWindowError(f"{not_one}: its window is not one a report covers (at most "
+                                f"{MAX_WINDOW.days} days, from {EARLIEST:%Y-%m-%d} to "
+                                f"{LATEST:%Y-%m-%d})")
+    return cursor, start, end
 
 
 def inert_cell(text: str) -> str:
@@ -193,13 +203,16 @@ def _parse_time(text: str, now: datetime) -> datetime:
     duration such as ``1000000d`` or a time near year 1 would otherwise overflow later."""
     text = text.strip()
     parsed = _read_time(text, now)
-    try:
-        in_range = EARLIEST <= parsed.astimezone(UTC) < LATEST
-    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is in year 0 in UTC
-        in_range = False
-    if not in_range:
+    if not _in_range(parsed):
         raise _out_of_range(text)
     return parsed
+
+
+def _in_range(when: datetime) -> bool:
+    try:
+        return EARLIEST <= when.astimezone(UTC) < LATEST
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is in year 0 in UTC
+        return False
 
 
 def _read_time(text: str, now: datetime) -> datetime:

@@ -36,7 +36,10 @@ def test_stack_json_is_owner_only(tmp_path: Path) -> None:
     assert json.loads(path.read_text())["master_key"] == "master-key"
 
 
-def test_the_stack_names_the_emulator_as_its_api_host_so_settings_accept_it() -> None:
+def test_the_stack_names_the_emulator_as_its_api_and_login_host_so_settings_accept_it() -> None:
     values = local_settings_values("UseDevelopmentStorage=true", EMULATOR)
     assert values["PHOTO_API_HOST_OVERRIDE"] == "127.0.0.1"
-    assert Settings.from_env(values).api.base_url == EMULATOR["graph_base"]
+    assert values["PHOTO_AUTHORITY_HOST_OVERRIDE"] == "127.0.0.1"
+    settings = Settings.from_env(values)
+    assert settings.api.base_url == EMULATOR["graph_base"]
+    assert settings.auth.authority == EMULATOR["authority"]

@@ -40,6 +40,7 @@ LEFT_AT_DEFAULT = {
     "PHOTO_HTTP_READ_TIMEOUT_SECONDS": "default fits the retry budget",
     "PHOTO_CA_BUNDLE": "only for the local emulator's certificate authority",
     "PHOTO_AUTHORITY": "derived from PHOTO_CLOUD and PHOTO_TENANT_ID; overridden for the emulator",
+    "PHOTO_AUTHORITY_HOST_OVERRIDE": "only for the local emulator's identity platform",
     "PHOTO_CLIENT_CERTIFICATE_PATH": "Azure uses PHOTO_CLIENT_CERTIFICATE from Key Vault",
     "PHOTO_CLIENT_CERTIFICATE_PASSWORD": "a Key Vault certificate's secret is an unprotected PFX",
     "PHOTO_RETRY_MAX_ATTEMPTS": "default fits host.json's functionTimeout",

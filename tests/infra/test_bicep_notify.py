@@ -87,3 +87,28 @@ def test_the_deployed_settings_with_a_webhook_are_valid(deployment: Deployment) 
     env["PHOTO_NOTIFY_WEBHOOK_URL"] = TEAMS_URL  # what the Key Vault reference resolves to
     settings = Settings.from_env(env, require_storage=True)
     assert settings.notify.enabled and settings.notify.format is NoticeFormat.TEAMS
+
+
+def test_every_timer_schedule_can_be_set_through_azd(
+        deployment: Deployment, functions: list[dict[str, Any]]) -> None:
+    """An azd environment value reaches each timer's setting through a main.bicep parameter,
+    with the code's default; PHOTO_EXTRA_APP_SETTINGS cannot (later settings win there)."""
+    parameters = json.loads((ROOT / "infra" / "main.parameters.json").read_text())["parameters"]
+    by_setting = {}
+    for parameter, spec in parameters.items():
+        mapped = re.fullmatch(r"\$\{(\w+)=(.*)\}", str(spec["value"]))
+        if mapped:
+            by_setting[mapped.group(1)] = (parameter, mapped.group(2))
+    defaults = {"PHOTO_NOTIFY_SCHEDULE": NotifySettings().schedule,
+                "PHOTO_NOTIFY_DIGEST_SCHEDULE": NotifySettings().digest_schedule,
+                "PHOTO_RECONCILE_SCHEDULE": "0 0 2 * * *"}
+    module = deployment.module(FUNCTION_APP)
+    for name, schedule in timer_functions(functions).items():
+        setting = schedule.strip("%")
+        assert setting in by_setting, f"{name}: no azd environment value sets {setting}"
+        parameter, default = by_setting[setting]
+        assert default == defaults[setting] == deployment.main.resolve(parameter)
+        chosen = "0 30 6 * * 1-5"
+        resolved = deployment.resolve_in(FUNCTION_APP, module.variables["appSettings"],
+                                         {parameter: chosen})
+        assert resolved[setting] == chosen, f"{parameter} does not reach {setting}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import importlib
 import io
 import json
@@ -448,6 +449,10 @@ def test_a_csv_report_comes_in_pages_linked_by_a_token(
     assert len(second.get_body().decode().splitlines()) == 2  # the header and the last row
     assert "Link" not in second.headers
     bad = get(functions, "outcome_report", "", "", params={"format": "csv", "after": "x"})
+    assert (bad.status_code, body(bad)["error"]["code"]) == (400, "invalid_window")
+    widened = base64.urlsafe_b64encode(json.dumps(
+        ["0001-01-01T00:00:00+00:00", 0, "9999-12-31T23:59:59+00:00"]).encode()).decode()
+    bad = get(functions, "outcome_report", "", "", params={"format": "csv", "after": widened})
     assert (bad.status_code, body(bad)["error"]["code"]) == (400, "invalid_window")
 
 

@@ -19,6 +19,7 @@ from photo_core.adapters.poison_queue import QueuePoisonSource
 from photo_core.domain.notices import Notice, NoticeKind, poison_notice
 from photo_core.domain.outcomes import Outcome, Status
 from photo_core.use_cases.notify_ports import DigestMark, NoticeConflict, NoticeCursor, NoticeState
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -70,10 +71,11 @@ def test_the_cursor_cannot_be_moved_by_two_runs_from_one_read(table: TableClient
         book.move(NoticeCursor(position=NOW), None)
     cursor, read = book.cursor()
     assert (cursor.position, read) == (NOW, version)
-    book.move(NoticeCursor(position=NOW, not_sent=2, last_not_sent=NOW), read)
+    leased = NoticeCursor(position=NOW, not_sent=2, last_not_sent=NOW, running_since=NOW)
+    book.move(leased, read)
     with pytest.raises(NoticeConflict):
         book.move(NoticeCursor(position=NOW + timedelta(minutes=1)), read)
-    assert book.cursor()[0].not_sent == 2
+    assert book.cursor()[0] == leased
 
 
 def test_the_digest_mark_is_written_with_the_same_care(table: TableClient) -> None:
@@ -125,3 +127,20 @@ def test_the_poison_queue_is_peeked_for_the_drop_containers_messages(azurite: Az
     assert source.peek() == [("a.jpg", "0x1"), ("b.jpg", "0x2")]
     assert source.peek() == [("a.jpg", "0x1"), ("b.jpg", "0x2")]  # peeking takes nothing
     assert poison_notice("a.jpg", "0x1", NOW).key == poison_notice("a.jpg", '"0x1"', NOW).key
+
+
+def test_the_poison_queue_is_read_whole_past_the_32_a_peek_sees(azurite: Azurite) -> None:
+    """A month of undrained failures must not hide today's: Storage peeks at most 32."""
+    queue = QueueClient.from_connection_string(azurite.connection_string,
+                                               f"poison{uuid.uuid4().hex[:10]}")
+    queue.create_queue()
+    names = [f"u{i:02}@contoso.com.jpg" for i in range(40)]
+    for i, name in enumerate(names):
+        queue.send_message(json.dumps({"ContainerName": "hr-photos", "BlobName": name,
+                                       "ETag": f"0x{i}"}))
+    source = QueuePoisonSource(queue, "hr-photos")
+    assert sorted(name for name, _ in source.peek()) == names
+    assert queue.get_queue_properties().approximate_message_count == 40  # none taken
+    again = wait_for(lambda: sorted(n for n, _ in source.peek()) == names and "read",
+                     what="the messages to be visible again, all of them")
+    assert again == "read"

@@ -69,6 +69,7 @@ def settings_for(info: dict[str, Any], **env: str) -> Settings:
         "PHOTO_API_BASE_URL": info["graph_base"],
         "PHOTO_API_HOST_OVERRIDE": EMULATOR_HOST,
         "PHOTO_AUTHORITY": info["authority"],
+        "PHOTO_AUTHORITY_HOST_OVERRIDE": EMULATOR_HOST,
         "PHOTO_CA_BUNDLE": info["ca_cert"],
         "PHOTO_AUTH_MODE": "client_secret",
         "PHOTO_TENANT_ID": info["tenant"],

@@ -119,6 +119,7 @@ def test_an_identity_platform_certificate_that_does_not_verify_is_tls_untrusted(
     settings = Settings.from_env({
         "PHOTO_API_BASE_URL": server.url + "/v1.0", "PHOTO_AUTHORITY": server.url + "/tenant",
         "PHOTO_API_HOST_OVERRIDE": urlsplit(server.url).hostname or "",
+        "PHOTO_AUTHORITY_HOST_OVERRIDE": urlsplit(server.url).hostname or "",
         "PHOTO_CA_BUNDLE": str(stranger), "PHOTO_AUTH_MODE": "client_secret",
         "PHOTO_TENANT_ID": "tenant", "PHOTO_CLIENT_ID": "client", "PHOTO_CLIENT_SECRET": "s3cr3t",
     })

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -44,6 +45,7 @@ def test_a_silent_identity_platform_is_service_unavailable_within_the_timeouts()
     try:
         settings = Settings.from_env({
             "PHOTO_AUTHORITY": silent.url + "/tenant", "PHOTO_AUTH_MODE": "client_secret",
+            "PHOTO_AUTHORITY_HOST_OVERRIDE": urlsplit(silent.url).hostname or "",
             "PHOTO_TENANT_ID": "tenant", "PHOTO_CLIENT_ID": "client",
             "PHOTO_CLIENT_SECRET": "s3cr3t", "PHOTO_HTTP_CONNECT_TIMEOUT_SECONDS": "0.5",
             "PHOTO_HTTP_READ_TIMEOUT_SECONDS": "0.5",

@@ -16,6 +16,7 @@ from devstack.webhook_receiver import WebhookReceiver
 from photo_core.adapters.webhook import HttpWebhook, redact_in_http_logs
 from photo_core.domain.retry import RetryPolicy
 from photo_core.use_cases.notify_settings import NOTICE_RETRY
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -48,10 +49,11 @@ def receiver() -> Iterator[WebhookReceiver]:
 
 
 def client(url: str, clock: SleeplessClock, policy: RetryPolicy = NOTICE_RETRY,
-           read_timeout: float = 5.0) -> HttpWebhook:
+           read_timeout: float = 5.0, connect_timeout: float = 2.0) -> HttpWebhook:
     session = requests.Session()
     session.trust_env = False
-    return HttpWebhook(session, url, policy, (2.0, read_timeout), clock, lambda: 0.5)
+    return HttpWebhook(session, url, policy, (connect_timeout, read_timeout), clock,
+                       lambda: 0.5)
 
 
 def test_a_card_is_delivered_once_as_sent(receiver: WebhookReceiver) -> None:
@@ -99,6 +101,29 @@ def test_a_webhook_that_hangs_times_out_and_is_not_waited_for_again_and_again(
     delivery = client(receiver.url, SleeplessClock(), read_timeout=0.5).send(CARD)
     assert (delivery.sent, delivery.problem) == (False, "timed out")
     assert delivery.attempts == NOTICE_RETRY.max_attempts
+
+
+def test_an_answer_trickled_byte_by_byte_is_cut_off_at_each_attempts_time_limit(
+        receiver: WebhookReceiver) -> None:
+    """A byte every 0.25 s never lets the 1 s read timeout expire; each attempt still ends at
+    its connect plus read timeout, and the trickle (10 s of it) never finishes."""
+    receiver.fault("trickle", count=10)
+    delivery = client(receiver.url, SleeplessClock(), read_timeout=1.0,
+                      connect_timeout=0.5).send(CARD)
+    assert (delivery.sent, delivery.problem) == (False, "timed out")
+    assert delivery.attempts == NOTICE_RETRY.max_attempts == receiver.attempts
+    wait_for(lambda: receiver.trickles["cut"] == NOTICE_RETRY.max_attempts,
+             what="the receiver to see each attempt hang up")
+    assert receiver.trickles["finished"] == 0
+
+
+def test_a_send_ends_within_its_budget_whatever_its_attempts_timeouts_allow(
+        receiver: WebhookReceiver) -> None:
+    receiver.fault("trickle", count=10)
+    policy = RetryPolicy(max_attempts=3, budget_seconds=1.5, backoff_base=0.1, backoff_max=0.1)
+    delivery = client(receiver.url, SleeplessClock(), policy, read_timeout=5.0).send(CARD)
+    assert (delivery.sent, delivery.problem, delivery.attempts) == (False, "timed out", 1)
+    wait_for(lambda: receiver.trickles["cut"] == 1, what="the receiver to see the hang-up")
 
 
 def test_a_refusal_is_final(receiver: WebhookReceiver) -> None:

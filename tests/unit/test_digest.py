@@ -61,3 +61,22 @@ def test_a_reject_after_the_upload_is_unresolved_again() -> None:
         outcome(Status.REJECTED, "jane.jpg", 10, "jane@contoso.com", "not_jpeg"),
     ], NOW, 7)
     assert [n.reason for n in digest.unresolved] == ["not_jpeg"]
+
+
+def test_a_dry_runs_would_upload_does_not_resolve_a_real_reject() -> None:
+    digest = build_digest([
+        outcome(Status.REJECTED, "jane.jpg", 3, "jane@contoso.com", "not_jpeg"),
+        outcome(Status.WOULD_UPLOAD, "jane.jpg", 2, "jane@contoso.com"),  # nothing uploaded
+    ], NOW, 7)
+    assert [n.blob for n in digest.unresolved] == ["jane.jpg"]
+
+
+def test_a_dry_runs_would_rejects_of_the_day_are_listed_apart_from_the_rejects() -> None:
+    digest = build_digest([
+        outcome(Status.WOULD_REJECT, "old.jpg", 30, "old@contoso.com", "not_jpeg"),  # a day ago
+        outcome(Status.WOULD_REJECT, "jane.jpg", 5, "jane@contoso.com", "not_jpeg"),
+        outcome(Status.WOULD_REJECT, "lee.jpg", 4, "lee@contoso.com", "too_small"),
+        outcome(Status.WOULD_UPLOAD, "lee2.jpg", 3, "lee@contoso.com"),  # fixed, dry run again
+    ], NOW, 7)
+    assert [(n.blob, n.reason) for n in digest.would_reject] == [("jane.jpg", "not_jpeg")]
+    assert digest.unresolved == () and not digest.empty

@@ -109,3 +109,41 @@ def test_a_mapping_header_with_an_ambiguous_column_is_refused_naming_the_header(
 def test_without_a_mapping_file_hr_ids_cannot_resolve() -> None:
     with pytest.raises(MappingUnavailable, match="PHOTO_ID_MAPPING_BLOB"):
         Resolver(FakePhotoApi(), employee_ttl=0).resolve(UserRef(UserRefKind.HR_ID, "1"))
+
+
+@pytest.mark.parametrize("newline", [b"\r", b"\r\n", b"\n"])
+def test_a_mapping_file_reads_the_same_with_any_line_ending(newline: bytes) -> None:
+    """Excel's "CSV (Macintosh)" ends lines with a bare CR."""
+    data = newline.join([b"id,upn", b"12345,jane@contoso.com", b'"9,9",joe@contoso.com', b""])
+    assert parse_mapping(data, None).entries == {"12345": "jane@contoso.com",
+                                                 "9,9": "joe@contoso.com"}
+
+
+@pytest.mark.parametrize(("data", "line"), [
+    (b"id,upn\n1,a@contoso.com\n2," + b"x" * 200_000 + b"\n", 3),  # over csv's field limit
+    (b"id,upn" + b"x" * 200_000 + b"\n1,a@contoso.com\n", 1),
+])
+def test_a_mapping_file_csv_cannot_read_is_unavailable_naming_the_line(
+        data: bytes, line: int) -> None:
+    with pytest.raises(MappingUnavailable, match=f"line {line}"):
+        parse_mapping(data, None)
+
+
+def test_a_drop_resolved_through_an_unreadable_mapping_is_rejected_with_a_reason() -> None:
+    from photo_core.domain.naming import NamingRules
+    from photo_core.domain.outcomes import Status
+    from photo_core.photos import ImagePolicy
+    from photo_core.use_cases.sync import SyncDeps, SyncOptions, sync_drop
+    from tests.photos import jpeg
+    from tests.unit.fakes import FakeClock, FakeDrop, FakeOutcomeLog, FakeStateStore
+
+    unreadable = b"id,upn\n12345," + b"x" * 200_000 + b"\n"
+    clock, api, log = FakeClock(), FakePhotoApi(), FakeOutcomeLog()
+    resolver = Resolver(api, employee_ttl=0, mapping=lambda v: parse_mapping(unreadable, '"1"'))
+    deps = SyncDeps(api=api, state=FakeStateStore(), now=clock.now, sleep=clock.sleep,
+                    owner="x", log=log, resolver=resolver)
+    drop = FakeDrop("12345.jpg", jpeg())
+    outcome = sync_drop(drop, SyncOptions(naming=NamingRules(mapping_mode=True),
+                                          image=ImagePolicy()), deps)
+    assert (outcome.status, outcome.reason) == (Status.REJECTED, "mapping_unavailable")
+    assert "line 2" in outcome.message

@@ -132,3 +132,17 @@ def test_the_digest_card_has_its_counts_and_three_lists() -> None:
     json_doc = digest_document(digest, NoticeFormat.JSON, NOW, 10)
     assert json_doc["noticesNotSent"]["drops"][0]["notSentBecause"] == "http 500"
     assert json_doc["unresolvedRejects"]["count"] == 1
+
+
+def test_the_digest_lists_a_dry_runs_would_rejects_only_on_a_day_one_ran() -> None:
+    would = Outcome(Status.WOULD_REJECT, "b@contoso.com.jpg", "export it as JPEG",
+                    NOW - timedelta(hours=2), reason="not_jpeg", user="b@contoso.com",
+                    blob_etag='"1"')
+    heading = "Would be rejected (dry run, last 24 hours): 1"
+    for outcomes, listed in (([would], True), ([], False)):
+        digest = build_digest(outcomes, NOW, 7)
+        document = digest_document(digest, NoticeFormat.TEAMS, NOW, 10)
+        text = [b.get("text", "") for b in elements(card(document)["body"])]
+        assert (heading in text) is listed
+        json_doc = digest_document(digest, NoticeFormat.JSON, NOW, 10)
+        assert json_doc["wouldBeRejected"]["count"] == int(listed)

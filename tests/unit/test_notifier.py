@@ -3,6 +3,7 @@ coalesced, with a cursor two runs cannot both move, and failures that are record
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -280,3 +281,41 @@ def test_a_day_with_no_drops_and_nothing_to_act_on_sends_no_digest() -> None:
     assert quiet.skipped == "nothing to report" and world.webhook.documents == []
     assert run_digest(world.deps(), world.settings).skipped is not None  # done for the day
     assert notice_health(world.book, world.settings, world.clock.now()) == "ok"
+
+
+def test_a_429s_wait_is_capped_by_the_retry_policy_and_the_skip_names_the_full_time() -> None:
+    world = json_world()
+    world.webhook.answers = [Delivery(False, "http 429", retry_after=30 * 86400.0)]
+    world.reject("jane@contoso.com.jpg")
+    world.run()
+    until = world.book.cursor()[0].not_before
+    assert until == world.clock.now() + timedelta(seconds=world.settings.retry.retry_after_max)
+    world.reject("adele@contoso.com.jpg", user="adele@contoso.com")
+    held = world.run()
+    assert held.skipped == f"the webhook asked to wait until {until:%Y-%m-%dT%H:%M:%SZ}"
+    assert notice_health(world.book, world.settings, world.clock.now()) == "not_sent"
+    world.tick(world.settings.retry.retry_after_max)
+    resumed = world.run()
+    assert resumed.sent and world.listed() == ["adele@contoso.com.jpg"]
+
+
+def test_a_longer_wait_stored_by_an_earlier_version_is_capped_too() -> None:
+    world = json_world()
+    world.run()
+    asked = world.clock.now() - timedelta(days=2)  # a month's wait asked for two days ago
+    world.book.cursor_row = (replace(world.book.cursor()[0], not_before=asked + timedelta(days=30),
+                                     last_not_sent=asked), "c0")
+    world.reject("jane@contoso.com.jpg")
+    resumed = world.run()
+    assert resumed.sent and world.listed() == ["jane@contoso.com.jpg"]
+    assert notice_health(world.book, world.settings, world.clock.now()) == "ok"
+
+
+def test_a_dry_runs_would_reject_is_no_notice() -> None:
+    """A dry run rehearses a whole export: its would-rejects go to the digest, not to HR."""
+    world = json_world()
+    world.run()
+    world.log.append(Outcome(Status.WOULD_REJECT, "bad.jpg", "not_jpeg: export as JPEG",
+                             reason="not_jpeg", at=world.clock.now(), user="jane@contoso.com",
+                             blob_etag='"0x1"'))
+    assert world.run().found == 0 and world.webhook.documents == []

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
+import json
 import weakref
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,6 +15,7 @@ import pytest
 from photo_core.domain.inert_text import printable
 from photo_core.domain.outcomes import Outcome, Status
 from photo_core.use_cases.reports import (
+    Cursor,
     ReportWindowError,
     build_report,
     parse_window,
@@ -226,9 +229,9 @@ def test_the_csv_streams_and_pages_chain_without_losing_or_repeating_a_row() -> 
         pages += 1
         if cursor is None:
             break
-        token = cursor.token(report.until)
-        after, until = read_token(token)
-        assert until == report.until
+        token = cursor.token(report.since, report.until)
+        after, since, until = read_token(token)
+        assert (since, until) == (report.since, report.until)
     assert blobs == [f"u{i}@contoso.com.jpg" for i in range(10_000)]
     assert pages == 10 or pages == 11
     assert log.most_alive <= 2
@@ -238,3 +241,28 @@ def test_the_csv_streams_and_pages_chain_without_losing_or_repeating_a_row() -> 
 def test_a_page_token_that_is_not_one_is_a_window_error(token: str) -> None:
     with pytest.raises(ReportWindowError, match="page token"):
         read_token(token)
+
+
+def crafted(*values: object) -> str:
+    """A page token written by hand, as an attacker or a stale bookmark would."""
+    raw = json.dumps([v.isoformat() if isinstance(v, datetime) else v for v in values])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("token", [
+    crafted("1970-01-01T00:00:00+00:00", 0, "2100-01-01T00:00:00+00:00"),  # 130 years
+    crafted("0001-01-01T00:00:00+00:00", 0, "9999-12-31T23:59:59+00:00"),  # would overflow
+    crafted("0001-01-01T00:00:00+00:00", 0, "0001-01-02T00:00:00+00:00"),
+    crafted("9999-12-30T00:00:00+00:00", 0, "9999-12-31T00:00:00+00:00"),
+    crafted(NOW - timedelta(days=1), 0, NOW, NOW - timedelta(days=200)),  # its window > 92 d
+    crafted(NOW - timedelta(days=3), 0, NOW, NOW - timedelta(days=1)),  # before its window
+])
+def test_a_page_token_cannot_widen_the_window_or_leave_its_range(token: str) -> None:
+    with pytest.raises(ReportWindowError):
+        read_token(token)
+
+
+def test_a_page_token_keeps_its_windows_start() -> None:
+    since, until = NOW - timedelta(days=92), NOW
+    cursor, start, end = read_token(Cursor(NOW - timedelta(days=1), 3).token(since, until))
+    assert (cursor, start, end) == (Cursor(NOW - timedelta(days=1), 3), since, until)

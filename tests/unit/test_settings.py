@@ -58,6 +58,7 @@ def test_a_local_authority_is_custom_so_instance_discovery_is_skipped() -> None:
     settings = Settings.from_env({
         "PHOTO_AUTH_MODE": "client_secret", "PHOTO_TENANT_ID": "t1", "PHOTO_CLIENT_ID": "c1",
         "PHOTO_CLIENT_SECRET": "x", "PHOTO_AUTHORITY": "https://127.0.0.1:9999/t1",
+        "PHOTO_AUTHORITY_HOST_OVERRIDE": "127.0.0.1",
     })
     assert settings.auth.custom_authority is True
 
@@ -281,3 +282,77 @@ def test_a_look_alike_api_host_is_refused_with_the_way_to_name_it_on_purpose() -
     assert ("PHOTO_API_BASE_URL's host 'graph.microsoft.com.evil.example' is not "
             "graph.microsoft.com") in str(raised.value)
     assert "PHOTO_API_HOST_OVERRIDE=graph.microsoft.com.evil.example" in str(raised.value)
+
+
+# URLs that urlsplit and urllib3 (what requests sends with) read different hosts from, or that
+# carry user info: the token must go to the host the check saw, so they are refused outright.
+UNPLAIN_URLS = [
+    "https://evil.example\\@{host}/x",
+    "https://127.0.0.1:8443\\@{host}/x",
+    "https://{host}@{host}/x",  # user info, even naming the right host
+    "https://user:pw@{host}/x",
+    "https://{host}\t/x",
+    "https://{host} /x",
+    "https://{host}%2eevil.example/x",
+    "https://{host};evil.example/x",
+    "https://{host}\x00.evil.example/x",
+]
+
+
+@pytest.mark.parametrize("template", UNPLAIN_URLS)
+def test_a_base_url_the_http_client_could_read_another_host_from_is_refused(
+        template: str) -> None:
+    url = template.format(host="graph.microsoft.com").replace("/x", "/v1.0")
+    with pytest.raises(SettingsError, match="PHOTO_API_BASE_URL"):
+        Settings.from_env({"PHOTO_API_BASE_URL": url})
+    with pytest.raises(SettingsError, match="PHOTO_API_BASE_URL"):  # an override cannot help
+        Settings.from_env({"PHOTO_API_BASE_URL": url, "PHOTO_API_HOST_OVERRIDE": "evil.example"})
+
+
+@pytest.mark.parametrize("url", [
+    "https://graph.microsoft.com/v1.0", "https://GRAPH.microsoft.com:443/v1.0",
+])
+def test_an_accepted_base_url_sends_to_the_host_the_check_saw(url: str) -> None:
+    from urllib3.util import parse_url
+
+    settings = Settings.from_env({"PHOTO_API_BASE_URL": url})
+    assert (parse_url(settings.api.base_url).host or "").lower() == "graph.microsoft.com"
+
+
+SECRET_MODE = {"PHOTO_AUTH_MODE": "client_secret", "PHOTO_TENANT_ID": "t1",
+               "PHOTO_CLIENT_ID": "c1", "PHOTO_CLIENT_SECRET": "x"}
+
+
+@pytest.mark.parametrize(("env", "accepted"), [
+    ({"PHOTO_AUTHORITY": "https://login.microsoftonline.com/t1"}, True),
+    ({"PHOTO_AUTHORITY": "https://login.microsoftonline.us/t1", "PHOTO_CLOUD": "usgov"}, True),
+    ({"PHOTO_AUTHORITY": "https://login.microsoftonline.com.evil.example/t1"}, False),
+    ({"PHOTO_AUTHORITY": "https://login.microsoftonline.us/t1"}, False),  # another cloud's
+    ({"PHOTO_AUTHORITY": "https://127.0.0.1:9999/t1"}, False),  # not named on purpose
+    ({"PHOTO_AUTHORITY": "https://127.0.0.1:9999/t1",
+      "PHOTO_AUTHORITY_HOST_OVERRIDE": "127.0.0.1"}, True),
+    ({"PHOTO_AUTHORITY": "https://login.microsoftonline.com.evil.example/t1",
+      "PHOTO_AUTHORITY_HOST_OVERRIDE": "login.microsoftonline.com"}, False),  # names another
+    ({"PHOTO_AUTHORITY_HOST_OVERRIDE": "127.0.0.1"}, False),  # an override the authority
+    *(({"PHOTO_AUTHORITY": t.format(host="login.microsoftonline.com")}, False)
+      for t in UNPLAIN_URLS),
+    *(({"PHOTO_AUTHORITY": t.format(host="login.microsoftonline.com"),
+        "PHOTO_AUTHORITY_HOST_OVERRIDE": "evil.example"}, False) for t in UNPLAIN_URLS[:2]),
+])
+def test_the_authority_must_be_the_clouds_login_host_unless_named_on_purpose(
+        env: dict[str, str], accepted: bool) -> None:
+    if accepted:
+        Settings.from_env({**SECRET_MODE, **env})
+    else:
+        with pytest.raises(SettingsError, match="PHOTO_AUTHORITY"):
+            Settings.from_env({**SECRET_MODE, **env})
+
+
+def test_a_look_alike_authority_is_refused_with_the_way_to_name_it_on_purpose() -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({**SECRET_MODE,
+                           "PHOTO_AUTHORITY": "https://login.microsoftonline.com.evil.example/t"})
+    assert ("PHOTO_AUTHORITY's host 'login.microsoftonline.com.evil.example' is not "
+            "login.microsoftonline.com") in str(raised.value)
+    assert ("PHOTO_AUTHORITY_HOST_OVERRIDE=login.microsoftonline.com.evil.example"
+            in str(raised.value))

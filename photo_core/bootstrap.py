@@ -14,13 +14,15 @@ from typing import TYPE_CHECKING, Any
 import requests
 from requests.adapters import HTTPAdapter
 
+from photo_core import clock as clocks
 from photo_core.auth import MsalTokenProvider, TokenProvider
+from photo_core.clock import Clock
 from photo_core.directory import Resolver, UserResolver
 from photo_core.http_env import NetworkEnv, sdk_options
 from photo_core.lookup_cache import LookupCache
 from photo_core.photo_api import HttpPhotoApi, PhotoApi
 from photo_core.ports import OutcomeLog, StateStore
-from photo_core.retry import Clock, Deadline, SystemClock, system_random
+from photo_core.retry import Deadline, system_random
 from photo_core.settings import ApiSettings, Settings, StorageSettings
 from photo_core.sync import SyncOptions
 
@@ -38,7 +40,9 @@ class Services:
     session: requests.Session
     tokens: TokenProvider
     photo_api: PhotoApi
-    clock: Clock  # the photo API client's, so deadlines are measured on the clock it reads
+    # The process's one clock: the photo API client's too, so deadlines are measured on the
+    # clock it reads.
+    clock: Clock
 
     def lookup_deadline(self) -> Deadline:
         """A deadline for one lookup request: ``PHOTO_LOOKUP_BUDGET_SECONDS`` from now."""
@@ -92,7 +96,7 @@ def bootstrap(settings: Settings | None = None) -> Services:
     settings = settings or Settings.from_env()
     session = build_session(settings.api)
     tokens = MsalTokenProvider(settings.auth, settings.api, session)
-    clock = SystemClock()
+    clock = clocks.SYSTEM_CLOCK  # read here, not at import: a local host may set its own
     api = HttpPhotoApi(
         session=session,
         tokens=tokens,
@@ -132,12 +136,13 @@ def bootstrap_app(settings: Settings | None = None) -> AppServices:
         container, _, path = directory.mapping_blob.partition("/")
         mapping = mapping_fetcher(blobs.get_container_client(container), path)
     resolver = Resolver(core.photo_api, employee_ttl=directory.employee_id_cache_seconds,
-                        mapping=mapping, mapping_ttl=directory.mapping_cache_seconds)
+                        mapping=mapping, mapping_ttl=directory.mapping_cache_seconds,
+                        clock=core.clock)
     return AppServices(
         settings=settings, session=core.session, tokens=core.tokens, photo_api=core.photo_api,
         clock=core.clock, state=TableStateStore(table), log=TableOutcomeLog(table),
         resolver=resolver,
-        lookup_cache=LookupCache(settings.lookup_cache_seconds), table=table,
+        lookup_cache=LookupCache(settings.lookup_cache_seconds, clock=core.clock), table=table,
         blobs=blobs, drop_container=blobs.get_container_client(storage.drop_container),
         sync_options=options,
     )

@@ -10,10 +10,11 @@ drop's outcome into the row in the same write. While held, the claim is kept ali
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from photo_core.budget import BUDGET
+from photo_core.clock import Clock
 from photo_core.errors import TransientError
 from photo_core.lease import still_held
 from photo_core.outcomes import Outcome, Status
@@ -22,7 +23,6 @@ from photo_core.ports import DropInfo, StateConflict, StateStore, UserState
 logger = logging.getLogger(__name__)
 
 MAX_CLAIM_CONFLICTS = 20
-CLAIM_POLL_SECONDS = 0.5
 
 
 class UserBusy(TransientError):
@@ -46,8 +46,7 @@ class Claimant:
 
     store: StateStore
     owner: str  # the invocation's id, written into the claim
-    now: Callable[[], datetime]
-    sleep: Callable[[float], None]
+    clock: Clock
     seconds: float
     wait_seconds: float
 
@@ -60,7 +59,7 @@ def claim(who: Claimant, user: str, info: DropInfo) -> tuple[UserState, str] | S
     conflicts = 0
     key = drop_key(info)
     while True:
-        now = who.now()
+        now = who.clock.now()
         current = who.store.get(user)
         state, version = current if current else (UserState(user=user), None)
         if state.source_modified and info.last_modified < state.source_modified:
@@ -68,8 +67,8 @@ def claim(who: Claimant, user: str, info: DropInfo) -> tuple[UserState, str] | S
         if held_by_other(state, who.owner, now):
             if waited >= who.wait_seconds:
                 raise UserBusy(f"another drop for {user} is in progress")
-            who.sleep(CLAIM_POLL_SECONDS)
-            waited += CLAIM_POLL_SECONDS
+            who.clock.sleep(BUDGET.claim_poll)
+            waited += BUDGET.claim_poll
             continue
         claimed = replace(state, lock_owner=who.owner, lock_drop=key,
                           lock_expires=now + timedelta(seconds=who.seconds),

@@ -80,11 +80,11 @@ def _remove_under_claim(name: str, ref: UserRef, target: UserRef, etag: str | No
                         blob_exists: Callable[[str], bool]) -> Outcome | None:
     # A deletion is never older than what was applied: it is dated now.
     claimed = claim(claimant(deps, options.sync), ref.key, DropInfo(name, 0, "deleted",
-                                                                     deps.now()))
+                                                                     deps.clock.now()))
     if isinstance(claimed, Superseded):
         return None
     lease = Lease(deps.state, *claimed, seconds=options.sync.lock_seconds,
-                  now=deps.now).start()
+                  clock=deps.clock).start()
     try:
         # Meanwhile a newer drop may have been applied, or the same name uploaded again.
         if not _is_photo_source(lease.state, name) or lease.state.last_blob_etag != etag or \
@@ -116,10 +116,10 @@ def _remove(name: str, ref: UserRef, target: UserRef, deps: SyncDeps) -> Outcome
     try:
         deps.api.delete_photo(target)
     except PermanentError as exc:
-        return Outcome(Status.REJECTED, name, exc.message, deps.now(), reason=exc.code,
+        return Outcome(Status.REJECTED, name, exc.message, deps.clock.now(), reason=exc.code,
                        user=ref.value)
     return Outcome(Status.PHOTO_DELETED, name, "HR deleted the drop; the profile photo was "
-                   "removed", deps.now(), user=ref.value, target=target)
+                   "removed", deps.clock.now(), user=ref.value, target=target)
 
 
 def _is_photo_source(state: UserState, name: str) -> bool:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import csv
 import io
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from photo_core.clock import SYSTEM_CLOCK, Clock
 from photo_core.errors import AmbiguousUser, PermanentError
 from photo_core.naming import NameRejection, UserRef, UserRefKind, parse_user_reference
 from photo_core.photo_api import PhotoApi
@@ -54,7 +54,7 @@ class Resolver:
     def __init__(self, api: PhotoApi, *, employee_ttl: float,
                  mapping: Callable[[str | None], MappingSnapshot | None] | None = None,
                  mapping_ttl: float = 300.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self._api = api
         self._employee_ttl = employee_ttl
         self._fetch_mapping = mapping
@@ -74,7 +74,7 @@ class Resolver:
 
     def _employee(self, employee_id: str) -> str:
         key = employee_id.lower()
-        now = self._clock()
+        now = self._clock.monotonic()
         with self._lock:
             hit = self._employees.get(key)
         if hit is not None and hit[0] > now:
@@ -99,7 +99,7 @@ class Resolver:
     def _current_mapping(self) -> MappingSnapshot:
         if self._fetch_mapping is None:
             raise MappingUnavailable("no mapping file is configured (PHOTO_ID_MAPPING_BLOB)")
-        now = self._clock()
+        now = self._clock.monotonic()
         with self._lock:
             if self._mapping is not None and now - self._mapping_checked < self._mapping_ttl:
                 return self._mapping

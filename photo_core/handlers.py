@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from photo_core.blob_drop import AzureBlobDrop, AzureDropSource
 from photo_core.bootstrap import app_services
+from photo_core.budget import BUDGET
 from photo_core.deletions import DeletionOptions, blob_deleted
 from photo_core.lookup import LookupResult, lookup_photo, photo_bytes
 from photo_core.outcomes import Outcome, Status
@@ -18,21 +17,12 @@ from photo_core.photo_api import PhotoContent
 from photo_core.reconcile import ReconcileOptions, ReconcileSummary, reconcile
 from photo_core.reports import Report, build_report, parse_window
 from photo_core.retry import Deadline
-from photo_core.settings import FUNCTION_TIMEOUT_SECONDS
 from photo_core.sync import SyncDeps, sync_drop
 
 if TYPE_CHECKING:
     from azure.storage.blob import BlobClient
 
     from photo_core.bootstrap import AppServices
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-# What a drop needs after its last photo API call: release, metadata, tags, log, disposal.
-WRAP_UP_SECONDS = 20.0
 
 
 def handle_drop(blob: BlobClient) -> Outcome:
@@ -45,8 +35,8 @@ def handle_drop(blob: BlobClient) -> Outcome:
 
 def _invocation_end() -> Deadline:
     """When an invocation's photo API calls must be done: inside the function timeout, with
-    ``WRAP_UP_SECONDS`` left to record the outcome, whatever the drop waited for its claim."""
-    return Deadline.after(FUNCTION_TIMEOUT_SECONDS - WRAP_UP_SECONDS, app_services().clock)
+    time left to record the outcome, whatever the drop waited for its claim (``TimeBudget``)."""
+    return Deadline.after(BUDGET.api_window, app_services().clock)
 
 
 def _forget_changed(services: AppServices, outcome: Outcome | None) -> None:
@@ -93,7 +83,7 @@ def drop_deps(ends_by: Deadline | None = None) -> SyncDeps:
     """Per-drop dependencies: the shared services and a fresh claim owner. The drop's photo API
     calls share one retry budget, ended by ``ends_by`` if that comes sooner."""
     services = app_services()
-    return SyncDeps(api=services.photo_api, state=services.state, now=utcnow, sleep=time.sleep,
+    return SyncDeps(api=services.photo_api, state=services.state, clock=services.clock,
                     owner=uuid.uuid4().hex, log=services.log, resolver=services.resolver,
                     api_deadline=lambda: services.drop_deadline().sooner(ends_by))
 
@@ -139,7 +129,7 @@ def handle_blob_deleted(event_type: str, subject: str) -> Outcome | None:
 def handle_report(since: str | None, until: str | None) -> Report:
     """Outcomes of a window; raises ``ReportWindowError`` for a window it cannot read."""
     services = app_services()
-    start, end = parse_window(since, until, utcnow())
+    start, end = parse_window(since, until, services.clock.now())
     return build_report(services.log, start, end)
 
 

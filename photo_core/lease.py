@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
+from photo_core.clock import Clock
 from photo_core.ports import StateConflict, StateStore, UserState
 
 logger = logging.getLogger(__name__)
@@ -32,12 +32,12 @@ def still_held(store: StateStore, claim: UserState) -> tuple[UserState, str] | N
 
 class Lease:
     def __init__(self, store: StateStore, state: UserState, version: str, *, seconds: float,
-                 now: Callable[[], datetime]) -> None:
+                 clock: Clock) -> None:
         self._store = store
         self._state = state
         self._version = version
         self._seconds = seconds
-        self._now = now
+        self._clock = clock
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._renew_until_stopped, daemon=True,
@@ -66,7 +66,7 @@ class Lease:
             if self.lost:
                 return
             renewed = replace(self._state,
-                              lock_expires=self._now() + timedelta(seconds=self._seconds))
+                              lock_expires=self._clock.now() + timedelta(seconds=self._seconds))
             try:
                 self._version = self._store.put(renewed, self._version)
                 self._state = renewed

@@ -18,6 +18,7 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from photo_core.auth import TokenProvider
+from photo_core.clock import Clock
 from photo_core.dialects import (
     DIALECTS,
     EMPLOYEE_ID_PERMISSION,
@@ -43,7 +44,6 @@ from photo_core.errors import (
 )
 from photo_core.naming import UserRef, odata_string_literal, user_path
 from photo_core.retry import (
-    Clock,
     Deadline,
     RetryPolicy,
     current_deadline,

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from photo_core.budget import BUDGET
 from photo_core.errors import Throttled, TransientError
 from photo_core.naming import UserRef, parse_blob_name
 from photo_core.outcomes import Outcome, Status
@@ -33,8 +33,6 @@ from photo_core.ports import Drop, RecordedOutcome, StateConflict, StateStore, U
 from photo_core.sync import SyncDeps, SyncOptions, sync_drop
 
 logger = logging.getLogger(__name__)
-
-MAX_PAUSE_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
@@ -109,85 +107,109 @@ def reconcile(source: DropSource, sync: SyncOptions, deps_for: Callable[[], Sync
               on_outcome: Callable[[Outcome], None] | None = None) -> ReconcileSummary:
     """Process what needs it; ``deps_for`` makes the per-drop deps (one claim owner each), and
     ``on_outcome`` hears of each drop's outcome (the handler forgets cached lookups with it)."""
-    summary = ReconcileSummary()
-    lock = threading.Lock()
-    pause_until = [0.0]
-    started = time.monotonic()
-    state = deps_for().state
+    return Reconciler(source, sync, deps_for, options, progress, on_outcome).run()
 
-    def out_of_time() -> bool:
-        return options.deadline_seconds is not None and \
-            time.monotonic() - started > options.deadline_seconds
 
-    def defer(name: str) -> None:
-        """Left for the next run, which starts no later than here (the lock is held)."""
-        summary.deferred += 1
-        left.append(name)
+class Reconciler:
+    """One walk over the drop container: a listing thread that selects drops, and at most
+    ``workers`` drops in flight. A throttled drop pauses the start of new ones until its
+    ``Retry-After``; a deadline stops new starts. Every drop left undone is remembered, so a
+    resumed walk starts again no later than the first of them."""
 
-    def run(listing: Listing) -> None:
-        wait = pause_until[0] - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
-        if out_of_time():  # queued before the deadline, not started: the next run does it
-            with lock:
-                defer(listing.name)
-                summary.stopped_early = True
-            return
+    def __init__(self, source: DropSource, sync: SyncOptions, deps_for: Callable[[], SyncDeps],
+                 options: ReconcileOptions,
+                 progress: Callable[[ReconcileSummary], None] | None = None,
+                 on_outcome: Callable[[Outcome], None] | None = None) -> None:
+        self._source, self._sync, self._deps_for = source, sync, deps_for
+        self._options, self._progress, self._on_outcome = options, progress, on_outcome
         deps = deps_for()
+        self._state, self._clock = deps.state, deps.clock
+        self.summary = ReconcileSummary()
+        self._lock = threading.Lock()  # guards the summary, ``_left`` and ``_pause_until``
+        self._left: list[str] = []  # deferred or not reached: the next run starts no later
+        self._pause_until = 0.0  # monotonic: no drop starts before it (throttling)
+        self._started = self._clock.monotonic()
+        self._slots = threading.BoundedSemaphore(max(1, options.workers))
+
+    def run(self) -> ReconcileSummary:
+        options = self._options
+        cursor = WalkCursor(self._state, options.prefix) if options.resume else None
+        start = cursor.position() if cursor else None
+        with ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
+            for listing in self._source.list(options.prefix):
+                if start is not None and listing.name < start:
+                    continue  # done by an earlier run (listings come in name order)
+                if self._stop_listing():
+                    self._left.append(listing.name)  # the first one not examined
+                    break
+                self.summary.scanned += 1
+                if needs_work(listing, options, self._sync, self._state):
+                    self.summary.selected += 1
+                    self._slots.acquire()  # queue no more than the workers can start
+                    pool.submit(self._in_slot, listing)
+        if cursor:
+            cursor.move(min(self._left, default=None))
+        return self.summary
+
+    def _stop_listing(self) -> bool:
+        limit = self._options.limit
+        if limit is not None and self.summary.selected >= limit:
+            return True
+        if self._out_of_time():
+            self.summary.stopped_early = True
+            return True
+        return False
+
+    def _out_of_time(self) -> bool:
+        deadline = self._options.deadline_seconds
+        return deadline is not None and self._clock.monotonic() - self._started > deadline
+
+    def _in_slot(self, listing: Listing) -> None:
         try:
-            drop = source.open(listing.name)
-            outcome = sync_drop(drop, sync, deps, force=listing.recorded is not None)
-            if on_outcome:
-                on_outcome(outcome)
+            self._run(listing)
+        finally:
+            self._slots.release()
+
+    def _run(self, listing: Listing) -> None:
+        wait = self._pause_until - self._clock.monotonic()
+        if wait > 0:
+            self._clock.sleep(wait)
+        if self._out_of_time():  # queued before the deadline, not started: the next run does it
+            with self._lock:
+                self._defer(listing.name)
+                self.summary.stopped_early = True
+            return
+        try:
+            drop = self._source.open(listing.name)
+            outcome = sync_drop(drop, self._sync, self._deps_for(),
+                                force=listing.recorded is not None)
+            if self._on_outcome:
+                self._on_outcome(outcome)
             key = outcome.status.value + (f" ({outcome.reason})" if outcome.reason else "")
-            with lock:
-                summary.outcomes[key] += 1
+            with self._lock:
+                self.summary.outcomes[key] += 1
         except Throttled as exc:
-            with lock:
-                defer(listing.name)
-                pause = min(exc.retry_after or 5.0, MAX_PAUSE_SECONDS)
-                pause_until[0] = max(pause_until[0], time.monotonic() + pause)
+            pause = min(exc.retry_after or 5.0, BUDGET.max_throttle_pause)
+            with self._lock:
+                self._defer(listing.name)
+                self._pause_until = max(self._pause_until, self._clock.monotonic() + pause)
         except TransientError as exc:
             logger.warning("reconcile: %s deferred: %s", listing.name, exc.message)
-            with lock:
-                defer(listing.name)
+            with self._lock:
+                self._defer(listing.name)
         except Exception:
             logger.exception("reconcile: %s failed", listing.name)
-            with lock:
-                summary.failed += 1  # not kept in ``left``: a blob that fails every time
-                # would hold the walk at itself every night
-        if progress:
-            progress(summary)
+            with self._lock:
+                # not kept in ``_left``: a blob that fails every time would hold the walk at
+                # itself every night
+                self.summary.failed += 1
+        if self._progress:
+            self._progress(self.summary)
 
-    workers = max(1, options.workers)
-    slots = threading.BoundedSemaphore(workers)  # queue no more than the workers can start
-
-    def run_in_slot(listing: Listing) -> None:
-        try:
-            run(listing)
-        finally:
-            slots.release()
-
-    cursor = WalkCursor(state, options.prefix) if options.resume else None
-    start = cursor.position() if cursor else None
-    left: list[str] = []  # deferred or not reached: the next run must not start after them
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for listing in source.list(options.prefix):
-            if start is not None and listing.name < start:
-                continue  # done by an earlier run (listings come in name order)
-            if (options.limit is not None and summary.selected >= options.limit) or \
-                    out_of_time():
-                summary.stopped_early = out_of_time()
-                left.append(listing.name)  # the first one not examined
-                break
-            summary.scanned += 1
-            if needs_work(listing, options, sync, state):
-                summary.selected += 1
-                slots.acquire()
-                pool.submit(run_in_slot, listing)
-    if cursor:
-        cursor.move(min(left, default=None))
-    return summary
+    def _defer(self, name: str) -> None:
+        """Left for the next run, which starts no later than here (the lock is held)."""
+        self.summary.deferred += 1
+        self._left.append(name)
 
 
 class WalkCursor:

@@ -13,7 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from photo_core.budget import BUDGET
 from photo_core.claims import Claimant, Superseded, UserBusy, claim, release, release_quietly
+from photo_core.clock import Clock
 from photo_core.directory import Resolver, UserResolver
 from photo_core.errors import PermanentError
 from photo_core.imaging import ImagePolicy, PreparedPhoto, prepare_photo
@@ -46,10 +48,9 @@ class SyncOptions:
     processed_container: str | None = None
     rejected: Disposal = Disposal.KEEP
     rejected_container: str | None = None
-    # The claim is a lease renewed every third of this while its holder lives, so a crashed
-    # holder's claim frees within it; waiting drops wait longer than that before giving up.
-    lock_seconds: float = 30.0
-    lock_wait_seconds: float = 45.0
+    # The claim's lifetime and how long a drop waits for another's (see TimeBudget).
+    lock_seconds: float = BUDGET.claim_lifetime
+    lock_wait_seconds: float = BUDGET.claim_wait
     dry_run: bool = False
 
 
@@ -57,8 +58,7 @@ class SyncOptions:
 class SyncDeps:
     api: PhotoApi
     state: StateStore
-    now: Callable[[], datetime]
-    sleep: Callable[[float], None]
+    clock: Clock
     owner: str  # this invocation's id, written into the per-user claim
     log: OutcomeLog | None = None  # where reports read outcomes from
     resolver: UserResolver | None = None  # employee and HR ids; uncached by default
@@ -102,14 +102,14 @@ def _sync_version(drop: Drop, options: SyncOptions, deps: SyncDeps,
         info = drop.info()
     except DropGone as gone:
         logger.info("drop %s no longer exists; nothing to do", gone.name)
-        return Outcome(status=Status.UNCHANGED, blob_name=gone.name, at=deps.now(),
+        return Outcome(status=Status.UNCHANGED, blob_name=gone.name, at=deps.clock.now(),
                        reason="gone", message="the blob was gone before it was processed")
     if not force and info.recorded is not None and info.recorded.blob_name == info.name:
         # Our own marker survives only while the content is unchanged: nothing to do again.
         if not options.dry_run:
             drop.ensure_tags(info.recorded)
             _dispose_recorded(drop, info.recorded, options)
-        return _already_recorded(info, deps.now())
+        return _already_recorded(info, deps.clock.now())
     ref = parse_blob_name(info.name, options.naming)
     if isinstance(ref, NameRejection):
         rejected = _rejected(info, deps, ref.code, ref.message)
@@ -125,7 +125,8 @@ def _sync_version(drop: Drop, options: SyncOptions, deps: SyncDeps,
     if isinstance(claimed, Superseded):
         return _superseded(drop, info, deps, _superseded_outcome(info, deps), options, ref)
     state, version = claimed
-    lease = Lease(deps.state, state, version, seconds=options.lock_seconds, now=deps.now).start()
+    lease = Lease(deps.state, state, version, seconds=options.lock_seconds,
+                  clock=deps.clock).start()
     content: bytes | None = None
     try:
         content = drop.read()
@@ -164,7 +165,7 @@ def _superseded_outcome(info: DropInfo, deps: SyncDeps) -> Outcome:
 def claimant(deps: SyncDeps, options: SyncOptions) -> Claimant:
     """Who claims a user for a drop (or a deletion): this invocation, with the options'
     claim timings."""
-    return Claimant(store=deps.state, owner=deps.owner, now=deps.now, sleep=deps.sleep,
+    return Claimant(store=deps.state, owner=deps.owner, clock=deps.clock,
                     seconds=options.lock_seconds, wait_seconds=options.lock_wait_seconds)
 
 
@@ -293,7 +294,7 @@ def _outcome(info: DropInfo, deps: SyncDeps, status: Status, reason: str | None,
              ref: UserRef | None, prepared: PreparedPhoto | None = None,
              actions: tuple[str, ...] = (), target: UserRef | None = None) -> Outcome:
     return Outcome(
-        status=status, blob_name=info.name, message=message, at=deps.now(), reason=reason,
+        status=status, blob_name=info.name, message=message, at=deps.clock.now(), reason=reason,
         user=ref.value if ref else None, blob_etag=info.etag,
         content_sha256=prepared.sha256 if prepared else None, actions=actions,
         source_modified=info.last_modified, target=target,

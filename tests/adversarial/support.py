@@ -74,7 +74,7 @@ def run_sync(
     clock, api, state = FakeClock(), FakePhotoApi(), FakeStateStore()
     for employee_id, object_id in (employees or {}).items():
         api.employees[employee_id] = [DirectoryUser(object_id, f"{object_id}@contoso.com")]
-    deps = SyncDeps(api=api, state=state, now=clock.now, sleep=clock.sleep, owner="adversarial")
+    deps = SyncDeps(api=api, state=state, clock=clock, owner="adversarial")
     options = SyncOptions(naming=naming or NamingRules(), image=policy or ImagePolicy())
     drop = FakeDrop(name, content)
     outcome = sync_drop(drop, options, deps)

@@ -13,6 +13,7 @@ from PIL import Image
 
 from photo_core.auth import MsalTokenProvider
 from photo_core.bootstrap import build_session
+from photo_core.clock import SystemClock
 from photo_core.errors import (
     AmbiguousUser,
     AuthFailure,
@@ -25,7 +26,7 @@ from photo_core.errors import (
 )
 from photo_core.naming import UserRef, UserRefKind
 from photo_core.photo_api import HttpPhotoApi
-from photo_core.retry import Deadline, RetryPolicy, SystemClock, within
+from photo_core.retry import Deadline, RetryPolicy, within
 from photo_core.settings import Settings
 from tests.integration.emulator_fixture import emulator_session
 from tests.photos import jpeg

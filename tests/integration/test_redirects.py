@@ -8,10 +8,11 @@ from collections.abc import Iterator
 import pytest
 
 from photo_core.bootstrap import build_session
+from photo_core.clock import SystemClock
 from photo_core.errors import RejectedByService, ServiceUnavailable
 from photo_core.naming import UserRef, UserRefKind
 from photo_core.photo_api import HttpPhotoApi
-from photo_core.retry import RetryPolicy, SystemClock
+from photo_core.retry import RetryPolicy
 from photo_core.settings import ApiSettings
 from tests.integration.loopback import RecordingServer
 

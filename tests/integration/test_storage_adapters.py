@@ -16,6 +16,7 @@ from devstack.azurite import Azurite
 from photo_core import blob_drop
 from photo_core.blob_drop import TAG_REASON, TAG_STATUS, AzureBlobDrop
 from photo_core.bootstrap import bootstrap
+from photo_core.clock import SYSTEM_CLOCK
 from photo_core.imaging import ImagePolicy
 from photo_core.naming import NamingRules
 from photo_core.outcomes import Outcome, Status
@@ -156,8 +157,7 @@ def test_one_drop_through_real_storage_and_the_emulator(
     photo = jpeg("#aa3366")
     client = container.upload_blob("alex.wilber@contoso.com.jpg", photo)
     services = bootstrap(settings_for(emu))
-    deps = SyncDeps(api=services.photo_api, state=store, now=lambda: datetime.now(UTC),
-                    sleep=lambda s: None, owner="test")
+    deps = SyncDeps(api=services.photo_api, state=store, clock=SYSTEM_CLOCK, owner="test")
     options = SyncOptions(naming=NamingRules(), image=ImagePolicy())
     result = sync_drop(AzureBlobDrop(client), options, deps)
     assert result.status is Status.UPLOADED
@@ -185,8 +185,7 @@ def test_a_blob_over_the_cap_is_never_downloaded(container: ContainerClient, azu
         def __getattr__(self, name: str) -> Any:
             raise AssertionError(f"the photo API must not be called ({name})")
 
-    deps = SyncDeps(api=NoApi(), state=store, now=lambda: datetime.now(UTC),
-                    sleep=lambda s: None, owner="test")
+    deps = SyncDeps(api=NoApi(), state=store, clock=SYSTEM_CLOCK, owner="test")
     options = SyncOptions(naming=NamingRules(), image=ImagePolicy(max_input_bytes=10_000))
     result = sync_drop(AzureBlobDrop(client), options, deps)
     assert (result.status, result.reason) == (Status.REJECTED, "file_too_large")
@@ -200,7 +199,7 @@ def test_an_outcome_left_without_its_tags_still_counts_and_gets_them_back(
     process the drop again (its Last-Modified and ETag moved with the metadata write)."""
     client = container.upload_blob("jane@contoso.com.jpg", jpeg())
     api = FakePhotoApi()
-    deps = SyncDeps(api=api, state=store, now=lambda: datetime.now(UTC), sleep=lambda s: None,
+    deps = SyncDeps(api=api, state=store, clock=SYSTEM_CLOCK,
                     owner="first")
     options = SyncOptions(naming=NamingRules(), image=ImagePolicy())
     assert sync_drop(AzureBlobDrop(client), options, deps).status is Status.UPLOADED
@@ -229,8 +228,7 @@ def test_a_drop_deleted_before_it_is_read_ends_with_nothing_to_do(
         container: ContainerClient, store: TableStateStore) -> None:
     client = container.upload_blob("jane@contoso.com.jpg", jpeg())
     client.delete_blob()
-    deps = SyncDeps(api=FakePhotoApi(), state=store, now=lambda: datetime.now(UTC),
-                    sleep=lambda s: None, owner="x")
+    deps = SyncDeps(api=FakePhotoApi(), state=store, clock=SYSTEM_CLOCK, owner="x")
     result = sync_drop(AzureBlobDrop(client), SyncOptions(naming=NamingRules(),
                                                           image=ImagePolicy()), deps)
     assert (result.status, result.reason) == (Status.UNCHANGED, "gone")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -16,29 +16,33 @@ from photo_core.ports import Disposal, DropChanged, DropInfo, StateConflict, Use
 
 
 class FakeClock:
-    """Wall time that only moves when told to (or when something sleeps)."""
+    """The one fake of the ``Clock`` port: wall time and monotonic time that move only when told
+    to (``advance``) or when something sleeps, both by the same amount. ``offset`` is added to
+    wall time only, as a machine whose clock is off would read it."""
 
-    def __init__(self, start: datetime | None = None) -> None:
+    def __init__(self, start: datetime | None = None, monotonic: float = 1000.0) -> None:
         self.current = start or datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+        self.seconds = monotonic
         self.slept: list[float] = []
+        self.offset = timedelta(0)
+        # Called with each sleep's seconds before time moves: what happens meanwhile elsewhere.
+        self.on_sleep: Callable[[float], None] | None = None
 
     def now(self) -> datetime:
-        return self.current
+        return self.current + self.offset
+
+    def monotonic(self) -> float:
+        return self.seconds
 
     def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
+        if self.on_sleep is not None:
+            self.on_sleep(seconds)
+        self.advance(seconds)
+
+    def advance(self, seconds: float) -> None:
         self.current += timedelta(seconds=seconds)
-
-
-class FakeMonotonic:
-    """A monotonic clock for code that takes ``clock: Callable[[], float]``: it reads ``now``
-    (seconds), which only moves when the test moves it."""
-
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+        self.seconds += seconds
 
 
 @dataclass

@@ -36,8 +36,8 @@ def subject(name: str, container: str = "hr-photos") -> str:
 @pytest.fixture
 def deps() -> SyncDeps:
     clock = FakeClock()
-    return SyncDeps(api=FakePhotoApi(), state=FakeStateStore(), now=clock.now, sleep=clock.sleep,
-                    owner="t", log=FakeOutcomeLog())
+    return SyncDeps(api=FakePhotoApi(), state=FakeStateStore(), clock=clock, owner="t",
+                    log=FakeOutcomeLog())
 
 
 def synced(deps: SyncDeps, name: str) -> None:
@@ -150,9 +150,9 @@ def test_a_deletion_waits_for_a_drop_in_progress_and_then_leaves_its_newer_photo
     synced(deps, f"{JANE}.jpg")
     row, version = deps.state.get(f"upn:{JANE}")  # type: ignore[misc]
     newer = f"2026/{JANE}.jpg"
+    expires = deps.clock.now() + timedelta(seconds=30)
     version = deps.state.put(replace(row, lock_owner="sync-of-a-newer-drop",
-                                     lock_drop=f"{newer}|x",
-                                     lock_expires=deps.now() + timedelta(seconds=30)), version)
+                                     lock_drop=f"{newer}|x", lock_expires=expires), version)
     waited: list[float] = []
 
     def newer_drop_finishes(seconds: float) -> None:
@@ -162,8 +162,8 @@ def test_a_deletion_waits_for_a_drop_in_progress_and_then_leaves_its_newer_photo
             deps.state.put(replace(current, lock_owner=None, lock_drop=None, lock_expires=None,
                                    last_blob_name=newer, last_status="uploaded"), at)
 
-    outcome = blob_deleted(BLOB_DELETED, subject(f"{JANE}.jpg"), ON,
-                           replace(deps, sleep=newer_drop_finishes), gone)
+    deps.clock.on_sleep = newer_drop_finishes  # type: ignore[attr-defined]
+    outcome = blob_deleted(BLOB_DELETED, subject(f"{JANE}.jpg"), ON, deps, gone)
     assert outcome is None and waited
     assert deps.api.deletions == []  # type: ignore[attr-defined]
     assert deps.state.get(f"upn:{JANE}")[0].last_blob_name == newer  # type: ignore[index]
@@ -204,7 +204,7 @@ def test_a_deletion_leaves_the_photo_of_the_same_name_uploaded_again_meanwhile(
     synced(deps, f"{JANE}.jpg")
     row, version = deps.state.get(f"upn:{JANE}")  # type: ignore[misc]
     deps.state.put(replace(row, lock_owner="sync-of-the-re-upload", lock_drop=f"{JANE}.jpg|new",
-                           lock_expires=deps.now() + timedelta(seconds=30)), version)
+                           lock_expires=deps.clock.now() + timedelta(seconds=30)), version)
 
     def re_upload_finishes(seconds: float) -> None:
         current, at = deps.state.get(f"upn:{JANE}")  # type: ignore[misc]
@@ -212,7 +212,7 @@ def test_a_deletion_leaves_the_photo_of_the_same_name_uploaded_again_meanwhile(
             deps.state.put(replace(current, lock_owner=None, lock_drop=None, lock_expires=None,
                                    last_blob_etag='"new"', last_status="uploaded"), at)
 
-    outcome = blob_deleted(BLOB_DELETED, subject(f"{JANE}.jpg"), ON,
-                           replace(deps, sleep=re_upload_finishes), gone)
+    deps.clock.on_sleep = re_upload_finishes  # type: ignore[attr-defined]
+    outcome = blob_deleted(BLOB_DELETED, subject(f"{JANE}.jpg"), ON, deps, gone)
     assert outcome is None
     assert deps.api.deletions == []  # type: ignore[attr-defined]

@@ -14,7 +14,7 @@ from photo_core.directory import (
 from photo_core.errors import AmbiguousUser
 from photo_core.naming import UserRef, UserRefKind
 from photo_core.photo_api import DirectoryUser
-from tests.unit.fakes import FakeMonotonic, FakePhotoApi
+from tests.unit.fakes import FakeClock, FakePhotoApi
 
 
 class CountingApi(FakePhotoApi):
@@ -28,14 +28,14 @@ class CountingApi(FakePhotoApi):
 
 
 def test_employee_ids_are_looked_up_once_per_ttl() -> None:
-    api, clock = CountingApi(), FakeMonotonic(0.0)
+    api, clock = CountingApi(), FakeClock()
     api.employees["123"] = [DirectoryUser("id-1", "jane@contoso.com")]
     resolver = Resolver(api, employee_ttl=60, clock=clock)
     ref = UserRef(UserRefKind.EMPLOYEE_ID, "123")
     assert resolver.resolve(ref) == UserRef(UserRefKind.OBJECT_ID, "id-1")
     resolver.resolve(ref)
     assert api.lookups == 1
-    clock.now = 61
+    clock.advance(61)
     resolver.resolve(ref)
     assert api.lookups == 2
 
@@ -68,7 +68,7 @@ def test_unmapped_ambiguous_or_broken_entries_are_refused(hr_id: str,
 
 
 def test_the_mapping_is_refetched_after_its_ttl_and_kept_when_unchanged() -> None:
-    clock, seen = FakeMonotonic(0.0), []
+    clock, seen = FakeClock(), []
 
     def fetch(version: str | None) -> MappingSnapshot | None:
         seen.append(version)
@@ -79,7 +79,7 @@ def test_the_mapping_is_refetched_after_its_ttl_and_kept_when_unchanged() -> Non
     ref = UserRef(UserRefKind.HR_ID, "A-1")
     resolver.resolve(ref)
     resolver.resolve(ref)
-    clock.now = 31
+    clock.advance(31)
     assert resolver.resolve(ref).value == "jane@contoso.com"
     assert seen == [None, '"v1"']
 

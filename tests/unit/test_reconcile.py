@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 
+from photo_core.clock import SystemClock
 from photo_core.errors import Throttled
 from photo_core.imaging import ImagePolicy
 from photo_core.naming import NamingRules, UserRef
 from photo_core.outcomes import Status
 from photo_core.ports import RecordedOutcome, UserState
 from photo_core.reconcile import Listing, ReconcileOptions, reconcile
-from photo_core.retry import Deadline, SystemClock, current_deadline
+from photo_core.retry import Deadline, current_deadline
 from photo_core.sync import SyncDeps, SyncOptions
 from tests.photos import jpeg
 from tests.unit.fakes import FakeClock, FakeDrop, FakePhotoApi, FakeStateStore
@@ -56,7 +56,7 @@ def run(source: FakeDropSource, world: tuple[FakePhotoApi, FakeStateStore, FakeC
     api, state, clock = world
 
     def deps() -> SyncDeps:
-        return SyncDeps(api=api, state=state, now=clock.now, sleep=clock.sleep, owner="r")
+        return SyncDeps(api=api, state=state, clock=clock, owner="r")
 
     summary = reconcile(source, SYNC, deps, ReconcileOptions(workers=1, **options))  # type: ignore[arg-type]
     return dict(summary.outcomes) | {"selected": summary.selected, "deferred": summary.deferred}
@@ -124,32 +124,32 @@ def test_dry_run_reports_would_upload_and_changes_nothing(world: World) -> None:
     api, _, clock = world
     source = FakeDropSource([FakeDrop("a@contoso.com.jpg", jpeg())])
     dry = SyncOptions(naming=NamingRules(), image=ImagePolicy(), dry_run=True)
-    summary = reconcile(source, dry, lambda: SyncDeps(api=api, state=world[1], now=clock.now,
-                                                      sleep=clock.sleep, owner="r"),
+    summary = reconcile(source, dry, lambda: SyncDeps(api=api, state=world[1], clock=clock,
+                                                      owner="r"),
                         ReconcileOptions(workers=1))
     assert dict(summary.outcomes) == {Status.WOULD_UPLOAD.value: 1}
     assert api.uploads == []
 
 
 class SlowPhotoApi(FakePhotoApi):
-    """Each upload takes ``seconds`` of real time (the deadline is on the monotonic clock)."""
+    """Each upload takes ``seconds`` on ``clock`` (the deadline is on its monotonic time)."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, clock: FakeClock, seconds: float) -> None:
         super().__init__()
-        self.seconds = seconds
+        self.clock, self.seconds = clock, seconds
 
     def set_photo(self, user: UserRef, jpeg: bytes) -> None:
-        time.sleep(self.seconds)
+        self.clock.advance(self.seconds)
         super().set_photo(user, jpeg)
 
 
 def test_the_deadline_also_stops_drops_listed_but_not_started(world: World) -> None:
     _, state, clock = world
-    api = SlowPhotoApi(0.1)
+    api = SlowPhotoApi(clock, 0.1)
     source = FakeDropSource([FakeDrop(f"u{i:02d}@contoso.com.jpg", jpeg()) for i in range(20)])
 
     def deps() -> SyncDeps:
-        return SyncDeps(api=api, state=state, now=clock.now, sleep=clock.sleep, owner="r")
+        return SyncDeps(api=api, state=state, clock=clock, owner="r")
 
     summary = reconcile(source, SYNC, deps, ReconcileOptions(workers=2, deadline_seconds=0.3))
     assert summary.stopped_early
@@ -163,7 +163,7 @@ def test_a_limit_counts_only_what_was_examined(world: World) -> None:
     source = FakeDropSource([FakeDrop(f"u{i}@contoso.com.jpg", jpeg()) for i in range(5)])
 
     def deps() -> SyncDeps:
-        return SyncDeps(api=api, state=state, now=clock.now, sleep=clock.sleep, owner="r")
+        return SyncDeps(api=api, state=state, clock=clock, owner="r")
 
     summary = reconcile(source, SYNC, deps, ReconcileOptions(workers=1, limit=2))
     assert (summary.scanned, summary.selected) == (2, 2)
@@ -177,7 +177,7 @@ def test_a_resumed_walk_carries_on_where_the_last_run_stopped_and_starts_over_wh
     source = FakeDropSource([FakeDrop(name, jpeg()) for name in names])
 
     def deps() -> SyncDeps:
-        return SyncDeps(api=api, state=state, now=clock.now, sleep=clock.sleep, owner="r")
+        return SyncDeps(api=api, state=state, clock=clock, owner="r")
 
     def night() -> list[str]:
         before = len(api.uploads)
@@ -206,7 +206,7 @@ def test_each_drop_in_a_worker_thread_runs_under_its_api_deadline(world: World) 
     source = FakeDropSource([FakeDrop(f"u{i}@contoso.com.jpg", jpeg()) for i in range(4)])
 
     def deps() -> SyncDeps:
-        return SyncDeps(api=api, state=state, now=clock.now, sleep=clock.sleep, owner="r",
+        return SyncDeps(api=api, state=state, clock=clock, owner="r",
                         api_deadline=lambda: Deadline.after(60, SystemClock()))
 
     reconcile(source, SYNC, deps, ReconcileOptions(workers=2))
@@ -218,7 +218,7 @@ def test_a_resumed_walk_starts_again_at_a_drop_its_last_run_deferred(world: Worl
     source = FakeDropSource([FakeDrop(f"u{i}@contoso.com.jpg", jpeg()) for i in range(5)])
 
     def deps() -> SyncDeps:
-        return SyncDeps(api=api, state=state, now=clock.now, sleep=clock.sleep, owner="r")
+        return SyncDeps(api=api, state=state, clock=clock, owner="r")
 
     api.errors["u1@contoso.com"] = Throttled("slow down", retry_after=0.01)
     first = reconcile(source, SYNC, deps, ReconcileOptions(workers=1, limit=3, resume=True))
@@ -241,7 +241,7 @@ def test_a_drop_that_fails_every_night_does_not_hold_the_walk_at_itself(world: W
             api.set_photo(user, jpeg)
 
     def deps() -> SyncDeps:
-        return SyncDeps(api=Broken(), state=state, now=clock.now, sleep=clock.sleep, owner="r")
+        return SyncDeps(api=Broken(), state=state, clock=clock, owner="r")
 
     for _ in range(3):
         reconcile(source, SYNC, deps, ReconcileOptions(workers=1, limit=2, resume=True))

@@ -7,13 +7,14 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from photo_core.clock import SystemClock
 from photo_core.errors import Forbidden, PermanentError, Throttled, UserNotFound
 from photo_core.imaging import ImagePolicy
 from photo_core.naming import NamingRules, UserRef
 from photo_core.outcomes import Status
 from photo_core.photo_api import DirectoryUser
 from photo_core.ports import Disposal, DropChanged, RecordedOutcome, UserState
-from photo_core.retry import Deadline, SystemClock, current_deadline
+from photo_core.retry import Deadline, current_deadline
 from photo_core.sync import SyncDeps, SyncOptions, UserBusy, sync_drop
 from tests.photos import jpeg
 from tests.unit.fakes import (
@@ -46,7 +47,7 @@ def state() -> FakeStateStore:
 def deps(
     api: FakePhotoApi, state: FakeStateStore, clock: FakeClock, owner: str = "inv-1"
 ) -> SyncDeps:
-    return SyncDeps(api=api, state=state, now=clock.now, sleep=clock.sleep, owner=owner)
+    return SyncDeps(api=api, state=state, clock=clock, owner=owner)
 
 
 OPTIONS = SyncOptions(naming=NamingRules(), image=ImagePolicy())
@@ -229,7 +230,7 @@ def test_a_dry_run_writes_moves_and_deletes_nothing_whatever_the_outcome(
                           processed=Disposal.DELETE, rejected=Disposal.MOVE,
                           rejected_container="rejected")
     log = FakeOutcomeLog()
-    run = SyncDeps(api=api, state=state, now=clock.now, sleep=clock.sleep, owner="dry", log=log)
+    run = SyncDeps(api=api, state=state, clock=clock, owner="dry", log=log)
     drop = FakeDrop(name, content)
     outcome = sync_drop(drop, options, run)
     assert outcome.status is status
@@ -383,7 +384,7 @@ def test_every_new_outcome_is_logged_once_for_reports(
     api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
 ) -> None:
     log = FakeOutcomeLog()
-    run = SyncDeps(api=api, state=state, now=clock.now, sleep=clock.sleep, owner="x", log=log)
+    run = SyncDeps(api=api, state=state, clock=clock, owner="x", log=log)
     drop = FakeDrop(f"{JANE}.jpg", jpeg())
     sync_drop(drop, OPTIONS, run)
     sync_drop(FakeDrop("bad name.jpg", jpeg()), OPTIONS, run)
@@ -397,7 +398,7 @@ def test_an_unavailable_outcome_log_costs_a_report_line_not_the_drop(
     api: FakePhotoApi, state: FakeStateStore, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     log = UnavailableOutcomeLog()
-    run = SyncDeps(api=api, state=state, now=clock.now, sleep=clock.sleep, owner="x", log=log)
+    run = SyncDeps(api=api, state=state, clock=clock, owner="x", log=log)
     drop = FakeDrop(f"{JANE}.jpg", jpeg())
     outcome = sync_drop(drop, OPTIONS, run)
     assert outcome.status is Status.UPLOADED

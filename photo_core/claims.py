@@ -96,38 +96,57 @@ def drop_key(info: DropInfo) -> str:
 
 
 def release(store: StateStore, state: UserState, version: str, outcome: Outcome | None,
-            info: DropInfo | None = None) -> None:
-    """Drop the claim, folding the outcome into the user's state when there is one."""
-    released = replace(state, lock_owner=None, lock_expires=None, lock_drop=None)
-    if outcome is not None and info is not None and outcome.reason != "superseded":
-        released = replace(
-            released,
-            last_status=outcome.status.value,
-            last_reason=outcome.reason,
-            last_message=outcome.message,
-            last_blob_name=info.name,
-            last_blob_etag=info.etag,
-            updated_at=outcome.at,
-        )
-        if outcome.status in (Status.UPLOADED, Status.UNCHANGED):
-            # Only a photo that is now the user's moves the "newest" mark: a newer drop that was
-            # rejected must not stop an older valid one from being applied.
-            newest = max(filter(None, (state.source_modified, info.last_modified)))
-            released = replace(released, content_sha256=outcome.content_sha256,
-                               source_modified=newest,
-                               photo_target=outcome.target.stored if outcome.target else None)
-        if outcome.status is Status.UPLOADED:
-            released = replace(released, uploaded_at=outcome.at)
+            info: DropInfo | None = None, *, answered: frozenset[str] = frozenset()) -> None:
+    """Drop the claim, folding the outcome into the user's state when there is one. ``answered``
+    are the marks of unknown photo operations this holder may clear (``Lease.answered``); a
+    mark someone else wrote while the claim was held is kept."""
+    released = _released(state, outcome, info, answered)
     try:
         store.put(released, version)
     except StateConflict:
-        # The release may have met our own earlier write (a retried PUT): if the row still
-        # holds this claim, release it at the row's version, or the outcome would be lost.
+        # The release may have met our own earlier write (a retried PUT), or a mark written
+        # meanwhile by a holder that lost this claim: if the row still holds this claim,
+        # release it at the row's version (keeping such a mark), or the outcome would be lost.
         current = still_held(store, state)
         if current is None:
             logger.warning("claim on %s was taken over before release", state.user)
             return
-        store.put(released, current[1])
+        row, at = current
+        if row.pending_id not in (state.pending_id, None) and row.pending_id not in answered:
+            released = replace(released, pending_op=row.pending_op,
+                               pending_drop=row.pending_drop, pending_sha256=row.pending_sha256,
+                               pending_id=row.pending_id, pending_at=row.pending_at)
+        store.put(released, at)
+
+
+def _released(state: UserState, outcome: Outcome | None, info: DropInfo | None,
+              answered: frozenset[str]) -> UserState:
+    released = replace(state, lock_owner=None, lock_expires=None, lock_drop=None)
+    if state.pending_id is not None and state.pending_id in answered:
+        released = released.without_pending()
+    if outcome is None or info is None or outcome.reason == "superseded":
+        return released
+    released = replace(
+        released,
+        last_status=outcome.status.value,
+        last_reason=outcome.reason,
+        last_message=outcome.message,
+        last_blob_name=info.name,
+        last_blob_etag=info.etag,
+        updated_at=outcome.at,
+    )
+    if outcome.status in (Status.UPLOADED, Status.UNCHANGED):
+        # Only a photo that is now the user's moves the "newest" mark: a newer drop that was
+        # rejected must not stop an older valid one from being applied.
+        newest = max(filter(None, (state.source_modified, info.last_modified)))
+        released = replace(released, content_sha256=outcome.content_sha256,
+                           source_modified=newest,
+                           photo_target=outcome.target.stored if outcome.target else None)
+    if outcome.status is Status.UPLOADED:
+        released = replace(released, uploaded_at=outcome.at)
+    if outcome.status is Status.PHOTO_DELETED:
+        released = replace(released, content_sha256=None, uploaded_at=None, photo_target=None)
+    return released
 
 
 def release_quietly(store: StateStore, state: UserState, version: str) -> None:

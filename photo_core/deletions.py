@@ -14,14 +14,14 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from photo_core.claims import Superseded, claim, release, release_quietly
 from photo_core.errors import PermanentError
 from photo_core.lease import Lease
 from photo_core.naming import UserRef, UserRefKind, parse_blob_name
 from photo_core.outcomes import Outcome, Status
-from photo_core.ports import DropInfo, StateConflict, UserState
+from photo_core.ports import DropInfo, UserState
 from photo_core.sync import SyncDeps, SyncOptions, append_to_log, claimant
 
 logger = logging.getLogger(__name__)
@@ -93,20 +93,14 @@ def _remove_under_claim(name: str, ref: UserRef, target: UserRef, etag: str | No
             logger.info("deleted drop %s stopped being %s's photo source; nothing removed",
                         name, ref.value)
             return None
+        lease.intend("delete", f"{name}|{etag}", None)
         outcome = _remove(name, ref, target, deps)
     except BaseException:
         release_quietly(deps.state, *lease.stop())
         raise
-    state, version = lease.stop()
-    try:
-        deps.state.put(replace(state, lock_owner=None, lock_expires=None, lock_drop=None,
-                               last_status=outcome.status.value, last_reason=outcome.reason,
-                               last_message=outcome.message, content_sha256=None,
-                               uploaded_at=None, photo_target=None, updated_at=outcome.at),
-                       version)
-    except StateConflict:
-        logger.warning("the claim on %s was taken over while its photo was being removed",
-                       ref.value)
+    removed = outcome.status is Status.PHOTO_DELETED
+    release(deps.state, *lease.stop(), outcome, DropInfo(name, 0, etag or "", deps.clock.now()),
+            answered=lease.answered(replaced=removed))
     append_to_log(deps, outcome)
     logger.info("drop %s deleted: %s", name, outcome.status.value)
     return outcome

@@ -4,19 +4,34 @@ The claim in the state table is a lease: short enough that a crashed invocation'
 long before the drops waiting for it run out of delivery attempts, and renewed in the background
 for as long as its holder is alive (a slow upload retrying within its time budget included). If a
 renewal finds the claim taken over, the lease is lost and the holder must not upload.
+
+Before its holder sends a call that changes the live photo, the lease writes that intent into
+the claimed row (:meth:`Lease.intend`): if the answer never comes, the row still says that the
+live photo is unknown, and whoever claims the user next does not trust the row's photo.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from dataclasses import replace
 from datetime import timedelta
 
 from photo_core.clock import Clock
+from photo_core.errors import TransientError
 from photo_core.ports import StateConflict, StateStore, UserState
 
 logger = logging.getLogger(__name__)
+
+_INTENT_ATTEMPTS = 3
+
+
+class ClaimLost(TransientError):
+    """This drop's claim on its user was taken over (or lapsed) while it was processed; the
+    drop is delivered again and decided anew."""
+
+    code = "claim_lost"
 
 
 def still_held(store: StateStore, claim: UserState) -> tuple[UserState, str] | None:
@@ -42,6 +57,8 @@ class Lease:
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._renew_until_stopped, daemon=True,
                                         name=f"lease {state.user}")
+        self._claimed_mark = state.pending_id  # an unknown left by someone before this claim
+        self._own_mark: str | None = None
         self.lost = False
 
     def start(self) -> Lease:
@@ -60,6 +77,41 @@ class Lease:
             self._thread.join()
         with self._lock:
             return self._state, self._version
+
+    def intend(self, op: str, drop: str | None, sha256: str | None) -> None:
+        """Write into the claimed row that ``op`` ("upload" or "delete") is about to be sent for
+        ``drop``. Raises :class:`ClaimLost` if the claim is no longer this holder's."""
+        with self._lock:
+            if self.lost:
+                raise ClaimLost(f"the claim on {self._state.user} was taken over")
+            mark = uuid.uuid4().hex
+            intended = self._state.with_pending(op, drop, sha256, mark, self._clock.now())
+            for _ in range(_INTENT_ATTEMPTS):
+                try:
+                    self._version = self._store.put(intended, self._version)
+                    self._state, self._own_mark = intended, mark
+                    return
+                except StateConflict:
+                    if not self._adopt_own_write():
+                        self.lost = True
+                        raise ClaimLost(f"the claim on {self._state.user} was taken over") \
+                            from None
+                    if self._state.pending_id == mark:  # our write did land
+                        self._own_mark = mark
+                        return
+                    intended = replace(self._state, pending_op=op, pending_drop=drop,
+                                       pending_sha256=sha256, pending_id=mark,
+                                       pending_at=intended.pending_at)
+            raise ClaimLost(f"could not write the intent into {self._state.user}'s claim")
+
+    def answered(self, *, replaced: bool) -> frozenset[str]:
+        """The unknown marks this holder may clear at release: its own intent once its call was
+        answered, and, when its call replaced the live photo (or removed it), the one it found
+        at claim time too (whatever that call had done, this one came after)."""
+        marks = {self._own_mark}
+        if replaced:
+            marks.add(self._claimed_mark)
+        return frozenset(m for m in marks if m is not None)
 
     def renew(self) -> None:
         with self._lock:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -113,6 +113,28 @@ class UserState:
     lock_expires: datetime | None = None
     lock_drop: str | None = None  # which drop version the claim is for (name and ETag)
     photo_target: str | None = None  # who the current photo went to (UserRef.stored)
+    # An operation on the live photo that was started and whose result is not known (written
+    # before the call, cleared once it is answered): while set, the live photo is unknown.
+    pending_op: str | None = None  # "upload" or "delete"
+    pending_drop: str | None = None  # the drop (name and ETag) it was for
+    pending_sha256: str | None = None  # the photo it was to upload
+    pending_id: str | None = None  # tells one such mark from another
+    pending_at: datetime | None = None
+
+    @property
+    def photo_unknown(self) -> bool:
+        """Whether the live photo may not be what this row says (a call that went out without
+        an answer, or an upload that may have landed after a newer one)."""
+        return self.pending_id is not None
+
+    def with_pending(self, op: str, drop: str | None, sha256: str | None, mark: str,
+                     at: datetime) -> UserState:
+        return replace(self, pending_op=op, pending_drop=drop, pending_sha256=sha256,
+                       pending_id=mark, pending_at=at)
+
+    def without_pending(self) -> UserState:
+        return replace(self, pending_op=None, pending_drop=None, pending_sha256=None,
+                       pending_id=None, pending_at=None)
 
 
 class StateStore(Protocol):

@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from photo_core.budget import BUDGET
-from photo_core.claims import Claimant, Superseded, UserBusy, claim, release, release_quietly
+from photo_core.claims import (
+    Claimant,
+    Superseded,
+    UserBusy,
+    claim,
+    drop_key,
+    release,
+    release_quietly,
+)
 from photo_core.clock import Clock
 from photo_core.directory import Resolver, UserResolver
 from photo_core.errors import PermanentError
@@ -130,14 +138,16 @@ def _sync_version(drop: Drop, options: SyncOptions, deps: SyncDeps,
     content: bytes | None = None
     try:
         content = drop.read()
-        outcome = _process(content, ref, lease.state, lambda: lease.lost, info, options, deps)
+        outcome = _process(content, ref, lease.state, lease, info, options, deps)
     except DropChanged:
         release(deps.state, *lease.stop(), None)
         return _Changed(info, ref)
     except BaseException:
         release_quietly(deps.state, *lease.stop())
         raise
-    release(deps.state, *lease.stop(), outcome if outcome.is_final else None, info)
+    replaced = outcome.status is Status.UPLOADED and outcome.reason is None
+    release(deps.state, *lease.stop(), outcome if outcome.is_final else None, info,
+            answered=lease.answered(replaced=replaced))
     return _finish(drop, info, deps, outcome, options, content)
 
 
@@ -153,7 +163,7 @@ def _dry_run(drop: Drop, info: DropInfo, ref: UserRef, options: SyncOptions,
         content = drop.read()
     except DropChanged:
         return _Changed(info, ref)
-    outcome = _process(content, ref, state, lambda: False, info, options, deps)
+    outcome = _process(content, ref, state, None, info, options, deps)
     return _finish(drop, info, deps, outcome, options, content)
 
 
@@ -188,10 +198,10 @@ def _overwritten(info: DropInfo, deps: SyncDeps, ref: UserRef) -> Outcome:
                     ref)
 
 
-def _process(content: bytes, ref: UserRef, state: UserState, lost: Callable[[], bool],
+def _process(content: bytes, ref: UserRef, state: UserState, lease: Lease | None,
              info: DropInfo, options: SyncOptions, deps: SyncDeps) -> Outcome:
     """Check, resolve and upload one downloaded drop; ``state`` is the user's as claimed and
-    ``lost`` says whether the claim was taken over meanwhile."""
+    ``lease`` the claim (none in a dry run, which uploads nothing)."""
     try:
         prepared = prepare_photo(content, options.image)
         deadline = deps.api_deadline() if deps.api_deadline else None  # from the first API call
@@ -203,7 +213,10 @@ def _process(content: bytes, ref: UserRef, state: UserState, lost: Callable[[], 
     # The photo on record went to this same user (an id may name someone else by now: then
     # the photo has not reached whom it names, whatever its hash).
     recorded_target = UserRef.parse(state.photo_target) if state.photo_target else None
-    same_user = recorded_target is None or recorded_target.key == target.key
+    # A call that went out unanswered (or an upload that may have landed late) leaves the live
+    # photo unknown: then nothing the row says about it is a reason not to upload.
+    same_user = (recorded_target is None or recorded_target.key == target.key) and \
+        not state.photo_unknown
     if same_user and (state.last_blob_name, state.last_blob_etag, state.last_status) == \
             (info.name, info.etag, Status.UPLOADED.value) and \
             state.content_sha256 == prepared.sha256:
@@ -219,8 +232,10 @@ def _process(content: bytes, ref: UserRef, state: UserState, lost: Callable[[], 
     if options.dry_run:
         return _outcome(info, deps, Status.WOULD_UPLOAD, None, _describe(prepared), ref, prepared,
                         actions)
-    if lost():
+    assert lease is not None, "only a dry run has no claim, and it returned above"
+    if lease.lost:
         raise UserBusy(f"the claim on {ref.key} was taken over; retrying later")
+    lease.intend("upload", drop_key(info), prepared.sha256)
     try:
         with within(deadline):
             deps.api.set_photo(target, prepared.data)

@@ -8,8 +8,14 @@ from datetime import datetime, timedelta
 import pytest
 
 from photo_core.clock import SystemClock
-from photo_core.errors import Forbidden, PermanentError, Throttled, UserNotFound
-from photo_core.imaging import ImagePolicy
+from photo_core.errors import (
+    Forbidden,
+    PermanentError,
+    ServiceUnavailable,
+    Throttled,
+    UserNotFound,
+)
+from photo_core.imaging import ImagePolicy, prepare_photo
 from photo_core.naming import NamingRules, UserRef
 from photo_core.outcomes import Status
 from photo_core.photo_api import DirectoryUser
@@ -437,3 +443,91 @@ def test_a_redelivery_restores_missing_outcome_tags(
     drop = FakeDrop(f"{JANE}.jpg", jpeg(), marker=marker)
     sync_drop(drop, OPTIONS, deps(api, state, clock))
     assert drop.tags_ensured
+
+
+class AnswerLostApi(FakePhotoApi):
+    """Applies the next upload (or removal) and then loses its answer, as a timeout after the
+    service had done the work would: the caller sees a transient error."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lose_next = False
+
+    def set_photo(self, user: UserRef, jpeg: bytes) -> None:
+        super().set_photo(user, jpeg)
+        self._lose()
+
+    def delete_photo(self, user: UserRef) -> None:
+        super().delete_photo(user)
+        self._lose()
+
+    def _lose(self) -> None:
+        if self.lose_next:
+            self.lose_next = False
+            raise ServiceUnavailable("the upload timed out waiting for its answer")
+
+
+def normalised(photo: bytes) -> bytes:
+    return prepare_photo(photo, ImagePolicy()).data
+
+
+def test_a_revert_after_an_upload_whose_answer_was_lost_puts_the_older_photo_back(
+    state: FakeStateStore, clock: FakeClock
+) -> None:
+    """Photo P1 is live; drop A (P2) is applied but its answer is lost; HR reverts with drop B
+    (P1 again, newer). B must upload: the state still says P1, but the live photo is P2."""
+    api = AnswerLostApi()
+    p1, p2 = jpeg("#112233"), jpeg("#aa4400")
+    sync_drop(FakeDrop(f"{JANE}.jpg", p1, etag='"p1"', last_modified=clock.current),
+              OPTIONS, deps(api, state, clock))
+    api.lose_next = True
+    a = FakeDrop(f"a/{JANE}.jpg", p2, etag='"a"', last_modified=clock.current +
+                 timedelta(minutes=1))
+    with pytest.raises(ServiceUnavailable):
+        sync_drop(a, OPTIONS, deps(api, state, clock, owner="a"))
+    assert api.photos[JANE] == normalised(p2)  # applied, though nobody heard so
+    b = FakeDrop(f"b/{JANE}.jpg", p1, etag='"b"', last_modified=clock.current +
+                 timedelta(minutes=2))
+    outcome = sync_drop(b, OPTIONS, deps(api, state, clock, owner="b"))
+    assert (outcome.status, outcome.reason) == (Status.UPLOADED, None)
+    redelivered = sync_drop(a, OPTIONS, deps(api, state, clock, owner="a-again"))
+    assert redelivered.reason == "superseded"
+    assert api.photos[JANE] == normalised(p1)
+
+
+def test_a_redelivery_of_an_upload_whose_answer_was_lost_uploads_it_again(
+    state: FakeStateStore, clock: FakeClock
+) -> None:
+    api = AnswerLostApi()
+    photo = jpeg("#553311")
+    drop = FakeDrop(f"{JANE}.jpg", photo)
+    api.lose_next = True
+    with pytest.raises(ServiceUnavailable):
+        sync_drop(drop, OPTIONS, deps(api, state, clock))
+    row = state.rows[f"upn:{JANE}"][0]
+    assert row.lock_owner is None and row.pending_op == "upload"  # the intent stays
+    assert sync_drop(drop, OPTIONS, deps(api, state, clock)).status is Status.UPLOADED
+    row = state.rows[f"upn:{JANE}"][0]
+    assert row.pending_op is None and row.last_status == "uploaded"
+
+
+def test_the_same_photo_dropped_after_a_removal_whose_answer_was_lost_is_uploaded(
+    state: FakeStateStore, clock: FakeClock
+) -> None:
+    from photo_core.deletions import BLOB_DELETED, DeletionOptions, blob_deleted
+
+    api = AnswerLostApi()
+    photo = jpeg("#225588")
+    run = deps(api, state, clock)
+    sync_drop(FakeDrop(f"{JANE}.jpg", photo), OPTIONS, run)
+    api.lose_next = True
+    options = DeletionOptions(enabled=True, drop_container="hr-photos", sync=OPTIONS)
+    with pytest.raises(ServiceUnavailable):
+        blob_deleted(BLOB_DELETED, f"/blobServices/default/containers/hr-photos/blobs/{JANE}.jpg",
+                     options, run, lambda name: False)
+    assert JANE not in api.photos  # removed, though nobody heard so
+    again = FakeDrop(f"2026/{JANE}.jpg", photo, etag='"again"',
+                     last_modified=clock.current + timedelta(minutes=1))
+    outcome = sync_drop(again, OPTIONS, deps(api, state, clock, owner="again"))
+    assert outcome.status is Status.UPLOADED
+    assert api.photos[JANE] == normalised(photo)

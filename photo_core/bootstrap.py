@@ -16,15 +16,16 @@ from requests.adapters import HTTPAdapter
 
 from photo_core import clock as clocks
 from photo_core.auth import MsalTokenProvider, TokenProvider
+from photo_core.budget import BUDGET, TimeBudget
 from photo_core.clock import Clock
 from photo_core.directory import Resolver, UserResolver
+from photo_core.drop_context import SyncOptions
 from photo_core.http_env import NetworkEnv, sdk_options
 from photo_core.lookup_cache import LookupCache
 from photo_core.photo_api import HttpPhotoApi, PhotoApi
 from photo_core.ports import OutcomeLog, StateStore
 from photo_core.retry import Deadline, system_random
 from photo_core.settings import ApiSettings, Settings, StorageSettings
-from photo_core.sync import SyncOptions
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
@@ -148,17 +149,22 @@ def bootstrap_app(settings: Settings | None = None) -> AppServices:
     )
 
 
-def build_table_client(storage: StorageSettings) -> TableClient:
+def build_table_client(storage: StorageSettings, budget: TimeBudget = BUDGET) -> TableClient:
     """Table client for the state table: a connection string locally, a managed identity in
-    Azure (``PhotoStorage__credential=managedidentity`` and optionally ``__clientId``)."""
+    Azure (``PhotoStorage__credential=managedidentity`` and optionally ``__clientId``). Its
+    timeouts and retries are the budget's: a claim is renewed through it, and a call that hangs
+    for the SDK's default minutes would let the claim lapse under its holder."""
     from azure.data.tables import TableClient
 
+    options = {**sdk_options(), "connection_timeout": budget.storage_connect_timeout,
+               "read_timeout": budget.storage_read_timeout,
+               "retry_total": budget.storage_retries}
     if storage.connection_string:
         return TableClient.from_connection_string(storage.connection_string, storage.state_table,
-                                                  **sdk_options())
+                                                  **options)
     assert storage.table_service_uri, "validated by settings"
     return TableClient(storage.table_service_uri, storage.state_table,
-                       credential=_identity_credential(storage), **sdk_options())
+                       credential=_identity_credential(storage), **options)
 
 
 def build_blob_service(storage: StorageSettings) -> BlobServiceClient:

@@ -37,12 +37,14 @@ class TimeBudget:
     # holder's claim frees before the drops waiting for it give up.
     claim_wait: float = 45.0
     claim_poll: float = 0.5
-    # The state table client's timeouts (with one retry): one renewal must end well inside a
-    # renewal interval, or a stalled connection would let the claim lapse while its holder
-    # waits on it.
-    storage_connect_timeout: float = 3.0
-    storage_read_timeout: float = 7.0
+    # The state table client's timeouts (with one retry): a renewal that stalls must give up
+    # in time for the next one to land inside the claim's lifetime, or one stalled connection
+    # would let the claim lapse while its holder waits on it (the SDK's defaults wait minutes).
+    storage_connect_timeout: float = 2.0
+    storage_read_timeout: float = 4.0
     storage_retries: int = 1
+    # After a failed renewal, the next is tried this soon (not a whole interval later).
+    renewal_retry: float = 1.0
     # Reconcile pauses new work for a throttled drop's Retry-After, never longer than this.
     max_throttle_pause: float = 120.0
 
@@ -75,8 +77,9 @@ class TimeBudget:
     def __post_init__(self) -> None:
         if not self.claim_lifetime < self.claim_wait:
             raise ValueError("waiting drops must wait longer than a claim lives")
-        if not self.storage_call < self.claim_lifetime:
-            raise ValueError("one state-table call must end inside a claim's lifetime")
+        if not self.renew_every + self.storage_call + self.renewal_retry < self.claim_lifetime:
+            raise ValueError("after one stalled renewal, the next must still land inside the "
+                             "claim's lifetime")
 
 
 BUDGET = TimeBudget()

@@ -10,11 +10,13 @@ drop's outcome into the row in the same write. While held, the claim is kept ali
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from photo_core.budget import BUDGET
-from photo_core.clock import Clock
+from photo_core.clock import Clock, not_after
 from photo_core.errors import TransientError
 from photo_core.lease import still_held
 from photo_core.outcomes import Outcome, Status
@@ -31,11 +33,12 @@ class UserBusy(TransientError):
     code = "user_busy"
 
 
+@dataclass(frozen=True)
 class Superseded:
-    """A newer drop for the user was already processed: this one must not be uploaded."""
+    """A newer drop for the user was already processed: this one must not be uploaded.
+    ``state`` is the user's row as read (whether its photo is known, for one)."""
 
-
-SUPERSEDED = Superseded()
+    state: UserState
 
 
 @dataclass(frozen=True)
@@ -51,44 +54,79 @@ class Claimant:
     wait_seconds: float
 
 
-def claim(who: Claimant, user: str, info: DropInfo) -> tuple[UserState, str] | Superseded:
-    """Take ``user``'s claim for the drop ``info``: the claimed state and its version, or
-    :data:`SUPERSEDED`. Raises :class:`UserBusy` after waiting ``wait_seconds`` for another
-    drop's claim, or when the row keeps changing under us."""
-    waited = 0.0
+class Claimed(NamedTuple):
+    """A claim taken: the row as written, its version, and when (``since``, monotonic) the
+    write was sent: the holder's lease counts its lifetime from there."""
+
+    state: UserState
+    version: str
+    since: float
+
+
+def claim(who: Claimant, user: str, key: str, made: datetime | None) -> Claimed | Superseded:
+    """Take ``user``'s claim for ``key`` (the drop's name and ETag): the claim, or
+    :class:`Superseded` when ``made`` (the drop's content time) is older than the newest drop
+    already applied for the user (``None``: no ordering, as for a deletion or a repair).
+
+    Raises :class:`UserBusy` after waiting ``wait_seconds`` for another drop's claim, or when
+    the row keeps changing under us."""
+    started = who.clock.monotonic()
+    watch = _Watch(who.seconds)
     conflicts = 0
-    key = drop_key(info)
     while True:
         now = who.clock.now()
         current = who.store.get(user)
         state, version = current if current else (UserState(user=user), None)
-        if state.source_modified and info.last_modified < state.source_modified:
-            return SUPERSEDED
-        if held_by_other(state, who.owner, now):
-            if waited >= who.wait_seconds:
+        newest = not_after(state.source_modified, now)
+        if made is not None and newest is not None and made < newest:
+            return Superseded(state)
+        if held_by_other(state, who.owner, now) and \
+                not watch.unrenewed(version, who.clock.monotonic()):
+            if who.clock.monotonic() - started >= who.wait_seconds:
                 raise UserBusy(f"another drop for {user} is in progress")
             who.clock.sleep(BUDGET.claim_poll)
-            waited += BUDGET.claim_poll
             continue
+        since = who.clock.monotonic()
         claimed = replace(state, lock_owner=who.owner, lock_drop=key,
                           lock_expires=now + timedelta(seconds=who.seconds),
                           attempts=state.attempts + 1)
         try:
-            return claimed, who.store.put(claimed, version)
+            return Claimed(claimed, who.store.put(claimed, version), since)
         except StateConflict:
             conflicts += 1
             if conflicts >= MAX_CLAIM_CONFLICTS:
                 raise UserBusy(f"could not claim {user}: its state keeps changing") from None
 
 
+class _Watch:
+    """Whether another holder's claim is dead, judged on this process's own monotonic clock:
+    a live holder writes its row (renews) three times per lifetime, so a row version that
+    stayed the same for a whole lifetime is a claim its holder has stopped keeping, and which
+    the holder itself counts as lapsed (it counts from when it sent its last write, before this
+    watch saw it). Clocks of two instances may disagree; this needs no other clock."""
+
+    def __init__(self, lifetime: float) -> None:
+        self._lifetime = lifetime
+        self._version: str | None = None
+        self._since = 0.0
+
+    def unrenewed(self, version: str | None, now: float) -> bool:
+        if version != self._version:
+            self._version, self._since = version, now
+            return False
+        return now - self._since >= self._lifetime
+
+
 def held_by_other(state: UserState, owner: str, now: datetime) -> bool:
-    """A live claim by another invocation, even for this very drop version. A duplicate
-    delivery (Event Grid retries, reconcile running beside events, a quick same-name overwrite)
-    must wait too: taking over a live claim would let the holder's upload land after a newer
-    drop's. A crashed holder's claim is no longer renewed and expires within ``seconds``, which
-    is shorter than a waiting drop's ``wait_seconds``."""
-    return bool(state.lock_owner and state.lock_owner != owner
-                and state.lock_expires and state.lock_expires > now)
+    """A claim by another invocation that may be live, even for this very drop version. A
+    duplicate delivery (Event Grid retries, reconcile running beside events, a quick same-name
+    overwrite) must wait too: taking over a live claim would let the holder's upload land after
+    a newer drop's. Whether it is live is for :class:`_Watch` to tell; only a claim whose expiry
+    passed longer ago than any invocation can live (the function timeout, far beyond any clock
+    disagreement between instances) is known dead at first sight."""
+    if not state.lock_owner or state.lock_owner == owner or state.lock_expires is None:
+        return False
+    return state.lock_expires + timedelta(seconds=BUDGET.function_timeout) > now
 
 
 def drop_key(info: DropInfo) -> str:
@@ -126,6 +164,11 @@ def _released(state: UserState, outcome: Outcome | None, info: DropInfo | None,
         released = released.without_pending()
     if outcome is None or info is None or outcome.reason == "superseded":
         return released
+    if outcome.status is Status.UNCHANGED and state.photo_blob is None and \
+            state.last_status in (Status.UPLOADED.value, Status.UNCHANGED.value):
+        # a row from before the photo's drop was kept apart: the last drop gave the photo
+        released = replace(released, photo_blob=state.last_blob_name,
+                           photo_etag=state.last_blob_etag)
     released = replace(
         released,
         last_status=outcome.status.value,
@@ -138,15 +181,38 @@ def _released(state: UserState, outcome: Outcome | None, info: DropInfo | None,
     if outcome.status in (Status.UPLOADED, Status.UNCHANGED):
         # Only a photo that is now the user's moves the "newest" mark: a newer drop that was
         # rejected must not stop an older valid one from being applied.
-        newest = max(filter(None, (state.source_modified, info.last_modified)))
+        newest = max(filter(None, (not_after(state.source_modified, outcome.at),
+                                   info.last_modified)))
         released = replace(released, content_sha256=outcome.content_sha256,
                            source_modified=newest,
                            photo_target=outcome.target.stored if outcome.target else None)
     if outcome.status is Status.UPLOADED:
-        released = replace(released, uploaded_at=outcome.at)
+        released = replace(released, uploaded_at=outcome.at, photo_blob=info.name,
+                           photo_etag=info.etag)
     if outcome.status is Status.PHOTO_DELETED:
-        released = replace(released, content_sha256=None, uploaded_at=None, photo_target=None)
+        released = replace(released, content_sha256=None, uploaded_at=None, photo_target=None,
+                           photo_blob=None, photo_etag=None)
     return released
+
+
+def mark_unknown(store: StateStore, user: str, drop: str, sha256: str | None,
+                 clock: Clock) -> None:
+    """Write into the user's row, whoever holds it, that an upload for ``drop`` may have landed
+    at any time (its claim lapsed while it was out): the live photo is unknown until someone
+    uploads after this mark. A live holder keeps the mark (``release``); if storage fails here
+    too, the mark written before the upload is what remains."""
+    for _ in range(MAX_CLAIM_CONFLICTS):
+        current = store.get(user)
+        state, version = current if current else (UserState(user=user), None)
+        marked = state.with_pending("upload", drop, sha256, uuid.uuid4().hex, clock.now())
+        try:
+            store.put(marked, version)
+            logger.warning("the photo of %s is unknown: an upload for %s outlived its claim",
+                           user, drop)
+            return
+        except StateConflict:
+            continue
+    raise UserBusy(f"could not mark the photo of {user} unknown: its state keeps changing")
 
 
 def release_quietly(store: StateStore, state: UserState, version: str) -> None:

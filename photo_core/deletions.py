@@ -16,13 +16,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from photo_core.claims import Superseded, claim, release, release_quietly
+from photo_core.claims import Superseded, claim, mark_unknown, release, release_quietly
+from photo_core.drop_context import SyncDeps, SyncOptions, append_to_log, claimant
 from photo_core.errors import PermanentError
-from photo_core.lease import Lease
+from photo_core.lease import ClaimLost, Lease
 from photo_core.naming import UserRef, UserRefKind, parse_blob_name
 from photo_core.outcomes import Outcome, Status
 from photo_core.ports import DropInfo, UserState
-from photo_core.sync import SyncDeps, SyncOptions, append_to_log, claimant
 
 logger = logging.getLogger(__name__)
 
@@ -78,13 +78,13 @@ def blob_deleted(event_type: str, subject: str, options: DeletionOptions, deps: 
 def _remove_under_claim(name: str, ref: UserRef, target: UserRef, etag: str | None,
                         options: DeletionOptions, deps: SyncDeps,
                         blob_exists: Callable[[str], bool]) -> Outcome | None:
-    # A deletion is never older than what was applied: it is dated now.
-    claimed = claim(claimant(deps, options.sync), ref.key, DropInfo(name, 0, "deleted",
-                                                                     deps.clock.now()))
-    if isinstance(claimed, Superseded):
-        return None
-    lease = Lease(deps.state, *claimed, seconds=options.sync.lock_seconds,
-                  clock=deps.clock).start()
+    # A deletion is not ordered against drops by time (an instance's clock against storage's
+    # would misjudge one made seconds after an upload): under the claim, the row says whether
+    # the deleted drop is still the source of the photo.
+    claimed = claim(claimant(deps, options.sync), ref.key, f"{name}|deleted", None)
+    assert not isinstance(claimed, Superseded), "a claim without a time is never superseded"
+    lease = Lease(deps.state, claimed.state, claimed.version, seconds=options.sync.lock_seconds,
+                  clock=deps.clock, since=claimed.since).start()
     try:
         # Meanwhile a newer drop may have been applied, or the same name uploaded again.
         if not _is_photo_source(lease.state, name) or lease.state.last_blob_etag != etag or \
@@ -95,6 +95,9 @@ def _remove_under_claim(name: str, ref: UserRef, target: UserRef, etag: str | No
             return None
         lease.intend("delete", f"{name}|{etag}", None)
         outcome = _remove(name, ref, target, deps)
+        if lease.lost:  # the removal may have landed after a newer drop's upload
+            mark_unknown(deps.state, ref.key, f"{name}|deleted", None, deps.clock)
+            raise ClaimLost(f"the claim on {ref.key} lapsed while its photo was being removed")
     except BaseException:
         release_quietly(deps.state, *lease.stop())
         raise

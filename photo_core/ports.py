@@ -113,6 +113,10 @@ class UserState:
     lock_expires: datetime | None = None
     lock_drop: str | None = None  # which drop version the claim is for (name and ETag)
     photo_target: str | None = None  # who the current photo went to (UserRef.stored)
+    # The drop the current photo came from (name and ETag as processed). A duplicate ending
+    # ``same_content`` does not move it: the photo still comes from the original.
+    photo_blob: str | None = None
+    photo_etag: str | None = None
     # An operation on the live photo that was started and whose result is not known (written
     # before the call, cleared once it is answered): while set, the live photo is unknown.
     pending_op: str | None = None  # "upload" or "delete"

@@ -9,71 +9,40 @@ outcomes; transient ones propagate so the platform delivers the drop again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from photo_core.budget import BUDGET
 from photo_core.claims import (
-    Claimant,
     Superseded,
     UserBusy,
     claim,
     drop_key,
+    mark_unknown,
     release,
     release_quietly,
 )
-from photo_core.clock import Clock
-from photo_core.directory import Resolver, UserResolver
+from photo_core.directory import Resolver
+from photo_core.drop_context import SyncDeps, SyncOptions, append_to_log, claimant
 from photo_core.errors import PermanentError
-from photo_core.imaging import ImagePolicy, PreparedPhoto, prepare_photo
-from photo_core.lease import Lease
-from photo_core.naming import NameRejection, NamingRules, UserRef, parse_blob_name
+from photo_core.imaging import PreparedPhoto, prepare_photo
+from photo_core.lease import ClaimLost, Lease
+from photo_core.naming import NameRejection, UserRef, parse_blob_name
 from photo_core.outcomes import Outcome, Status
-from photo_core.photo_api import PhotoApi
 from photo_core.ports import (
     Disposal,
     Drop,
     DropChanged,
     DropGone,
     DropInfo,
-    OutcomeLog,
     RecordedOutcome,
-    StateStore,
     UserState,
 )
-from photo_core.retry import Deadline, within
+from photo_core.repair import repair_photo
+from photo_core.retry import within
 
 __all__ = ["SyncDeps", "SyncOptions", "UserBusy", "append_to_log", "claimant", "sync_drop"]
 
 logger = logging.getLogger(__name__)
-
-@dataclass(frozen=True)
-class SyncOptions:
-    naming: NamingRules
-    image: ImagePolicy
-    processed: Disposal = Disposal.KEEP
-    processed_container: str | None = None
-    rejected: Disposal = Disposal.KEEP
-    rejected_container: str | None = None
-    # The claim's lifetime and how long a drop waits for another's (see TimeBudget).
-    lock_seconds: float = BUDGET.claim_lifetime
-    lock_wait_seconds: float = BUDGET.claim_wait
-    dry_run: bool = False
-
-
-@dataclass(frozen=True)
-class SyncDeps:
-    api: PhotoApi
-    state: StateStore
-    clock: Clock
-    owner: str  # this invocation's id, written into the per-user claim
-    log: OutcomeLog | None = None  # where reports read outcomes from
-    resolver: UserResolver | None = None  # employee and HR ids; uncached by default
-    # The deadline one drop's photo API calls share (the resolution and the upload), made when
-    # the first is about to be sent: the claim wait and the download do not spend it.
-    api_deadline: Callable[[], Deadline] | None = None
-
 
 def sync_drop(drop: Drop, options: SyncOptions, deps: SyncDeps, *, force: bool = False) -> Outcome:
     """Process one drop to its outcome, record it, and dispose of the blob as configured.
@@ -129,12 +98,13 @@ def _sync_version(drop: Drop, options: SyncOptions, deps: SyncDeps,
         return _finish(drop, info, deps, rejected, options, None)
     if options.dry_run:
         return _dry_run(drop, info, ref, options, deps)
-    claimed = claim(claimant(deps, options), ref.key, info)
+    claimed = claim(claimant(deps, options), ref.key, drop_key(info), info.last_modified)
     if isinstance(claimed, Superseded):
+        if claimed.state.photo_unknown:  # the photo of the drop that won may not be live
+            repair_photo(ref.key, options, deps)
         return _superseded(drop, info, deps, _superseded_outcome(info, deps), options, ref)
-    state, version = claimed
-    lease = Lease(deps.state, state, version, seconds=options.lock_seconds,
-                  clock=deps.clock).start()
+    lease = Lease(deps.state, claimed.state, claimed.version, seconds=options.lock_seconds,
+                  clock=deps.clock, since=claimed.since).start()
     content: bytes | None = None
     try:
         content = drop.read()
@@ -170,13 +140,6 @@ def _dry_run(drop: Drop, info: DropInfo, ref: UserRef, options: SyncOptions,
 def _superseded_outcome(info: DropInfo, deps: SyncDeps) -> Outcome:
     return _outcome(info, deps, Status.UNCHANGED, "superseded",
                     "a newer drop for this user was already processed", None)
-
-
-def claimant(deps: SyncDeps, options: SyncOptions) -> Claimant:
-    """Who claims a user for a drop (or a deletion): this invocation, with the options'
-    claim timings."""
-    return Claimant(store=deps.state, owner=deps.owner, clock=deps.clock,
-                    seconds=options.lock_seconds, wait_seconds=options.lock_wait_seconds)
 
 
 def _superseded(drop: Drop, info: DropInfo, deps: SyncDeps, superseded: Outcome,
@@ -233,14 +196,18 @@ def _process(content: bytes, ref: UserRef, state: UserState, lease: Lease | None
         return _outcome(info, deps, Status.WOULD_UPLOAD, None, _describe(prepared), ref, prepared,
                         actions)
     assert lease is not None, "only a dry run has no claim, and it returned above"
-    if lease.lost:
-        raise UserBusy(f"the claim on {ref.key} was taken over; retrying later")
     lease.intend("upload", drop_key(info), prepared.sha256)
     try:
         with within(deadline):
             deps.api.set_photo(target, prepared.data)
     except PermanentError as exc:
         return _rejected(info, deps, exc.code, exc.message, ref)
+    if lease.lost:
+        # The claim lapsed or was taken over while the upload was out: it may have landed
+        # after another drop's. It cannot be fenced, so it is never recorded as uploaded.
+        mark_unknown(deps.state, ref.key, drop_key(info), prepared.sha256, deps.clock)
+        raise ClaimLost(f"the claim on {ref.key} lapsed while its photo was being uploaded; "
+                        "the photo is marked unknown and the drop will be decided again")
     return _outcome(info, deps, Status.UPLOADED, None, _describe(prepared), ref, prepared, actions,
                     target)
 
@@ -285,19 +252,6 @@ def _dispose_recorded(drop: Drop, recorded: RecordedOutcome, options: SyncOption
         except DropChanged:
             return  # HR replaced it: the new version gets its own outcome and disposal
     _dispose(drop, recorded.status, recorded.reason, options, content)
-
-
-def append_to_log(deps: SyncDeps, outcome: Outcome) -> None:
-    """Append to the outcome log. The outcome is already on the blob and in the user's state,
-    so a failing log costs a report line, never the drop: logged, not raised (raising would
-    only have the platform deliver again a drop or deletion whose work is already done)."""
-    if deps.log is None:
-        return
-    try:
-        deps.log.append(outcome)
-    except Exception:
-        logger.exception("could not append the outcome of %s to the outcome log",
-                         outcome.blob_name)
 
 
 def _rejected(info: DropInfo, deps: SyncDeps, code: str, message: str,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 import uuid
 from dataclasses import replace
@@ -12,7 +14,7 @@ import pytest
 from azure.data.tables import TableClient
 from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
 
-from devstack.azurite import Azurite
+from devstack.azurite import DEV_ACCOUNT, DEV_KEY, Azurite
 from photo_core import blob_drop
 from photo_core.blob_drop import TAG_REASON, TAG_STATUS, AzureBlobDrop
 from photo_core.bootstrap import bootstrap
@@ -286,3 +288,55 @@ def test_an_edit_of_a_processed_drops_properties_keeps_its_marker_and_its_conten
     info = AzureBlobDrop(client).info()
     assert info.recorded is not None
     assert info.last_modified == written
+
+
+class SilentTable:
+    """A table endpoint that accepts connections, reads the request and never answers."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._open: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            self._open.append(conn)
+            if conn.recv(65536):
+                self.requests += 1
+
+    def close(self) -> None:
+        self._listener.close()
+        for conn in self._open:
+            conn.close()
+
+
+def test_a_state_table_that_stops_answering_is_given_up_on_inside_a_claims_lifetime() -> None:
+    """The claim is renewed through this client: with the SDK's default timeouts and retries a
+    renewal could hang for minutes while the claim lapses. The budget bounds it instead."""
+    from azure.core.exceptions import AzureError
+
+    from photo_core.bootstrap import build_table_client
+    from photo_core.budget import TimeBudget
+    from photo_core.settings import StorageSettings
+
+    silent = SilentTable()
+    try:
+        endpoint = f"http://127.0.0.1:{silent.port}/{DEV_ACCOUNT}"
+        storage = StorageSettings(connection_string=(
+            f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
+            f"TableEndpoint={endpoint};"))
+        budget = TimeBudget(storage_connect_timeout=0.5, storage_read_timeout=0.5)
+        assert budget.storage_call < budget.claim_lifetime
+        table = build_table_client(storage, budget)
+        with pytest.raises(AzureError):
+            table.get_entity("upn:jane@contoso.com", "state")  # a read: retried, once
+        assert silent.requests == budget.storage_retries + 1
+    finally:
+        silent.close()

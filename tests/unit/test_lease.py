@@ -72,3 +72,42 @@ def test_a_release_after_a_renewal_whose_answer_was_lost_still_records_the_outco
     assert row is not None
     assert (row[0].lock_owner, row[0].last_status, row[0].content_sha256) == \
         (None, "uploaded", "ab")
+
+
+class Stalled(FakeStateStore):
+    """A table that stops answering: every write from ``stall`` on times out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stall = False
+
+    def put(self, state: UserState, version: str | None) -> str:
+        if self.stall:
+            raise TimeoutError("the table did not answer")
+        return super().put(state, version)
+
+
+def test_a_lease_is_lost_once_its_lifetime_passes_without_a_successful_renewal() -> None:
+    """By its holder's own monotonic clock: nobody has to take the claim over for it to end."""
+    store, clock = Stalled(), FakeClock()
+    claim = UserState(user="upn:jane@contoso.com", lock_owner="me", lock_drop="a.jpg|1")
+    lease = Lease(store, claim, store.put(claim, None), seconds=30, clock=clock)
+    store.stall = True
+    clock.advance(20)
+    lease.renew()
+    assert not lease.lost
+    clock.advance(11)
+    lease.renew()
+    assert lease.lost
+
+
+def test_a_successful_renewal_extends_the_lease_from_when_it_was_sent() -> None:
+    store, clock = Stalled(), FakeClock()
+    claim = UserState(user="upn:jane@contoso.com", lock_owner="me", lock_drop="a.jpg|1")
+    lease = Lease(store, claim, store.put(claim, None), seconds=30, clock=clock)
+    clock.advance(25)
+    lease.renew()
+    clock.advance(25)
+    assert not lease.lost
+    clock.advance(6)
+    assert lease.lost

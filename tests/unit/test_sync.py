@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from photo_core.claims import Superseded
 from photo_core.clock import SystemClock
 from photo_core.errors import (
     Forbidden,
@@ -16,6 +17,7 @@ from photo_core.errors import (
     UserNotFound,
 )
 from photo_core.imaging import ImagePolicy, prepare_photo
+from photo_core.lease import ClaimLost
 from photo_core.naming import NamingRules, UserRef
 from photo_core.outcomes import Status
 from photo_core.photo_api import DirectoryUser
@@ -182,8 +184,9 @@ def test_a_drop_waits_for_another_in_flight_for_the_same_user(
     api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
 ) -> None:
     busy = UserState(user=f"upn:{JANE}", lock_owner="other",
-                     lock_expires=clock.current + timedelta(minutes=5))
+                     lock_expires=clock.current + timedelta(seconds=30))
     state.rows[busy.user] = (busy, "v0")
+    keeps_renewing(state, clock, busy.user)
     with pytest.raises(UserBusy):
         sync_drop(FakeDrop(f"{JANE}.jpg", jpeg()), OPTIONS, deps(api, state, clock))
     assert sum(clock.slept) >= OPTIONS.lock_wait_seconds
@@ -348,6 +351,21 @@ def test_rejected_drops_can_be_moved_aside(
     assert drop.disposed == [(Disposal.MOVE, "rejected")]
 
 
+def keeps_renewing(state: FakeStateStore, clock: FakeClock, user: str) -> None:
+    """The holder of ``user``'s claim is alive: it renews its claim (writes the row) three
+    times per lifetime, whatever the others' clocks say."""
+    since = [0.0]
+
+    def renew(seconds: float) -> None:
+        since[0] += seconds
+        if since[0] >= OPTIONS.lock_seconds / 3:
+            since[0] = 0.0
+            row, version = state.rows[user]
+            state.put(replace(row, lock_expires=clock.current + timedelta(seconds=30)), version)
+
+    clock.on_sleep = renew
+
+
 def first_delivery_holds(state: FakeStateStore, drop: FakeDrop, expires: datetime) -> None:
     """The user's claim is held, until ``expires``, by another delivery of ``drop``."""
     first = UserState(user=f"upn:{JANE}", lock_owner="first-delivery",
@@ -370,7 +388,8 @@ def test_a_second_delivery_gives_up_while_the_first_keeps_its_claim_alive(
     api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
 ) -> None:
     drop = FakeDrop(f"{JANE}.jpg", jpeg())
-    first_delivery_holds(state, drop, clock.current + timedelta(minutes=5))
+    first_delivery_holds(state, drop, clock.current + timedelta(seconds=30))
+    keeps_renewing(state, clock, f"upn:{JANE}")
     with pytest.raises(UserBusy):
         sync_drop(drop, OPTIONS, deps(api, state, clock))
     assert not api.uploads
@@ -481,13 +500,13 @@ def test_a_revert_after_an_upload_whose_answer_was_lost_puts_the_older_photo_bac
     sync_drop(FakeDrop(f"{JANE}.jpg", p1, etag='"p1"', last_modified=clock.current),
               OPTIONS, deps(api, state, clock))
     api.lose_next = True
-    a = FakeDrop(f"a/{JANE}.jpg", p2, etag='"a"', last_modified=clock.current +
-                 timedelta(minutes=1))
+    clock.advance(60)
+    a = FakeDrop(f"a/{JANE}.jpg", p2, etag='"a"', last_modified=clock.current)
     with pytest.raises(ServiceUnavailable):
         sync_drop(a, OPTIONS, deps(api, state, clock, owner="a"))
     assert api.photos[JANE] == normalised(p2)  # applied, though nobody heard so
-    b = FakeDrop(f"b/{JANE}.jpg", p1, etag='"b"', last_modified=clock.current +
-                 timedelta(minutes=2))
+    clock.advance(60)
+    b = FakeDrop(f"b/{JANE}.jpg", p1, etag='"b"', last_modified=clock.current)
     outcome = sync_drop(b, OPTIONS, deps(api, state, clock, owner="b"))
     assert (outcome.status, outcome.reason) == (Status.UPLOADED, None)
     redelivered = sync_drop(a, OPTIONS, deps(api, state, clock, owner="a-again"))
@@ -531,3 +550,75 @@ def test_the_same_photo_dropped_after_a_removal_whose_answer_was_lost_is_uploade
     outcome = sync_drop(again, OPTIONS, deps(api, state, clock, owner="again"))
     assert outcome.status is Status.UPLOADED
     assert api.photos[JANE] == normalised(photo)
+
+
+class Opened:
+    """Opens drops by name, as the drop container would (for re-applying a user's photo)."""
+
+    def __init__(self, *drops: FakeDrop) -> None:
+        self.drops = {d.name: d for d in drops}
+
+    def __call__(self, name: str) -> FakeDrop:
+        return self.drops[name]
+
+
+def test_an_upload_that_outlives_its_claim_is_never_recorded_and_the_winner_is_put_back(
+    state: FakeStateStore, clock: FakeClock
+) -> None:
+    """Drop A's upload stalls past its claim's lifetime; newer drop B takes the lapsed claim,
+    uploads and releases; then A's upload lands. Graph's PATCH cannot be fenced, so A must
+    not record ``uploaded``: the user's photo is marked unknown, and A's redelivery (now
+    superseded) puts B's photo back."""
+    old, new = jpeg("#aa0000"), jpeg("#0000aa")
+    api = FakePhotoApi()
+    made = clock.current
+
+    class StalledUpload(FakePhotoApi):
+        def set_photo(self, user: UserRef, data: bytes) -> None:
+            clock.advance(40)  # no renewal meanwhile: the claim lapses
+            b.last_modified = clock.current  # HR drops B meanwhile
+            sync_drop(b, OPTIONS, deps(api, state, clock, owner="b"))
+            api.set_photo(user, data)  # A's upload lands after B's
+
+    a = FakeDrop(f"a/{JANE}.jpg", old, etag='"a"', last_modified=made)
+    b = FakeDrop(f"b/{JANE}.jpg", new, etag='"b"')
+    stalled = SyncDeps(api=StalledUpload(), state=state, clock=clock, owner="a")
+    with pytest.raises(ClaimLost):
+        sync_drop(a, OPTIONS, stalled)
+    assert api.photos[JANE] == normalised(old)  # live: the older photo
+    row = state.rows[f"upn:{JANE}"][0]
+    assert a.recorded is None and row.last_blob_name == b.name and row.photo_unknown
+    again = sync_drop(a, OPTIONS, replace(deps(api, state, clock, owner="a-again"),
+                                          drops=Opened(a, b)))
+    assert again.reason == "superseded"
+    assert api.photos[JANE] == normalised(new)
+    assert not state.rows[f"upn:{JANE}"][0].photo_unknown
+
+
+def test_a_claim_kept_alive_is_not_taken_over_by_an_instance_whose_clock_runs_ahead(
+    state: FakeStateStore, clock: FakeClock
+) -> None:
+    """Instance clocks can disagree: a claim is judged by whether its holder keeps renewing it,
+    not by comparing the expiry another clock wrote with this one."""
+    from photo_core.claims import Claimant, claim
+    from photo_core.lease import Lease
+
+    holder = Claimant(state, "holder", clock, OPTIONS.lock_seconds, OPTIONS.lock_wait_seconds)
+    held = claim(holder, f"upn:{JANE}", f"{JANE}.jpg|1", clock.current)
+    assert not isinstance(held, Superseded)
+    lease = Lease(state, held.state, held.version, seconds=OPTIONS.lock_seconds, clock=clock)
+    ahead = FakeClock(clock.current + timedelta(seconds=25))
+    since_renewal = [0.0]
+
+    def holder_keeps_renewing(seconds: float) -> None:
+        since_renewal[0] += seconds
+        if since_renewal[0] >= OPTIONS.lock_seconds / 3:
+            clock.advance(since_renewal[0])
+            since_renewal[0] = 0.0
+            lease.renew()
+
+    ahead.on_sleep = holder_keeps_renewing
+    waiter = Claimant(state, "waiter", ahead, OPTIONS.lock_seconds, OPTIONS.lock_wait_seconds)
+    with pytest.raises(UserBusy):
+        claim(waiter, f"upn:{JANE}", f"2026/{JANE}.jpg|2", ahead.current)
+    assert not lease.lost

@@ -77,7 +77,9 @@ def claim(who: Claimant, user: str, key: str, made: datetime | None) -> Claimed 
         now = who.clock.now()
         current = who.store.get(user)
         state, version = current if current else (UserState(user=user), None)
-        newest = not_after(state.source_modified, now)
+        # storage's times (the drop's, the row's) count as "now" too: this instance's clock
+        # may be behind storage's, and must not take storage's fresh times for the future
+        newest = not_after(state.source_modified, state.now(max(now, made) if made else now))
         if made is not None and newest is not None and made < newest:
             return Superseded(state)
         if held_by_other(state, who.owner, now) and \
@@ -181,8 +183,10 @@ def _released(state: UserState, outcome: Outcome | None, info: DropInfo | None,
     if outcome.status in (Status.UPLOADED, Status.UNCHANGED):
         # Only a photo that is now the user's moves the "newest" mark: a newer drop that was
         # rejected must not stop an older valid one from being applied.
-        newest = max(filter(None, (not_after(state.source_modified, outcome.at),
-                                   info.last_modified)))
+        made = outcome.source_modified
+        known = not_after(state.source_modified,
+                          state.now(max(outcome.at, made) if made else outcome.at))
+        newest = max(filter(None, (known, made)), default=None)
         released = replace(released, content_sha256=outcome.content_sha256,
                            source_modified=newest,
                            photo_target=outcome.target.stored if outcome.target else None)

@@ -85,7 +85,10 @@ def drop_deps(ends_by: Deadline | None = None) -> SyncDeps:
     services = app_services()
     return SyncDeps(api=services.photo_api, state=services.state, clock=services.clock,
                     owner=uuid.uuid4().hex, log=services.log, resolver=services.resolver,
-                    api_deadline=lambda: services.drop_deadline().sooner(ends_by))
+                    api_deadline=lambda: services.drop_deadline().sooner(ends_by),
+                    drops=lambda name: AzureBlobDrop(
+                        services.drop_container.get_blob_client(name),
+                        services.blobs.get_container_client))
 
 
 def handle_reconcile(options: ReconcileOptions | None = None,

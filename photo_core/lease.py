@@ -122,7 +122,7 @@ class Lease:
         answered, and, when its call replaced the live photo (or removed it), the one it found
         at claim time too (whatever that call had done, this one came after)."""
         marks = {self._own_mark}
-        if replaced:
+        if replaced and self._own_mark is not None:  # a call was made, and it replaced
             marks.add(self._claimed_mark)
         return frozenset(m for m in marks if m is not None)
 

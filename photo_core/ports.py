@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -25,35 +25,60 @@ class Disposal(enum.Enum):
 
 @dataclass(frozen=True)
 class DropInfo:
-    """A drop blob's properties, read before any byte is downloaded. ``last_modified`` is when
-    HR's content was written: for a blob with an outcome recorded on it, the time recorded
-    with the outcome, since writing the outcome moved the blob's own Last-Modified."""
+    """A drop blob's properties, read before any byte is downloaded: all of them set by storage
+    (HR can write a blob's content, metadata and tags, never these)."""
 
     name: str
     size: int
     etag: str
-    last_modified: datetime
-    recorded: RecordedOutcome | None = None
+    last_modified: datetime  # moves with every write, metadata and properties included
+    created: datetime | None = None  # the blob's creation time: kept by metadata edits
 
 
 @dataclass(frozen=True)
-class RecordedOutcome:
-    """The outcome photo-sync wrote on a blob earlier. Writing content replaces a blob's metadata,
-    so a marker that is still present means this content was already processed."""
+class DropRecord:
+    """What photo-sync decided for one drop, kept in the state table (which HR cannot write).
 
+    It is the only record of "already processed": a blob's own metadata and tags are copies for
+    operators and never read back. ``made`` orders the drop among its user's drops: when its
+    content was written, by storage's clock, and kept when only the blob's metadata or
+    properties change afterwards (the same raw content, the same creation time)."""
+
+    name: str
+    etag: str  # the version processed
+    raw_sha256: str | None  # its bytes as dropped (None: decided without reading them)
+    created: datetime | None
+    made: datetime
     status: Status
-    blob_name: str
     reason: str | None
-    content_sha256: str | None
-    source_modified: datetime | None = None  # the content's Last-Modified when it was processed
-    at: datetime | None = None  # when the outcome was written
+    message: str
+    at: datetime
+    user: str | None = None  # the reference's key (upn:..., hr_id:...)
+    content_sha256: str | None = None  # the photo as uploaded (normalised)
+    target: str | None = None  # whom the photo went to (UserRef.stored)
+    mapping_version: str | None = None  # the mapping file's version that resolved an HR id
+    shown_etag: str | None = None  # the same version after its outcome was written on it
+
+    def describes(self, etag: str) -> bool:
+        """Whether the blob version ``etag`` is the one this record is about."""
+        return etag in (self.etag, self.shown_etag)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What writing an outcome on a blob found: the blob's ETag afterwards, or that the version
+    had changed (HR uploaded again) or the blob was gone (HR deleted it)."""
+
+    etag: str | None = None
+    changed: bool = False
+    gone: bool = False
 
 
 class Drop(Protocol):
     """Port: one dropped blob."""
 
     def info(self) -> DropInfo:
-        """Properties and any outcome recorded on the blob; no content is read."""
+        """Properties set by storage; no content is read."""
         ...
 
     def read(self) -> bytes:
@@ -63,14 +88,14 @@ class Drop(Protocol):
         of its own, and this one must not be recorded against it."""
         ...
 
-    def record(self, outcome: Outcome) -> None:
-        """Write the outcome on the blob (index tags for status, metadata for details), only if
-        the blob is still the version that was processed."""
+    def record(self, outcome: Outcome) -> Shown:
+        """Write the outcome on the blob for operators (index tags for status, metadata for
+        details), only if the blob is still the version that was processed."""
         ...
 
-    def ensure_tags(self, recorded: RecordedOutcome) -> None:
-        """Write the status tags of an outcome already in the metadata, if they are missing (an
-        invocation that died between the two writes must not leave the drop unqueryable)."""
+    def ensure_tags(self, status: Status, reason: str | None) -> None:
+        """Set the status tags to the recorded outcome if they say anything else (an invocation
+        that died before writing them, or tags someone else set)."""
         ...
 
     def dispose(
@@ -124,6 +149,14 @@ class UserState:
     pending_sha256: str | None = None  # the photo it was to upload
     pending_id: str | None = None  # tells one such mark from another
     pending_at: datetime | None = None
+    # When storage last wrote the row (the table's own timestamp; never written by photo-sync):
+    # a time storage vouches has passed, whatever this instance's clock says.
+    written: datetime | None = field(default=None, compare=False)
+
+    def now(self, now: datetime) -> datetime:
+        """The later of ``now`` and when the row was last written: times in the row up to it
+        are not in the future, even for an instance whose clock is behind storage's."""
+        return max(now, self.written) if self.written else now
 
     @property
     def photo_unknown(self) -> bool:
@@ -142,17 +175,27 @@ class UserState:
 
 
 class StateStore(Protocol):
-    """Port: per-user sync state with optimistic concurrency.
+    """Port: per-user sync state with optimistic concurrency, and a record per drop.
 
     ``version`` is an opaque token (the table entity's ETag). ``put`` with a version succeeds only
     if nobody wrote since it was read; ``put`` without one creates the row and fails if it exists.
-    That is all the service needs to serialise work per user without a lock service.
+    That is all the service needs to serialise work per user without a lock service. Drop
+    records are written by the claim's holder (or by a drop no user claim covers: a bad name),
+    last writer wins.
     """
 
     def get(self, user: str) -> tuple[UserState, str] | None: ...
 
     def put(self, state: UserState, version: str | None) -> str:
         """Write and return the new version; raise ``StateConflict`` on a lost race."""
+        ...
+
+    def get_drop(self, name: str) -> DropRecord | None: ...
+
+    def put_drop(self, record: DropRecord) -> None: ...
+
+    def drops(self, prefix: str | None) -> Iterator[DropRecord]:
+        """Every drop record whose name starts with ``prefix``, in one paged query."""
         ...
 
 

@@ -3,13 +3,16 @@
 Event Grid only fires for new blobs, so the first bulk load, dead-lettered events and outages
 leave drops without an outcome. Reconcile walks the drop container and runs the same sync on:
 
-* every blob without a recorded outcome;
+* every blob without a drop record in the state table, or whose version is not the one recorded
+  (new content, or an edit of its metadata: the sync tells them apart);
 * every blob recorded as uploaded or unchanged whose content is not what the user's state says
   was last uploaded, when the blob is not older than that upload (the state was lost, or the
-  photo went missing);
+  photo went missing), and the drop a user's photo came from when the live photo is unknown;
 * with ``retry_rejected``, every rejected blob (after HR or an admin fixed the cause).
 
-It is resumable by construction: finished blobs carry their outcome, so a second run after an
+The drop records of the walk's prefix are read with one paged query, then joined with the
+listing by name: deciding what needs work reads neither content nor one row per blob. It is
+resumable by construction: finished blobs have their record, so a second run after an
 interruption skips them. Concurrency is bounded, and a throttled drop pauses new work for the
 service's ``Retry-After`` instead of piling on.
 """
@@ -26,10 +29,12 @@ from datetime import datetime
 from typing import Protocol
 
 from photo_core.budget import BUDGET
+from photo_core.clock import not_after
 from photo_core.errors import Throttled, TransientError
 from photo_core.naming import UserRef, parse_blob_name
 from photo_core.outcomes import Outcome, Status
-from photo_core.ports import Drop, RecordedOutcome, StateConflict, StateStore, UserState
+from photo_core.ports import Drop, DropRecord, StateConflict, StateStore, UserState
+from photo_core.repair import photo_source
 from photo_core.sync import SyncDeps, SyncOptions, sync_drop
 
 logger = logging.getLogger(__name__)
@@ -37,9 +42,12 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Listing:
+    """A blob as listed: storage's properties only."""
+
     name: str
+    etag: str
     last_modified: datetime
-    recorded: RecordedOutcome | None
+    created: datetime | None = None
 
 
 class DropSource(Protocol):
@@ -80,25 +88,26 @@ class ReconcileSummary:
         return rows
 
 
-def needs_work(listing: Listing, options: ReconcileOptions, sync: SyncOptions,
-               state: StateStore) -> bool:
-    recorded = listing.recorded
-    if recorded is None or recorded.blob_name != listing.name:
+def needs_work(listing: Listing, record: DropRecord | None, options: ReconcileOptions,
+               sync: SyncOptions, state: StateStore, now: datetime) -> bool:
+    if record is None or not record.describes(listing.etag):
         return True
-    if recorded.status is Status.REJECTED:
+    if record.status is Status.REJECTED:
         return options.retry_rejected
     ref = parse_blob_name(listing.name, sync.naming)
-    if not isinstance(ref, UserRef) or recorded.status is Status.WOULD_UPLOAD:
+    if not isinstance(ref, UserRef) or record.status is Status.WOULD_UPLOAD:
         return False
-    if recorded.reason in ("superseded", "overwritten"):
+    if record.reason in ("superseded", "overwritten"):
         return False  # it never gave the user a photo, so there is nothing of it to repair
     current = state.get(ref.key)
     if current is None:
         return True
     user = current[0]
-    newer_elsewhere = user.source_modified is not None and \
-        listing.last_modified < user.source_modified
-    return not newer_elsewhere and user.content_sha256 != recorded.content_sha256
+    if user.photo_unknown and photo_source(user) == listing.name:
+        return True
+    newest = not_after(user.source_modified, user.now(max(now, listing.last_modified)))
+    newer_elsewhere = newest is not None and record.made < newest
+    return not newer_elsewhere and user.content_sha256 != record.content_sha256
 
 
 def reconcile(source: DropSource, sync: SyncOptions, deps_for: Callable[[], SyncDeps],
@@ -135,6 +144,7 @@ class Reconciler:
         options = self._options
         cursor = WalkCursor(self._state, options.prefix) if options.resume else None
         start = cursor.position() if cursor else None
+        records: dict[str, DropRecord] | None = None  # read once the container answers
         with ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
             for listing in self._source.list(options.prefix):
                 if start is not None and listing.name < start:
@@ -143,10 +153,17 @@ class Reconciler:
                     self._left.append(listing.name)  # the first one not examined
                     break
                 self.summary.scanned += 1
-                if needs_work(listing, options, self._sync, self._state):
+                if records is None:
+                    records = {r.name: r for r in self._state.drops(options.prefix)}
+                record = records.get(listing.name)
+                if needs_work(listing, record, options, self._sync, self._state,
+                              self._clock.now()):
                     self.summary.selected += 1
                     self._slots.acquire()  # queue no more than the workers can start
-                    pool.submit(self._in_slot, listing)
+                    # forced only when its record is of this very version (a reject retried,
+                    # a photo repaired); a changed blob is for the sync to tell apart
+                    pool.submit(self._in_slot, listing,
+                                record is not None and record.describes(listing.etag))
         if cursor:
             cursor.move(min(self._left, default=None))
         return self.summary
@@ -164,13 +181,13 @@ class Reconciler:
         deadline = self._options.deadline_seconds
         return deadline is not None and self._clock.monotonic() - self._started > deadline
 
-    def _in_slot(self, listing: Listing) -> None:
+    def _in_slot(self, listing: Listing, force: bool) -> None:
         try:
-            self._run(listing)
+            self._run(listing, force)
         finally:
             self._slots.release()
 
-    def _run(self, listing: Listing) -> None:
+    def _run(self, listing: Listing, force: bool) -> None:
         wait = self._pause_until - self._clock.monotonic()
         if wait > 0:
             self._clock.sleep(wait)
@@ -181,8 +198,7 @@ class Reconciler:
             return
         try:
             drop = self._source.open(listing.name)
-            outcome = sync_drop(drop, self._sync, self._deps_for(),
-                                force=listing.recorded is not None)
+            outcome = sync_drop(drop, self._sync, self._deps_for(), force=force)
             if self._on_outcome:
                 self._on_outcome(outcome)
             key = outcome.status.value + (f" ({outcome.reason})" if outcome.reason else "")

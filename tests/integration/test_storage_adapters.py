@@ -9,13 +9,13 @@ import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from azure.data.tables import TableClient
 from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
 
 from devstack.azurite import DEV_ACCOUNT, DEV_KEY, Azurite
-from photo_core import blob_drop
 from photo_core.blob_drop import TAG_REASON, TAG_STATUS, AzureBlobDrop
 from photo_core.bootstrap import bootstrap
 from photo_core.clock import SYSTEM_CLOCK
@@ -55,25 +55,26 @@ def test_a_drop_reads_properties_then_exactly_that_version(container: ContainerC
     blob = container.upload_blob("hr/jane@contoso.com.jpg", b"first")
     drop = AzureBlobDrop(container.get_blob_client(blob.blob_name))
     info = drop.info()
-    assert (info.name, info.size, info.recorded) == ("hr/jane@contoso.com.jpg", 5, None)
+    assert (info.name, info.size) == ("hr/jane@contoso.com.jpg", 5)
+    assert info.created is not None and info.created <= info.last_modified
     assert drop.read() == b"first"
     container.upload_blob(blob.blob_name, b"second", overwrite=True)
     with pytest.raises(DropChanged):
         drop.read()
 
 
-def test_an_outcome_goes_into_tags_and_metadata_and_is_seen_again(
+def test_an_outcome_goes_into_tags_and_metadata_for_operators(
         container: ContainerClient) -> None:
-    client = container.upload_blob("jane@contoso.com.jpg", jpeg(), metadata={"hr_batch": "42"})
+    client = container.upload_blob("jane@contoso.com.jpg", jpeg(),
+                                   metadata={"hr_batch": "42", "photosync_status": "forged"})
     drop = AzureBlobDrop(client)
     drop.info()
-    drop.record(outcome(Status.REJECTED, "jane@contoso.com.jpg", "not_jpeg"))
+    shown = drop.record(outcome(Status.REJECTED, "jane@contoso.com.jpg", "not_jpeg"))
     assert client.get_blob_tags() == {TAG_STATUS: "rejected", TAG_REASON: "not_jpeg"}
-    metadata = client.get_blob_properties().metadata
-    assert metadata["hr_batch"] == "42"
-    again = AzureBlobDrop(client).info()
-    assert again.recorded is not None
-    assert (again.recorded.status, again.recorded.reason) == (Status.REJECTED, "not_jpeg")
+    props = client.get_blob_properties()
+    assert props.metadata["hr_batch"] == "42"
+    assert props.metadata["photosync_status"] == "rejected"  # ours, not what HR wrote there
+    assert shown.etag == props.etag  # the version that carries the outcome, for the record
     found = list(container.find_blobs_by_tags(f"\"{TAG_STATUS}\" = 'rejected'"))
     assert [b.name for b in found] == ["jane@contoso.com.jpg"]
 
@@ -84,8 +85,9 @@ def test_an_outcome_is_not_stamped_on_content_uploaded_meanwhile(
     drop = AzureBlobDrop(client)
     drop.info()
     container.upload_blob("jane@contoso.com.jpg", b"new", overwrite=True)
-    drop.record(outcome(Status.UPLOADED, "jane@contoso.com.jpg"))
-    assert AzureBlobDrop(client).info().recorded is None
+    shown = drop.record(outcome(Status.UPLOADED, "jane@contoso.com.jpg"))
+    assert (shown.changed, shown.gone, shown.etag) == (True, False, None)
+    assert "photosync_status" not in (client.get_blob_properties().metadata or {})
     assert client.get_blob_tags() == {}
 
 
@@ -220,10 +222,11 @@ def test_a_drop_with_ten_tags_of_its_own_keeps_them_and_its_outcome_is_in_the_me
     drop.info()
     drop.record(outcome(Status.UPLOADED, "jane@contoso.com.jpg"))  # no room for two more tags
     assert client.get_blob_tags() == hr_tags
+    assert client.get_blob_properties().metadata["photosync_status"] == "uploaded"
     again = AzureBlobDrop(client)
-    info = again.info()
-    assert info.recorded is not None and info.recorded.status is Status.UPLOADED
-    again.ensure_tags(info.recorded)  # a redelivery does not fail on it either
+    again.info()
+    again.ensure_tags(Status.UPLOADED, None)  # a redelivery does not fail on it either
+    assert client.get_blob_tags() == hr_tags
 
 
 def test_a_drop_deleted_before_it_is_read_ends_with_nothing_to_do(
@@ -245,49 +248,72 @@ def test_an_outcome_marker_survives_spaces_at_either_end_of_a_name(
     drop = AzureBlobDrop(client)
     drop.info()
     drop.record(outcome(Status.REJECTED, name, "invalid_characters"))
-    again = AzureBlobDrop(container.get_blob_client(name)).info()
-    assert again.recorded is not None and again.recorded.blob_name == name
+    metadata = container.get_blob_client(name).get_blob_properties().metadata
+    assert unquote(metadata["photosync_blob"]) == name
 
 
-def test_a_copy_of_a_recorded_blob_is_a_new_drop_not_an_already_processed_one(
-        container: ContainerClient, azurite: Azurite, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Copy Blob carries metadata: a processed drop copied back to be applied again must be."""
-    monkeypatch.setattr(blob_drop, "CLOCK_TOLERANCE", timedelta(0))  # one clock here
+def test_a_copy_of_a_processed_blob_is_a_new_drop_not_an_already_processed_one(
+        container: ContainerClient, azurite: Azurite, store: TableStateStore) -> None:
+    """Copy Blob carries metadata (and, when asked, tags): a processed drop copied back to be
+    applied again must be, marker or not. It is a blob created anew."""
     name = "jane@contoso.com.jpg"
     processed = BlobServiceClient.from_connection_string(azurite.connection_string)\
         .create_container(f"done-{uuid.uuid4().hex[:12]}")
-    original = processed.upload_blob(name, jpeg())
-    drop = AzureBlobDrop(original)
-    drop.info()
-    drop.record(outcome(Status.UPLOADED, name))
-    assert AzureBlobDrop(original).info().recorded is not None
+    api = FakePhotoApi()
+    deps = SyncDeps(api=api, state=store, clock=SYSTEM_CLOCK, owner="first")
+    options = SyncOptions(naming=NamingRules(), image=ImagePolicy(), processed=Disposal.MOVE,
+                          processed_container=processed.container_name)
+    container.upload_blob(name, jpeg())
+    assert sync_drop(AzureBlobDrop(container.get_blob_client(name)), options,
+                     deps).status is Status.UPLOADED
+    original = processed.get_blob_client(name)
+    assert original.get_blob_properties().metadata["photosync_status"] == "uploaded"
     time.sleep(1.1)  # creation times have one-second resolution
-    for take_tags in (False, True):  # Copy Blob takes tags along only when asked
-        copy = container.get_blob_client(name)
-        if take_tags:
-            copy.start_copy_from_url(original.url, requires_sync=True, tags="COPY")
-        else:
-            copy.start_copy_from_url(original.url, requires_sync=True)
-        assert copy.get_blob_properties().metadata == original.get_blob_properties().metadata
-        assert AzureBlobDrop(copy).info().recorded is None
-    assert AzureBlobDrop(original).info().recorded is not None  # the original keeps its own
+    copy = container.get_blob_client(name)
+    copy.start_copy_from_url(original.url, requires_sync=True, tags="COPY")
+    assert copy.get_blob_properties().metadata == original.get_blob_properties().metadata
+    again = sync_drop(AzureBlobDrop(copy), SyncOptions(naming=NamingRules(),
+                                                      image=ImagePolicy()),
+                      replace(deps, owner="copy"))
+    assert not again.message.startswith("already processed")  # decided as the drop it is
+    assert (again.status, again.reason) == (Status.UNCHANGED, "same_content")
 
 
-def test_an_edit_of_a_processed_drops_properties_keeps_its_marker_and_its_content_time(
-        container: ContainerClient) -> None:
+def test_an_edit_of_a_processed_drops_properties_is_not_a_new_drop(
+        container: ContainerClient, store: TableStateStore) -> None:
     """Storage Explorer's 'edit properties' changes the ETag and Last-Modified, not the content:
-    the marker still counts, or an old drop would be processed again as a new one."""
+    the drop is recognised, and keeps its content's time."""
     client = container.upload_blob("2025/jane@contoso.com.jpg", jpeg())
-    written = client.get_blob_properties().last_modified
-    drop = AzureBlobDrop(client)
-    drop.info()
-    drop.record(replace(outcome(Status.UPLOADED, "2025/jane@contoso.com.jpg"),
-                        source_modified=written))
+    created = client.get_blob_properties().creation_time
+    api = FakePhotoApi()
+    deps = SyncDeps(api=api, state=store, clock=SYSTEM_CLOCK, owner="first")
+    options = SyncOptions(naming=NamingRules(), image=ImagePolicy())
+    sync_drop(AzureBlobDrop(client), options, deps)
     time.sleep(1.1)
     client.set_http_headers(ContentSettings(content_type="image/jpeg"))
-    info = AzureBlobDrop(client).info()
-    assert info.recorded is not None
-    assert info.last_modified == written
+    client.set_blob_metadata({"approved": "yes"})
+    again = sync_drop(AzureBlobDrop(client), options, replace(deps, owner="event"))
+    assert again.message.startswith("already processed") and len(api.uploads) == 1
+    record = store.get_drop("2025/jane@contoso.com.jpg")
+    assert record is not None and record.made == created
+    assert record.describes(client.get_blob_properties().etag)
+
+
+def test_a_drop_processed_by_an_instance_whose_clock_is_behind_storage_is_not_processed_again(
+        container: ContainerClient, store: TableStateStore) -> None:
+    """Its outcome is dated by its own clock, a minute behind storage's: nothing compares the
+    two, so a redelivery still finds the drop done (and nothing is processed twice)."""
+    from photo_core.clock import SystemClock
+
+    behind = SystemClock(offset=-timedelta(minutes=1))
+    client = container.upload_blob("jane@contoso.com.jpg", jpeg())
+    api = FakePhotoApi()
+    deps = SyncDeps(api=api, state=store, clock=behind, owner="first")
+    options = SyncOptions(naming=NamingRules(), image=ImagePolicy())
+    assert sync_drop(AzureBlobDrop(client), options, deps).status is Status.UPLOADED
+    again = sync_drop(AzureBlobDrop(client), options, replace(deps, owner="redelivery"))
+    assert again.message.startswith("already processed")
+    assert len(api.uploads) == 1
 
 
 class SilentTable:

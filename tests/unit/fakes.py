@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from photo_core.dialects import PhotoMetadata
 from photo_core.errors import PhotoSyncError, ServiceUnavailable, UserNotFound
 from photo_core.naming import UserRef
-from photo_core.outcomes import Outcome
+from photo_core.outcomes import Outcome, Status
 from photo_core.photo_api import DirectoryUser, PhotoContent
-from photo_core.ports import Disposal, DropChanged, DropInfo, StateConflict, UserState
+from photo_core.ports import (
+    Disposal,
+    DropChanged,
+    DropGone,
+    DropInfo,
+    DropRecord,
+    Shown,
+    StateConflict,
+    UserState,
+)
 
 
 class FakeClock:
@@ -47,32 +56,42 @@ class FakeClock:
 
 @dataclass
 class FakeDrop:
+    """A drop blob. ``created`` is its creation time (None: storage gave none, and its
+    Last-Modified orders it); ``recorded`` is the outcome last written on it for operators."""
+
     name: str
     content: bytes
     etag: str = '"0x1"'
     last_modified: datetime = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+    created: datetime | None = None
     changed_before_read: bool = False
+    gone: bool = False
     recorded: Outcome | None = None
-    marker: object = None
     reads: int = 0
     disposed: list[tuple[Disposal, str | None]] = field(default_factory=list)
-    tags_ensured: bool = False
+    tags: tuple[Status, str | None] | None = None
 
     def info(self) -> DropInfo:
+        if self.gone:
+            raise DropGone(self.name)
         return DropInfo(self.name, len(self.content), self.etag, self.last_modified,
-                        recorded=self.marker)  # type: ignore[arg-type]
+                        self.created)
 
     def read(self) -> bytes:
         self.reads += 1
-        if self.changed_before_read:
+        if self.changed_before_read or self.gone:
             raise DropChanged(self.name)
         return self.content
 
-    def record(self, outcome: Outcome) -> None:
+    def record(self, outcome: Outcome) -> Shown:
+        if self.gone:
+            return Shown(gone=True)
         self.recorded = outcome
+        self.tags = (outcome.status, outcome.reason)
+        return Shown(etag=self.etag)
 
-    def ensure_tags(self, recorded: object) -> None:
-        self.tags_ensured = True
+    def ensure_tags(self, status: Status, reason: str | None) -> None:
+        self.tags = (status, reason)
 
     def dispose(self, disposal: Disposal, target_container: str | None,
                 content: bytes | None) -> None:
@@ -80,12 +99,26 @@ class FakeDrop:
 
 
 class FakeStateStore:
-    """Optimistic concurrency like a table: every write gets a new version."""
+    """Optimistic concurrency like a table: every write gets a new version. Drop records are
+    kept by name, last writer wins."""
 
     def __init__(self) -> None:
         self.rows: dict[str, tuple[UserState, str]] = {}
+        self.records: dict[str, DropRecord] = {}
+        # storage's own clock, which stamps each row it writes (as a table's Timestamp)
+        self.storage_time: Callable[[], datetime] | None = None
         self._versions = itertools.count(1)
         self.writes = 0
+
+    def get_drop(self, name: str) -> DropRecord | None:
+        return self.records.get(name)
+
+    def put_drop(self, record: DropRecord) -> None:
+        self.records[record.name] = record
+
+    def drops(self, prefix: str | None) -> Iterator[DropRecord]:
+        return iter([r for n, r in sorted(self.records.items())
+                     if prefix is None or n.startswith(prefix)])
 
     def get(self, user: str) -> tuple[UserState, str] | None:
         return self.rows.get(user)
@@ -95,6 +128,8 @@ class FakeStateStore:
         if (current is None) != (version is None) or (current and current[1] != version):
             raise StateConflict(state.user)
         new_version = f"v{next(self._versions)}"
+        if self.storage_time is not None:
+            state = replace(state, written=self.storage_time())
         self.rows[state.user] = (state, new_version)
         self.writes += 1
         return new_version

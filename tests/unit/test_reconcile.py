@@ -12,7 +12,7 @@ from photo_core.errors import Throttled
 from photo_core.imaging import ImagePolicy
 from photo_core.naming import NamingRules, UserRef
 from photo_core.outcomes import Status
-from photo_core.ports import RecordedOutcome, UserState
+from photo_core.ports import UserState
 from photo_core.reconcile import Listing, ReconcileOptions, reconcile
 from photo_core.retry import Deadline, current_deadline
 from photo_core.sync import SyncDeps, SyncOptions
@@ -30,20 +30,10 @@ class FakeDropSource:
     def list(self, prefix: str | None) -> Iterator[Listing]:
         for drop in self.drops.values():
             if prefix is None or drop.name.startswith(prefix):
-                yield Listing(drop.name, drop.last_modified, self._marker(drop))
+                yield Listing(drop.name, drop.etag, drop.last_modified, drop.created)
 
     def open(self, name: str) -> FakeDrop:
-        drop = self.drops[name]
-        drop.marker = self._marker(drop)
-        return drop
-
-    @staticmethod
-    def _marker(drop: FakeDrop) -> RecordedOutcome | None:
-        """What a real blob carries: the outcome last written on it."""
-        if drop.recorded is not None:
-            return RecordedOutcome(drop.recorded.status, drop.name, drop.recorded.reason,
-                                   drop.recorded.content_sha256)
-        return drop.marker if isinstance(drop.marker, RecordedOutcome) else None
+        return self.drops[name]
 
 
 @pytest.fixture
@@ -108,6 +98,7 @@ def test_limit_and_prefix_bound_the_walk(world: World) -> None:
     assert run(source, world, prefix="y/", limit=2)["selected"] == 2
     assert sum(1 for d in drops if d.recorded) == 2
     assert all(d.name.startswith("y/") for d in drops if d.recorded)
+    assert sorted(world[1].records) == sorted(d.name for d in drops if d.recorded)
 
 
 def test_throttling_defers_the_drop_and_pauses_new_work(world: World) -> None:
@@ -188,7 +179,7 @@ def test_a_resumed_walk_carries_on_where_the_last_run_stopped_and_starts_over_wh
     assert night() == ["u3@contoso.com", "u4@contoso.com", "u5@contoso.com"]
     assert night() == ["u6@contoso.com"]
     assert state.get("reconcile:")[0].last_blob_name is None  # type: ignore[index]
-    source.drops[names[1]].recorded = None  # its outcome was lost: the next walk starts over
+    del state.records[names[1]]  # its record was lost: the next walk starts over
     again = reconcile(source, SYNC, deps, ReconcileOptions(workers=1, limit=3, resume=True))
     assert (again.scanned, again.selected) == (7, 1)  # from the start: u1 found again
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -21,7 +21,7 @@ from photo_core.lease import ClaimLost
 from photo_core.naming import NamingRules, UserRef
 from photo_core.outcomes import Status
 from photo_core.photo_api import DirectoryUser
-from photo_core.ports import Disposal, DropChanged, RecordedOutcome, UserState
+from photo_core.ports import Disposal, DropChanged, DropRecord, UserState
 from photo_core.retry import Deadline, current_deadline
 from photo_core.sync import SyncDeps, SyncOptions, UserBusy, sync_drop
 from tests.photos import jpeg
@@ -118,11 +118,19 @@ def test_the_same_content_dropped_again_is_unchanged(
     assert len(api.uploads) == 1
 
 
+def recorded(state: FakeStateStore, drop: FakeDrop, status: Status, reason: str | None = None,
+             sha256: str | None = "abc") -> None:
+    """The state table's record that ``drop``, as it is now, was processed to ``status``."""
+    state.put_drop(DropRecord(drop.name, drop.etag, None, drop.created, drop.last_modified,
+                              status, reason, "done", drop.last_modified,
+                              content_sha256=sha256))
+
+
 def test_a_redelivered_drop_with_its_outcome_recorded_does_nothing(
     api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
 ) -> None:
-    marker = RecordedOutcome(Status.UPLOADED, f"{JANE}.jpg", None, "abc")
-    drop = FakeDrop(f"{JANE}.jpg", jpeg(), marker=marker)
+    drop = FakeDrop(f"{JANE}.jpg", jpeg())
+    recorded(state, drop, Status.UPLOADED)
     outcome = sync_drop(drop, OPTIONS, deps(api, state, clock))
     assert outcome.status is Status.UPLOADED
     assert drop.reads == 0 and drop.recorded is None and state.writes == 0
@@ -210,7 +218,7 @@ def test_a_blob_overwritten_mid_flight_is_left_to_its_new_version(
     outcome = sync_drop(drop, OPTIONS, deps(api, state, clock))
     assert outcome.reason == "overwritten"
     assert drop.recorded is None and not api.uploads
-    assert state.rows[f"upn:{JANE}"][0].lock_owner is None
+    assert all(row.lock_owner is None for row, _ in state.rows.values())
 
 
 def test_dry_run_checks_everything_but_uploads_nothing(
@@ -240,7 +248,7 @@ def test_a_dry_run_writes_moves_and_deletes_nothing_whatever_the_outcome(
                           rejected_container="rejected")
     log = FakeOutcomeLog()
     run = SyncDeps(api=api, state=state, clock=clock, owner="dry", log=log)
-    drop = FakeDrop(name, content)
+    drop = FakeDrop(name, content, etag='"dry"')
     outcome = sync_drop(drop, options, run)
     assert outcome.status is status
     assert drop.recorded is None and drop.disposed == []
@@ -261,8 +269,8 @@ def test_a_redelivery_finishes_a_disposal_its_first_attempt_did_not(
 ) -> None:
     options = SyncOptions(naming=NamingRules(), image=ImagePolicy(), processed=Disposal.DELETE,
                           rejected=Disposal.MOVE, rejected_container="rejected")
-    drop = FakeDrop(f"{JANE}.jpg", jpeg(),
-                    marker=RecordedOutcome(status, f"{JANE}.jpg", reason, None))
+    drop = FakeDrop(f"{JANE}.jpg", jpeg())
+    recorded(state, drop, status, reason, None)
     sync_drop(drop, options, deps(api, state, clock))
     assert drop.disposed == expected
     assert not api.uploads
@@ -273,7 +281,7 @@ def test_a_drop_that_uploaded_but_died_before_recording_is_recorded_as_uploaded(
 ) -> None:
     drop = FakeDrop(f"{JANE}.jpg", jpeg())
     sync_drop(drop, OPTIONS, deps(api, state, clock))
-    drop.recorded = None  # the first attempt released its claim, then died before record()
+    del state.records[drop.name]  # the first attempt released its claim, then died
     again = sync_drop(drop, OPTIONS, deps(api, state, clock))
     assert (again.status, again.reason) == (Status.UPLOADED, None)
     assert len(api.uploads) == 1
@@ -413,7 +421,6 @@ def test_every_new_outcome_is_logged_once_for_reports(
     drop = FakeDrop(f"{JANE}.jpg", jpeg())
     sync_drop(drop, OPTIONS, run)
     sync_drop(FakeDrop("bad name.jpg", jpeg()), OPTIONS, run)
-    drop.marker = RecordedOutcome(Status.UPLOADED, drop.name, None, None)
     sync_drop(drop, OPTIONS, run)  # a redelivery: already recorded, not logged again
     assert [(o.status, o.reason) for o in log.outcomes] == [
         (Status.UPLOADED, None), (Status.REJECTED, "invalid_characters")]
@@ -455,13 +462,16 @@ def test_a_crashed_holders_claim_frees_before_waiting_drops_give_up(
     assert OPTIONS.lock_seconds <= sum(clock.slept) < OPTIONS.lock_wait_seconds
 
 
-def test_a_redelivery_restores_missing_outcome_tags(
+def test_a_redelivery_sets_the_outcome_tags_to_the_recorded_outcome(
     api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
 ) -> None:
-    marker = RecordedOutcome(Status.UPLOADED, f"{JANE}.jpg", None, "abc")
-    drop = FakeDrop(f"{JANE}.jpg", jpeg(), marker=marker)
+    """Missing (an invocation died before writing them), or set by someone else."""
+    drop = FakeDrop(f"{JANE}.jpg", jpeg())
+    recorded(state, drop, Status.REJECTED, "not_jpeg")
+    forged: tuple[Status, str | None] = (Status.UPLOADED, None)
+    drop.tags = forged
     sync_drop(drop, OPTIONS, deps(api, state, clock))
-    assert drop.tags_ensured
+    assert drop.tags == (Status.REJECTED, "not_jpeg")
 
 
 class AnswerLostApi(FakePhotoApi):
@@ -545,8 +555,8 @@ def test_the_same_photo_dropped_after_a_removal_whose_answer_was_lost_is_uploade
         blob_deleted(BLOB_DELETED, f"/blobServices/default/containers/hr-photos/blobs/{JANE}.jpg",
                      options, run, lambda name: False)
     assert JANE not in api.photos  # removed, though nobody heard so
-    again = FakeDrop(f"2026/{JANE}.jpg", photo, etag='"again"',
-                     last_modified=clock.current + timedelta(minutes=1))
+    clock.advance(60)
+    again = FakeDrop(f"2026/{JANE}.jpg", photo, etag='"again"', last_modified=clock.current)
     outcome = sync_drop(again, OPTIONS, deps(api, state, clock, owner="again"))
     assert outcome.status is Status.UPLOADED
     assert api.photos[JANE] == normalised(photo)
@@ -622,3 +632,113 @@ def test_a_claim_kept_alive_is_not_taken_over_by_an_instance_whose_clock_runs_ah
     with pytest.raises(UserBusy):
         claim(waiter, f"upn:{JANE}", f"2026/{JANE}.jpg|2", ahead.current)
     assert not lease.lost
+
+
+def test_a_user_row_dated_in_the_future_does_not_hold_back_newer_drops(
+    api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
+) -> None:
+    """A row written by an earlier version from a forged marker says the user's photo is from
+    2099: a time beyond now is no evidence, and the next legitimate drop is applied."""
+    forged = UserState(user=f"upn:{JANE}", last_status="uploaded", content_sha256="f" * 64,
+                       source_modified=datetime(2099, 1, 1, tzinfo=UTC))
+    state.rows[forged.user] = (forged, "v0")
+    photo = jpeg("#336699")
+    outcome = sync_drop(FakeDrop(f"{JANE}.jpg", photo, last_modified=clock.current), OPTIONS,
+                        deps(api, state, clock))
+    assert outcome.status is Status.UPLOADED
+    assert state.rows[forged.user][0].source_modified == clock.current
+    older = FakeDrop(f"old/{JANE}.jpg", jpeg("#993366"), etag='"old"',
+                     last_modified=clock.current - timedelta(days=1))
+    assert sync_drop(older, OPTIONS, deps(api, state, clock)).reason == "superseded"
+    assert api.photos[JANE] == normalised(photo)
+
+
+def edited(drop: FakeDrop, clock: FakeClock) -> None:
+    """Someone set the blob's metadata (or properties): a new ETag and Last-Modified, the same
+    content and creation time."""
+    clock.advance(3600)
+    drop.etag = f'"{drop.etag.strip(chr(34))}-edited"'
+    drop.last_modified = clock.current
+
+
+def test_an_edit_of_a_processed_drops_metadata_is_the_same_drop(
+    api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
+) -> None:
+    drop = FakeDrop(f"{JANE}.jpg", jpeg(), created=clock.current, last_modified=clock.current)
+    first = sync_drop(drop, OPTIONS, deps(api, state, clock))
+    edited(drop, clock)
+    again = sync_drop(drop, OPTIONS, deps(api, state, clock))
+    assert (again.status, again.message) == (first.status, again.message)
+    assert again.message.startswith("already processed") and len(api.uploads) == 1
+    assert state.records[drop.name].describes(drop.etag)  # the edited version is known now
+
+
+def test_an_edit_of_an_old_drops_metadata_does_not_make_it_the_newest(
+    api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
+) -> None:
+    old = FakeDrop(f"2025/{JANE}.jpg", jpeg("#aa5500"), etag='"old"', created=clock.current,
+                   last_modified=clock.current)
+    sync_drop(old, OPTIONS, deps(api, state, clock))
+    clock.advance(86400)
+    new = FakeDrop(f"2026/{JANE}.jpg", jpeg("#0055aa"), etag='"new"', created=clock.current,
+                   last_modified=clock.current)
+    sync_drop(new, OPTIONS, deps(api, state, clock))
+    edited(old, clock)
+    for force in (False, True):  # an event for it, or reconcile repairing it
+        sync_drop(old, OPTIONS, deps(api, state, clock), force=force)
+    assert len(api.uploads) == 2
+    assert api.photos[JANE] == normalised(jpeg("#0055aa"))
+
+
+def test_new_content_under_a_processed_name_is_a_new_drop_dated_by_its_blob(
+    api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
+) -> None:
+    """An upload over a blob re-creates it: its creation time is the new content's time."""
+    drop = FakeDrop(f"{JANE}.jpg", jpeg("#101010"), created=clock.current,
+                    last_modified=clock.current)
+    sync_drop(drop, OPTIONS, deps(api, state, clock))
+    clock.advance(60)
+    other = FakeDrop(f"2026/{JANE}.jpg", jpeg("#202020"), etag='"other"',
+                     created=clock.current, last_modified=clock.current)
+    sync_drop(other, OPTIONS, deps(api, state, clock))
+    clock.advance(60)
+    drop.content, drop.etag = jpeg("#101010"), '"again"'  # the same bytes, uploaded again
+    drop.created = drop.last_modified = clock.current
+    outcome = sync_drop(drop, OPTIONS, deps(api, state, clock))
+    assert outcome.status is Status.UPLOADED
+    assert api.photos[JANE] == normalised(jpeg("#101010"))
+
+
+def test_a_storage_that_keeps_creation_times_across_uploads_orders_by_last_modified(
+    api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
+) -> None:
+    created = clock.current
+    drop = FakeDrop(f"{JANE}.jpg", jpeg("#303030"), created=created, last_modified=created)
+    sync_drop(drop, OPTIONS, deps(api, state, clock))
+    clock.advance(60)
+    other = FakeDrop(f"2026/{JANE}.jpg", jpeg("#404040"), etag='"other"',
+                     created=clock.current, last_modified=clock.current)
+    sync_drop(other, OPTIONS, deps(api, state, clock))
+    clock.advance(60)
+    drop.content, drop.etag, drop.last_modified = jpeg("#505050"), '"v2"', clock.current
+    assert sync_drop(drop, OPTIONS, deps(api, state, clock)).status is Status.UPLOADED
+    assert api.photos[JANE] == normalised(jpeg("#505050"))
+
+
+def test_an_instance_whose_clock_is_behind_storage_still_orders_and_recognises_drops(
+    api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
+) -> None:
+    """Storage dates the drops and its table's rows; this instance reads a clock a minute
+    behind it."""
+    clock.offset = -timedelta(minutes=1)
+    state.storage_time = lambda: clock.current
+    new = FakeDrop(f"{JANE}.jpg", jpeg("#606060"), created=clock.current,
+                   last_modified=clock.current)
+    assert sync_drop(new, OPTIONS, deps(api, state, clock)).status is Status.UPLOADED
+    assert sync_drop(new, OPTIONS, deps(api, state, clock)).message.startswith(
+        "already processed")
+    older = FakeDrop(f"old/{JANE}.jpg", jpeg("#707070"), etag='"old"',
+                     created=clock.current - timedelta(seconds=30),
+                     last_modified=clock.current - timedelta(seconds=30))
+    assert sync_drop(older, OPTIONS, deps(api, state, clock)).reason == "superseded"
+    assert api.photos[JANE] == normalised(jpeg("#606060"))

@@ -1,0 +1,60 @@
+"""One version of a drop as the sync sees it, and the outcomes made for it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from photo_core.drop_context import SyncDeps
+from photo_core.imaging import PreparedPhoto
+from photo_core.naming import UserRef
+from photo_core.outcomes import Outcome, Status
+from photo_core.ports import DropInfo, DropRecord
+
+
+@dataclass(frozen=True)
+class DropVersion:
+    """A drop blob's version: storage's properties, what was decided for its name before, and,
+    once read, its bytes, their hash and the content's time (``photo_core.ordering``)."""
+
+    info: DropInfo
+    record: DropRecord | None
+    content: bytes | None = None
+    raw_sha256: str | None = None
+    made: datetime | None = None
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def key(self) -> str:
+        """The claim's and the intent's name for this version."""
+        return f"{self.info.name}|{self.info.etag}"
+
+    @property
+    def time(self) -> datetime:
+        """Its content time; before the content is read, the best storage gives."""
+        return self.made or self.info.created or self.info.last_modified
+
+
+def outcome_for(version: DropVersion, deps: SyncDeps, status: Status, reason: str | None,
+                message: str, ref: UserRef | None, prepared: PreparedPhoto | None = None,
+                target: UserRef | None = None) -> Outcome:
+    return Outcome(
+        status=status, blob_name=version.name, message=message, at=deps.clock.now(),
+        reason=reason, user=ref.value if ref else None, blob_etag=version.info.etag,
+        content_sha256=prepared.sha256 if prepared else None,
+        actions=tuple(a.code for a in prepared.actions) if prepared else (),
+        source_modified=version.time, target=target,
+    )
+
+
+def rejected(version: DropVersion, deps: SyncDeps, code: str, message: str,
+             ref: UserRef | None = None) -> Outcome:
+    return outcome_for(version, deps, Status.REJECTED, code, message, ref)
+
+
+def describe(prepared: PreparedPhoto) -> str:
+    done = "; ".join(a.reason for a in prepared.actions) or "uploaded as provided"
+    return f"{prepared.width}x{prepared.height}, {len(prepared.data)} bytes: {done}"

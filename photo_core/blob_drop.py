@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -190,7 +191,8 @@ def mapping_fetcher(container: ContainerClient, path: str,
                                               match_condition=MatchConditions.IfModified)
             else:
                 download = blob.download_blob()
-            return parse_mapping(download.readall(), download.properties.etag)
+            snapshot = parse_mapping(download.readall(), download.properties.etag)
+            return replace(snapshot, modified=download.properties.last_modified)
         except ResourceNotModifiedError:
             return None
         except ResourceNotFoundError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from photo_core.directory import Resolution
 from photo_core.drop_context import SyncDeps
 from photo_core.imaging import PreparedPhoto
 from photo_core.naming import UserRef
@@ -40,18 +41,25 @@ class DropVersion:
 
 def outcome_for(version: DropVersion, deps: SyncDeps, status: Status, reason: str | None,
                 message: str, ref: UserRef | None, prepared: PreparedPhoto | None = None,
-                target: UserRef | None = None) -> Outcome:
+                resolution: Resolution | None = None) -> Outcome:
     return Outcome(
         status=status, blob_name=version.name, message=message, at=deps.clock.now(),
         reason=reason, user=ref.value if ref else None, blob_etag=version.info.etag,
         content_sha256=prepared.sha256 if prepared else None,
         actions=tuple(a.code for a in prepared.actions) if prepared else (),
-        source_modified=version.time, target=target,
+        source_modified=version.time, target=resolution.user if resolution else None,
+        mapping_version=resolution.version if resolution else None,
     )
 
 
 def rejected(version: DropVersion, deps: SyncDeps, code: str, message: str,
-             ref: UserRef | None = None) -> Outcome:
+             ref: UserRef | None = None, *, retry_later: bool = False) -> Outcome:
+    """A permanent failure: rejected, or, for a failure of photo-sync's own configuration,
+    deferred (kept, and retried by every reconcile until it ends)."""
+    if retry_later:
+        return outcome_for(version, deps, Status.DEFERRED, code, f"{message} (photo-sync's "
+                           "configuration: the drop is kept and retried by the next reconcile "
+                           "once it is fixed)", ref)
     return outcome_for(version, deps, Status.REJECTED, code, message, ref)
 
 

@@ -41,7 +41,8 @@ def drop_record(version: DropVersion, outcome: Outcome, shown: Shown) -> DropRec
         made=version.time, status=outcome.status, reason=outcome.reason,
         message=outcome.message[:512], at=outcome.at, user=outcome.user,
         content_sha256=outcome.content_sha256,
-        target=outcome.target.stored if outcome.target else None, shown_etag=shown.etag)
+        target=outcome.target.stored if outcome.target else None,
+        mapping_version=outcome.mapping_version, shown_etag=shown.etag)
 
 
 def already_processed(drop: Drop, version: DropVersion, deps: SyncDeps,
@@ -63,6 +64,8 @@ def already_processed(drop: Drop, version: DropVersion, deps: SyncDeps,
 
 def _dispose(drop: Drop, status: Status, reason: str | None, options: SyncOptions,
              content: bytes | None) -> None:
+    if status is Status.DEFERRED:
+        return  # kept where reconcile looks for it
     if status is Status.REJECTED:
         drop.dispose(options.rejected, options.rejected_container, content)
     elif reason not in ("superseded", "overwritten"):

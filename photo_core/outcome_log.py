@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
+from photo_core.naming import UserRef
 from photo_core.outcomes import Outcome, Status
 from photo_core.state_table import create_table_if_missing
 
@@ -46,7 +47,10 @@ class TableOutcomeLog:
             "at": outcome.at,
         }
         optional = {"reason": outcome.reason, "user": outcome.user, "etag": outcome.blob_etag,
-                    "sha256": outcome.content_sha256, "actions": ",".join(outcome.actions)}
+                    "sha256": outcome.content_sha256, "actions": ",".join(outcome.actions),
+                    # whom an employee or HR id resolved to, and by which mapping version
+                    "target": outcome.target.stored if outcome.target else None,
+                    "mapping": outcome.mapping_version}
         entity.update({k: v for k, v in optional.items() if v})
         try:
             self._table.create_entity(entity)
@@ -84,4 +88,6 @@ def _outcome(row: dict[str, Any]) -> Outcome:
         blob_etag=row.get("etag") or None,
         content_sha256=row.get("sha256") or None,
         actions=tuple(a for a in str(row.get("actions", "")).split(",") if a),
+        target=UserRef.parse(str(row["target"])) if row.get("target") else None,
+        mapping_version=row.get("mapping") or None,
     )

@@ -94,6 +94,8 @@ def needs_work(listing: Listing, record: DropRecord | None, options: ReconcileOp
         return True
     if record.status is Status.REJECTED:
         return options.retry_rejected
+    if record.status is Status.DEFERRED:
+        return True  # stopped by configuration: tried again until it ends
     ref = parse_blob_name(listing.name, sync.naming)
     if not isinstance(ref, UserRef) or record.status is Status.WOULD_UPLOAD:
         return False

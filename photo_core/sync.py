@@ -26,7 +26,7 @@ from photo_core.claims import (
     release_quietly,
 )
 from photo_core.clock import not_after
-from photo_core.directory import Resolver
+from photo_core.directory import MappingChanged, Resolution, Resolver
 from photo_core.drop_context import SyncDeps, SyncOptions, append_to_log, claimant
 from photo_core.drop_version import DropVersion, describe, outcome_for, rejected
 from photo_core.errors import PermanentError
@@ -166,9 +166,13 @@ def _process(version: DropVersion, ref: UserRef, state: UserState, lease: Lease 
         prepared = prepare_photo(version.content, options.image)
         deadline = deps.api_deadline() if deps.api_deadline else None  # from the first API call
         with within(deadline):
-            target = (deps.resolver or Resolver(deps.api, employee_ttl=0)).resolve(ref)
+            resolver = deps.resolver or Resolver(deps.api, employee_ttl=0)
+            resolution = resolver.resolve_for_upload(ref)
+        _check_mapping(version, resolution, state)
     except PermanentError as exc:
-        return rejected(version, deps, exc.code, exc.message, ref)
+        return rejected(version, deps, exc.code, exc.message, ref,
+                        retry_later=exc.retry_later)
+    target = resolution.user
     # The photo on record went to this same user (an id may name someone else by now: then
     # the photo has not reached whom it names, whatever its hash). A call that went out
     # unanswered (or an upload that may have landed late) leaves the live photo unknown: then
@@ -183,11 +187,11 @@ def _process(version: DropVersion, ref: UserRef, state: UserState, lease: Lease 
             # This very drop uploaded it: an earlier attempt stored its outcome in the user's
             # state and stopped before recording it. It is that outcome, not "same content".
             return outcome_for(version, deps, Status.UPLOADED, None, describe(prepared), ref,
-                               prepared, target)
+                               prepared, resolution)
         if state.last_status in ("uploaded", "unchanged"):
             return outcome_for(version, deps, Status.UNCHANGED, "same_content",
                                "the same photo was already uploaded for this user", ref,
-                               prepared, target)
+                               prepared, resolution)
     if options.dry_run:
         return outcome_for(version, deps, Status.WOULD_UPLOAD, None, describe(prepared), ref,
                            prepared)
@@ -197,7 +201,8 @@ def _process(version: DropVersion, ref: UserRef, state: UserState, lease: Lease 
         with within(deadline):
             deps.api.set_photo(target, prepared.data)
     except PermanentError as exc:
-        return rejected(version, deps, exc.code, exc.message, ref)
+        return rejected(version, deps, exc.code, exc.message, ref,
+                        retry_later=exc.retry_later)
     if lease.lost:
         # The claim lapsed or was taken over while the upload was out: it may have landed
         # after another drop's. It cannot be fenced, so it is never recorded as uploaded.
@@ -205,4 +210,21 @@ def _process(version: DropVersion, ref: UserRef, state: UserState, lease: Lease 
         raise ClaimLost(f"the claim on {ref.key} lapsed while its photo was being uploaded; "
                         "the photo is marked unknown and the drop will be decided again")
     return outcome_for(version, deps, Status.UPLOADED, None, describe(prepared), ref, prepared,
-                       target)
+                       resolution)
+
+
+def _check_mapping(version: DropVersion, resolution: Resolution, state: UserState) -> None:
+    """Raise :class:`MappingChanged` when the drop was made before the mapping version that
+    resolved its HR id, and that version gave the id to someone else than it named before
+    (as this process saw the earlier version, or as the user's last photo went)."""
+    if resolution.since is None or version.time >= resolution.since:
+        return
+    before = resolution.before or (UserRef.parse(state.photo_target)
+                                   if state.photo_target else None)
+    if before is None or before.key == resolution.user.key:
+        return
+    raise MappingChanged(
+        f"this file was dropped at {version.time.isoformat()}, when its HR id named "
+        f"{before.value}; the mapping file changed at {resolution.since.isoformat()} and names "
+        f"{resolution.user.value} now. Drop the file again if it is {resolution.user.value}'s "
+        "photo")

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from photo_core.deletions import BLOB_DELETED, DeletionOptions, blob_deleted
+from photo_core.directory import Resolution
 from photo_core.errors import UserNotFound
 from photo_core.imaging import ImagePolicy
 from photo_core.naming import NamingRules, UserRef, UserRefKind
@@ -117,6 +118,9 @@ class FakeMapping:
         if ref.kind is UserRefKind.HR_ID:
             return UserRef(UserRefKind.UPN, self.rows[ref.value])
         return ref
+
+    def resolve_for_upload(self, ref: UserRef) -> Resolution:
+        return Resolution(self.resolve(ref))
 
 
 def test_the_photo_is_removed_from_whom_it_went_to_even_after_the_mapping_was_corrected(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime
+
 import pytest
 
 from photo_core.directory import (
@@ -93,3 +96,62 @@ def test_a_mapping_file_without_its_columns_is_unavailable_with_a_reason(data: b
 def test_without_a_mapping_file_hr_ids_cannot_resolve() -> None:
     with pytest.raises(MappingUnavailable, match="PHOTO_ID_MAPPING_BLOB"):
         Resolver(FakePhotoApi(), employee_ttl=0).resolve(UserRef(UserRefKind.HR_ID, "1"))
+
+
+class MappingFile:
+    """The mapping blob, whose content HR replaces: a conditional read answers ``None`` when
+    the version asked for is still the current one."""
+
+    def __init__(self, text: str, modified: datetime) -> None:
+        self.versions = [(text, modified)]
+        self.reads = 0
+
+    def change(self, text: str, modified: datetime) -> None:
+        self.versions.append((text, modified))
+
+    def __call__(self, known: str | None) -> MappingSnapshot | None:
+        self.reads += 1
+        current = f'"v{len(self.versions)}"'
+        if known == current:
+            return None
+        text, modified = self.versions[-1]
+        return replace(parse_mapping(text.encode(), current), modified=modified)
+
+
+def test_a_mapping_re_pointed_within_its_ttl_is_seen_right_before_an_upload() -> None:
+    clock = FakeClock()
+    mapping = MappingFile("id,upn\nHR-1,a@contoso.com\n", clock.current)
+    resolver = Resolver(FakePhotoApi(), employee_ttl=0, mapping=mapping, mapping_ttl=300,
+                        clock=clock)
+    ref = UserRef(UserRefKind.HR_ID, "HR-1")
+    assert resolver.resolve(ref).value == "a@contoso.com"
+    mapping.change("id,upn\nHR-1,b@contoso.com\n", clock.current)
+    assert resolver.resolve(ref).value == "a@contoso.com"  # a lookup: cached for the TTL
+    resolved = resolver.resolve_for_upload(ref)
+    assert (resolved.user.value, resolved.version) == ("b@contoso.com", '"v2"')
+
+
+def test_an_id_missing_from_the_cached_mapping_is_asked_again_before_it_is_refused() -> None:
+    clock = FakeClock()
+    mapping = MappingFile("id,upn\nHR-1,a@contoso.com\n", clock.current)
+    resolver = Resolver(FakePhotoApi(), employee_ttl=0, mapping=mapping, mapping_ttl=300,
+                        clock=clock)
+    resolver.resolve(UserRef(UserRefKind.HR_ID, "HR-1"))
+    mapping.change("id,upn\nHR-1,a@contoso.com\nHR-9,new.hire@contoso.com\n", clock.current)
+    assert resolver.resolve(UserRef(UserRefKind.HR_ID, "HR-9")).value == "new.hire@contoso.com"
+    with pytest.raises(NotInMapping):
+        resolver.resolve(UserRef(UserRefKind.HR_ID, "HR-404"))
+    assert mapping.reads == 3  # once, then once per miss (a conditional read)
+
+
+def test_an_upload_resolution_says_what_the_id_named_before_the_mapping_last_changed() -> None:
+    clock = FakeClock()
+    mapping = MappingFile("id,upn\nHR-1,a@contoso.com\nHR-2,c@contoso.com\n", clock.current)
+    resolver = Resolver(FakePhotoApi(), employee_ttl=0, mapping=mapping, clock=clock)
+    resolver.resolve(UserRef(UserRefKind.HR_ID, "HR-1"))
+    clock.advance(600)
+    mapping.change("id,upn\nHR-1,b@contoso.com\nHR-2,c@contoso.com\n", clock.current)
+    moved = resolver.resolve_for_upload(UserRef(UserRefKind.HR_ID, "HR-1"))
+    kept = resolver.resolve_for_upload(UserRef(UserRefKind.HR_ID, "HR-2"))
+    assert moved.before == UserRef(UserRefKind.UPN, "a@contoso.com")
+    assert moved.since == clock.current and kept.before is None

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from photo_core.clock import SystemClock
-from photo_core.errors import Throttled
+from photo_core.errors import AuthFailure, Throttled
 from photo_core.imaging import ImagePolicy
 from photo_core.naming import NamingRules, UserRef
 from photo_core.outcomes import Status
@@ -237,3 +237,14 @@ def test_a_drop_that_fails_every_night_does_not_hold_the_walk_at_itself(world: W
     for _ in range(3):
         reconcile(source, SYNC, deps, ReconcileOptions(workers=1, limit=2, resume=True))
     assert sorted(user for user, _ in api.uploads) == [f"u{i}@contoso.com" for i in range(4)]
+
+
+def test_a_deferred_drop_is_retried_by_every_run_until_it_ends(world: World) -> None:
+    api = world[0]
+    api.errors["a@contoso.com"] = AuthFailure("the client secret expired (invalid_client)")
+    source = FakeDropSource([FakeDrop("a@contoso.com.jpg", jpeg())])
+    assert run(source, world) == {"deferred (auth_failed)": 1, "selected": 1, "deferred": 0}
+    assert run(source, world)["selected"] == 1  # still deferred: selected again
+    del api.errors["a@contoso.com"]  # the secret was rotated
+    assert run(source, world)["uploaded"] == 1
+    assert run(source, world)["selected"] == 0

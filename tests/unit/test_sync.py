@@ -9,11 +9,14 @@ import pytest
 
 from photo_core.claims import Superseded
 from photo_core.clock import SystemClock
+from photo_core.directory import MappingUnavailable, NotInMapping
 from photo_core.errors import (
+    AuthFailure,
     Forbidden,
     PermanentError,
     ServiceUnavailable,
     Throttled,
+    TlsUntrusted,
     UserNotFound,
 )
 from photo_core.imaging import ImagePolicy, prepare_photo
@@ -742,3 +745,56 @@ def test_an_instance_whose_clock_is_behind_storage_still_orders_and_recognises_d
                      last_modified=clock.current - timedelta(seconds=30))
     assert sync_drop(older, OPTIONS, deps(api, state, clock)).reason == "superseded"
     assert api.photos[JANE] == normalised(jpeg("#606060"))
+
+
+HR_NAMING = SyncOptions(naming=NamingRules(mapping_mode=True), image=ImagePolicy())
+
+
+def test_a_drop_made_before_its_hr_id_was_given_to_someone_else_is_held(
+    api: FakePhotoApi, state: FakeStateStore, clock: FakeClock
+) -> None:
+    """HR-7 meant Alice when the file was dropped; by the time it is processed the mapping
+    gives HR-7 to Bob. Alice's photo must not go on Bob: the drop is held with its own reason,
+    and a file dropped after the change goes to Bob."""
+    from photo_core.directory import Resolver
+    from tests.unit.test_directory import MappingFile
+
+    mapping = MappingFile("id,upn\nHR-7,alice@contoso.com\n", clock.current)
+    run = replace(deps(api, state, clock), resolver=Resolver(api, employee_ttl=0,
+                                                             mapping=mapping, clock=clock))
+    sync_drop(FakeDrop("HR-7.jpg", jpeg("#aa0000"), last_modified=clock.current), HR_NAMING,
+              run)
+    clock.advance(60)
+    for_alice = FakeDrop("2026/HR-7.jpg", jpeg("#00aa00"), etag='"alice"',
+                         last_modified=clock.current)
+    clock.advance(3600)
+    mapping.change("id,upn\nHR-7,bob@contoso.com\n", clock.current)
+    clock.advance(60)
+    held = sync_drop(for_alice, HR_NAMING, run)
+    assert (held.status, held.reason) == (Status.REJECTED, "mapping_changed")
+    assert "alice@contoso.com" in held.message and "bob@contoso.com" in held.message
+    for_bob = FakeDrop("2027/HR-7.jpg", jpeg("#0000aa"), etag='"bob"',
+                       last_modified=clock.current)
+    assert sync_drop(for_bob, HR_NAMING, run).status is Status.UPLOADED
+    assert [user for user, _ in api.uploads] == ["alice@contoso.com", "bob@contoso.com"]
+    record = state.records["2027/HR-7.jpg"]
+    assert (record.target, record.mapping_version) == ("upn:bob@contoso.com", '"v2"')
+
+
+@pytest.mark.parametrize("error", [
+    AuthFailure("the identity platform refused the client secret (invalid_client)"),
+    TlsUntrusted("the photo API's certificate did not verify (PHOTO_CA_BUNDLE)"),
+    MappingUnavailable("the mapping file is being replaced"),
+    NotInMapping("HR id 'HR-9' is not in the mapping file"),
+])
+def test_a_configuration_failure_defers_the_drop_instead_of_rejecting_it(
+    api: FakePhotoApi, state: FakeStateStore, clock: FakeClock, error: PermanentError
+) -> None:
+    """Fixing the configuration is what helps, not a new file: the drop is kept for reconcile
+    to retry, and HR is told so."""
+    api.errors[JANE] = error
+    drop = FakeDrop(f"{JANE}.jpg", jpeg())
+    outcome = sync_drop(drop, OPTIONS, deps(api, state, clock))
+    assert (outcome.status, outcome.reason) == (Status.DEFERRED, error.code)
+    assert drop.disposed == [] and not api.uploads
+    assert "retried" in outcome.message

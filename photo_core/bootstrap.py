@@ -127,6 +127,7 @@ def bootstrap_app(settings: Settings | None = None) -> AppServices:
         rejected=storage.rejected_action,
         rejected_container=storage.rejected_container,
         dry_run=storage.dry_run,
+        delete_on_blob_delete=storage.delete_photo_on_blob_delete,
     )
     blobs = build_blob_service(storage)
     directory = settings.directory

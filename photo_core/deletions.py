@@ -16,13 +16,21 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from photo_core.claims import Superseded, claim, mark_unknown, release, release_quietly
+from photo_core.claims import (
+    Superseded,
+    claim,
+    held_by_other,
+    mark_unknown,
+    release,
+    release_quietly,
+)
 from photo_core.drop_context import SyncDeps, SyncOptions, append_to_log, claimant
 from photo_core.errors import PermanentError
 from photo_core.lease import ClaimLost, Lease
 from photo_core.naming import UserRef, UserRefKind, parse_blob_name
 from photo_core.outcomes import Outcome, Status
 from photo_core.ports import DropInfo, UserState
+from photo_core.repair import photo_version
 
 logger = logging.getLogger(__name__)
 
@@ -55,29 +63,35 @@ def blob_deleted(event_type: str, subject: str, options: DeletionOptions, deps: 
     if not isinstance(ref, UserRef):
         return None
     current = deps.state.get(ref.key)
-    if current is None or not _is_photo_source(current[0], name):
+    state = current[0] if current else UserState(user=ref.key)
+    in_flight = _drop_in_flight(state, name, deps)
+    source = photo_version(state)
+    if not in_flight and (source is None or source[0] != name):
         logger.info("deleted drop %s is not the source of %s's photo; nothing removed",
                     name, ref.value)
         return None
     if blob_exists(name):
         logger.info("drop %s was uploaded again after its deletion; photo kept", name)
         return None
-    target = _photo_target(current[0], ref)
-    if target is None:
-        logger.warning("deleted drop %s gave %s's photo before photo-sync kept who it went to; "
-                       "not removed (remove it by hand if it should go)", name, ref.value)
-        return None
     if options.sync.dry_run:
         logger.info("dry run: drop %s was deleted; the photo of %s would be removed", name,
-                    target.value)
+                    ref.value)
         return None
-    return _remove_under_claim(name, ref, target, current[0].last_blob_etag, options, deps,
-                               blob_exists)
+    # The version whose deletion this is: the photo's source as read, or the drop whose claim
+    # is held (it may become the source once its upload is done: decided under the claim).
+    etag = state.lock_drop.partition("|")[2] if in_flight and state.lock_drop else \
+        source[1] if source else None
+    return _remove_under_claim(name, ref, etag, options, deps, blob_exists)
 
 
-def _remove_under_claim(name: str, ref: UserRef, target: UserRef, etag: str | None,
-                        options: DeletionOptions, deps: SyncDeps,
-                        blob_exists: Callable[[str], bool]) -> Outcome | None:
+def _drop_in_flight(state: UserState, name: str, deps: SyncDeps) -> bool:
+    """Whether another invocation holds the user's claim for a version of this very blob."""
+    return bool(state.lock_drop and state.lock_drop.partition("|")[0] == name and
+                held_by_other(state, deps.owner, deps.clock.now()))
+
+
+def _remove_under_claim(name: str, ref: UserRef, etag: str | None, options: DeletionOptions,
+                        deps: SyncDeps, blob_exists: Callable[[str], bool]) -> Outcome | None:
     # A deletion is not ordered against drops by time (an instance's clock against storage's
     # would misjudge one made seconds after an upload): under the claim, the row says whether
     # the deleted drop is still the source of the photo.
@@ -87,14 +101,19 @@ def _remove_under_claim(name: str, ref: UserRef, target: UserRef, etag: str | No
                   clock=deps.clock, since=claimed.since).start()
     try:
         # Meanwhile a newer drop may have been applied, or the same name uploaded again.
-        if not _is_photo_source(lease.state, name) or lease.state.last_blob_etag != etag or \
-                blob_exists(name):
+        target = _photo_target(lease.state, ref)
+        if photo_version(lease.state) != (name, etag) or blob_exists(name) or target is None:
             release(deps.state, *lease.stop(), None)
-            logger.info("deleted drop %s stopped being %s's photo source; nothing removed",
-                        name, ref.value)
+            if target is None and photo_version(lease.state) == (name, etag):
+                logger.warning("deleted drop %s gave %s's photo before photo-sync kept who it "
+                               "went to; not removed (remove it by hand if it should go)",
+                               name, ref.value)
+            else:
+                logger.info("deleted drop %s is not (or no longer) %s's photo source; nothing "
+                            "removed", name, ref.value)
             return None
         lease.intend("delete", f"{name}|{etag}", None)
-        outcome = _remove(name, ref, target, deps)
+        outcome = remove_photo(name, ref, target, deps)
         if lease.lost:  # the removal may have landed after a newer drop's upload
             mark_unknown(deps.state, ref.key, f"{name}|deleted", None, deps.clock)
             raise ClaimLost(f"the claim on {ref.key} lapsed while its photo was being removed")
@@ -109,7 +128,8 @@ def _remove_under_claim(name: str, ref: UserRef, target: UserRef, etag: str | No
     return outcome
 
 
-def _remove(name: str, ref: UserRef, target: UserRef, deps: SyncDeps) -> Outcome:
+def remove_photo(name: str, ref: UserRef, target: UserRef, deps: SyncDeps) -> Outcome:
+    """Remove ``target``'s photo because HR deleted the drop ``name`` it came from."""
     try:
         deps.api.delete_photo(target)
     except PermanentError as exc:
@@ -117,11 +137,6 @@ def _remove(name: str, ref: UserRef, target: UserRef, deps: SyncDeps) -> Outcome
                        user=ref.value)
     return Outcome(Status.PHOTO_DELETED, name, "HR deleted the drop; the profile photo was "
                    "removed", deps.clock.now(), user=ref.value, target=target)
-
-
-def _is_photo_source(state: UserState, name: str) -> bool:
-    return state.last_blob_name == name and \
-        state.last_status in (Status.UPLOADED.value, Status.UNCHANGED.value)
 
 
 def _photo_target(state: UserState, ref: UserRef) -> UserRef | None:

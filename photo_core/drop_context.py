@@ -33,6 +33,9 @@ class SyncOptions:
     lock_seconds: float = BUDGET.claim_lifetime
     lock_wait_seconds: float = BUDGET.claim_wait
     dry_run: bool = False
+    # PHOTO_DELETE_ON_BLOB_DELETE: a drop deleted while its photo was being uploaded takes the
+    # photo with it (its deletion's event found nothing to remove yet).
+    delete_on_blob_delete: bool = False
 
 
 @dataclass(frozen=True)

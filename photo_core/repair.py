@@ -26,14 +26,21 @@ logger = logging.getLogger(__name__)
 REPAIRED = "repaired"
 
 
-def photo_source(state: UserState) -> str | None:
-    """The drop the user's current photo came from (rows written before photo-sync kept it
-    apart: the last drop, when it gave the photo)."""
+def photo_version(state: UserState) -> tuple[str, str | None] | None:
+    """The drop the user's current photo came from, its name and ETag as processed (rows
+    written before photo-sync kept it apart: the last drop, when it gave the photo)."""
     if state.photo_blob is not None:
-        return state.photo_blob
-    if state.last_status in (Status.UPLOADED.value, Status.UNCHANGED.value):
-        return state.last_blob_name
+        return state.photo_blob, state.photo_etag
+    if state.last_status in (Status.UPLOADED.value, Status.UNCHANGED.value) and \
+            state.last_blob_name is not None:
+        return state.last_blob_name, state.last_blob_etag
     return None
+
+
+def photo_source(state: UserState) -> str | None:
+    """The name of the drop the user's current photo came from (see ``photo_version``)."""
+    version = photo_version(state)
+    return version[0] if version else None
 
 
 def repair_photo(user: str, options: SyncOptions, deps: SyncDeps) -> Outcome | None:

@@ -26,6 +26,7 @@ from photo_core.claims import (
     release_quietly,
 )
 from photo_core.clock import not_after
+from photo_core.deletions import remove_photo
 from photo_core.directory import MappingChanged, Resolution, Resolver
 from photo_core.drop_context import SyncDeps, SyncOptions, append_to_log, claimant
 from photo_core.drop_version import DropVersion, describe, outcome_for, rejected
@@ -121,11 +122,18 @@ def _under_claim(drop: Drop, version: DropVersion, ref: UserRef, claimed: Claime
     try:
         outcome = _process(version, ref, lease.state, lease, options, deps)
         shown = drop.record(outcome)  # while the claim is held
+        if shown.gone and outcome.status is Status.UPLOADED and outcome.target and \
+                options.delete_on_blob_delete:
+            # HR deleted the drop during its upload: its deletion's event found it was not
+            # the photo's source yet, so the photo goes now, under the same claim.
+            lease.intend("delete", version.key, None)
+            outcome = remove_photo(version.name, ref, outcome.target, deps)
     except BaseException:
         release_quietly(deps.state, *lease.stop())
         raise
+    changed = outcome.status in (Status.UPLOADED, Status.PHOTO_DELETED)
     release(deps.state, *lease.stop(), outcome, version.info,
-            answered=lease.answered(replaced=outcome.status is Status.UPLOADED))
+            answered=lease.answered(replaced=changed))
     return finish(drop, version, deps, outcome, options, shown)
 
 

@@ -248,3 +248,20 @@ def test_a_deferred_drop_is_retried_by_every_run_until_it_ends(world: World) -> 
     del api.errors["a@contoso.com"]  # the secret was rotated
     assert run(source, world)["uploaded"] == 1
     assert run(source, world)["selected"] == 0
+
+
+def test_a_user_whose_photo_is_unknown_has_it_put_back_from_its_drop(world: World) -> None:
+    """A call went out for the user and its answer never came (the invocation died): the row
+    says the live photo is unknown. Reconcile uploads the photo's own drop again."""
+    api, state, clock = world
+    drop = FakeDrop("a@contoso.com.jpg", jpeg())
+    source = FakeDropSource([drop])
+    run(source, world)
+    row, version = state.rows["upn:a@contoso.com"]
+    state.put(row.with_pending("upload", "b@contoso.com.jpg|x", "f" * 64, "lost", clock.now()),
+              version)
+    api.photos["a@contoso.com"] = b"whatever landed"
+    assert run(source, world)["uploaded"] == 1
+    assert api.photos["a@contoso.com"] == api.uploads[0][1]
+    assert not state.rows["upn:a@contoso.com"][0].photo_unknown
+    assert run(source, world)["selected"] == 0

@@ -88,7 +88,8 @@ class AzureBlobDrop:
                 metadata, etag=self._etag, match_condition=MatchConditions.IfNotModified
             )
         except (ResourceModifiedError, ResourceNotFoundError) as exc:
-            gone = isinstance(exc, ResourceNotFoundError)
+            # A conditional write on a deleted blob: Azurite answers 412 as for a changed one
+            gone = isinstance(exc, ResourceNotFoundError) or not self._blob.exists()
             logger.info("drop %s %s before its outcome was written", self._blob.blob_name,
                         "was deleted" if gone else "changed (the new version gets its own)")
             self._superseded = True
@@ -96,14 +97,24 @@ class AzureBlobDrop:
         new_etag = result.get("etag")
         self._etag = quoted_etag(str(new_etag)) if new_etag else self._etag
         self._metadata = metadata
-        self._write_tags(outcome.status, outcome.reason)
+        try:
+            self._write_tags(outcome.status, outcome.reason)
+        except ResourceNotFoundError:
+            logger.info("drop %s was deleted as its outcome was written", self._blob.blob_name)
+            self._superseded = True
+            return Shown(etag=self._etag, gone=True)
         return Shown(etag=self._etag)
 
     def ensure_tags(self, status: Status, reason: str | None) -> None:
-        tags = self._current_tags()
-        if (tags.get(TAG_STATUS), tags.get(TAG_REASON)) == (status.value, reason or "none"):
+        try:
+            tags = self._current_tags()
+            if (tags.get(TAG_STATUS), tags.get(TAG_REASON)) == (status.value, reason or "none"):
+                return
+            self._write_tags(status, reason)
+        except ResourceNotFoundError:
+            logger.info("drop %s was deleted; its outcome stays in the state table",
+                        self._blob.blob_name)
             return
-        self._write_tags(status, reason)
         logger.info("drop %s: set its outcome tags to its recorded outcome", self._blob.blob_name)
 
     def _current_tags(self) -> dict[str, str]:
@@ -193,7 +204,8 @@ def mapping_fetcher(container: ContainerClient, path: str,
                 download = blob.download_blob()
             snapshot = parse_mapping(download.readall(), download.properties.etag)
             return replace(snapshot, modified=download.properties.last_modified)
-        except ResourceNotModifiedError:
+        except (ResourceNotModifiedError, ResourceModifiedError):
+            # Azure answers a GET whose If-None-Match matches with 304; Azurite with 412
             return None
         except ResourceNotFoundError as exc:
             raise MappingUnavailable(

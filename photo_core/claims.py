@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from photo_core.budget import BUDGET
 from photo_core.clock import Clock, not_after
 from photo_core.errors import TransientError
 from photo_core.lease import still_held
 from photo_core.outcomes import Outcome, Status
-from photo_core.ports import DropInfo, StateConflict, StateStore, UserState
+from photo_core.ports import DropInfo, StateConflict, StateStore, StateUnavailable, UserState
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_CLAIM_CONFLICTS = 20
 
@@ -63,19 +65,25 @@ class Claimed(NamedTuple):
     since: float
 
 
-def claim(who: Claimant, user: str, key: str, made: datetime | None) -> Claimed | Superseded:
+def claim(who: Claimant, user: str, key: str, made: datetime | None, *,
+          since: float | None = None) -> Claimed | Superseded:
     """Take ``user``'s claim for ``key`` (the drop's name and ETag): the claim, or
     :class:`Superseded` when ``made`` (the drop's content time) is older than the newest drop
     already applied for the user (``None``: no ordering, as for a deletion or a repair).
 
-    Raises :class:`UserBusy` after waiting ``wait_seconds`` for another drop's claim, or when
-    the row keeps changing under us."""
-    started = who.clock.monotonic()
+    Raises :class:`UserBusy` after waiting ``wait_seconds`` (counted from ``since``, when the
+    drop began waiting on the table, if earlier) for another drop's claim, or when the row
+    keeps changing under us."""
+    started = who.clock.monotonic() if since is None else since
     watch = _Watch(who.seconds)
     conflicts = 0
     while True:
         now = who.clock.now()
-        current = who.store.get(user)
+        try:
+            current = who.store.get(user)
+        except StateUnavailable as exc:
+            _wait_for_the_table(who, started, exc)
+            continue
         state, version = current if current else (UserState(user=user), None)
         # storage's times (the drop's, the row's) count as "now" too: this instance's clock
         # may be behind storage's, and must not take storage's fresh times for the future
@@ -94,10 +102,32 @@ def claim(who: Claimant, user: str, key: str, made: datetime | None) -> Claimed 
                           attempts=state.attempts + 1)
         try:
             return Claimed(claimed, who.store.put(claimed, version), since)
+        except StateUnavailable as exc:  # it may have landed: the next read shows it as ours
+            _wait_for_the_table(who, started, exc)
         except StateConflict:
             conflicts += 1
             if conflicts >= MAX_CLAIM_CONFLICTS:
                 raise UserBusy(f"could not claim {user}: its state keeps changing") from None
+
+
+def patiently(who: Claimant, call: Callable[[], T], since: float) -> T:
+    """``call`` (a read of the state table), waiting out a table that does not answer within
+    ``who``'s patience (counted from ``since``), as a claim does."""
+    started = since
+    while True:
+        try:
+            return call()
+        except StateUnavailable as exc:
+            _wait_for_the_table(who, started, exc)
+
+
+def _wait_for_the_table(who: Claimant, started: float, exc: StateUnavailable) -> None:
+    """A table that does not answer is waited for like a busy user, within the same patience
+    (a drop failing at once would spend its few deliveries on a short stall); ``exc`` is
+    raised after that."""
+    if who.clock.monotonic() - started >= who.wait_seconds:
+        raise exc
+    who.clock.sleep(BUDGET.renewal_retry)
 
 
 class _Watch:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
+from photo_core.errors import TransientError
 from photo_core.outcomes import Outcome, Status
 
 
@@ -201,6 +202,13 @@ class StateStore(Protocol):
 
 class StateConflict(Exception):
     """Someone else wrote this user's state since it was read."""
+
+
+class StateUnavailable(TransientError):
+    """The state table did not answer (a connection refused, stalled or dropped): the same
+    read or write may well succeed a moment later."""
+
+    code = "state_unavailable"
 
 
 class OutcomeLog(Protocol):

@@ -25,10 +25,12 @@ from azure.core.exceptions import (
     ResourceExistsError,
     ResourceModifiedError,
     ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
 )
 
 from photo_core.outcomes import Status
-from photo_core.ports import DropRecord, StateConflict, UserState
+from photo_core.ports import DropRecord, StateConflict, StateUnavailable, UserState
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
@@ -51,11 +53,14 @@ class TableStateStore:
         self._lock = threading.Lock()
 
     def get(self, user: str) -> tuple[UserState, str] | None:
-        self._ensure_table()
         try:
+            self._ensure_table()
             entity = self._table.get_entity(partition_key(user), ROW_KEY)
         except ResourceNotFoundError:
             return None
+        except (ServiceRequestError, ServiceResponseError) as exc:
+            raise StateUnavailable(f"the state table did not answer ({type(exc).__name__})") \
+                from exc
         return _from_entity(user, entity), str(entity.metadata["etag"])
 
     def put(self, state: UserState, version: str | None) -> str:
@@ -73,14 +78,20 @@ class TableStateStore:
                 )
         except (ResourceExistsError, ResourceModifiedError) as exc:
             raise StateConflict(state.user) from exc
+        except (ServiceRequestError, ServiceResponseError) as exc:
+            raise StateUnavailable(f"the state table did not answer ({type(exc).__name__})") \
+                from exc
         return str(result["etag"])
 
     def get_drop(self, name: str) -> DropRecord | None:
-        self._ensure_table()
         try:
+            self._ensure_table()
             entity = self._table.get_entity(DROPS, _drop_key(name))
         except ResourceNotFoundError:
             return None
+        except (ServiceRequestError, ServiceResponseError) as exc:
+            raise StateUnavailable(f"the state table did not answer ({type(exc).__name__})") \
+                from exc
         return _drop_from_entity(entity)
 
     def put_drop(self, record: DropRecord) -> None:

@@ -22,6 +22,7 @@ from photo_core.claims import (
     UserBusy,
     claim,
     mark_unknown,
+    patiently,
     release,
     release_quietly,
 )
@@ -84,7 +85,12 @@ def _sync_version(drop: Drop, options: SyncOptions, deps: SyncDeps,
         logger.info("drop %s no longer exists; nothing to do", gone.name)
         return Outcome(status=Status.UNCHANGED, blob_name=gone.name, at=deps.clock.now(),
                        reason="gone", message="the blob was gone before it was processed")
-    version = DropVersion(info, deps.state.get_drop(info.name))
+    # the first state-table read: a table that does not answer for a moment is waited for,
+    # and what that costs comes out of the claim's wait (one patience per drop)
+    asked = deps.clock.monotonic()
+    version = DropVersion(info, patiently(claimant(deps, options),
+                                          lambda: deps.state.get_drop(info.name), asked))
+    waited = deps.clock.monotonic() - asked
     if not force and version.record is not None and version.record.describes(info.etag):
         return already_processed(drop, version, deps, options)
     ref = parse_blob_name(info.name, options.naming)
@@ -107,7 +113,8 @@ def _sync_version(drop: Drop, options: SyncOptions, deps: SyncDeps,
                       made=content_time(info, version.record, raw))
     if options.dry_run:
         return _dry_run(drop, version, ref, options, deps)
-    claimed = claim(claimant(deps, options), ref.key, version.key, version.made)
+    claimed = claim(claimant(deps, options), ref.key, version.key, version.made,
+                    since=deps.clock.monotonic() - waited)
     if isinstance(claimed, Superseded):
         if claimed.state.photo_unknown:  # the photo of the drop that won may not be live
             repair_photo(ref.key, options, deps)

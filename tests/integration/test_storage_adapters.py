@@ -366,3 +366,27 @@ def test_a_state_table_that_stops_answering_is_given_up_on_inside_a_claims_lifet
         assert silent.requests == budget.storage_retries + 1
     finally:
         silent.close()
+
+
+def test_the_mapping_file_is_read_again_only_when_it_changed(container: ContainerClient) -> None:
+    from photo_core.blob_drop import mapping_fetcher
+
+    blob = container.upload_blob("ids.csv", b"id,upn\nHR-1,a@contoso.com\n")
+    fetch = mapping_fetcher(container, "ids.csv")
+    first = fetch(None)
+    assert first is not None and first.entries == {"hr-1": "a@contoso.com"}
+    assert first.modified == blob.get_blob_properties().last_modified
+    assert fetch(first.version) is None  # unchanged: nothing transferred
+    container.upload_blob("ids.csv", b"id,upn\nHR-1,b@contoso.com\n", overwrite=True)
+    second = fetch(first.version)
+    assert second is not None and second.entries == {"hr-1": "b@contoso.com"}
+
+
+def test_outcome_tags_of_a_drop_deleted_meanwhile_are_not_an_error(
+        container: ContainerClient) -> None:
+    client = container.upload_blob("jane@contoso.com.jpg", jpeg(), tags={"hr": "1"})
+    drop = AzureBlobDrop(client)
+    drop.info()
+    client.delete_blob()
+    drop.ensure_tags(Status.UPLOADED, None)  # a redelivery of a drop HR deleted since
+    assert drop.record(outcome(Status.UPLOADED, "jane@contoso.com.jpg")).gone

@@ -798,3 +798,25 @@ def test_a_configuration_failure_defers_the_drop_instead_of_rejecting_it(
     assert (outcome.status, outcome.reason) == (Status.DEFERRED, error.code)
     assert drop.disposed == [] and not api.uploads
     assert "retried" in outcome.message
+
+
+def test_a_drop_waits_out_a_state_table_that_stops_answering_for_a_moment(
+    api: FakePhotoApi, clock: FakeClock
+) -> None:
+    """Failing at once would spend the drop's few deliveries on a short stall."""
+    from photo_core.ports import StateUnavailable
+
+    class Stalling(FakeStateStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.failures = 10
+
+        def get(self, user: str) -> tuple[UserState, str] | None:
+            if self.failures:
+                self.failures -= 1
+                raise StateUnavailable("the table did not answer")
+            return super().get(user)
+
+    outcome = sync_drop(FakeDrop(f"{JANE}.jpg", jpeg()), OPTIONS, deps(api, Stalling(), clock))
+    assert outcome.status is Status.UPLOADED
+    assert 10 <= sum(clock.slept) < OPTIONS.lock_wait_seconds

@@ -71,8 +71,7 @@ def judge(config: SoakConfig, run: RunOutput, state: Path, secret: str,
         note=f"{len(needles)} needles, {len(run.tokens)} tokens")
     faults = Check("faults_exercised")
     seen = run.stats.get("faults", {})
-    script_done = run.events.script_done_before_kill or (
-        not config.kill_host and run.stats.get("pendingScript") == 0)
+    script_done = run.events.script_done_before_kill or run.stats.get("pendingScript") == 0
     for kind in FAULT_KINDS:
         scripted = kind in SCRIPT_KINDS and script_done
         if not seen.get(kind) and not scripted:

@@ -6,12 +6,14 @@ is another instance of the first (the same host id, so the same work queue) whos
 reads a wall clock that is off. Both reach the state table through a proxy the soak can stall.
 
 At a third of the drops Azurite is restarted (``Azurite.restart()``: same ports, same data).
-Halfway, an upload is held at the photo API while the state table stops answering for longer
-than a claim lives, so its holder's renewals stall and its claim lapses before the upload
-lands. At two thirds the first host is killed with SIGKILL while an upload is in flight (the
-second is frozen meanwhile, so that upload is surely the first's), HR re-drops the blobs it was
-working on, and the host is started again with the same state folder. Once the HR id drops of
-the first phase have their outcomes, the mapping file is edited (ids re-pointed, one added).
+Halfway the first host is killed with SIGKILL while one of its uploads is in flight, HR re-drops
+the blobs it was working on, and the host is started again with the same state folder. At two
+thirds an upload is held at the photo API while the state table stops answering for longer than
+a claim lives (every renewal fails, and the upload is answered after its caller gave up), and
+then the second host is frozen (SIGSTOP) with one of its uploads out, for longer than a claim
+lives: its upload is answered after its claim lapsed. HR's uploads pause while a disruption
+gets ready, so each finds work in flight. Once the HR id drops of the first phase have their
+outcomes, the mapping file is edited (ids re-pointed, one added).
 Everything is bounded by the overall deadline; processes are stopped in ``finally``.
 """
 
@@ -126,7 +128,9 @@ class Stack:
         self.host_log_offset = 0
         self.events = Events()
         self.settings_file = self.host_json = Path()
-        self.resume: Callable[[], None] = lambda: None  # lets the HR uploads go on again
+        # HR's uploads pause while a disruption gets ready, and go on while it waits for one
+        self.pause: Callable[[], None] = lambda: None
+        self.resume: Callable[[], None] = lambda: None
 
     def start(self) -> None:
         self.azurite.start()
@@ -222,32 +226,38 @@ class Stack:
         answering for ``seconds``: every renewal fails, and the held upload lands after its
         caller stopped waiting for the answer (its time budget is shorter)."""
         assert self.proxy is not None
-        pending = self.admin("/faults")["script"]
-        # first in line: the next upload is the one held, whatever scripted faults remain
-        self.admin("/faults", {"script": [{"delay_ms": held_ms, "method": "PATCH"}, *pending]})
-        self.resume()
-        before = self.admin("/stats")["delayed"]
-        held = procs.wait_until(lambda: self.admin("/stats")["delayed"] > before, 60.0, 0.05)
+        held = self.hold({"delay_ms": held_ms, "method": "PATCH", "target": "api"})
         self.events.stalled_upload_held = held
         if not held:
             self.events.errors.append("no upload was in flight when the state table stalled")
         self.events.table_stalled = datetime.now()
         self.proxy.stall(seconds)
         self.events.table_back = datetime.now()
-        # the held upload lands now, after its claim lapsed: let it, before anything else
-        procs.wait_until(lambda: self.admin("/stats")["delayed"] <= before,
+        # the held upload is answered now (too late for its caller): before anything else
+        procs.wait_until(lambda: self.admin("/stats")["delayed"] == 0,
                          held_ms / 1000 + 15.0, 0.2)
+
+    def hold(self, step: dict[str, Any]) -> bool:
+        """Put ``step`` (as the emulator spells it back) first in the emulator's fault script
+        (the next matching upload is held, whatever scripted faults remain) and let HR's uploads
+        go on; whether an upload took it within a minute. (The emulator's "delayed" count is no
+        sign: latency spikes count too.)"""
+        pending = self.admin("/faults")["script"]
+        self.admin("/faults", {"script": [step, *pending]})
+        self.resume()
+        try:
+            return procs.wait_until(lambda: step not in self.admin("/faults")["script"], 60.0,
+                                    0.05)
+        finally:
+            self.pause()  # what is left is for the next disruption
 
     def hold_upload_in(self, host: str, owner: Callable[[str], str | None],
                        held_ms: int) -> list[str]:
         """Hold the next upload of ``host`` (``host`` or ``host2``: each signs in as its own
         app registration) at the photo API for ``held_ms``. The blobs ``host`` has in flight,
         the held one first; empty when none of its uploads came within a minute."""
-        pending = self.admin("/faults")["script"]
-        step = {"delay_ms": held_ms, "method": "PATCH", "app": self.apps[host]}
-        self.admin("/faults", {"script": [step, *pending]})  # first in line
-        self.resume()
-        if not procs.wait_until(lambda: self.admin("/stats")["delayed"] > 0, 60.0, 0.05):
+        if not self.hold({"delay_ms": held_ms, "method": "PATCH", "target": "api",
+                          "app": self.apps[host]}):
             return []
         held = {key.split("/", 1)[1] for key in self.admin("/stats")["inFlight"]}
         upns = {str(u["userPrincipalName"]).lower() for u in self.admin("/users")["value"]
@@ -335,14 +345,14 @@ def disrupt(stack: Stack, hr: Uploaders, marks: list[threading.Event], deadline:
     try:
         if config.restart_azurite and first.wait(max(0.0, deadline - time.monotonic())):
             stack.restart_azurite()
-        if config.stall_table_s and middle.wait(max(0.0, deadline - time.monotonic())):
+        if config.kill_host and middle.wait(max(0.0, deadline - time.monotonic())):
+            stack.kill_host(downtime=2.0, redrop=hr.redrop, owner=hr.owner)
+            hr.resume()
+        if config.stall_table_s and second.wait(max(0.0, deadline - time.monotonic())):
             stack.stall_table(config.stall_table_s, config.stalled_upload_ms)
         if stack.host2 is not None and config.freeze_s and \
-                middle.wait(max(0.0, deadline - time.monotonic())):
-            hr.pause()  # so uploads are left for the frozen host to be caught with
+                second.wait(max(0.0, deadline - time.monotonic())):
             stack.freeze_second_host(config.freeze_s, hr.owner)
-        if config.kill_host and second.wait(max(0.0, deadline - time.monotonic())):
-            stack.kill_host(downtime=2.0, redrop=hr.redrop, owner=hr.owner)
     except Exception as exc:  # reported as a failed check, never swallowed
         logger.exception("disruption failed")
         stack.events.errors.append(f"disruption failed: {type(exc).__name__}: {exc}")
@@ -354,7 +364,7 @@ def drop_all(stack: Stack, plan: Plan, config: SoakConfig, deadline: float) -> U
     total = sum(1 for d in plan.drops if not d.deletion)
     marks = [threading.Event() for _ in range(3)]  # a third, half, two thirds of the drops
     # Before a disruption that needs an upload in flight, HR pauses until it is ready.
-    paused = (False, bool(config.stall_table_s or config.freeze_s), config.kill_host)
+    paused = (False, config.kill_host, bool(config.stall_table_s or config.freeze_s))
 
     def on_upload(count: int) -> None:
         for mark, share, pause in zip(marks, (1 / 3, 1 / 2, 2 / 3), paused, strict=True):
@@ -366,7 +376,7 @@ def drop_all(stack: Stack, plan: Plan, config: SoakConfig, deadline: float) -> U
     hr = Uploaders(plan, stack.azurite.connection_string, DROP_CONTAINER,
                    threads=config.uploaders, rate=config.rate, deadline=deadline,
                    on_upload=on_upload)
-    stack.resume = hr.resume
+    stack.pause, stack.resume = hr.pause, hr.resume
     disruptor = threading.Thread(target=disrupt, name="disruptor", daemon=True,
                                  args=(stack, hr, marks, deadline, config))
     editor = threading.Thread(target=guarded_edit, name="mapping-editor", daemon=True,

@@ -65,8 +65,8 @@ def blob_deleted(event_type: str, subject: str, options: DeletionOptions, deps: 
     current = deps.state.get(ref.key)
     state = current[0] if current else UserState(user=ref.key)
     in_flight = _drop_in_flight(state, name, deps)
-    source = photo_version(state)
-    if not in_flight and (source is None or source[0] != name):
+    mine = [v for v in _live_versions(state) if v[0] == name]
+    if not in_flight and not mine:
         logger.info("deleted drop %s is not the source of %s's photo; nothing removed",
                     name, ref.value)
         return None
@@ -77,11 +77,22 @@ def blob_deleted(event_type: str, subject: str, options: DeletionOptions, deps: 
         logger.info("dry run: drop %s was deleted; the photo of %s would be removed", name,
                     ref.value)
         return None
-    # The version whose deletion this is: the photo's source as read, or the drop whose claim
-    # is held (it may become the source once its upload is done: decided under the claim).
-    etag = state.lock_drop.partition("|")[2] if in_flight and state.lock_drop else \
-        source[1] if source else None
+    # The version whose deletion this is: the photo's source as read (or the upload of it whose
+    # answer never came), or the drop whose claim is held (it may become the source once its
+    # upload is done: decided under the claim).
+    etag = state.lock_drop.partition("|")[2] if in_flight and state.lock_drop else mine[0][1]
     return _remove_under_claim(name, ref, etag, options, deps, blob_exists)
+
+
+def _live_versions(state: UserState) -> list[tuple[str, str | None]]:
+    """The drop versions the live photo may have come from: its recorded source, and the drop
+    of an upload that went out without an answer (it may have landed; it was the newest drop
+    then, or it would not have been sent)."""
+    versions = [v for v in (photo_version(state),) if v is not None]
+    if state.pending_op == "upload" and state.pending_drop:
+        pending, _, etag = state.pending_drop.partition("|")
+        versions.append((pending, etag))
+    return versions
 
 
 def _drop_in_flight(state: UserState, name: str, deps: SyncDeps) -> bool:
@@ -102,9 +113,10 @@ def _remove_under_claim(name: str, ref: UserRef, etag: str | None, options: Dele
     try:
         # Meanwhile a newer drop may have been applied, or the same name uploaded again.
         target = _photo_target(lease.state, ref)
-        if photo_version(lease.state) != (name, etag) or blob_exists(name) or target is None:
+        live = (name, etag) in _live_versions(lease.state)
+        if not live or blob_exists(name) or target is None:
             release(deps.state, *lease.stop(), None)
-            if target is None and photo_version(lease.state) == (name, etag):
+            if target is None and live:
                 logger.warning("deleted drop %s gave %s's photo before photo-sync kept who it "
                                "went to; not removed (remove it by hand if it should go)",
                                name, ref.value)

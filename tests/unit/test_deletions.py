@@ -292,3 +292,19 @@ def test_a_deletion_seconds_after_an_upload_is_not_taken_for_an_older_event(
     sync_drop(FakeDrop(f"{JANE}.jpg", jpeg(), created=now, last_modified=now), ON.sync, deps)
     outcome = blob_deleted(BLOB_DELETED, subject(f"{JANE}.jpg"), ON, deps, gone)
     assert outcome is not None and outcome.status is Status.PHOTO_DELETED
+
+
+def test_deleting_a_drop_whose_upload_went_out_unanswered_removes_the_photo_it_may_have_given(
+    deps: SyncDeps,
+) -> None:
+    """Its upload landed, but the table never heard (the release failed): the row still names
+    the previous drop and marks the photo unknown, with the deleted drop as the pending one."""
+    synced(deps, f"2025/{JANE}.jpg")
+    row, version = deps.state.get(f"upn:{JANE}")  # type: ignore[misc]
+    deps.state.put(row.with_pending("upload", f'{JANE}.jpg|"new"', "n" * 64, "m1",
+                                    deps.clock.now()), version)
+    deps.api.photos[JANE] = b"the new photo"  # type: ignore[attr-defined]
+    outcome = blob_deleted(BLOB_DELETED, subject(f"{JANE}.jpg"), ON, deps, gone)
+    assert outcome is not None and outcome.status is Status.PHOTO_DELETED
+    assert JANE not in deps.api.photos  # type: ignore[attr-defined]
+    assert not deps.state.get(f"upn:{JANE}")[0].photo_unknown  # type: ignore[index]

@@ -65,8 +65,9 @@ def _run(config: SoakConfig, state: Path, started: float, deadline: float) -> So
                 len(plan.drops), len(plan.users), config.uploaders, config.seed, config.deadline)
     stack = Stack(state, plan, config.app_settings(), config.faults, FAULT_SCRIPT,
                   config.token_lifetime_s, config.function_timeout_s,
-                  config.second_host_clock_offset_s,
-                  (str(directory["applications"][1]["clientId"]), second))
+                  config.clock_offset_s,
+                  (str(directory["applications"][1]["clientId"]), second)
+                  if config.second_host else None)
     errors = stack.events.errors
     records: list[Any] = []
     observed, drop_seconds = None, 0.0

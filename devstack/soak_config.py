@@ -39,14 +39,16 @@ class SoakConfig:
         "lost_answer_rate": 0.03})
     restart_azurite: bool = True
     kill_host: bool = True
-    # A second host (the same host id: it shares the work queue) whose photo-sync reads a wall
-    # clock this far off (behind storage and the first host); None: no second host.
-    second_host_clock_offset_s: float | None = -20.0
+    # The first host's photo-sync reads a wall clock this far off (behind storage's and the
+    # second host's); a second host (the same host id: it shares the work queue) reads the
+    # right one.
+    clock_offset_s: float | None = -20.0
+    second_host: bool = True
     # Halfway, the state table stops answering the hosts for longer than a claim lives, while
     # an upload is held at the photo API longer than its caller waits for the answer.
     stall_table_s: float | None = 36.0
     stalled_upload_ms: int = 15_000
-    # Then the second host freezes (SIGSTOP) this long with an upload out: its claims lapse
+    # Then the first host freezes (SIGSTOP) this long with an upload out: its claims lapse
     # under it, and its upload is answered after its claim ended.
     freeze_s: float | None = 35.0
 

@@ -88,15 +88,14 @@ def judge(config: SoakConfig, run: RunOutput, state: Path, secret: str,
         disruption.fail("no delivery was redelivered")
     if config.stall_table_s and (events.table_back is None or not events.stalled_upload_held):
         disruption.fail("the state table did not stall under an upload in flight")
-    if config.freeze_s and config.second_host_clock_offset_s is not None and (
-            not events.second_host_frozen or activity.lapsed_claims == 0):
-        disruption.fail("no upload of the frozen second host outlived its claim")
+    if config.freeze_s and (not events.host_frozen or activity.lapsed_claims == 0):
+        disruption.fail("no upload of the frozen host outlived its claim")
     if events.mapping_edited is None:
         disruption.fail("the mapping file was not edited")
-    if config.second_host_clock_offset_s is not None and not any(
+    if config.second_host and not any(
             r.source == "host2" and r.message.startswith("Executed 'Functions.sync_photo'")
             for r in records):
-        disruption.fail("the second host (its clock off) processed no drop")
+        disruption.fail("the second host processed no drop")
     checks = [disruption, faults, unhandled, leaks]
     counts: dict[str, int] = {}
     lost, misassigned = [f"{len(run.records) or config.drops} drops: the stack was never "
@@ -122,7 +121,7 @@ def judge(config: SoakConfig, run: RunOutput, state: Path, secret: str,
              "deleted": sum(1 for r in run.records if r.drop.deletion and r.uploaded),
              "table_stall_s": round((events.table_back - events.table_stalled).total_seconds(),
                                     1) if events.table_back and events.table_stalled else 0,
-             "second_host_clock_offset_s": config.second_host_clock_offset_s,
+             "clock_offset_s": config.clock_offset_s,
              "redropped_while_host_down": len(events.redropped),
              "drop_phase_s": round(run.drop_seconds, 1),
              "wall_time_s": round(time.monotonic() - started, 1)}
@@ -155,8 +154,8 @@ def markdown(result: SoakResult) -> str:
                  f"{t['tokens_issued']}; uploads: {t['uploads_to_emulator']}; killed in "
                  f"flight: {t['killed_in_flight']} (re-dropped while the host was down: "
                  f"{t['redropped_while_host_down']}); state table stalled "
-                 f"{t['table_stall_s']} s; second host's clock off by "
-                 f"{t['second_host_clock_offset_s']} s; drop phase {t['drop_phase_s']} s")
+                 f"{t['table_stall_s']} s; the first host's clock off by "
+                 f"{t['clock_offset_s']} s; drop phase {t['drop_phase_s']} s")
     lines.append("")
     for check in result.checks:
         lines.append(f"- [{'x' if check.ok else ' '}] {check.name}"

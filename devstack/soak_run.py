@@ -2,15 +2,17 @@
 
 Azurite runs with a persistent location in the state folder; the emulator and two functions
 hosts are subprocesses (logs: ``emulator.log``, ``host.log``, ``host2.log``). The second host
-is another instance of the first (the same host id, so the same work queue) whose photo-sync
-reads a wall clock that is off. Both reach the state table through a proxy the soak can stall.
+is another instance of the first (the same host id, so the same work queue); photo-sync in the
+first reads a wall clock that is off. Both reach the state table through a proxy the soak can
+stall, and each signs in as an app registration of its own (same roles), so the emulator can
+tell their requests apart.
 
 At a third of the drops Azurite is restarted (``Azurite.restart()``: same ports, same data).
 Halfway the first host is killed with SIGKILL while one of its uploads is in flight, HR re-drops
 the blobs it was working on, and the host is started again with the same state folder. At two
 thirds an upload is held at the photo API while the state table stops answering for longer than
 a claim lives (every renewal fails, and the upload is answered after its caller gave up), and
-then the second host is frozen (SIGSTOP) with one of its uploads out, for longer than a claim
+then the first host is frozen (SIGSTOP) with one of its uploads out, for longer than a claim
 lives: its upload is answered after its claim lapsed. HR's uploads pause while a disruption
 gets ready, so each finds work in flight. Once the HR id drops of the first phase have their
 outcomes, the mapping file is edited (ids re-pointed, one added).
@@ -65,7 +67,7 @@ class Events:
     table_stalled: datetime | None = None
     table_back: datetime | None = None
     stalled_upload_held: bool = False
-    second_host_frozen: bool = False
+    host_frozen: bool = False
     frozen: datetime | None = None
     thawed: datetime | None = None
     mapping_edited: datetime | None = None
@@ -75,7 +77,7 @@ class Events:
         """(log source, from, to) of each host process the soak froze."""
         if self.frozen is None:
             return []
-        return [("host2", self.frozen, self.thawed or datetime.now())]
+        return [("host", self.frozen, self.thawed or datetime.now())]
 
     def outages(self) -> list[tuple[datetime, datetime]]:
         """Storage outages: Azurite's restart, and the state table's stall."""
@@ -112,12 +114,12 @@ def prepare_state_dir(state: Path) -> None:
 class Stack:
     def __init__(self, state: Path, plan: Plan, settings: dict[str, str], faults: dict[str, Any],
                  script: list[dict[str, Any]], token_lifetime: int, function_timeout: int,
-                 second_host_offset: float | None = None,
+                 clock_offset: float | None = None,
                  second_app: tuple[str, str] | None = None) -> None:
         self.state, self.plan, self.settings = state, plan, settings
         self.faults, self.script, self.token_lifetime = faults, script, token_lifetime
         self.function_timeout = function_timeout
-        self.second_host_offset = second_host_offset
+        self.clock_offset = clock_offset  # the first host's photo-sync clock is this far off
         self.second_app = second_app  # (client id, secret) the second host signs in with
         self.apps: dict[str, str] = {}  # host -> the client id it signs in with
         self.azurite = Azurite(location=state / "azurite")
@@ -149,9 +151,8 @@ class Stack:
         self.put_mapping(self.plan.mapping[0])
         self.start_host()
         self.apps["host"] = str(info["client_id"])
-        if self.second_host_offset is not None:
+        if self.second_app is not None:
             assert self.host is not None
-            assert self.second_app is not None
             client, secret = self.second_app
             settings2, _ = procs.write_app_files(
                 self.state, self.azurite.connection_string, info,
@@ -160,8 +161,7 @@ class Stack:
                 name="local.settings.host2.json")
             self.apps["host2"] = client
             self.host2 = procs.host(self.state, settings2, self.host_json,
-                                    name="host2", host_id=self.host.info["host_id"],
-                                    clock_offset_s=self.second_host_offset)
+                                    name="host2", host_id=self.host.info["host_id"])
             self.host2.start()
 
     def put_mapping(self, text: str) -> None:
@@ -175,7 +175,8 @@ class Stack:
     def start_host(self) -> None:
         log = self.state / "host.log"
         self.host_log_offset = log.stat().st_size if log.exists() else 0
-        self.host = procs.host(self.state, self.settings_file, self.host_json)
+        self.host = procs.host(self.state, self.settings_file, self.host_json,
+                               clock_offset_s=self.clock_offset)
         self.host.start()
 
     def stop(self) -> None:
@@ -267,25 +268,25 @@ class Stack:
         procs.wait_until(lambda: bool(in_flight(log, offset)), 20.0, 0.05)
         return sorted(in_flight(log, offset), key=lambda n: owner(n) not in upns)
 
-    def freeze_second_host(self, seconds: float, owner: Callable[[str], str | None]) -> None:
-        """Freeze the second host (SIGSTOP) for ``seconds`` while one of its uploads is out:
+    def freeze_host(self, seconds: float, owner: Callable[[str], str | None]) -> None:
+        """Freeze the first host (SIGSTOP) for ``seconds`` while one of its uploads is out:
         nothing of it runs, its claims go unrenewed and lapse, and when it runs again it finds
         its upload answered after its claim ended (the photo is marked unknown, the drop
-        decided again)."""
-        assert self.host2 is not None
-        running = self.hold_upload_in("host2", owner, 3000)
-        self.events.second_host_frozen = bool(running)
+        decided again). Meanwhile the second host goes on, and may take the lapsed claims."""
+        assert self.host is not None
+        running = self.hold_upload_in("host", owner, 3000)
+        self.events.host_frozen = bool(running)
         if not running:
-            self.events.errors.append("the second host had no upload out to freeze it with")
+            self.events.errors.append("the host had no upload out to freeze it with")
             return
-        logger.info("disruption: the second host is frozen for %.0f s (uploading %s)",
-                    seconds, running[0])
+        logger.info("disruption: the host is frozen for %.0f s (uploading %s)", seconds,
+                    running[0])
         self.events.frozen = datetime.now()
-        self.host2.freeze()
+        self.host.freeze()
         time.sleep(seconds)
-        self.host2.thaw()
+        self.host.thaw()
         self.events.thawed = datetime.now()
-        logger.info("disruption: the second host runs again")
+        logger.info("disruption: the host runs again")
 
     def edit_mapping(self, hr: Uploaders, deadline: float) -> None:
         """Once every HR id drop of the first phase has an outcome, give the ids to others
@@ -350,9 +351,8 @@ def disrupt(stack: Stack, hr: Uploaders, marks: list[threading.Event], deadline:
             hr.resume()
         if config.stall_table_s and second.wait(max(0.0, deadline - time.monotonic())):
             stack.stall_table(config.stall_table_s, config.stalled_upload_ms)
-        if stack.host2 is not None and config.freeze_s and \
-                second.wait(max(0.0, deadline - time.monotonic())):
-            stack.freeze_second_host(config.freeze_s, hr.owner)
+        if config.freeze_s and second.wait(max(0.0, deadline - time.monotonic())):
+            stack.freeze_host(config.freeze_s, hr.owner)
     except Exception as exc:  # reported as a failed check, never swallowed
         logger.exception("disruption failed")
         stack.events.errors.append(f"disruption failed: {type(exc).__name__}: {exc}")

@@ -16,20 +16,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from photo_core.claims import (
-    Superseded,
-    claim,
-    held_by_other,
-    mark_unknown,
-    release,
-    release_quietly,
-)
+from photo_core.claims import Superseded, claim, held_by_other
 from photo_core.drop_context import SyncDeps, SyncOptions, append_to_log, claimant
 from photo_core.errors import PermanentError
 from photo_core.lease import ClaimLost, Lease
 from photo_core.naming import UserRef, UserRefKind, parse_blob_name
 from photo_core.outcomes import Outcome, Status
 from photo_core.ports import DropInfo, UserState
+from photo_core.release import mark_unknown, release, release_quietly
 from photo_core.repair import photo_version
 
 logger = logging.getLogger(__name__)

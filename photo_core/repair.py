@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from photo_core.claims import Superseded, claim, drop_key, mark_unknown, release, release_quietly
+from photo_core.claims import Superseded, claim, drop_key
 from photo_core.drop_context import SyncDeps, SyncOptions, append_to_log, claimant
 from photo_core.errors import PermanentError
 from photo_core.imaging import prepare_photo
@@ -19,6 +19,7 @@ from photo_core.lease import ClaimLost, Lease
 from photo_core.naming import UserRef
 from photo_core.outcomes import Outcome, Status
 from photo_core.ports import DropChanged, DropGone, UserState
+from photo_core.release import mark_unknown, release, release_quietly
 from photo_core.retry import within
 
 logger = logging.getLogger(__name__)

@@ -16,16 +16,7 @@ import hashlib
 import logging
 from dataclasses import dataclass, replace
 
-from photo_core.claims import (
-    Claimed,
-    Superseded,
-    UserBusy,
-    claim,
-    mark_unknown,
-    patiently,
-    release,
-    release_quietly,
-)
+from photo_core.claims import Claimed, Superseded, UserBusy, claim, patiently
 from photo_core.clock import not_after
 from photo_core.deletions import remove_photo
 from photo_core.directory import MappingChanged, Resolution, Resolver
@@ -39,6 +30,7 @@ from photo_core.naming import NameRejection, UserRef, parse_blob_name
 from photo_core.ordering import content_time, reference_now, same_drop
 from photo_core.outcomes import Outcome, Status
 from photo_core.ports import Drop, DropChanged, DropGone, DropInfo, UserState
+from photo_core.release import mark_unknown, release, release_quietly
 from photo_core.repair import repair_photo
 from photo_core.retry import within
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from photo_core.claims import release
 from photo_core.lease import Lease
 from photo_core.outcomes import Outcome, Status
 from photo_core.ports import DropInfo, StateConflict, UserState
+from photo_core.release import release
 from tests.unit.fakes import FakeClock, FakeStateStore
 
 

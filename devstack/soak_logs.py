@@ -142,7 +142,7 @@ def host_activity(records: Iterable[Record]) -> HostActivity:
             activity.failed += done.group(1) == "Failed"
         elif record.level == "WARNING" and _RETRY.search(record.message):
             activity.in_call_retries += 1
-        elif record.logger == "photo_core.claims" and "outlived its claim" in record.message:
+        elif record.logger == "photo_core.release" and "outlived its claim" in record.message:
             activity.lapsed_claims += 1
         elif record.logger == "photo_core.sync" and record.message.startswith("drop "):
             status = record.message.rsplit(": ", 1)[-1].split(" ")[0]

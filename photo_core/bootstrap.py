@@ -18,13 +18,16 @@ from photo_core.adapters.auth import MsalTokenProvider
 from photo_core.adapters.http_env import NetworkEnv, sdk_options
 from photo_core.adapters.photo_api import HttpPhotoApi, TokenProvider
 from photo_core.adapters.photo_api_settings import ApiSettings
-from photo_core.domain.retry import Clock, Deadline, SystemClock, system_random
+from photo_core.domain import clock as clocks
+from photo_core.domain.budget import BUDGET, TimeBudget
+from photo_core.domain.clock import Clock
+from photo_core.domain.retry import Deadline, system_random
 from photo_core.settings import Settings, StorageSettings
 from photo_core.use_cases.directory import Resolver, UserResolver
+from photo_core.use_cases.drop_context import SyncOptions
 from photo_core.use_cases.lookup import LookupResult
 from photo_core.use_cases.lookup_cache import LookupCache
 from photo_core.use_cases.ports import OutcomeLog, PhotoApi, StateStore
-from photo_core.use_cases.sync import SyncOptions
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
@@ -43,7 +46,9 @@ class Services:
     session: requests.Session
     tokens: TokenProvider
     photo_api: PhotoApi
-    clock: Clock  # the photo API client's, so deadlines are measured on the clock it reads
+    # The process's one clock: the photo API client's too, so deadlines are measured on the
+    # clock it reads.
+    clock: Clock
 
     def lookup_deadline(self) -> Deadline:
         """A deadline for one lookup request: ``PHOTO_LOOKUP_BUDGET_SECONDS`` from now."""
@@ -97,7 +102,7 @@ def bootstrap(settings: Settings | None = None) -> Services:
     settings = settings or Settings.from_env()
     session = build_session(settings.api)
     tokens = MsalTokenProvider(settings.auth, settings.api, session)
-    clock = SystemClock()
+    clock = clocks.SYSTEM_CLOCK  # read here, not at import: a local host may set its own
     api = HttpPhotoApi(
         session=session,
         tokens=tokens,
@@ -127,6 +132,7 @@ def bootstrap_app(settings: Settings | None = None) -> AppServices:
         rejected=storage.rejected_action,
         rejected_container=storage.rejected_container,
         dry_run=storage.dry_run,
+        delete_on_blob_delete=storage.delete_photo_on_blob_delete,
     )
     blobs = build_blob_service(storage)
     directory = settings.directory
@@ -137,28 +143,34 @@ def bootstrap_app(settings: Settings | None = None) -> AppServices:
         container, _, path = directory.mapping_blob.partition("/")
         mapping = mapping_fetcher(blobs.get_container_client(container), path)
     resolver = Resolver(core.photo_api, employee_ttl=directory.employee_id_cache_seconds,
-                        mapping=mapping, mapping_ttl=directory.mapping_cache_seconds)
+                        mapping=mapping, mapping_ttl=directory.mapping_cache_seconds,
+                        clock=core.clock)
     return AppServices(
         settings=settings, session=core.session, tokens=core.tokens, photo_api=core.photo_api,
         clock=core.clock, state=TableStateStore(table), log=TableOutcomeLog(table),
         resolver=resolver,
-        lookup_cache=LookupCache(settings.lookup_cache_seconds), table=table,
+        lookup_cache=LookupCache(settings.lookup_cache_seconds, clock=core.clock), table=table,
         blobs=blobs, drop_container=blobs.get_container_client(storage.drop_container),
         sync_options=options,
     )
 
 
-def build_table_client(storage: StorageSettings) -> TableClient:
+def build_table_client(storage: StorageSettings, budget: TimeBudget = BUDGET) -> TableClient:
     """Table client for the state table: a connection string locally, a managed identity in
-    Azure (``PhotoStorage__credential=managedidentity`` and optionally ``__clientId``)."""
+    Azure (``PhotoStorage__credential=managedidentity`` and optionally ``__clientId``). Its
+    timeouts and retries are the budget's: a claim is renewed through it, and a call that hangs
+    for the SDK's default minutes would let the claim lapse under its holder."""
     from azure.data.tables import TableClient
 
+    options = {**sdk_options(), "connection_timeout": budget.storage_connect_timeout,
+               "read_timeout": budget.storage_read_timeout,
+               "retry_total": budget.storage_retries}
     if storage.connection_string:
         return TableClient.from_connection_string(storage.connection_string, storage.state_table,
-                                                  **sdk_options())
+                                                  **options)
     assert storage.table_service_uri, "validated by settings"
     return TableClient(storage.table_service_uri, storage.state_table,
-                       credential=_identity_credential(storage), **sdk_options())
+                       credential=_identity_credential(storage), **options)
 
 
 def build_blob_service(storage: StorageSettings) -> BlobServiceClient:
@@ -213,7 +225,7 @@ def build_notify(app: AppServices) -> NotifyDeps:
         storage = app.settings.storage
         poison = QueuePoisonSource(build_poison_queue(storage), storage.drop_container)
     return NotifyDeps(log=app.log, book=TableNoticeBook(app.table), webhook=webhook,
-                      now=app.clock.now, poison=poison,
+                      now=app.clock.now, poison=poison, state=app.state,
                       drops=AzureDropSource(app.drop_container, app.blobs.get_container_client))
 
 

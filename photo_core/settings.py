@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from photo_core.adapters.photo_api_settings import ApiSettings, AuthMode, AuthSettings
 from photo_core.adapters.url_host import UnsafeUrl, endpoint
+from photo_core.domain.budget import BUDGET
 from photo_core.domain.dialects import (
     API_HOSTS,
     CLOUD_ENDPOINTS,
@@ -52,22 +53,10 @@ _SETTING_NAME = re.compile(r"\s*[A-Za-z]+\s*")
 # A tenant id (GUID) or domain: it becomes a path segment of the authority URL.
 _TENANT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,253}[A-Za-z0-9])?")
 
-# Time limits. host.json's functionTimeout (5 min) kills an invocation that runs longer, and a
-# killed drop is redelivered with nothing recorded. One call may start its last attempt just
-# inside the retry budget and then wait out a connect and a read timeout, so the three together
-# must end inside the function timeout. The budget's ceiling leaves a minute of the five for that
-# last attempt and the rest of the drop (download, image work, blob and table writes), as the
-# reconcile deadline (240 s) does; a read timeout over two minutes only delays the retry of an
-# answer that is not coming.
-FUNCTION_TIMEOUT_SECONDS = 300.0
 MAX_RECONCILE_WORKERS = 32  # concurrent drops in one reconcile: the photo API throttles beyond
-MAX_RETRY_BUDGET_SECONDS = 240.0
-MAX_READ_TIMEOUT_SECONDS = 120.0
+# Every time limit is a slice of the function timeout: see photo_core.domain.budget for why each is
+# as long as it is.
 _FITS_FUNCTION_TIMEOUT = "it must fit in the 5-minute function timeout (host.json)"
-# A lookup answers an HTTP caller: Azure's front end cuts a response off at 230 s, and whoever is
-# waiting is better served by a prompt 503 with Retry-After than by a long silence.
-DEFAULT_LOOKUP_BUDGET_SECONDS = 10.0
-MAX_LOOKUP_BUDGET_SECONDS = 60.0
 
 
 def _is_connection_string(value: str) -> bool:
@@ -137,7 +126,7 @@ class Settings:
     directory: DirectorySettings = field(default_factory=DirectorySettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
     lookup_cache_seconds: float = 30.0
-    lookup_budget_seconds: float = DEFAULT_LOOKUP_BUDGET_SECONDS
+    lookup_budget_seconds: float = BUDGET.default_lookup
 
     @classmethod
     def from_env(
@@ -243,7 +232,7 @@ class _Reader:
         retry = RetryPolicy(
             max_attempts=self.number("PHOTO_RETRY_MAX_ATTEMPTS", r.max_attempts, int, 1, 20),
             budget_seconds=self.number("PHOTO_RETRY_BUDGET_SECONDS", r.budget_seconds, float,
-                                       0, MAX_RETRY_BUDGET_SECONDS, _FITS_FUNCTION_TIMEOUT),
+                                       0, BUDGET.max_retry_budget, _FITS_FUNCTION_TIMEOUT),
             backoff_max=self.number("PHOTO_RETRY_BACKOFF_MAX_SECONDS", r.backoff_max, float,
                                     0, 600),
         )
@@ -273,8 +262,7 @@ class _Reader:
         lookup_cache = self.number("PHOTO_LOOKUP_CACHE_SECONDS", Settings.lookup_cache_seconds,
                                    float, 0, 3600)
         lookup_budget = self.number(
-            "PHOTO_LOOKUP_BUDGET_SECONDS", DEFAULT_LOOKUP_BUDGET_SECONDS, float, 1,
-            MAX_LOOKUP_BUDGET_SECONDS,
+            "PHOTO_LOOKUP_BUDGET_SECONDS", BUDGET.default_lookup, float, 1, BUDGET.max_lookup,
             "a lookup must answer well before Azure's front end cuts it off (230 s)")
         notify = read_notify(self)
         if notify.enabled and NoticeKind.POISON in notify.kinds and storage.configured and \
@@ -291,8 +279,9 @@ class _Reader:
     def fits_function_timeout(self, retry: RetryPolicy, api: ApiSettings) -> None:
         """Each limit may be in range and their sum still not fit: the last attempt of a call
         can start just inside the retry budget and then wait out both timeouts."""
-        worst = retry.budget_seconds + api.connect_timeout + api.read_timeout
-        if worst > FUNCTION_TIMEOUT_SECONDS:
+        worst = BUDGET.worst_api_call(retry.budget_seconds, api.connect_timeout,
+                                      api.read_timeout)
+        if worst > BUDGET.function_timeout:
             self.problems.append(
                 f"PHOTO_RETRY_BUDGET_SECONDS ({retry.budget_seconds:g}) + "
                 f"PHOTO_HTTP_CONNECT_TIMEOUT_SECONDS ({api.connect_timeout:g}) + "
@@ -307,7 +296,7 @@ class _Reader:
             workers=self.number("PHOTO_RECONCILE_WORKERS", d.workers, int, 1,
                                 MAX_RECONCILE_WORKERS),
             deadline_seconds=self.number("PHOTO_RECONCILE_DEADLINE_SECONDS", d.deadline_seconds,
-                                         float, 10, MAX_RETRY_BUDGET_SECONDS,
+                                         float, 10, BUDGET.max_retry_budget,
                                          _FITS_FUNCTION_TIMEOUT),
         )
 
@@ -396,7 +385,7 @@ class _Reader:
             connect_timeout=self.number("PHOTO_HTTP_CONNECT_TIMEOUT_SECONDS", d.connect_timeout,
                                         float, 0.1, 60),
             read_timeout=self.number("PHOTO_HTTP_READ_TIMEOUT_SECONDS", d.read_timeout, float,
-                                     0.1, MAX_READ_TIMEOUT_SECONDS, _FITS_FUNCTION_TIMEOUT),
+                                     0.1, BUDGET.max_read_timeout, _FITS_FUNCTION_TIMEOUT),
             ca_bundle=ca_bundle,
         )
 

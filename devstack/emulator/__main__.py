@@ -33,6 +33,8 @@ _HELP = {
     "error_status": "status of injected 5xx errors",
     "error_retry_after": "Retry-After seconds on injected 5xx (None: no header)",
     "reset_rate": "probability of dropping the connection without a response",
+    "lost_answer_rate": "probability that a write (an upload) is applied and its answer then "
+                        "lost (the connection dropped instead)",
     "token_error_rate": "probability that the token and MSI endpoints answer 503",
     "retry_after_format": "form of Retry-After headers",
     "concurrency_limit": "concurrent requests per app per mailbox",

@@ -35,7 +35,9 @@ class ScriptStep:
     """One exact outcome for the next request that matches ``target``/``method``/``operation``.
 
     ``status`` answers with that status (429 and 503 get throttling-shaped bodies); ``reset``
-    drops the connection; neither means the request proceeds normally (after ``delay_ms``)."""
+    drops the connection; ``lose_answer`` serves the request (an upload is applied) and then
+    drops the connection instead of answering; none of them means the request proceeds
+    normally (after ``delay_ms``)."""
 
     status: int | None = None
     retry_after: int | None = None
@@ -43,15 +45,19 @@ class ScriptStep:
     code: str | None = None
     message: str | None = None
     reset: bool = False
+    lose_answer: bool = False
     delay_ms: int = 0
     target: str = "api"
     method: str | None = None
     operation: str | None = None
+    app: str | None = None  # the calling application's client id (photo API calls only)
 
-    def matches(self, target: str, method: str, operation: str) -> bool:
+    def matches(self, target: str, method: str, operation: str, app: str | None = None) -> bool:
         if self.target != "any" and self.target != target:
             return False
         if self.method is not None and self.method.upper() != method.upper():
+            return False
+        if self.app is not None and (app or "").lower() != self.app.lower():
             return False
         return self.operation is None or operation.startswith(self.operation)
 
@@ -79,9 +85,10 @@ class ScriptStep:
             raise FaultConfigError(f"{where}.retry_after_format: one of {RETRY_AFTER_FORMATS}")
         if step.target not in TARGETS:
             raise FaultConfigError(f"{where}.target: one of {TARGETS}, got {step.target!r}")
-        if type(step.reset) is not bool:
-            raise FaultConfigError(f"{where}.reset: must be true or false")
-        for name in ("code", "message", "method", "operation"):
+        for name in ("reset", "lose_answer"):
+            if type(getattr(step, name)) is not bool:
+                raise FaultConfigError(f"{where}.{name}: must be true or false")
+        for name in ("code", "message", "method", "operation", "app"):
             value = getattr(step, name)
             if value is not None and not isinstance(value, str):
                 raise FaultConfigError(f"{where}.{name}: must be a string")
@@ -103,6 +110,8 @@ class FaultSettings:
     error_status: int = 503
     error_retry_after: int | None = None
     reset_rate: float = 0.0
+    # writes (an upload, a removal) that are applied and whose answer is then lost
+    lost_answer_rate: float = 0.0
     token_error_rate: float = 0.0
     retry_after_format: str = "seconds"
     concurrency_limit: int = 4
@@ -141,7 +150,9 @@ class FaultSettings:
         return dataclasses.replace(self, **changes)
 
 
-_RATES: Final = {"spike_rate", "throttle_rate", "error_rate", "reset_rate", "token_error_rate"}
+_RATES: Final = {"spike_rate", "throttle_rate", "error_rate", "reset_rate", "lost_answer_rate",
+                  "token_error_rate"}
+_WRITES: Final = frozenset({"PATCH", "PUT", "DELETE", "POST"})
 _FLOATS: Final = {"mailbox_window_s", "upload_window_s", "app_window_s"}
 
 
@@ -182,7 +193,8 @@ def retry_after_value(seconds: int, fmt: str) -> str:
 @dataclass(frozen=True)
 class Fault:
     """What to do to one request: wait ``delay_ms``, then either proceed (``status`` None and
-    not ``reset``), answer ``status``, or drop the connection. ``kinds`` feeds the stats."""
+    not ``reset``), answer ``status``, or drop the connection; ``lose_answer``: proceed, then
+    drop the connection instead of the answer. ``kinds`` feeds the stats."""
 
     delay_ms: int = 0
     status: int | None = None
@@ -191,6 +203,7 @@ class Fault:
     code: str | None = None
     message: str | None = None
     reset: bool = False
+    lose_answer: bool = False
     kinds: tuple[str, ...] = ()
 
 
@@ -218,14 +231,15 @@ class FaultInjector:
         with self._lock:
             return list(self._script)
 
-    def decide(self, target: str, method: str, operation: str) -> Fault:
+    def decide(self, target: str, method: str, operation: str, app: str | None = None) -> Fault:
         with self._lock:
             s = self._settings
             if target == "token":
                 draws = [self._rng.random()]
             else:
-                draws = [self._rng.random() for _ in range(4)]
-            step = next((x for x in self._script if x.matches(target, method, operation)), None)
+                draws = [self._rng.random() for _ in range(5)]
+            step = next((x for x in self._script if x.matches(target, method, operation, app)),
+                        None)
             if step is not None:
                 self._script.remove(step)
                 self._settings = dataclasses.replace(s, script=tuple(self._script))
@@ -233,7 +247,8 @@ class FaultInjector:
             return Fault(
                 delay_ms=step.delay_ms, status=step.status, retry_after=step.retry_after,
                 retry_after_format=step.retry_after_format or s.retry_after_format,
-                code=step.code, message=step.message, reset=step.reset, kinds=("script",),
+                code=step.code, message=step.message, reset=step.reset,
+                lose_answer=step.lose_answer, kinds=("script",),
             )
         if target == "token":
             if draws[0] < s.token_error_rate:
@@ -254,6 +269,8 @@ class FaultInjector:
         if draws[2] < s.error_rate:
             return Fault(delay_ms=delay, status=s.error_status, retry_after=s.error_retry_after,
                          retry_after_format=s.retry_after_format, kinds=(*kinds, "error"))
+        if draws[4] < s.lost_answer_rate and method.upper() in _WRITES:
+            return Fault(delay_ms=delay, lose_answer=True, kinds=(*kinds, "lost_answer"))
         return Fault(delay_ms=delay, kinds=tuple(kinds))
 
 

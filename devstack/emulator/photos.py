@@ -197,7 +197,7 @@ def _serve(state: EmulatorState, req: Request, route: Route) -> Answer:
     claims = _authenticate(state, req, route.dialect)
     if isinstance(claims, Response):
         return claims
-    fault = state.faults.decide("api", req.method, route.operation)
+    fault = state.faults.decide("api", req.method, route.operation, str(claims.get("appid")))
     state.record_faults(fault.kinds)
     if fault.reset or fault.status:
         state.pause(fault.delay_ms)
@@ -229,8 +229,11 @@ def _serve(state: EmulatorState, req: Request, route: Route) -> Answer:
             return refused
         upload = len(req.body)
     mailbox = user.id if route.mailbox and user.has_mailbox else None
-    return _limited(state, req, route, fault, app_id, mailbox,
-                    lambda: _operate(state, req, route, user, app_id, roles), upload)
+    answer = _limited(state, req, route, fault, app_id, mailbox,
+                      lambda: _operate(state, req, route, user, app_id, roles), upload)
+    if fault.lose_answer and isinstance(answer, Response) and answer.status < 300:
+        return RESET  # done, and the caller never hears so
+    return answer
 
 
 def _mailbox_refusal(req: Request, route: Route, user: User) -> Response | None:

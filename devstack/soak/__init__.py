@@ -58,12 +58,16 @@ def run_soak(config: SoakConfig) -> SoakResult:
 def _run(config: SoakConfig, state: Path, started: float, deadline: float) -> SoakResult:
     plan = make_plan(config.drops, config.user_count, config.seed)
     secret = "soak~" + secrets.token_urlsafe(24)
-    (state / "directory.json").write_text(json.dumps(directory_document(plan, secret)),
-                                          encoding="utf-8")
+    second = "soak~" + secrets.token_urlsafe(24)
+    directory = directory_document(plan, secret, second)
+    (state / "directory.json").write_text(json.dumps(directory), encoding="utf-8")
     logger.info("soak: %d drops for %d users from %d uploaders, seed %d, deadline %.0fs",
                 len(plan.drops), len(plan.users), config.uploaders, config.seed, config.deadline)
     stack = Stack(state, plan, config.app_settings(), config.faults, FAULT_SCRIPT,
-                  config.token_lifetime_s, config.function_timeout_s)
+                  config.token_lifetime_s, config.function_timeout_s,
+                  config.clock_offset_s,
+                  (str(directory["applications"][1]["clientId"]), second)
+                  if config.second_host else None)
     errors = stack.events.errors
     records: list[Any] = []
     observed, drop_seconds = None, 0.0
@@ -72,9 +76,7 @@ def _run(config: SoakConfig, state: Path, started: float, deadline: float) -> So
     try:
         stack.start()
         begun = time.monotonic()
-        hr = drop_all(stack, plan, uploaders=config.uploaders, rate=config.rate,
-                      deadline=deadline - 30.0, azurite=config.restart_azurite,
-                      host=config.kill_host)
+        hr = drop_all(stack, plan, config, deadline - 30.0)
         records, drop_seconds = hr.records, time.monotonic() - begun
         logger.info("soak: %d drops made in %.0fs; waiting for outcomes", hr.uploaded,
                     drop_seconds)
@@ -91,7 +93,7 @@ def _run(config: SoakConfig, state: Path, started: float, deadline: float) -> So
         stack.stop()
     info = stack.emulator.info if stack.emulator else {}
     run = RunOutput(records, observed, stack.events, stats, tokens, info, drop_seconds)
-    return judge(config, run, state, secret, started)
+    return judge(config, run, state, secret, started, [second])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,11 +9,12 @@ Definitions (also in docs/soak.md):
   and ETag), and a version with no entry there was *replaced* before it was processed (its
   event found newer content, ``overwritten``, or it was never delivered on its own).
 * A user's *expected photo* is the normalised form of their newest valid drop: the valid drop
-  with the latest ``Last-Modified`` (ties of one name broken by upload order).
-* *Lost*: a final version without an outcome tag, plus every user whose stored photo is not
-  the expected one.
+  with the latest ``Last-Modified`` (ties of one name broken by upload order); none once HR
+  deleted that drop (deletion sync removes the photo it gave, and restores no older one),
+  until a newer drop. An HR id's drop is for whom the mapping named when it was dropped.
+* *Lost*: a final version without an outcome tag.
 * *Misassigned*: an upload (``/admin/uploads``) whose sha256 is not the normalised form of a
-  valid drop named for that user.
+  valid drop named for that user, plus every user whose stored photo is not the expected one.
 """
 
 from __future__ import annotations
@@ -63,22 +64,32 @@ class Verdict:
 
 
 def final_versions(records: list[DropRecord]) -> dict[str, DropRecord]:
+    """blob name -> its last upload, for every name whose last event is not a deletion."""
     final: dict[str, DropRecord] = {}
     for record in sorted((r for r in records if r.uploaded), key=lambda r: r.seq):
-        final[record.drop.name] = record
+        if record.drop.deletion:
+            final.pop(record.drop.name, None)
+        else:
+            final[record.drop.name] = record
     return final
 
 
-def expected_photos(records: list[DropRecord], order: Check) -> dict[str, DropRecord]:
-    """user -> their newest valid drop. Two valid drops of one user under different names in
-    the same ``Last-Modified`` second would have no defined order: flagged in ``order``."""
+def expected_photos(records: list[DropRecord], order: Check) -> dict[str, DropRecord | None]:
+    """user -> their newest valid drop, or None when HR deleted it (see the module's
+    docstring). Two valid drops of one user under different names in the same
+    ``Last-Modified`` second would have no defined order: flagged in ``order``."""
     newest: dict[str, DropRecord] = {}
-    for record in sorted((r for r in records if r.uploaded and r.drop.valid),
-                         key=lambda r: r.seq):
+    expected: dict[str, DropRecord | None] = {}
+    for record in sorted((r for r in records if r.uploaded and
+                          (r.drop.valid or r.drop.deletion)), key=lambda r: r.seq):
         user = record.drop.user
         assert user is not None
-        assert record.last_modified is not None
         previous = newest.get(user)
+        if record.drop.deletion:
+            if previous is not None and previous.drop.name == record.drop.name:
+                expected[user] = None  # its photo goes, and no older one comes back
+            continue
+        assert record.last_modified is not None
         if previous is not None and previous.last_modified == record.last_modified and \
                 previous.drop.name != record.drop.name and \
                 previous.drop.expected_sha != record.drop.expected_sha:
@@ -86,8 +97,8 @@ def expected_photos(records: list[DropRecord], order: Check) -> dict[str, DropRe
                        "a Last-Modified second under different names")
         if previous is None or previous.last_modified is None or \
                 record.last_modified >= previous.last_modified:
-            newest[user] = record
-    return newest
+            newest[user] = expected[user] = record
+    return expected
 
 
 def verdict(records: list[DropRecord], users: list[str], seen: Observed) -> Verdict:
@@ -97,9 +108,10 @@ def verdict(records: list[DropRecord], users: list[str], seen: Observed) -> Verd
     photos, table, assign = Check("final_photos"), Check("state_table"), Check("no_misassigned")
     poison, queue, content = Check("poison_queue_empty"), Check("work_queue_drained"), \
         Check("blobs_as_dropped")
-    uploaded = [r for r in records if r.uploaded]
-    if len(uploaded) != len(records):
-        order.fail(f"{len(records) - len(uploaded)} planned drop(s) were never uploaded")
+    uploaded = [r for r in records if r.uploaded and not r.drop.deletion]
+    planned = [r for r in records if not r.drop.deletion]
+    if len(uploaded) != len(planned):
+        order.fail(f"{len(planned) - len(uploaded)} planned drop(s) were never uploaded")
     final = final_versions(records)
     newest = expected_photos(records, order)
     counts = {"drops": len(uploaded), "uploaded": 0, "unchanged": 0, "rejected": 0,
@@ -114,9 +126,10 @@ def verdict(records: list[DropRecord], users: list[str], seen: Observed) -> Verd
         if status == "unchanged" and reason in UNCHANGED_REASONS:
             counts[str(reason)] += 1
         drop = record.drop
-        if logged and not drop.valid and (status, reason) != ("rejected", drop.expected_reason):
+        expect = (drop.expected_status, drop.expected_reason)
+        if logged and not drop.valid and (status, reason) != expect:
             rejects.fail(f"drop {drop.index} {drop.name!r} ({drop.kind}, since overwritten): "
-                         f"{status}/{reason}, expected rejected/{drop.expected_reason}")
+                         f"{status}/{reason}, expected {expect[0]}/{expect[1]}")
         elif logged and drop.valid and status not in ("uploaded", "unchanged"):
             state.fail(f"drop {drop.index} {drop.name!r} ({drop.kind}, since overwritten): "
                        f"{status}/{reason}")
@@ -142,9 +155,10 @@ def verdict(records: list[DropRecord], users: list[str], seen: Observed) -> Verd
         if reason in UNCHANGED_REASONS and status == "unchanged":
             counts[reason] += 1
         if not drop.valid:
-            if (status, reason) != ("rejected", drop.expected_reason):
+            expect = (drop.expected_status, drop.expected_reason)
+            if (status, reason) != expect:
                 rejects.fail(f"drop {drop.index} {name!r} ({drop.kind}): {status}/{reason}, "
-                             f"expected rejected/{drop.expected_reason}")
+                             f"expected {expect[0]}/{expect[1]}")
             continue
         if status == "rejected" or (status == "unchanged" and reason not in UNCHANGED_REASONS) \
                 or status not in ("uploaded", "unchanged"):
@@ -152,25 +166,29 @@ def verdict(records: list[DropRecord], users: list[str], seen: Observed) -> Verd
         if meta.get("photosync_sha256") not in (None, drop.expected_sha):
             state.fail(f"drop {drop.index} {name!r}: recorded sha256 is not its normalised "
                        "content's")
-        if meta.get("photosync_user", drop.user or "").lower() != (drop.user or "").lower():
+        named = drop.user if drop.kind != "hr_id" else drop.name.rsplit("/", 1)[-1][:-4]
+        if meta.get("photosync_user", named or "").lower() != (named or "").lower():
             state.fail(f"drop {drop.index} {name!r}: recorded for user "
-                       f"{meta.get('photosync_user')!r}, named for {drop.user!r}")
+                       f"{meta.get('photosync_user')!r}, named for {named!r}")
         if newest.get(drop.user or "") is record and reason == "superseded":
             state.fail(f"drop {drop.index} {name!r}: the user's newest drop was 'superseded'")
+    wrong: list[str] = []
     for user in users:
         want = newest.get(user)
         photo = seen.users.get(user)
         have = photo["sha256"] if photo else None
         if want is None and have is not None:
-            photos.fail(f"{user}: has a photo but no valid drop was made for them")
+            why = "its newest drop was deleted" if user in newest else "no valid drop was made"
+            wrong.append(f"{user}: has a photo, but {why}")
+            photos.fail(f"{user}: has a photo {str(have)[:12]}, but {why}")
         elif want is not None and have != want.drop.expected_sha:
-            lost.append(f"{user}: stored photo is not drop {want.drop.index}'s")
+            wrong.append(f"{user}: stored photo is not drop {want.drop.index}'s")
             photos.fail(f"{user}: stored photo {str(have)[:12]} is not the newest valid drop "
                         f"{want.drop.index} ({want.drop.name!r}, "
                         f"{str(want.drop.expected_sha)[:12]})")
-        row = seen.state_rows.get(user)
-        if want is not None and (row is None or row.get("content_sha256") !=
-                                 want.drop.expected_sha):
+        row = seen.state_rows.get(user)  # by UPN; an HR id's row is the id's, not theirs
+        if want is not None and want.drop.kind != "hr_id" and \
+                (row is None or row.get("content_sha256") != want.drop.expected_sha):
             table.fail(f"{user}: state row content_sha256 is not drop {want.drop.index}'s")
     for user, row in sorted(seen.state_rows.items()):
         if row.get("lock_owner") or row.get("lock_drop"):
@@ -182,7 +200,7 @@ def verdict(records: list[DropRecord], users: list[str], seen: Observed) -> Verd
     misassigned = [f"upload {u.get('sha256', '')[:12]} to {u.get('userPrincipalName')}"
                    for u in seen.uploads
                    if u.get("sha256") not in allowed.get(
-                       str(u.get("userPrincipalName", "")).lower(), set())]
+                       str(u.get("userPrincipalName", "")).lower(), set())] + wrong
     assign.failures.extend(misassigned)
     for message in seen.poison:
         name = str(message.get("BlobName"))

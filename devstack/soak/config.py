@@ -9,13 +9,14 @@ from typing import Any
 
 from devstack.stack import DEFAULT_STATE_DIR
 
-FAULT_KINDS = ("throttle", "error", "reset", "spike", "token_error")
+FAULT_KINDS = ("throttle", "error", "reset", "spike", "token_error", "lost_answer")
 # One of each fault kind first, so even a short run sees them all; then the random rates.
 FAULT_SCRIPT: list[dict[str, Any]] = [
     {"status": 429, "retry_after": 1, "method": "PATCH"}, {"status": 503, "target": "token"},
     {"status": 503, "method": "PATCH"}, {"reset": True, "method": "PATCH"},
-    {"delay_ms": 1500, "method": "PATCH"}]
-SCRIPT_KINDS = {"throttle", "token_error", "error", "reset", "spike"}
+    {"delay_ms": 1500, "method": "PATCH"}, {"lose_answer": True, "method": "PATCH"}]
+SCRIPT_KINDS = {"throttle", "token_error", "error", "reset", "spike", "lost_answer"}
+MAPPING_BLOB = "hr-mapping/ids.csv"  # PHOTO_ID_MAPPING_BLOB: HR ids, in a container of its own
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,22 @@ class SoakConfig:
     token_lifetime_s: int = 330
     faults: dict[str, Any] = field(default_factory=lambda: {
         "throttle_rate": 0.10, "throttle_retry_after": 1, "error_rate": 0.05,
-        "reset_rate": 0.02, "spike_rate": 0.05, "spike_ms": 1500, "token_error_rate": 0.05})
+        "reset_rate": 0.02, "spike_rate": 0.05, "spike_ms": 1500, "token_error_rate": 0.05,
+        "lost_answer_rate": 0.03})
     restart_azurite: bool = True
     kill_host: bool = True
+    # The first host's photo-sync reads a wall clock this far off (behind storage's and the
+    # second host's); a second host (the same host id: it shares the work queue) reads the
+    # right one.
+    clock_offset_s: float | None = -20.0
+    second_host: bool = True
+    # Halfway, the state table stops answering the hosts for longer than a claim lives, while
+    # an upload is held at the photo API longer than its caller waits for the answer.
+    stall_table_s: float | None = 36.0
+    stalled_upload_ms: int = 15_000
+    # Then the first host freezes (SIGSTOP) this long with an upload out: its claims lapse
+    # under it, and its upload is answered after its claim ended.
+    freeze_s: float | None = 35.0
 
     @property
     def user_count(self) -> int:
@@ -50,5 +64,8 @@ class SoakConfig:
         """Overrides of ``devstack.stack.local_settings_values`` for the host."""
         return {"PHOTO_RETRY_BUDGET_SECONDS": str(self.retry_budget_s),
                 "PHOTO_RETRY_MAX_ATTEMPTS": str(self.retry_max_attempts),
+                # HR deletes drops during the run, and the photos they gave must go
+                "PHOTO_DELETE_ON_BLOB_DELETE": "true",
+                "PHOTO_ID_MAPPING_BLOB": MAPPING_BLOB,
                 # the nightly reconcile would re-process what events missed: not during a soak
                 "PHOTO_RECONCILE_SCHEDULE": "0 0 0 1 1 *"}

@@ -1,4 +1,5 @@
-"""The "HR" uploaders: K threads putting the plan's batches into the drop container.
+"""The "HR" uploaders: K threads putting the plan's batches into the drop container (and
+deleting the drops the plan deletes).
 
 Batches of one user (or of one nobody's blob name) run in plan order, one at a time, and the
 next one starts at least ``USER_SPACING_S`` after the previous one finished: storage's
@@ -7,6 +8,9 @@ one user by it, so "the newest valid drop" is only well defined with that gap. Q
 succession is exercised by overwrite bursts of one blob name, uploaded back to back.
 Uploads are paced to ``rate`` per second overall, survive the Azurite restart (retried until
 they succeed or the deadline passes), and only a successful upload is recorded as a drop.
+
+A deletion waits until the drop it deletes has an outcome (so the photo it gave is live), then
+deletes it. HR id drops of the second phase wait until the mapping file has been edited.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from azure.core.exceptions import AzureError
 from azure.storage.blob import ContainerClient, ContentSettings, ExponentialRetry
 
 from devstack.soak.plan import Batch, Drop, Plan
+from photo_core.adapters.blob_drop import TAG_STATUS
 
 logger = logging.getLogger("devstack.soak")
 
@@ -32,10 +37,10 @@ USER_SPACING_S = 1.1
 @dataclass
 class DropRecord:
     drop: Drop
-    uploaded: bool = False
+    uploaded: bool = False  # done: uploaded, or (a deletion) deleted
     etag: str | None = None
     last_modified: datetime | None = None
-    seq: int = 0  # global order of successful uploads
+    seq: int = 0  # global order of successful uploads and deletions
     upload_attempts: int = 0
 
 
@@ -61,6 +66,12 @@ class Uploaders:
         self._next_slot = time.monotonic()
         self.uploaded = 0
         self.retried_uploads = 0
+        self.mapping_edited = threading.Event()  # HR id drops of the second phase wait for it
+        # Closed while a disruption gets ready: uploads wait, so there is work left to be in
+        # flight when it strikes (``resume`` opens it again).
+        self._open = threading.Event()
+        self._open.set()
+        self._done_steps = 0
 
     def run(self) -> None:
         workers = [threading.Thread(target=self._work, name=f"hr-uploader-{n}", daemon=True)
@@ -97,7 +108,18 @@ class Uploaders:
         self._ready_at[key] = time.monotonic() + USER_SPACING_S
         self._lock.notify_all()
 
+    def pause(self) -> None:
+        self._open.clear()
+
+    def resume(self) -> None:
+        self._open.set()
+
     def _wait_turn(self, batch: Batch) -> bool:
+        if batch.phase == 1 and not self.mapping_edited.wait(
+                max(0.0, self._deadline - time.monotonic())):
+            return False
+        if not self._open.wait(max(0.0, self._deadline - time.monotonic())):
+            return False
         with self._lock:
             while self._turn.get(batch.key, 0) != self._position[batch.index] or \
                     batch.key in self._running:
@@ -123,7 +145,8 @@ class Uploaders:
         order and spacing rules): a new version of the blob, same bytes. The soak does this to
         the blobs in flight when it kills the host."""
         with self._lock:
-            done = [r for r in self.records if r.uploaded and r.drop.name == name]
+            done = [r for r in self.records if r.uploaded and r.drop.name == name and
+                    not r.drop.deletion]
             if not done:
                 return None
             last = max(done, key=lambda r: r.seq)
@@ -146,6 +169,9 @@ class Uploaders:
     def _run_batch(self, client: ContainerClient, batch: Batch) -> None:
         for drop in batch.drops:  # an overwrite burst: back to back, no pacing in between
             record = self.records[drop.index]
+            if drop.deletion:
+                self._delete(client, record)
+                return
             if not self._record(record, self._upload(client, record)):
                 return
 
@@ -154,12 +180,33 @@ class Uploaders:
             return False
         with self._lock:
             self.uploaded += 1
-            record.uploaded, record.seq = True, self.uploaded
+            self._done_steps += 1
+            record.uploaded, record.seq = True, self._done_steps
             record.etag = str(result.get("etag"))
             record.last_modified = result["last_modified"]
             count = self.uploaded
         self._on_upload(count)
         return True
+
+    def _delete(self, client: ContainerClient, record: DropRecord) -> None:
+        """Delete the drop once it has an outcome (bounded by the deadline; a drop that never
+        gets one is not deleted, and the checks then expect it to stay)."""
+        blob = client.get_blob_client(record.drop.name)
+        while time.monotonic() < self._deadline:
+            try:
+                if TAG_STATUS in blob.get_blob_tags():
+                    blob.delete_blob()
+                    break
+            except AzureError as exc:
+                logger.info("uploader: deletion of %r waits (%s)", record.drop.name,
+                            type(exc).__name__)
+            time.sleep(0.5)
+        else:
+            logger.warning("uploader: %r never had an outcome; not deleted", record.drop.name)
+            return
+        with self._lock:
+            self._done_steps += 1
+            record.uploaded, record.seq = True, self._done_steps
 
     def _upload(self, client: ContainerClient, record: DropRecord) -> dict[str, Any] | None:
         drop = record.drop

@@ -5,26 +5,33 @@ record is that line plus its continuation lines (a traceback). The rule for an *
 exception* (``problems``): every record at ERROR or above, or carrying a traceback, is a
 problem unless it is one of these two expected kinds:
 
-1. a redelivery request: the host's ``Executed 'Functions.sync_photo' (Failed, ...)`` record
-   whose final exception is one of the product's transient errors, ``Throttled``,
-   ``ServiceUnavailable`` (``photo_core.domain.errors``) or ``UserBusy``
-   (``photo_core.use_cases.claims``). The function raises these on purpose so that the platform
-   delivers the drop again.
+1. a redelivery request: a host's ``Executed 'Functions.sync_photo' (Failed, ...)`` (or
+   ``photo_deleted``) record whose final exception is one of the product's transient errors,
+   ``Throttled``, ``ServiceUnavailable`` (``photo_core.domain.errors``), ``UserBusy``
+   (``photo_core.use_cases.claims``) or ``ClaimLost`` (``photo_core.use_cases.lease``). The
+   function raises these on purpose so that the platform delivers the drop (or the deletion)
+   again.
 2. a storage outage: a final exception ``azure.core.exceptions.ServiceRequestError`` or
-   ``ServiceResponseError`` (storage unreachable or connection dropped) logged inside an
-   Azurite outage window, from the moment the soak stops Azurite until ``OUTAGE_GRACE_S``
-   after it listens again (the Storage SDK's default retries can take about a minute to give
-   up on a request that started during the outage).
+   ``ServiceResponseError`` (or their ``...TimeoutError`` kinds: storage unreachable,
+   connection dropped or stalled), or the product's ``photo_core.use_cases.ports.StateUnavailable``
+   (the state table did not answer), logged inside an
+   outage window (Azurite's restart, the state table's stall), from the moment the soak stops
+   storage until ``OUTAGE_GRACE_S`` after it answers again (the Storage SDK's default retries
+   can take about a minute to give up on a request that started during the outage).
+
+3. a frozen host's overrun: the local host's "ran ...s, longer than functionTimeout" for an
+   invocation of the host the soak froze (SIGSTOP), logged from the freeze until
+   ``OUTAGE_GRACE_S`` after it: the freeze, not the product, made it long.
 
 Anything else (any other exception type, a traceback from any other place, a poisoned drop,
-a run over ``functionTimeout``, an emulator bug) is listed with its first line.
+another run over ``functionTimeout``, an emulator bug) is listed with its first line.
 """
 
 from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -32,9 +39,13 @@ from pathlib import Path
 OUTAGE_GRACE_S = 90.0
 TRANSIENT = frozenset({"photo_core.domain.errors.Throttled",
                        "photo_core.domain.errors.ServiceUnavailable",
-                       "photo_core.use_cases.claims.UserBusy"})
+                       "photo_core.use_cases.claims.UserBusy",
+                       "photo_core.use_cases.lease.ClaimLost"})
 STORAGE_OUTAGE = frozenset({"azure.core.exceptions.ServiceRequestError",
-                            "azure.core.exceptions.ServiceResponseError"})
+                            "azure.core.exceptions.ServiceResponseError",
+                            "azure.core.exceptions.ServiceRequestTimeoutError",
+                            "azure.core.exceptions.ServiceResponseTimeoutError",
+                            "photo_core.use_cases.ports.StateUnavailable"})
 _RECORD = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) "
                      r"(DEBUG|INFO|WARNING|ERROR|CRITICAL) (\S+?): (.*)$")
 _EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*)(?::|$)")
@@ -88,18 +99,25 @@ def read_records(path: Path, source: str) -> list[Record]:
     return records
 
 
-def problems(records: Iterable[Record],
-             outages: list[tuple[datetime, datetime]]) -> list[Record]:
+def problems(records: Iterable[Record], outages: list[tuple[datetime, datetime]],
+             freezes: Sequence[tuple[str, datetime, datetime]] = ()) -> list[Record]:
     """Records that are unhandled exceptions or unexpected errors (rule in the docstring)."""
     windows = [(start - timedelta(seconds=1), end + timedelta(seconds=OUTAGE_GRACE_S))
                for start, end in outages]
+    frozen = [(source, start, end + timedelta(seconds=OUTAGE_GRACE_S))
+              for source, start, end in freezes]
     found = []
     for record in records:
+        if "longer than functionTimeout" in record.message and any(
+                record.source == source and start <= record.time <= end
+                for source, start, end in frozen):
+            continue
         exc = record.exception
         if exc is None and record.level not in ("ERROR", "CRITICAL"):
             continue
         if exc in TRANSIENT and record.logger == "devstack.host.functions" and \
-                record.message.startswith("Executed 'Functions.sync_photo' (Failed"):
+                record.message.startswith(("Executed 'Functions.sync_photo' (Failed",
+                                           "Executed 'Functions.photo_deleted' (Failed")):
             continue
         if exc in STORAGE_OUTAGE and any(a <= record.time <= b for a, b in windows):
             continue
@@ -113,6 +131,7 @@ class HostActivity:
     redeliveries: int = 0  # invocations with attempt >= 2 (dequeue count of the message)
     failed: int = 0
     in_call_retries: int = 0  # the product's own retries inside one invocation
+    lapsed_claims: int = 0  # uploads that outlived their claim (the photo marked unknown)
     outcomes: dict[str, int] = field(default_factory=dict)
 
 
@@ -126,7 +145,10 @@ def host_activity(records: Iterable[Record]) -> HostActivity:
             activity.failed += done.group(1) == "Failed"
         elif record.level == "WARNING" and _RETRY.search(record.message):
             activity.in_call_retries += 1
-        elif record.logger == "photo_core.use_cases.sync" and record.message.startswith("drop "):
+        elif record.logger == "photo_core.use_cases.release" and \
+                "outlived its claim" in record.message:
+            activity.lapsed_claims += 1
+        elif record.logger == "photo_core.use_cases.finish" and record.message.startswith("drop "):
             status = record.message.rsplit(": ", 1)[-1].split(" ")[0]
             activity.outcomes[status] = activity.outcomes.get(status, 0) + 1
     return activity

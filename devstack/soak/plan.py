@@ -1,21 +1,27 @@
 """The soak's drops, decided up front from the seed: who, which blob name, which bytes, and
 what the outcome must be.
 
-A *batch* is what one uploader does in one go for one user: one upload, or a burst of quick
-overwrites of one blob name. Batches of one user run in plan order and at least
-``USER_SPACING_S`` apart (see ``drops``), because storage's ``Last-Modified`` has
-one-second resolution and the product orders different blob names of one user by it.
-Everything here is pure and deterministic given the seed; ``expected_sha`` is the sha256 of
-``prepare_photo(content, ImagePolicy())``, the normalised photo the user must end up with.
+A *batch* is what one uploader does in one go for one user: one upload, a burst of quick
+overwrites of one blob name, or the deletion of the user's newest drop. Batches of one user run
+in plan order and at least ``USER_SPACING_S`` apart (see ``drops``), because storage's
+times have one-second resolution and the product orders different blob names of one user by
+them. Everything here is pure and deterministic given the seed; ``expected_sha`` is the sha256
+of ``prepare_photo(content, ImagePolicy())``, the normalised photo the user must end up with.
+
+HR ids: a few users are reached only through HR ids of the mapping file (``MAPPING``). Their
+drops come in two phases: before the soak edits the mapping (it re-points each id to another
+user and adds a new hire), and after. A drop is for whom its id named when it was dropped.
 """
 
 from __future__ import annotations
 
 import io
 import random
+import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from PIL import Image, ImageDraw
 
@@ -32,32 +38,50 @@ INVALID_KINDS: dict[str, str] = {
     "png_as_jpg": "not_jpeg", "truncated": "truncated", "too_small": "too_small",
     "empty": "empty_file", "space_in_name": "invalid_characters",
     "wrong_extension": "wrong_extension", "unknown_user": "user_not_found",
-    "bare_name": "not_a_user_reference", "bad_domain": "invalid_upn",
+    "bare_name": "not_in_mapping", "bad_domain": "invalid_upn",
 }
-VALID_KINDS = ("valid", "redrop", "overwrite")
+VALID_KINDS = ("valid", "redrop", "overwrite", "hr_id")
+# Invalid kinds that are not rejected: the id is not in the mapping, which reconcile retries.
+DEFERRED_KINDS = {"bare_name"}
+HR_IDS = ("HR-01", "HR-02", "HR-03")  # re-pointed by the mapping edit
+NEW_HIRE = "HR-04"  # added by the mapping edit
 
 
 @dataclass(frozen=True)
 class Drop:
     index: int
     batch: int
-    kind: str  # valid | redrop | overwrite | one of INVALID_KINDS
+    kind: str  # valid | redrop | overwrite | hr_id | delete | one of INVALID_KINDS
     name: str
     user: str | None  # the real directory user the name refers to, lower case; else None
     content: bytes = field(repr=False)
     expected_reason: str | None  # invalid drops: the reason code; valid ones: None
     expected_sha: str | None  # valid drops: sha256 of the normalised photo
+    phase: int | None = None  # HR id drops: 0 before the mapping edit, 1 after
 
     @property
     def valid(self) -> bool:
         return self.kind in VALID_KINDS
 
+    @property
+    def deletion(self) -> bool:
+        """Not an upload: HR deletes the blob ``name`` (the user's newest drop)."""
+        return self.kind == "delete"
+
+    @property
+    def expected_status(self) -> str:
+        return "deferred" if self.kind in DEFERRED_KINDS else "rejected"
+
 
 @dataclass(frozen=True)
 class Batch:
     index: int
-    key: str  # serialisation key: the user, or the blob name for names that are nobody's
+    key: str  # serialisation key: the user, the HR id, or the name for names nobody's
     drops: tuple[Drop, ...]
+
+    @property
+    def phase(self) -> int | None:
+        return self.drops[0].phase
 
 
 @dataclass(frozen=True)
@@ -65,9 +89,11 @@ class Plan:
     seed: int
     users: tuple[str, ...]
     batches: tuple[Batch, ...]
+    mapping: tuple[str, str] = ("", "")  # the mapping file before and after the edit
 
     @property
     def drops(self) -> list[Drop]:
+        """Every step, in plan order (``index``): the uploads and the deletions."""
         return [d for b in self.batches for d in b.drops]
 
 
@@ -178,7 +204,7 @@ class _Builder:
         name = {"space_in_name": f"{local.replace('.', ' ')}@{DOMAIN}.jpg",
                 "wrong_extension": f"{user}.png",
                 "unknown_user": f"nobody{n:05d}@{DOMAIN}.jpg",
-                "bare_name": f"hr/bare/{local.replace('.', '')}{n}.jpg",
+                "bare_name": f"hr/bare/{re.sub('[^a-z0-9]', '', local)}{n}.jpg",
                 "bad_domain": f"{local}{n}@contoso..com.jpg"}.get(kind)
         if name is not None:  # a bad name: nobody's (or nobody real's) photo
             self.add(name, [self._drop(kind, name, None, content, INVALID_KINDS[kind], None)])
@@ -189,15 +215,44 @@ class _Builder:
         name = f"hr/rejects-{n:05d}/{user}.jpg"  # its own name: never hides a valid version
         self.add(user, [self._drop(kind, name, user, content, INVALID_KINDS[kind], None)])
 
+    def delete_newest(self, drop: Drop) -> None:
+        """HR deletes ``drop`` (just made, its user's newest) once it has an outcome: the
+        photo it gave goes with it. Its content must be its user's only copy, or the photo
+        would be another drop's too."""
+        assert drop.user is not None
+        self.add(drop.user, [Drop(self.drops, len(self.batches), "delete", drop.name,
+                                  drop.user, b"", None, None)])
+
+    def hr_ids(self, targets: list[str], new_hire: str) -> tuple[str, str]:
+        """Each HR id's drops before and after the mapping edit, as batches; the mapping file
+        before and after it."""
+        before = {hr: targets[2 * i] for i, hr in enumerate(HR_IDS)}
+        after = {hr: targets[2 * i + 1] for i, hr in enumerate(HR_IDS)} | {NEW_HIRE: new_hire}
+        for phase, mapping in ((0, before), (1, after)):
+            for hr, user in mapping.items():
+                for name in (f"{hr}.jpg", f"hr/ids/{hr}.jpg"):
+                    content = photo(self.rng)
+                    sha = prepare_photo(content, ImagePolicy()).sha256
+                    drop = self._drop("hr_id", name, user, content, None, sha)
+                    self.add(f"hr:{hr}", [replace(drop, phase=phase)])
+        return _csv(before), _csv(after)
+
+def _csv(mapping: dict[str, str]) -> str:
+    return "id,upn\n" + "".join(f"{hr},{upn}\n" for hr, upn in mapping.items())
+
 
 def make_plan(drops: int, users: int, seed: int) -> Plan:
     """About 60% new valid photos, 10% re-drops of earlier content, 15% quick overwrites of one
-    blob name, 15% invalid files and names (with their expected reason codes). Every kind
+    blob name, 15% invalid files and names (with their expected reason codes), a few drops by
+    HR id around a mapping edit, and a few deletions of a user's newest drop. Every kind
     occurs at least once when there is room (the small soak must see them all), spread over
     the run rather than bunched at one end."""
     rng = random.Random(seed)
     people = make_users(users, rng)
+    hr_people = [f"hr.target{n}@{DOMAIN}" for n in range(2 * len(HR_IDS) + 1)]
     b = _Builder(seed + 1, people)
+    mapping = b.hr_ids(hr_people[:-1], hr_people[-1])
+    deletions = max(2, drops // 40)
     kinds = list(INVALID_KINDS)
     mandatory = ["overwrite", "redrop", *kinds]
     b.rng.shuffle(mandatory)
@@ -211,12 +266,18 @@ def make_plan(drops: int, users: int, seed: int) -> Plan:
             "valid" if r < 0.667 else "redrop" if r < 0.778 else "overwrite" if r < 0.833
             else kinds[b.drops % len(kinds)])
         if pick == "valid" or (pick == "redrop" and not b.valid):
-            b.add(user, [b.new_valid("valid", b.name_for(user), user)])
+            made = b.new_valid("valid", b.name_for(user), user)
+            b.add(user, [made])
+            if deletions and len(b.valid) % 5 == 0:
+                b.delete_newest(made)
+                deletions -= 1
         elif pick == "redrop":
             old = b.rng.choice(b.valid)
             assert old.user is not None
             assert old.expected_sha is not None
             name = old.name if b.rng.random() < 0.5 else b.name_for(old.user)
+            if old.kind == "hr_id":
+                continue  # an HR id's drop is for whom the mapping names now
             b.add(old.user, [b._drop("redrop", name, old.user, old.content, None,
                                      old.expected_sha)])
         elif pick == "overwrite":  # a burst of three on average: 15% of the drops
@@ -225,22 +286,46 @@ def make_plan(drops: int, users: int, seed: int) -> Plan:
             b.add(user, [b.new_valid("overwrite", name, user) for _ in range(count)])
         else:
             b.invalid(pick)
-    return Plan(seed, tuple(people), tuple(b.batches))
+    return Plan(seed, tuple(people + hr_people), tuple(_in_phases(b.batches)), mapping)
 
 
-def directory_document(plan: Plan, secret: str) -> dict[str, object]:
+def _in_phases(batches: list[Batch]) -> list[Batch]:
+    """The HR id drops before the mapping edit come first, those after it in the last third."""
+    early = [x for x in batches if x.phase == 0]
+    late = [x for x in batches if x.phase == 1]
+    rest = [x for x in batches if x.phase is None]
+    cut = 2 * len(rest) // 3
+    ordered = early + rest[:cut] + late + rest[cut:]
+    out: list[Batch] = []
+    index = 0
+    for i, batch in enumerate(ordered):
+        numbered = []
+        for drop in batch.drops:
+            numbered.append(replace(drop, batch=i, index=index))
+            index += 1
+        out.append(replace(batch, index=i, drops=tuple(numbered)))
+    return out
+
+
+def directory_document(plan: Plan, secret: str,
+                       second_secret: str | None = None) -> dict[str, Any]:
     """The emulator's directory: the plan's users without photos, and one app registration
-    with exactly the roles photo-sync needs."""
+    with exactly the roles photo-sync needs (two with ``second_secret``: the second host signs
+    in as the second, so the emulator can tell its requests from the first's)."""
     rng = random.Random(plan.seed + 2)
 
     def guid() -> str:
         return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
+    apps = [(secret, "photo-sync (soak)")]
+    if second_secret is not None:
+        apps.append((second_secret, "photo-sync (soak, second host)"))
     return {
         "tenant": guid(),
         "users": [{"id": guid(), "userPrincipalName": u, "mail": u, "photo": None}
                   for u in plan.users],
-        "applications": [{"clientId": guid(), "displayName": "photo-sync (soak)",
-                          "secrets": [secret], "certificates": [], "managedIdentity": False,
-                          "roles": ["ProfilePhoto.ReadWrite.All", "User.ReadBasic.All"]}],
+        "applications": [{"clientId": guid(), "displayName": name, "secrets": [key],
+                          "certificates": [], "managedIdentity": False,
+                          "roles": ["ProfilePhoto.ReadWrite.All", "User.ReadBasic.All"]}
+                         for key, name in apps],
     }

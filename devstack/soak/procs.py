@@ -64,7 +64,17 @@ class Child:
             self.process.wait(10.0)
         self._close()
 
+    def freeze(self) -> None:
+        """SIGSTOP: the process stops mid-flight (its claims go unrenewed) until ``thaw``."""
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGCONT)
+
     def stop(self, timeout: float = 30.0) -> None:
+        self.thaw()  # a stopped process cannot act on SIGTERM
         terminate(self.process, timeout)
         self._close()
 
@@ -96,18 +106,28 @@ def emulator(state: Path, directory: Path, faults: dict[str, Any], seed: int,
     return Child("emulator", argv, state / "emulator.log", child_env(set()))
 
 
-def host(state: Path, settings: Path, host_json: Path) -> Child:
-    argv = [sys.executable, "-m", "devstack.host", "--app", "function_app:app",
+def host(state: Path, settings: Path, host_json: Path, *, name: str = "host",
+         host_id: str | None = None, clock_offset_s: float | None = None) -> Child:
+    """A functions host; ``host_id`` makes it another instance of that host (the same work
+    queue; it does not watch the container, the first one delivers the events), and
+    ``clock_offset_s`` shifts the wall clock photo-sync reads in it."""
+    module = ["-m", "devstack.host"] if clock_offset_s is None else \
+        ["-m", "devstack.soak.host", "--clock-offset-s", str(clock_offset_s)]
+    argv = [sys.executable, *module, "--app", "function_app:app",
             "--settings", str(settings), "--host-json", str(host_json), "--port", "0",
-            "--state-dir", str(state / "host")]
-    return Child("host", argv, state / "host.log", child_env(set()))
+            "--state-dir", str(state / name)]
+    if host_id is not None:
+        argv += ["--host-id", host_id, "--no-watch"]
+    return Child(name, argv, state / f"{name}.log", child_env(set()))
 
 
 def write_app_files(state: Path, connection_string: str, emulator_info: dict[str, Any],
-                    overrides: dict[str, str], function_timeout_s: int) -> tuple[Path, Path]:
-    """local.settings.json (the stack's values plus the soak's overrides) and host.json (the
-    product's, with ``functionTimeout`` scaled down to the soak's retry budget)."""
-    settings = state / "local.settings.json"
+                    overrides: dict[str, str], function_timeout_s: int,
+                    name: str = "local.settings.json") -> tuple[Path, Path]:
+    """local.settings.json (the stack's values plus the soak's overrides; ``name`` for another
+    host's) and host.json (the product's, with ``functionTimeout`` scaled down to the soak's
+    retry budget)."""
+    settings = state / name
     values = {**local_settings_values(connection_string, emulator_info), **overrides}
     write_local_settings(settings, values)
     os.chmod(settings, 0o600)  # it holds the client secret

@@ -55,21 +55,23 @@ def _drop_json(record: DropRecord, run: RunOutput) -> dict[str, Any]:
 
 
 def judge(config: SoakConfig, run: RunOutput, state: Path, secret: str,
-           started: float) -> SoakResult:
+           started: float, more_secrets: list[str] | None = None) -> SoakResult:
     logs = {"host": state / "host.log", "emulator": state / "emulator.log",
-            "soak": state / "soak.log"}
+            "soak": state / "soak.log", "host2": state / "host2.log"}
     records = [r for source, path in logs.items() for r in soak_logs.read_records(path, source)]
-    activity = soak_logs.host_activity(r for r in records if r.source == "host")
+    activity = soak_logs.host_activity(r for r in records if r.source in ("host", "host2"))
     unhandled = Check("no_unhandled_exceptions", [
-        r.describe() for r in soak_logs.problems(records, run.events.outages())])
+        r.describe() for r in soak_logs.problems(records, run.events.outages(),
+                                                 run.events.freezes())])
     needles = soak_logs.leak_needles(secret, run.tokens, [r.drop.content for r in run.records])
+    needles += [(f"client secret #{n + 2}", s.encode()) for n, s in
+                enumerate(more_secrets or [])]
     leaks = Check("no_secrets_in_logs", soak_logs.find_leaks(
         {k: p.read_bytes() for k, p in logs.items() if p.exists()}, needles),
         note=f"{len(needles)} needles, {len(run.tokens)} tokens")
     faults = Check("faults_exercised")
     seen = run.stats.get("faults", {})
-    script_done = run.events.script_done_before_kill or (
-        not config.kill_host and run.stats.get("pendingScript") == 0)
+    script_done = run.events.script_done_before_kill or run.stats.get("pendingScript") == 0
     for kind in FAULT_KINDS:
         scripted = kind in SCRIPT_KINDS and script_done
         if not seen.get(kind) and not scripted:
@@ -84,6 +86,16 @@ def judge(config: SoakConfig, run: RunOutput, state: Path, secret: str,
         disruption.fail("no blob in flight at the kill could be re-dropped")
     if config.kill_host and activity.redeliveries == 0:
         disruption.fail("no delivery was redelivered")
+    if config.stall_table_s and (events.table_back is None or not events.stalled_upload_held):
+        disruption.fail("the state table did not stall under an upload in flight")
+    if config.freeze_s and (not events.host_frozen or activity.lapsed_claims == 0):
+        disruption.fail("no upload of the frozen host outlived its claim")
+    if events.mapping_edited is None:
+        disruption.fail("the mapping file was not edited")
+    if config.second_host and not any(
+            r.source == "host2" and r.message.startswith("Executed 'Functions.sync_photo'")
+            for r in records):
+        disruption.fail("the second host processed no drop")
     checks = [disruption, faults, unhandled, leaks]
     counts: dict[str, int] = {}
     lost, misassigned = [f"{len(run.records) or config.drops} drops: the stack was never "
@@ -105,6 +117,11 @@ def judge(config: SoakConfig, run: RunOutput, state: Path, secret: str,
              "unhandled_exceptions": len(unhandled.failures),
              "faults_injected": dict(seen), "tokens_issued": len(run.tokens),
              "killed_in_flight": events.killed_in_flight,
+             "lapsed_claims": activity.lapsed_claims,
+             "deleted": sum(1 for r in run.records if r.drop.deletion and r.uploaded),
+             "table_stall_s": round((events.table_back - events.table_stalled).total_seconds(),
+                                    1) if events.table_back and events.table_stalled else 0,
+             "clock_offset_s": config.clock_offset_s,
              "redropped_while_host_down": len(events.redropped),
              "drop_phase_s": round(run.drop_seconds, 1),
              "wall_time_s": round(time.monotonic() - started, 1)}
@@ -122,20 +139,23 @@ def config_users(run: RunOutput) -> list[str]:
 
 def markdown(result: SoakResult) -> str:
     t = result.table
-    rows = [("drops", t["drops"]), ("uploaded", t["uploaded"]),
+    rows = [("drops", t["drops"]), ("deleted by HR", t["deleted"]), ("uploaded", t["uploaded"]),
             ("unchanged", f"{t['unchanged']} (same_content {t['unchanged_same_content']}, "
                           f"superseded {t['unchanged_superseded']})"),
             ("rejected", t["rejected"]),
             ("replaced (earlier versions of a re-uploaded name)", t["replaced"]),
             ("retried (in-call retries)", t["retried"]),
             ("redelivered (invocations with attempt >= 2)", t["redelivered"]),
+            ("uploads that outlived their claim", t["lapsed_claims"]),
             ("poisoned", t["poisoned"]), ("lost", t["lost"]),
             ("misassigned", t["misassigned"]), ("wall time", f"{t['wall_time_s']} s")]
     lines = ["| metric | value |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows), ""]
     lines.append(f"faults injected: {t['faults_injected']}; tokens issued: "
                  f"{t['tokens_issued']}; uploads: {t['uploads_to_emulator']}; killed in "
                  f"flight: {t['killed_in_flight']} (re-dropped while the host was down: "
-                 f"{t['redropped_while_host_down']}); drop phase {t['drop_phase_s']} s")
+                 f"{t['redropped_while_host_down']}); state table stalled "
+                 f"{t['table_stall_s']} s; the first host's clock off by "
+                 f"{t['clock_offset_s']} s; drop phase {t['drop_phase_s']} s")
     lines.append("")
     for check in result.checks:
         lines.append(f"- [{'x' if check.ok else ' '}] {check.name}"

@@ -1,24 +1,32 @@
 """Adapter: a dropped blob in Azure Storage, implementing the ``Drop`` port.
 
 Every write is conditional on the ETag of the version that was read, so an outcome can never be
-stamped on content HR uploaded after processing began. Outcomes go in two places: index tags
-(``photosync-status``, ``photosync-reason``) that operators can query across the container, and
-metadata with the details. Writing metadata changes the ETag; tags do not.
+stamped on content HR uploaded after processing began. Outcomes are written on the blob for
+operators, in two places: index tags (``photosync-status``, ``photosync-reason``) that can be
+queried across the container, and metadata with the details. Writing metadata changes the ETag;
+tags do not. Neither is ever read back to decide anything: HR can write both (the state
+table's drop records are photo-sync's record).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from dataclasses import replace
 from typing import TYPE_CHECKING
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 
 from photo_core.domain.outcomes import Outcome, Status
-from photo_core.use_cases.ports import Disposal, DropChanged, DropGone, DropInfo, RecordedOutcome
+from photo_core.use_cases.ports import (
+    Disposal,
+    DropChanged,
+    DropGone,
+    DropInfo,
+    Shown,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -34,7 +42,6 @@ META_PREFIX = "photosync_"
 TAG_STATUS = "photosync-status"
 TAG_REASON = "photosync-reason"
 MAX_BLOB_TAGS = 10  # Azure's limit of index tags per blob
-CLOCK_TOLERANCE = timedelta(seconds=5)  # Azure's hosts keep time to well within it
 OUR_TAGS = (TAG_STATUS, TAG_REASON)
 _META_SAFE = " @.'-_:,;()=+!~*"
 
@@ -62,14 +69,12 @@ class AzureBlobDrop:
             props = self._blob.get_blob_properties()
         except ResourceNotFoundError as exc:
             raise DropGone(self._blob.blob_name) from exc
-        self._etag = props.etag
+        self._etag = quoted_etag(props.etag)
         self._metadata = dict(props.metadata or {})
         self._tag_count = props.tag_count or 0
         self._tags = None
-        recorded, written = _marker(self._blob.blob_name, self._metadata, props.creation_time,
-                                    props.last_modified)
-        return DropInfo(name=self._blob.blob_name, size=props.size, etag=props.etag,
-                        last_modified=written, recorded=recorded)
+        return DropInfo(name=self._blob.blob_name, size=props.size, etag=self._etag,
+                        last_modified=props.last_modified, created=props.creation_time)
 
     def read(self) -> bytes:
         try:
@@ -80,28 +85,43 @@ class AzureBlobDrop:
         except (ResourceModifiedError, ResourceNotFoundError) as exc:
             raise DropChanged(self._blob.blob_name) from exc
 
-    def record(self, outcome: Outcome) -> None:
+    def record(self, outcome: Outcome) -> Shown:
+        # Whatever HR put under our prefix goes: the blob shows photo-sync's outcome only.
         metadata = {k: v for k, v in self._metadata.items() if not k.startswith(META_PREFIX)}
         metadata.update(outcome_metadata(outcome))
         try:
             result = self._blob.set_blob_metadata(
                 metadata, etag=self._etag, match_condition=MatchConditions.IfNotModified
             )
-        except (ResourceModifiedError, ResourceNotFoundError):
-            logger.info("drop %s changed before its outcome was written; the new version will "
-                        "get its own", self._blob.blob_name)
+        except (ResourceModifiedError, ResourceNotFoundError) as exc:
+            # A conditional write on a deleted blob: Azurite answers 412 as for a changed one
+            gone = isinstance(exc, ResourceNotFoundError) or not self._blob.exists()
+            logger.info("drop %s %s before its outcome was written", self._blob.blob_name,
+                        "was deleted" if gone else "changed (the new version gets its own)")
             self._superseded = True
-            return
+            return Shown(changed=not gone, gone=gone)
         new_etag = result.get("etag")
-        self._etag = str(new_etag) if new_etag else self._etag
+        self._etag = quoted_etag(str(new_etag)) if new_etag else self._etag
         self._metadata = metadata
-        self._write_tags(outcome.status, outcome.reason)
+        try:
+            self._write_tags(outcome.status, outcome.reason)
+        except ResourceNotFoundError:
+            logger.info("drop %s was deleted as its outcome was written", self._blob.blob_name)
+            self._superseded = True
+            return Shown(etag=self._etag, gone=True)
+        return Shown(etag=self._etag)
 
-    def ensure_tags(self, recorded: RecordedOutcome) -> None:
-        if self._current_tags().get(TAG_STATUS) == recorded.status.value:
+    def ensure_tags(self, status: Status, reason: str | None) -> None:
+        try:
+            tags = self._current_tags()
+            if (tags.get(TAG_STATUS), tags.get(TAG_REASON)) == (status.value, reason or "none"):
+                return
+            self._write_tags(status, reason)
+        except ResourceNotFoundError:
+            logger.info("drop %s was deleted; its outcome stays in the state table",
+                        self._blob.blob_name)
             return
-        self._write_tags(recorded.status, recorded.reason)
-        logger.info("drop %s: restored its outcome tags from its metadata", self._blob.blob_name)
+        logger.info("drop %s: set its outcome tags to its recorded outcome", self._blob.blob_name)
 
     def _current_tags(self) -> dict[str, str]:
         """The blob's tags, read at most once (only when it has any)."""
@@ -154,8 +174,8 @@ class AzureBlobDrop:
 
 
 class AzureDropSource:
-    """Adapter for reconcile's ``DropSource``: lists with metadata, so deciding what needs work
-    reads no content and makes one request per page, not per blob."""
+    """Adapter for reconcile's ``DropSource``: listing reads no content and makes one request
+    per page, not per blob (what was decided for each is in the state table, read likewise)."""
 
     def __init__(self, container: ContainerClient, containers: Containers | None = None) -> None:
         self._container = container
@@ -164,10 +184,9 @@ class AzureDropSource:
     def list(self, prefix: str | None) -> Iterator[Listing]:
         from photo_core.use_cases.reconcile import Listing
 
-        for blob in self._container.list_blobs(name_starts_with=prefix, include=["metadata"]):
-            recorded, written = _marker(blob.name, dict(blob.metadata or {}),
-                                        blob.creation_time, blob.last_modified)
-            yield Listing(blob.name, written, recorded)
+        for blob in self._container.list_blobs(name_starts_with=prefix):
+            yield Listing(blob.name, quoted_etag(str(blob.etag)), blob.last_modified,
+                          blob.creation_time)
 
     def open(self, name: str) -> AzureBlobDrop:
         return AzureBlobDrop(self._container.get_blob_client(name), self._containers)
@@ -189,8 +208,10 @@ def mapping_fetcher(container: ContainerClient, path: str,
                                               match_condition=MatchConditions.IfModified)
             else:
                 download = blob.download_blob()
-            return parse_mapping(download.readall(), download.properties.etag)
-        except ResourceNotModifiedError:
+            snapshot = parse_mapping(download.readall(), download.properties.etag)
+            return replace(snapshot, modified=download.properties.last_modified)
+        except (ResourceNotModifiedError, ResourceModifiedError):
+            # Azure answers a GET whose If-None-Match matches with 304; Azurite with 412
             return None
         except ResourceNotFoundError as exc:
             raise MappingUnavailable(
@@ -199,38 +220,9 @@ def mapping_fetcher(container: ContainerClient, path: str,
     return fetch
 
 
-def _marker(name: str, metadata: dict[str, str], created: datetime | None,
-            last_modified: datetime) -> tuple[RecordedOutcome | None, datetime]:
-    """A blob's outcome marker, if it is this blob's own, and when its content was written."""
-    recorded = _recorded(metadata)
-    if recorded is not None:
-        recorded = for_this_version(recorded, created)
-    return recorded, content_modified(name, last_modified, recorded)
-
-
-def for_this_version(recorded: RecordedOutcome, created: datetime | None
-                     ) -> RecordedOutcome | None:
-    """The marker, if it was written on this blob; ``None`` for one that came with a copy.
-
-    Copy Blob takes metadata along, so a processed drop copied back carries its marker; but a
-    copy is a blob of its own, created after the outcome was written. The blob's creation time
-    tells them apart (``CLOCK_TOLERANCE`` allowed between the host's clock and storage's). An
-    edit of the blob's metadata or properties keeps its creation time, and its marker: the
-    content is the one processed, and ordering keeps the content's own time."""
-    if recorded.at is None or created is None:
-        return recorded
-    return recorded if created <= recorded.at + CLOCK_TOLERANCE else None
-
-
-def content_modified(name: str, last_modified: datetime,
-                     recorded: RecordedOutcome | None) -> datetime:
-    """When HR wrote this blob's content. Writing our outcome (metadata) moves Last-Modified,
-    so once a marker for this very name is on the blob, the time recorded with it is the
-    content's; comparing the moved time would make an older drop look newer than the drop
-    that superseded it."""
-    if recorded is not None and recorded.blob_name == name and recorded.source_modified:
-        return recorded.source_modified
-    return last_modified
+def quoted_etag(etag: str) -> str:
+    """An ETag in one spelling: listings give it bare, properties in quotes."""
+    return etag if etag.startswith('"') else f'"{etag}"'
 
 
 def outcome_metadata(outcome: Outcome) -> dict[str, str]:
@@ -258,33 +250,3 @@ def _header_value(value: str) -> str:
     start = encoded.index(stripped) if stripped else len(encoded)
     lead, tail = encoded[:start], encoded[start + len(stripped):]
     return lead.replace(" ", "%20") + stripped + tail.replace(" ", "%20")
-
-
-def _recorded(metadata: dict[str, str]) -> RecordedOutcome | None:
-    status = metadata.get(META_PREFIX + "status")
-    blob = metadata.get(META_PREFIX + "blob")
-    if not status or not blob:
-        return None
-    try:
-        parsed = Status(unquote(status))
-    except ValueError:
-        return None
-    return RecordedOutcome(
-        status=parsed,
-        blob_name=unquote(blob),
-        reason=unquote(metadata.get(META_PREFIX + "reason", "")) or None,
-        content_sha256=metadata.get(META_PREFIX + "sha256") or None,
-        source_modified=_timestamp(metadata.get(META_PREFIX + "modified")),
-        at=_timestamp(metadata.get(META_PREFIX + "at")),
-    )
-
-
-def _timestamp(value: str | None) -> datetime | None:
-    """An ISO time we wrote (percent-encoded), or None when absent or not one of ours."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(unquote(value))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from azure.core.exceptions import ResourceNotFoundError
 
 from photo_core.adapters.state_table import create_table_if_missing
+from photo_core.domain.naming import UserRef
 from photo_core.domain.outcomes import Outcome, Status
 
 if TYPE_CHECKING:
@@ -47,7 +48,10 @@ class TableOutcomeLog:
         }
         optional = {"reason": outcome.reason, "user": outcome.user, "etag": outcome.blob_etag,
                     "sha256": outcome.content_sha256, "actions": ",".join(outcome.actions),
-                    "source": outcome.source_modified}
+                    "source": outcome.source_modified,
+                    # whom an employee or HR id resolved to, and by which mapping version
+                    "target": outcome.target.stored if outcome.target else None,
+                    "mapping": outcome.mapping_version}
         entity.update({k: v for k, v in optional.items() if v})
         try:
             self._table.create_entity(entity)
@@ -86,6 +90,8 @@ def _outcome(row: dict[str, Any]) -> Outcome:
         content_sha256=row.get("sha256") or None,
         actions=tuple(a for a in str(row.get("actions", "")).split(",") if a),
         source_modified=table_time(row.get("source")),
+        target=UserRef.parse(str(row["target"])) if row.get("target") else None,
+        mapping_version=row.get("mapping") or None,
     )
 
 

@@ -17,6 +17,7 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from photo_core.adapters.photo_api_settings import ApiSettings
+from photo_core.domain.clock import Clock
 from photo_core.domain.dialects import (
     DIALECTS,
     EMPLOYEE_ID_PERMISSION,
@@ -46,7 +47,6 @@ from photo_core.domain.errors import (
 )
 from photo_core.domain.naming import UserRef, odata_string_literal, user_path
 from photo_core.domain.retry import (
-    Clock,
     Deadline,
     RetryPolicy,
     current_deadline,

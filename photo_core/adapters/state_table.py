@@ -3,12 +3,18 @@
 One row per user (PartitionKey = the user key, RowKey = ``state``). The entity ETag is the
 version the port speaks of, so claims and releases are optimistic-concurrency writes. Table keys
 cannot hold ``/ \\ # ?``, and guest UPNs contain ``#``: keys are percent-encoded.
+
+One row per drop name in the partition ``drops`` (RowKey = the SHA-256 of the name, which fits
+any blob name into a key; the name itself is a column): what was decided for it. Reconcile
+reads them with one paged query of that partition, not one read per blob.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import threading
+from collections.abc import Iterator
 from dataclasses import fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -19,14 +25,18 @@ from azure.core.exceptions import (
     ResourceExistsError,
     ResourceModifiedError,
     ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
 )
 
-from photo_core.use_cases.ports import StateConflict, UserState
+from photo_core.domain.outcomes import Status
+from photo_core.use_cases.ports import DropRecord, StateConflict, StateUnavailable, UserState
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
 
 ROW_KEY = "state"
+DROPS = "drops"  # the drop records' partition: no user key can be this (they have a colon)
 _KEY_SAFE = "@.-_!^~'$:"
 
 
@@ -43,11 +53,14 @@ class TableStateStore:
         self._lock = threading.Lock()
 
     def get(self, user: str) -> tuple[UserState, str] | None:
-        self._ensure_table()
         try:
+            self._ensure_table()
             entity = self._table.get_entity(partition_key(user), ROW_KEY)
         except ResourceNotFoundError:
             return None
+        except (ServiceRequestError, ServiceResponseError) as exc:
+            raise StateUnavailable(f"the state table did not answer ({type(exc).__name__})") \
+                from exc
         return _from_entity(user, entity), str(entity.metadata["etag"])
 
     def put(self, state: UserState, version: str | None) -> str:
@@ -65,7 +78,43 @@ class TableStateStore:
                 )
         except (ResourceExistsError, ResourceModifiedError) as exc:
             raise StateConflict(state.user) from exc
+        except (ServiceRequestError, ServiceResponseError) as exc:
+            raise StateUnavailable(f"the state table did not answer ({type(exc).__name__})") \
+                from exc
         return str(result["etag"])
+
+    def get_drop(self, name: str) -> DropRecord | None:
+        try:
+            self._ensure_table()
+            entity = self._table.get_entity(DROPS, _drop_key(name))
+        except ResourceNotFoundError:
+            return None
+        except (ServiceRequestError, ServiceResponseError) as exc:
+            raise StateUnavailable(f"the state table did not answer ({type(exc).__name__})") \
+                from exc
+        return _drop_from_entity(entity)
+
+    def put_drop(self, record: DropRecord) -> None:
+        from azure.data.tables import UpdateMode
+
+        self._ensure_table()
+        entity: dict[str, Any] = {"PartitionKey": DROPS, "RowKey": _drop_key(record.name)}
+        for name in _DROP_FIELDS:
+            value = getattr(record, name)
+            if isinstance(value, Status):
+                value = value.value
+            if value is not None:
+                entity[name] = value
+        self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
+
+    def drops(self, prefix: str | None) -> Iterator[DropRecord]:
+        self._ensure_table()
+        query, parameters = "PartitionKey eq @pk", {"pk": DROPS}
+        if prefix:
+            query += " and name ge @low and name lt @high"
+            parameters.update(low=prefix, high=prefix[:-1] + chr(ord(prefix[-1]) + 1))
+        for entity in self._table.query_entities(query, parameters=parameters):
+            yield _drop_from_entity(entity)
 
     def _ensure_table(self) -> None:
         if self._ready:
@@ -83,7 +132,7 @@ def create_table_if_missing(table: TableClient) -> None:
         table.create_table()
 
 
-_FIELDS = [f.name for f in fields(UserState) if f.name != "user"]
+_FIELDS = [f.name for f in fields(UserState) if f.name not in ("user", "written")]
 
 
 def _to_entity(state: UserState) -> dict[str, Any]:
@@ -97,11 +146,32 @@ def _to_entity(state: UserState) -> dict[str, Any]:
 
 
 def _from_entity(user: str, entity: dict[str, Any]) -> UserState:
+    """A row as any version of photo-sync wrote it: columns it does not know are ignored, and
+    the ones it lacks keep their defaults."""
+    written = getattr(entity, "metadata", {}).get("timestamp")
+    return UserState(user=user, **_values(entity, _FIELDS),
+                     written=written if isinstance(written, datetime) else None)
+
+
+def _values(entity: dict[str, Any], names: list[str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    for name in _FIELDS:
+    for name in names:
         value = entity.get(name)
         if isinstance(value, datetime):
             value = datetime.fromtimestamp(value.timestamp(), tz=value.tzinfo)
         if value is not None:
             values[name] = value
-    return UserState(user=user, **values)
+    return values
+
+
+_DROP_FIELDS = [f.name for f in fields(DropRecord)]
+
+
+def _drop_key(name: str) -> str:
+    return hashlib.sha256(name.encode("utf-8")).hexdigest()
+
+
+def _drop_from_entity(entity: dict[str, Any]) -> DropRecord:
+    values: dict[str, Any] = dict.fromkeys(_DROP_FIELDS) | _values(entity, _DROP_FIELDS)
+    values["status"] = Status(values["status"])
+    return DropRecord(**values)

@@ -26,7 +26,8 @@ from urllib.parse import urlsplit
 import requests
 
 from photo_core.adapters.http_deadline import DeadlineAdapter, deadline
-from photo_core.domain.retry import Clock, RetryPolicy, is_retryable_status, parse_retry_after
+from photo_core.domain.clock import Clock
+from photo_core.domain.retry import RetryPolicy, is_retryable_status, parse_retry_after
 from photo_core.use_cases.notify_ports import Delivery
 
 logger = logging.getLogger(__name__)

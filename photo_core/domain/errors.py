@@ -31,9 +31,14 @@ class PhotoSyncError(Exception):
 
 
 class PermanentError(PhotoSyncError):
-    """Retrying will not change the answer: reject the drop and record why."""
+    """Retrying will not change the answer: reject the drop and record why.
+
+    ``retry_later`` marks the failures of photo-sync's own configuration (credentials, the CA,
+    the mapping file): a new file from HR cannot help, a fix on the admin side can, so a drop
+    they stop is deferred for reconcile to retry, not rejected."""
 
     code = "rejected"
+    retry_later = False
 
 
 class TransientError(PhotoSyncError):
@@ -145,6 +150,7 @@ class AuthFailure(PermanentError):
     tenant, or a managed identity that does not exist). Fixing configuration is the only cure."""
 
     code = "auth_failed"
+    retry_later = True
 
 
 class TlsUntrusted(PermanentError):
@@ -153,6 +159,7 @@ class TlsUntrusted(PermanentError):
     certificate, so retrying would only hold the drop until it is poisoned."""
 
     code = "tls_untrusted"
+    retry_later = True
 
 
 class Throttled(TransientError):

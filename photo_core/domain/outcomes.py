@@ -2,6 +2,8 @@
 
 A drop ends as exactly one of ``uploaded``, ``unchanged`` or ``rejected`` (with a reason code and
 a message), or the invocation raises a ``TransientError`` and the platform delivers it again.
+``deferred`` is a drop that photo-sync's own configuration stopped (credentials, the CA, the
+mapping file): it is kept, and every reconcile tries it again until it ends as one of the three.
 ``would-upload`` and ``would-reject`` are the dry run's stand-ins for ``uploaded`` and
 ``rejected`` (nothing is recorded on the blob); ``photo-deleted`` records that HR
 deleted a user's current drop and, with deletion sync on, the profile photo went with it.
@@ -22,6 +24,7 @@ class Status(enum.Enum):
     UPLOADED = "uploaded"
     UNCHANGED = "unchanged"
     REJECTED = "rejected"
+    DEFERRED = "deferred"  # a configuration failure: retried by reconcile
     WOULD_UPLOAD = "would-upload"
     WOULD_REJECT = "would-reject"
     PHOTO_DELETED = "photo-deleted"  # HR deleted the drop and deletions are synced
@@ -48,6 +51,8 @@ class Outcome:
     # state: deleting the drop later removes the photo from this user, not from whoever the id
     # resolves to by then.
     target: UserRef | None = None
+    # The mapping file's version that resolved an HR id to ``target`` (None for other names).
+    mapping_version: str | None = None
 
     @property
     def is_final(self) -> bool:

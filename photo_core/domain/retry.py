@@ -14,13 +14,13 @@ from __future__ import annotations
 import email.utils
 import random
 import re
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+
+from photo_core.domain.clock import Clock
 
 DEFAULT_MAX_ATTEMPTS = 6
 DEFAULT_BUDGET_SECONDS = 120.0
@@ -119,29 +119,6 @@ class RetryPolicy:
         if remaining is not None and delay >= remaining:
             return None
         return delay
-
-
-class Clock(Protocol):
-    """Time as the client sees it; tests pass a fake that advances without sleeping."""
-
-    def monotonic(self) -> float: ...
-
-    def sleep(self, seconds: float) -> None: ...
-
-    def now(self) -> datetime: ...
-
-
-class SystemClock:
-    """The real clock."""
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

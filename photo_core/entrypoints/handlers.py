@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from photo_core.adapters.blob_drop import AzureBlobDrop, AzureDropSource
 from photo_core.bootstrap import app_services
+from photo_core.domain.budget import BUDGET
 from photo_core.domain.outcomes import Outcome, Status
 from photo_core.domain.retry import Deadline
 from photo_core.entrypoints.notify_handlers import not_sent_between, notice_check
 from photo_core.entrypoints.shared_result import SharedResult
-from photo_core.settings import FUNCTION_TIMEOUT_SECONDS
 from photo_core.use_cases.deletions import DeletionOptions, blob_deleted
 from photo_core.use_cases.lookup import LookupResult, lookup_photo, photo_bytes
 from photo_core.use_cases.ports import PhotoContent
@@ -35,14 +33,6 @@ if TYPE_CHECKING:
     from photo_core.bootstrap import AppServices
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-# What a drop needs after its last photo API call: release, metadata, tags, log, disposal.
-WRAP_UP_SECONDS = 20.0
-
-
 def handle_drop(blob: BlobClient) -> Outcome:
     services = app_services()
     drop = AzureBlobDrop(pooled(blob), services.blobs.get_container_client)
@@ -53,8 +43,8 @@ def handle_drop(blob: BlobClient) -> Outcome:
 
 def _invocation_end() -> Deadline:
     """When an invocation's photo API calls must be done: inside the function timeout, with
-    ``WRAP_UP_SECONDS`` left to record the outcome, whatever the drop waited for its claim."""
-    return Deadline.after(FUNCTION_TIMEOUT_SECONDS - WRAP_UP_SECONDS, app_services().clock)
+    time left to record the outcome, whatever the drop waited for its claim (``TimeBudget``)."""
+    return Deadline.after(BUDGET.api_window, app_services().clock)
 
 
 def _forget_changed(services: AppServices, outcome: Outcome | None) -> None:
@@ -101,9 +91,12 @@ def drop_deps(ends_by: Deadline | None = None) -> SyncDeps:
     """Per-drop dependencies: the shared services and a fresh claim owner. The drop's photo API
     calls share one retry budget, ended by ``ends_by`` if that comes sooner."""
     services = app_services()
-    return SyncDeps(api=services.photo_api, state=services.state, now=utcnow, sleep=time.sleep,
+    return SyncDeps(api=services.photo_api, state=services.state, clock=services.clock,
                     owner=uuid.uuid4().hex, log=services.log, resolver=services.resolver,
-                    api_deadline=lambda: services.drop_deadline().sooner(ends_by))
+                    api_deadline=lambda: services.drop_deadline().sooner(ends_by),
+                    drops=lambda name: AzureBlobDrop(
+                        services.drop_container.get_blob_client(name),
+                        services.blobs.get_container_client))
 
 
 def handle_reconcile(options: ReconcileOptions | None = None,
@@ -148,7 +141,7 @@ def handle_blob_deleted(event_type: str, subject: str) -> Outcome | None:
 def handle_report(since: str | None, until: str | None) -> Report:
     """Outcomes of a window; raises ``ReportWindowError`` for a window it cannot read."""
     services = app_services()
-    start, end = parse_window(since, until, utcnow())
+    start, end = parse_window(since, until, services.clock.now())
     return build_report(services.log, start, end, not_sent_between(start, end))
 
 
@@ -178,17 +171,19 @@ HEALTH_CACHE_SECONDS = 5.0
 _health: list[tuple[AppServices, SharedResult[Health]]] = []  # for the current services only
 
 
-def handle_health(clock: Callable[[], float] = time.monotonic) -> Health:
+def handle_health(clock: Callable[[], float] | None = None) -> Health:
     """Settings valid, storage reachable, a token obtainable. Says which check failed, never why:
     the route is anonymous and must leak no settings, secrets or user data. Answered from a
     result at most ``HEALTH_CACHE_SECONDS`` old (on ``clock``), one probe shared by concurrent
-    callers, so requests cannot be turned into storage reads and token requests."""
+    callers, so requests cannot be turned into storage reads and token requests. ``clock`` is a
+    monotonic clock in seconds (default: the services' own)."""
     try:
         services = app_services()  # no I/O: settings read once per process
     except Exception:
         return Health(False, {"settings": "failed"})
     if not _health or _health[0][0] is not services:  # new services: new settings to probe
-        _health[:] = [(services, SharedResult(HEALTH_CACHE_SECONDS, clock))]
+        _health[:] = [(services, SharedResult(HEALTH_CACHE_SECONDS,
+                                              clock or services.clock.monotonic))]
     return _health[0][1].get(lambda: probe_health(services))
 
 

@@ -3,8 +3,8 @@
 A claim is the user's state row with an owner, the drop it is for and an expiry, written with
 optimistic concurrency (the row's ETag). Taking it also decides ordering: a drop older than the
 newest one already applied for the user is superseded, not uploaded. Releasing it folds the
-drop's outcome into the row in the same write. While held, the claim is kept alive by a
-:class:`~photo_core.use_cases.lease.Lease`.
+drop's outcome into the row in the same write (``photo_core.use_cases.release``). While held,
+the claim is kept alive by a :class:`~photo_core.use_cases.lease.Lease`.
 """
 
 from __future__ import annotations
@@ -13,16 +13,23 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import NamedTuple, TypeVar
 
+from photo_core.domain.budget import BUDGET
+from photo_core.domain.clock import Clock, not_after
 from photo_core.domain.errors import TransientError
-from photo_core.domain.outcomes import Outcome, Status
-from photo_core.use_cases.lease import still_held
-from photo_core.use_cases.ports import DropInfo, StateConflict, StateStore, UserState
+from photo_core.use_cases.ports import (
+    DropInfo,
+    StateConflict,
+    StateStore,
+    StateUnavailable,
+    UserState,
+)
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_CLAIM_CONFLICTS = 20
-CLAIM_POLL_SECONDS = 0.5
 
 
 class UserBusy(TransientError):
@@ -31,11 +38,12 @@ class UserBusy(TransientError):
     code = "user_busy"
 
 
+@dataclass(frozen=True)
 class Superseded:
-    """A newer drop for the user was already processed: this one must not be uploaded."""
+    """A newer drop for the user was already processed: this one must not be uploaded.
+    ``state`` is the user's row as read (whether its photo is known, for one)."""
 
-
-SUPERSEDED = Superseded()
+    state: UserState
 
 
 @dataclass(frozen=True)
@@ -46,95 +54,115 @@ class Claimant:
 
     store: StateStore
     owner: str  # the invocation's id, written into the claim
-    now: Callable[[], datetime]
-    sleep: Callable[[float], None]
+    clock: Clock
     seconds: float
     wait_seconds: float
 
 
-def claim(who: Claimant, user: str, info: DropInfo) -> tuple[UserState, str] | Superseded:
-    """Take ``user``'s claim for the drop ``info``: the claimed state and its version, or
-    :data:`SUPERSEDED`. Raises :class:`UserBusy` after waiting ``wait_seconds`` for another
-    drop's claim, or when the row keeps changing under us."""
-    waited = 0.0
+class Claimed(NamedTuple):
+    """A claim taken: the row as written, its version, and when (``since``, monotonic) the
+    write was sent: the holder's lease counts its lifetime from there."""
+
+    state: UserState
+    version: str
+    since: float
+
+
+def claim(who: Claimant, user: str, key: str, made: datetime | None, *,
+          since: float | None = None) -> Claimed | Superseded:
+    """Take ``user``'s claim for ``key`` (the drop's name and ETag): the claim, or
+    :class:`Superseded` when ``made`` (the drop's content time) is older than the newest drop
+    already applied for the user (``None``: no ordering, as for a deletion or a repair).
+
+    Raises :class:`UserBusy` after waiting ``wait_seconds`` (counted from ``since``, when the
+    drop began waiting on the table, if earlier) for another drop's claim, or when the row
+    keeps changing under us."""
+    started = who.clock.monotonic() if since is None else since
+    watch = _Watch(who.seconds)
     conflicts = 0
-    key = drop_key(info)
     while True:
-        now = who.now()
-        current = who.store.get(user)
-        state, version = current if current else (UserState(user=user), None)
-        if state.source_modified and info.last_modified < state.source_modified:
-            return SUPERSEDED
-        if held_by_other(state, who.owner, now):
-            if waited >= who.wait_seconds:
-                raise UserBusy(f"another drop for {user} is in progress")
-            who.sleep(CLAIM_POLL_SECONDS)
-            waited += CLAIM_POLL_SECONDS
+        now = who.clock.now()
+        try:
+            current = who.store.get(user)
+        except StateUnavailable as exc:
+            _wait_for_the_table(who, started, exc)
             continue
+        state, version = current if current else (UserState(user=user), None)
+        # storage's times (the drop's, the row's) count as "now" too: this instance's clock
+        # may be behind storage's, and must not take storage's fresh times for the future
+        newest = not_after(state.source_modified, state.now(max(now, made) if made else now))
+        if made is not None and newest is not None and made < newest:
+            return Superseded(state)
+        if held_by_other(state, who.owner, now) and \
+                not watch.unrenewed(version, who.clock.monotonic()):
+            if who.clock.monotonic() - started >= who.wait_seconds:
+                raise UserBusy(f"another drop for {user} is in progress")
+            who.clock.sleep(BUDGET.claim_poll)
+            continue
+        since = who.clock.monotonic()
         claimed = replace(state, lock_owner=who.owner, lock_drop=key,
                           lock_expires=now + timedelta(seconds=who.seconds),
                           attempts=state.attempts + 1)
         try:
-            return claimed, who.store.put(claimed, version)
+            return Claimed(claimed, who.store.put(claimed, version), since)
+        except StateUnavailable as exc:  # it may have landed: the next read shows it as ours
+            _wait_for_the_table(who, started, exc)
         except StateConflict:
             conflicts += 1
             if conflicts >= MAX_CLAIM_CONFLICTS:
                 raise UserBusy(f"could not claim {user}: its state keeps changing") from None
 
 
+def patiently(who: Claimant, call: Callable[[], T], since: float) -> T:
+    """``call`` (a read of the state table), waiting out a table that does not answer within
+    ``who``'s patience (counted from ``since``), as a claim does."""
+    started = since
+    while True:
+        try:
+            return call()
+        except StateUnavailable as exc:
+            _wait_for_the_table(who, started, exc)
+
+
+def _wait_for_the_table(who: Claimant, started: float, exc: StateUnavailable) -> None:
+    """A table that does not answer is waited for like a busy user, within the same patience
+    (a drop failing at once would spend its few deliveries on a short stall); ``exc`` is
+    raised after that."""
+    if who.clock.monotonic() - started >= who.wait_seconds:
+        raise exc
+    who.clock.sleep(BUDGET.renewal_retry)
+
+
+class _Watch:
+    """Whether another holder's claim is dead, judged on this process's own monotonic clock:
+    a live holder writes its row (renews) three times per lifetime, so a row version that
+    stayed the same for a whole lifetime is a claim its holder has stopped keeping, and which
+    the holder itself counts as lapsed (it counts from when it sent its last write, before this
+    watch saw it). Clocks of two instances may disagree; this needs no other clock."""
+
+    def __init__(self, lifetime: float) -> None:
+        self._lifetime = lifetime
+        self._version: str | None = None
+        self._since = 0.0
+
+    def unrenewed(self, version: str | None, now: float) -> bool:
+        if version != self._version:
+            self._version, self._since = version, now
+            return False
+        return now - self._since >= self._lifetime
+
+
 def held_by_other(state: UserState, owner: str, now: datetime) -> bool:
-    """A live claim by another invocation, even for this very drop version. A duplicate
-    delivery (Event Grid retries, reconcile running beside events, a quick same-name overwrite)
-    must wait too: taking over a live claim would let the holder's upload land after a newer
-    drop's. A crashed holder's claim is no longer renewed and expires within ``seconds``, which
-    is shorter than a waiting drop's ``wait_seconds``."""
-    return bool(state.lock_owner and state.lock_owner != owner
-                and state.lock_expires and state.lock_expires > now)
+    """A claim by another invocation that may be live, even for this very drop version. A
+    duplicate delivery (Event Grid retries, reconcile running beside events, a quick same-name
+    overwrite) must wait too: taking over a live claim would let the holder's upload land after
+    a newer drop's. Whether it is live is for :class:`_Watch` to tell; only a claim whose expiry
+    passed longer ago than any invocation can live (the function timeout, far beyond any clock
+    disagreement between instances) is known dead at first sight."""
+    if not state.lock_owner or state.lock_owner == owner or state.lock_expires is None:
+        return False
+    return state.lock_expires + timedelta(seconds=BUDGET.function_timeout) > now
 
 
 def drop_key(info: DropInfo) -> str:
     return f"{info.name}|{info.etag}"
-
-
-def release(store: StateStore, state: UserState, version: str, outcome: Outcome | None,
-            info: DropInfo | None = None) -> None:
-    """Drop the claim, folding the outcome into the user's state when there is one."""
-    released = replace(state, lock_owner=None, lock_expires=None, lock_drop=None)
-    if outcome is not None and info is not None and outcome.reason != "superseded":
-        released = replace(
-            released,
-            last_status=outcome.status.value,
-            last_reason=outcome.reason,
-            last_message=outcome.message,
-            last_blob_name=info.name,
-            last_blob_etag=info.etag,
-            updated_at=outcome.at,
-        )
-        if outcome.status in (Status.UPLOADED, Status.UNCHANGED):
-            # Only a photo that is now the user's moves the "newest" mark: a newer drop that was
-            # rejected must not stop an older valid one from being applied.
-            newest = max(filter(None, (state.source_modified, info.last_modified)))
-            released = replace(released, content_sha256=outcome.content_sha256,
-                               source_modified=newest,
-                               photo_target=outcome.target.stored if outcome.target else None)
-        if outcome.status is Status.UPLOADED:
-            released = replace(released, uploaded_at=outcome.at)
-    try:
-        store.put(released, version)
-    except StateConflict:
-        # The release may have met our own earlier write (a retried PUT): if the row still
-        # holds this claim, release it at the row's version, or the outcome would be lost.
-        current = still_held(store, state)
-        if current is None:
-            logger.warning("claim on %s was taken over before release", state.user)
-            return
-        store.put(released, current[1])
-
-
-def release_quietly(store: StateStore, state: UserState, version: str) -> None:
-    """Release after a failure without hiding it: if storage is down too, the claim simply
-    expires and the redelivered drop takes it over."""
-    try:
-        release(store, state, version, None)
-    except Exception:
-        logger.exception("could not release the claim on %s; it will expire", state.user)

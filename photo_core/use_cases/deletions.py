@@ -14,15 +14,17 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from photo_core.domain.errors import PermanentError
 from photo_core.domain.naming import UserRef, UserRefKind, parse_blob_name
 from photo_core.domain.outcomes import Outcome, Status
-from photo_core.use_cases.claims import Superseded, claim, release, release_quietly
-from photo_core.use_cases.lease import Lease
-from photo_core.use_cases.ports import DropInfo, StateConflict, UserState
-from photo_core.use_cases.sync import SyncDeps, SyncOptions, append_to_log, claimant
+from photo_core.use_cases.claims import Superseded, claim, held_by_other
+from photo_core.use_cases.drop_context import SyncDeps, SyncOptions, append_to_log, claimant
+from photo_core.use_cases.lease import ClaimLost, Lease
+from photo_core.use_cases.ports import DropInfo, UserState
+from photo_core.use_cases.release import mark_unknown, release, release_quietly
+from photo_core.use_cases.repair import photo_version
 
 logger = logging.getLogger(__name__)
 
@@ -55,76 +57,92 @@ def blob_deleted(event_type: str, subject: str, options: DeletionOptions, deps: 
     if not isinstance(ref, UserRef):
         return None
     current = deps.state.get(ref.key)
-    if current is None or not _is_photo_source(current[0], name):
+    state = current[0] if current else UserState(user=ref.key)
+    in_flight = _drop_in_flight(state, name, deps)
+    mine = [v for v in _live_versions(state) if v[0] == name]
+    if not in_flight and not mine:
         logger.info("deleted drop %s is not the source of %s's photo; nothing removed",
                     name, ref.value)
         return None
     if blob_exists(name):
         logger.info("drop %s was uploaded again after its deletion; photo kept", name)
         return None
-    target = _photo_target(current[0], ref)
-    if target is None:
-        logger.warning("deleted drop %s gave %s's photo before photo-sync kept who it went to; "
-                       "not removed (remove it by hand if it should go)", name, ref.value)
-        return None
     if options.sync.dry_run:
         logger.info("dry run: drop %s was deleted; the photo of %s would be removed", name,
-                    target.value)
+                    ref.value)
         return None
-    return _remove_under_claim(name, ref, target, current[0].last_blob_etag, options, deps,
-                               blob_exists)
+    # The version whose deletion this is: the photo's source as read (or the upload of it whose
+    # answer never came), or the drop whose claim is held (it may become the source once its
+    # upload is done: decided under the claim).
+    etag = state.lock_drop.partition("|")[2] if in_flight and state.lock_drop else mine[0][1]
+    return _remove_under_claim(name, ref, etag, options, deps, blob_exists)
 
 
-def _remove_under_claim(name: str, ref: UserRef, target: UserRef, etag: str | None,
-                        options: DeletionOptions, deps: SyncDeps,
-                        blob_exists: Callable[[str], bool]) -> Outcome | None:
-    # A deletion is never older than what was applied: it is dated now.
-    claimed = claim(claimant(deps, options.sync), ref.key, DropInfo(name, 0, "deleted",
-                                                                     deps.now()))
-    if isinstance(claimed, Superseded):
-        return None
-    lease = Lease(deps.state, *claimed, seconds=options.sync.lock_seconds,
-                  now=deps.now).start()
+def _live_versions(state: UserState) -> list[tuple[str, str | None]]:
+    """The drop versions the live photo may have come from: its recorded source, and the drop
+    of an upload that went out without an answer (it may have landed; it was the newest drop
+    then, or it would not have been sent)."""
+    versions = [v for v in (photo_version(state),) if v is not None]
+    if state.pending_op == "upload" and state.pending_drop:
+        pending, _, etag = state.pending_drop.partition("|")
+        versions.append((pending, etag))
+    return versions
+
+
+def _drop_in_flight(state: UserState, name: str, deps: SyncDeps) -> bool:
+    """Whether another invocation holds the user's claim for a version of this very blob."""
+    return bool(state.lock_drop and state.lock_drop.partition("|")[0] == name and
+                held_by_other(state, deps.owner, deps.clock.now()))
+
+
+def _remove_under_claim(name: str, ref: UserRef, etag: str | None, options: DeletionOptions,
+                        deps: SyncDeps, blob_exists: Callable[[str], bool]) -> Outcome | None:
+    # A deletion is not ordered against drops by time (an instance's clock against storage's
+    # would misjudge one made seconds after an upload): under the claim, the row says whether
+    # the deleted drop is still the source of the photo.
+    claimed = claim(claimant(deps, options.sync), ref.key, f"{name}|deleted", None)
+    assert not isinstance(claimed, Superseded), "a claim without a time is never superseded"
+    lease = Lease(deps.state, claimed.state, claimed.version, seconds=options.sync.lock_seconds,
+                  clock=deps.clock, since=claimed.since).start()
     try:
         # Meanwhile a newer drop may have been applied, or the same name uploaded again.
-        if not _is_photo_source(lease.state, name) or lease.state.last_blob_etag != etag or \
-                blob_exists(name):
+        target = _photo_target(lease.state, ref)
+        live = (name, etag) in _live_versions(lease.state)
+        if not live or blob_exists(name) or target is None:
             release(deps.state, *lease.stop(), None)
-            logger.info("deleted drop %s stopped being %s's photo source; nothing removed",
-                        name, ref.value)
+            if target is None and live:
+                logger.warning("deleted drop %s gave %s's photo before photo-sync kept who it "
+                               "went to; not removed (remove it by hand if it should go)",
+                               name, ref.value)
+            else:
+                logger.info("deleted drop %s is not (or no longer) %s's photo source; nothing "
+                            "removed", name, ref.value)
             return None
-        outcome = _remove(name, ref, target, deps)
+        lease.intend("delete", f"{name}|{etag}", None)
+        outcome = remove_photo(name, ref, target, deps)
+        if lease.lost:  # the removal may have landed after a newer drop's upload
+            mark_unknown(deps.state, ref.key, f"{name}|deleted", None, deps.clock)
+            raise ClaimLost(f"the claim on {ref.key} lapsed while its photo was being removed")
     except BaseException:
         release_quietly(deps.state, *lease.stop())
         raise
-    state, version = lease.stop()
-    try:
-        deps.state.put(replace(state, lock_owner=None, lock_expires=None, lock_drop=None,
-                               last_status=outcome.status.value, last_reason=outcome.reason,
-                               last_message=outcome.message, content_sha256=None,
-                               uploaded_at=None, photo_target=None, updated_at=outcome.at),
-                       version)
-    except StateConflict:
-        logger.warning("the claim on %s was taken over while its photo was being removed",
-                       ref.value)
+    removed = outcome.status is Status.PHOTO_DELETED
+    release(deps.state, *lease.stop(), outcome, DropInfo(name, 0, etag or "", deps.clock.now()),
+            answered=lease.answered(replaced=removed))
     append_to_log(deps, outcome)
     logger.info("drop %s deleted: %s", name, outcome.status.value)
     return outcome
 
 
-def _remove(name: str, ref: UserRef, target: UserRef, deps: SyncDeps) -> Outcome:
+def remove_photo(name: str, ref: UserRef, target: UserRef, deps: SyncDeps) -> Outcome:
+    """Remove ``target``'s photo because HR deleted the drop ``name`` it came from."""
     try:
         deps.api.delete_photo(target)
     except PermanentError as exc:
-        return Outcome(Status.REJECTED, name, exc.message, deps.now(), reason=exc.code,
+        return Outcome(Status.REJECTED, name, exc.message, deps.clock.now(), reason=exc.code,
                        user=ref.value)
     return Outcome(Status.PHOTO_DELETED, name, "HR deleted the drop; the profile photo was "
-                   "removed", deps.now(), user=ref.value, target=target)
-
-
-def _is_photo_source(state: UserState, name: str) -> bool:
-    return state.last_blob_name == name and \
-        state.last_status in (Status.UPLOADED.value, Status.UNCHANGED.value)
+                   "removed", deps.clock.now(), user=ref.value, target=target)
 
 
 def _photo_target(state: UserState, ref: UserRef) -> UserRef | None:

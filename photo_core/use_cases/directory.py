@@ -11,11 +11,12 @@ from __future__ import annotations
 import csv
 import io
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
+from photo_core.domain.clock import SYSTEM_CLOCK, Clock
 from photo_core.domain.errors import AmbiguousUser, PermanentError
 from photo_core.domain.naming import NameRejection, UserRef, UserRefKind, parse_user_reference
 from photo_core.use_cases.ports import PhotoApi
@@ -27,18 +28,47 @@ class MappingUnavailable(PermanentError):
     """The mapping file is missing or cannot be read; the message says which and why."""
 
     code = "mapping_unavailable"
+    retry_later = True
 
 
 class NotInMapping(PermanentError):
     """The HR id is not in the mapping file (or maps to something that is not a UPN)."""
 
     code = "not_in_mapping"
+    retry_later = True  # HR may add the row: each reconcile asks again
+
+
+class MappingChanged(PermanentError):
+    """The drop was made before the mapping file gave its HR id to someone else: whom it was
+    for is not whom the id names now, so it is held; a file dropped again after the change
+    goes to whom the id names."""
+
+    code = "mapping_changed"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Whom a reference names, and for an HR id, by which mapping: its version, when storage
+    wrote it (``since``), and whom the id named before that version changed it, if this process
+    saw the earlier one (``before``)."""
+
+    user: UserRef
+    version: str | None = None
+    since: datetime | None = None
+    before: UserRef | None = None
 
 
 class UserResolver(Protocol):
     """Port: turn any user reference into one the photo API can address."""
 
-    def resolve(self, ref: UserRef) -> UserRef: ...
+    def resolve(self, ref: UserRef) -> UserRef:
+        """For a lookup: cached answers within their time-to-live are good enough."""
+        ...
+
+    def resolve_for_upload(self, ref: UserRef) -> Resolution:
+        """Right before a photo goes to the user: the mapping file is read again when it has
+        changed (a conditional read, cheap when it has not), whatever its time-to-live."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -46,15 +76,18 @@ class MappingSnapshot:
     entries: dict[str, str]
     version: str | None
     ambiguous: frozenset[str] = frozenset()
+    modified: datetime | None = None  # storage's Last-Modified of this version of the file
 
 
 class Resolver:
-    """Employee ids via the photo API's directory lookup, HR ids via the mapping file."""
+    """Employee ids via the photo API's directory lookup, HR ids via the mapping file. An HR id
+    the cached mapping does not hold is asked of the file again before it is refused (a new
+    hire added within the time-to-live); an upload always checks the file's version first."""
 
     def __init__(self, api: PhotoApi, *, employee_ttl: float,
                  mapping: Callable[[str | None], MappingSnapshot | None] | None = None,
                  mapping_ttl: float = 300.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self._api = api
         self._employee_ttl = employee_ttl
         self._fetch_mapping = mapping
@@ -63,18 +96,25 @@ class Resolver:
         self._employees: dict[str, tuple[float, str]] = {}
         self._mapping: MappingSnapshot | None = None
         self._mapping_checked = float("-inf")
+        self._before: dict[str, str] = {}  # HR id -> whom it named before the last change
         self._lock = threading.Lock()
 
     def resolve(self, ref: UserRef) -> UserRef:
+        return self._resolve(ref, fresh=False).user
+
+    def resolve_for_upload(self, ref: UserRef) -> Resolution:
+        return self._resolve(ref, fresh=True)
+
+    def _resolve(self, ref: UserRef, *, fresh: bool) -> Resolution:
         if ref.kind is UserRefKind.EMPLOYEE_ID:
-            return UserRef(UserRefKind.OBJECT_ID, self._employee(ref.value))
+            return Resolution(UserRef(UserRefKind.OBJECT_ID, self._employee(ref.value)))
         if ref.kind is UserRefKind.HR_ID:
-            return self._mapped(ref.value)
-        return ref
+            return self._mapped(ref.value, fresh)
+        return Resolution(ref)
 
     def _employee(self, employee_id: str) -> str:
         key = employee_id.lower()
-        now = self._clock()
+        now = self._clock.monotonic()
         with self._lock:
             hit = self._employees.get(key)
         if hit is not None and hit[0] > now:
@@ -84,32 +124,49 @@ class Resolver:
             self._employees[key] = (now + self._employee_ttl, user_id)
         return user_id
 
-    def _mapped(self, hr_id: str) -> UserRef:
-        snapshot = self._current_mapping()
-        if hr_id.lower() in snapshot.ambiguous:
+    def _mapped(self, hr_id: str, fresh: bool) -> Resolution:
+        key = hr_id.lower()
+        snapshot = self._current_mapping(fresh)
+        if key not in snapshot.entries and key not in snapshot.ambiguous and not fresh:
+            snapshot = self._current_mapping(True)  # added since it was cached?
+        if key in snapshot.ambiguous:
             raise AmbiguousUser(f"HR id {hr_id!r} maps to several users in the mapping file")
-        upn = snapshot.entries.get(hr_id.lower())
+        upn = snapshot.entries.get(key)
         if upn is None:
             raise NotInMapping(f"HR id {hr_id!r} is not in the mapping file")
         ref = parse_user_reference(upn)
         if isinstance(ref, NameRejection) or ref.kind is not UserRefKind.UPN:
             raise NotInMapping(f"HR id {hr_id!r} maps to {upn!r}, which is not a UPN")
-        return ref
+        with self._lock:
+            before = self._before.get(key)
+        earlier = parse_user_reference(before) if before else None
+        return Resolution(ref, snapshot.version, snapshot.modified,
+                          earlier if isinstance(earlier, UserRef) else None)
 
-    def _current_mapping(self) -> MappingSnapshot:
+    def _current_mapping(self, fresh: bool) -> MappingSnapshot:
         if self._fetch_mapping is None:
             raise MappingUnavailable("no mapping file is configured (PHOTO_ID_MAPPING_BLOB)")
-        now = self._clock()
+        now = self._clock.monotonic()
         with self._lock:
-            if self._mapping is not None and now - self._mapping_checked < self._mapping_ttl:
+            if self._mapping is not None and not fresh and \
+                    now - self._mapping_checked < self._mapping_ttl:
                 return self._mapping
             known = self._mapping
-        fresh = self._fetch_mapping(known.version if known else None)
+        fresh_snapshot = self._fetch_mapping(known.version if known else None)
         with self._lock:
-            self._mapping = fresh or known
+            if fresh_snapshot is not None and known is not None:
+                self._note_changes(known, fresh_snapshot)
+            self._mapping = fresh_snapshot or known
             self._mapping_checked = now
             assert self._mapping is not None, "the fetch returns a snapshot the first time"
             return self._mapping
+
+    def _note_changes(self, old: MappingSnapshot, new: MappingSnapshot) -> None:
+        """Remember, per id the new version gives to someone else, whom it named (the lock is
+        held)."""
+        for key, upn in old.entries.items():
+            if new.entries.get(key, upn).lower() != upn.lower():
+                self._before[key] = upn
 
 
 _ID_COLUMNS = ("id", "employeeid", "hrid")

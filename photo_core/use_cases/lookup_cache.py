@@ -17,11 +17,11 @@ HTTP requests on several threads.
 from __future__ import annotations
 
 import threading
-import time
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
+
+from photo_core.domain.clock import SYSTEM_CLOCK, Clock
 
 __all__ = ["DEFAULT_MAX_ENTRIES", "DEFAULT_TTL_SECONDS", "Answer", "CachedLookup", "LookupCache"]
 
@@ -55,7 +55,7 @@ class LookupCache(Generic[A]):
 
     def __init__(self, ttl_seconds: float = DEFAULT_TTL_SECONDS,
                  max_entries: int = DEFAULT_MAX_ENTRIES,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         if ttl_seconds < 0 or max_entries < 1:
             raise ValueError("ttl_seconds must be >= 0 and max_entries >= 1")
         self.ttl_seconds = ttl_seconds
@@ -79,7 +79,7 @@ class LookupCache(Generic[A]):
         """The current answer for ``key``, or None (never cached, expired or forgotten)."""
         if not self.enabled:
             return None
-        now = self._clock()
+        now = self._clock.monotonic()
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
@@ -92,12 +92,12 @@ class LookupCache(Generic[A]):
 
     def started(self) -> float:
         """A mark to take before fetching an answer, and to give to :meth:`put` with it."""
-        return self._clock()
+        return self._clock.monotonic()
 
     def put(self, key: str, result: A, started: float | None = None) -> CachedLookup[A]:
         """Keep ``result`` for ``key``; returns the entry (with the answer's ETag). With
         ``started``, an answer whose user was forgotten since is returned but not kept."""
-        entry = CachedLookup(result, result.etag, self._clock() + self.ttl_seconds)
+        entry = CachedLookup(result, result.etag, self._clock.monotonic() + self.ttl_seconds)
         if not self.enabled:
             return entry
         with self._lock:
@@ -115,7 +115,7 @@ class LookupCache(Generic[A]):
         """Drop every answer about ``user`` (any reference kind whose value matches,
         case-insensitively), e.g. after this process uploaded a new photo for them."""
         with self._lock:
-            now = self._clock()  # under the lock: marks only ever move forward
+            now = self._clock.monotonic()  # under the lock: marks only ever move forward
             for key in list(self._by_user.get(user.lower(), ())):
                 self._drop(key)
             self._forgotten[user.lower()] = now
@@ -128,7 +128,7 @@ class LookupCache(Generic[A]):
         answers are kept under (a photo dropped by employee id went to an object id, while
         lookups may name the same user by UPN)."""
         with self._lock:
-            now = self._clock()
+            now = self._clock.monotonic()
             self._entries.clear()
             self._by_user.clear()
             self._forgotten.clear()

@@ -38,7 +38,7 @@ from photo_core.use_cases.notify_ports import (
     Webhook,
 )
 from photo_core.use_cases.notify_settings import MAX_LOOKBACK_DAYS, NotifySettings
-from photo_core.use_cases.ports import DropGone, OutcomeLog
+from photo_core.use_cases.ports import DropGone, OutcomeLog, StateStore
 from photo_core.use_cases.reconcile import DropSource, without_outcome
 
 logger = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ class NotifyDeps:
     now: Callable[[], datetime]
     drops: DropSource | None = None  # for drops without an outcome, and poison ones' state
     poison: PoisonSource | None = None
+    state: StateStore | None = None  # the drop records that say which drops have an outcome
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ def _find(deps: NotifyDeps, settings: NotifySettings, cursor: NoticeCursor,
     checked = cursor.waiting_checked
     if NoticeKind.WAITING in settings.kinds and deps.drops is not None and \
             (checked is None or now - checked >= WAITING_EVERY):
-        found += waiting_drops(deps.drops, now)
+        found += waiting_drops(deps.drops, deps.state, now)
         checked = now
     return found, [n for n in unique(found) if n.key not in known], checked
 
@@ -197,16 +198,19 @@ def _poisoned(deps: NotifyDeps, known: set[str], now: datetime) -> list[Notice]:
             info = deps.drops.open(name).info()
         except DropGone:
             continue
-        if without_outcome(info) and info.etag.strip('"') == etag.strip('"'):
+        record = deps.state.get_drop(name) if deps.state is not None else None
+        if without_outcome(info.etag, record) and info.etag.strip('"') == etag.strip('"'):
             found.append(notice)
     return found
 
 
-def waiting_drops(drops: DropSource, now: datetime) -> list[Notice]:
+def waiting_drops(drops: DropSource, state: StateStore | None, now: datetime) -> list[Notice]:
     """Drops over a day old without an outcome (reconcile's own test for one)."""
+    records = {r.name: r for r in state.drops(None)} if state is not None else {}
     return [waiting_notice(listing.name, listing.last_modified, now)
             for listing in drops.list(None)
-            if without_outcome(listing) and listing.last_modified < now - WAITING_AGE]
+            if without_outcome(listing.etag, records.get(listing.name))
+            and listing.last_modified < now - WAITING_AGE]
 
 
 # -- the daily digest ----------------------------------------------------------------------------
@@ -223,7 +227,7 @@ def collect_digest(deps: NotifyDeps, settings: NotifySettings) -> Digest:
     """The digest as of now, from the log, the drop container and the book."""
     now = deps.now()
     start = now - timedelta(days=settings.lookback_days)
-    waiting = waiting_drops(deps.drops, now) if deps.drops is not None else []
+    waiting = waiting_drops(deps.drops, deps.state, now) if deps.drops is not None else []
     return build_digest(deps.log.between(start, now), now, settings.lookback_days, waiting,
                         deps.book.not_sent(start, now - STALE_PENDING))
 

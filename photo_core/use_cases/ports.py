@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
 from photo_core.domain.dialects import PhotoMetadata
+from photo_core.domain.errors import TransientError
 from photo_core.domain.naming import UserRef
 from photo_core.domain.outcomes import Outcome, Status
 
@@ -30,35 +31,60 @@ class Disposal(enum.Enum):
 
 @dataclass(frozen=True)
 class DropInfo:
-    """A drop blob's properties, read before any byte is downloaded. ``last_modified`` is when
-    HR's content was written: for a blob with an outcome recorded on it, the time recorded
-    with the outcome, since writing the outcome moved the blob's own Last-Modified."""
+    """A drop blob's properties, read before any byte is downloaded: all of them set by storage
+    (HR can write a blob's content, metadata and tags, never these)."""
 
     name: str
     size: int
     etag: str
-    last_modified: datetime
-    recorded: RecordedOutcome | None = None
+    last_modified: datetime  # moves with every write, metadata and properties included
+    created: datetime | None = None  # the blob's creation time: kept by metadata edits
 
 
 @dataclass(frozen=True)
-class RecordedOutcome:
-    """The outcome photo-sync wrote on a blob earlier. Writing content replaces a blob's metadata,
-    so a marker that is still present means this content was already processed."""
+class DropRecord:
+    """What photo-sync decided for one drop, kept in the state table (which HR cannot write).
 
+    It is the only record of "already processed": a blob's own metadata and tags are copies for
+    operators and never read back. ``made`` orders the drop among its user's drops: when its
+    content was written, by storage's clock, and kept when only the blob's metadata or
+    properties change afterwards (the same raw content, the same creation time)."""
+
+    name: str
+    etag: str  # the version processed
+    raw_sha256: str | None  # its bytes as dropped (None: decided without reading them)
+    created: datetime | None
+    made: datetime
     status: Status
-    blob_name: str
     reason: str | None
-    content_sha256: str | None
-    source_modified: datetime | None = None  # the content's Last-Modified when it was processed
-    at: datetime | None = None  # when the outcome was written
+    message: str
+    at: datetime
+    user: str | None = None  # the reference's key (upn:..., hr_id:...)
+    content_sha256: str | None = None  # the photo as uploaded (normalised)
+    target: str | None = None  # whom the photo went to (UserRef.stored)
+    mapping_version: str | None = None  # the mapping file's version that resolved an HR id
+    shown_etag: str | None = None  # the same version after its outcome was written on it
+
+    def describes(self, etag: str) -> bool:
+        """Whether the blob version ``etag`` is the one this record is about."""
+        return etag in (self.etag, self.shown_etag)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What writing an outcome on a blob found: the blob's ETag afterwards, or that the version
+    had changed (HR uploaded again) or the blob was gone (HR deleted it)."""
+
+    etag: str | None = None
+    changed: bool = False
+    gone: bool = False
 
 
 class Drop(Protocol):
     """Port: one dropped blob."""
 
     def info(self) -> DropInfo:
-        """Properties and any outcome recorded on the blob; no content is read."""
+        """Properties set by storage; no content is read."""
         ...
 
     def read(self) -> bytes:
@@ -68,14 +94,14 @@ class Drop(Protocol):
         of its own, and this one must not be recorded against it."""
         ...
 
-    def record(self, outcome: Outcome) -> None:
-        """Write the outcome on the blob (index tags for status, metadata for details), only if
-        the blob is still the version that was processed."""
+    def record(self, outcome: Outcome) -> Shown:
+        """Write the outcome on the blob for operators (index tags for status, metadata for
+        details), only if the blob is still the version that was processed."""
         ...
 
-    def ensure_tags(self, recorded: RecordedOutcome) -> None:
-        """Write the status tags of an outcome already in the metadata, if they are missing (an
-        invocation that died between the two writes must not leave the drop unqueryable)."""
+    def ensure_tags(self, status: Status, reason: str | None) -> None:
+        """Set the status tags to the recorded outcome if they say anything else (an invocation
+        that died before writing them, or tags someone else set)."""
         ...
 
     def dispose(
@@ -118,14 +144,50 @@ class UserState:
     lock_expires: datetime | None = None
     lock_drop: str | None = None  # which drop version the claim is for (name and ETag)
     photo_target: str | None = None  # who the current photo went to (UserRef.stored)
+    # The drop the current photo came from (name and ETag as processed). A duplicate ending
+    # ``same_content`` does not move it: the photo still comes from the original.
+    photo_blob: str | None = None
+    photo_etag: str | None = None
+    # An operation on the live photo that was started and whose result is not known (written
+    # before the call, cleared once it is answered): while set, the live photo is unknown.
+    pending_op: str | None = None  # "upload" or "delete"
+    pending_drop: str | None = None  # the drop (name and ETag) it was for
+    pending_sha256: str | None = None  # the photo it was to upload
+    pending_id: str | None = None  # tells one such mark from another
+    pending_at: datetime | None = None
+    # When storage last wrote the row (the table's own timestamp; never written by photo-sync):
+    # a time storage vouches has passed, whatever this instance's clock says.
+    written: datetime | None = field(default=None, compare=False)
+
+    def now(self, now: datetime) -> datetime:
+        """The later of ``now`` and when the row was last written: times in the row up to it
+        are not in the future, even for an instance whose clock is behind storage's."""
+        return max(now, self.written) if self.written else now
+
+    @property
+    def photo_unknown(self) -> bool:
+        """Whether the live photo may not be what this row says (a call that went out without
+        an answer, or an upload that may have landed after a newer one)."""
+        return self.pending_id is not None
+
+    def with_pending(self, op: str, drop: str | None, sha256: str | None, mark: str,
+                     at: datetime) -> UserState:
+        return replace(self, pending_op=op, pending_drop=drop, pending_sha256=sha256,
+                       pending_id=mark, pending_at=at)
+
+    def without_pending(self) -> UserState:
+        return replace(self, pending_op=None, pending_drop=None, pending_sha256=None,
+                       pending_id=None, pending_at=None)
 
 
 class StateStore(Protocol):
-    """Port: per-user sync state with optimistic concurrency.
+    """Port: per-user sync state with optimistic concurrency, and a record per drop.
 
     ``version`` is an opaque token (the table entity's ETag). ``put`` with a version succeeds only
     if nobody wrote since it was read; ``put`` without one creates the row and fails if it exists.
-    That is all the service needs to serialise work per user without a lock service.
+    That is all the service needs to serialise work per user without a lock service. Drop
+    records are written by the claim's holder (or by a drop no user claim covers: a bad name),
+    last writer wins.
     """
 
     def get(self, user: str) -> tuple[UserState, str] | None: ...
@@ -134,9 +196,24 @@ class StateStore(Protocol):
         """Write and return the new version; raise ``StateConflict`` on a lost race."""
         ...
 
+    def get_drop(self, name: str) -> DropRecord | None: ...
+
+    def put_drop(self, record: DropRecord) -> None: ...
+
+    def drops(self, prefix: str | None) -> Iterator[DropRecord]:
+        """Every drop record whose name starts with ``prefix``, in one paged query."""
+        ...
+
 
 class StateConflict(Exception):
     """Someone else wrote this user's state since it was read."""
+
+
+class StateUnavailable(TransientError):
+    """The state table did not answer (a connection refused, stalled or dropped): the same
+    read or write may well succeed a moment later."""
+
+    code = "state_unavailable"
 
 
 class OutcomeLog(Protocol):

@@ -3,13 +3,16 @@
 Event Grid only fires for new blobs, so the first bulk load, dead-lettered events and outages
 leave drops without an outcome. Reconcile walks the drop container and runs the same sync on:
 
-* every blob without a recorded outcome;
+* every blob without a drop record in the state table, or whose version is not the one recorded
+  (new content, or an edit of its metadata: the sync tells them apart);
 * every blob recorded as uploaded or unchanged whose content is not what the user's state says
   was last uploaded, when the blob is not older than that upload (the state was lost, or the
-  photo went missing);
+  photo went missing), and the drop a user's photo came from when the live photo is unknown;
 * with ``retry_rejected``, every rejected blob (after HR or an admin fixed the cause).
 
-It is resumable by construction: finished blobs carry their outcome, so a second run after an
+The drop records of the walk's prefix are read with one paged query, then joined with the
+listing by name: deciding what needs work reads neither content nor one row per blob. It is
+resumable by construction: finished blobs have their record, so a second run after an
 interruption skips them. Concurrency is bounded, and a throttled drop pauses new work for the
 service's ``Retry-After`` instead of piling on.
 """
@@ -18,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,29 +28,32 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from photo_core.domain.budget import BUDGET
+from photo_core.domain.clock import not_after
 from photo_core.domain.errors import Throttled, TransientError
 from photo_core.domain.naming import UserRef, parse_blob_name
 from photo_core.domain.outcomes import Outcome, Status
 from photo_core.use_cases.ports import (
     Drop,
-    DropInfo,
-    RecordedOutcome,
+    DropRecord,
     StateConflict,
     StateStore,
     UserState,
 )
+from photo_core.use_cases.repair import photo_source
 from photo_core.use_cases.sync import SyncDeps, SyncOptions, sync_drop
 
 logger = logging.getLogger(__name__)
 
-MAX_PAUSE_SECONDS = 120.0
-
 
 @dataclass(frozen=True)
 class Listing:
+    """A blob as listed: storage's properties only."""
+
     name: str
+    etag: str
     last_modified: datetime
-    recorded: RecordedOutcome | None
+    created: datetime | None = None
 
 
 class DropSource(Protocol):
@@ -89,31 +94,34 @@ class ReconcileSummary:
         return rows
 
 
-def without_outcome(drop: Listing | DropInfo) -> bool:
-    """No outcome is recorded on this blob: none at all, or only a marker that came with a copy
-    of another blob."""
-    return drop.recorded is None or drop.recorded.blob_name != drop.name
+def without_outcome(etag: str, record: DropRecord | None) -> bool:
+    """No outcome is recorded for this blob version: no drop record, or one about another
+    version of the blob (HR uploaded again since)."""
+    return record is None or not record.describes(etag)
 
 
-def needs_work(listing: Listing, options: ReconcileOptions, sync: SyncOptions,
-               state: StateStore) -> bool:
-    recorded = listing.recorded
-    if recorded is None or without_outcome(listing):
+def needs_work(listing: Listing, record: DropRecord | None, options: ReconcileOptions,
+               sync: SyncOptions, state: StateStore, now: datetime) -> bool:
+    if record is None or without_outcome(listing.etag, record):
         return True
-    if recorded.status is Status.REJECTED:
+    if record.status is Status.REJECTED:
         return options.retry_rejected
+    if record.status is Status.DEFERRED:
+        return True  # stopped by configuration: tried again until it ends
     ref = parse_blob_name(listing.name, sync.naming)
-    if not isinstance(ref, UserRef) or recorded.status is Status.WOULD_UPLOAD:
+    if not isinstance(ref, UserRef) or record.status is Status.WOULD_UPLOAD:
         return False
-    if recorded.reason in ("superseded", "overwritten"):
+    if record.reason in ("superseded", "overwritten"):
         return False  # it never gave the user a photo, so there is nothing of it to repair
     current = state.get(ref.key)
     if current is None:
         return True
     user = current[0]
-    newer_elsewhere = user.source_modified is not None and \
-        listing.last_modified < user.source_modified
-    return not newer_elsewhere and user.content_sha256 != recorded.content_sha256
+    if user.photo_unknown and photo_source(user) == listing.name:
+        return True
+    newest = not_after(user.source_modified, user.now(max(now, listing.last_modified)))
+    newer_elsewhere = newest is not None and record.made < newest
+    return not newer_elsewhere and user.content_sha256 != record.content_sha256
 
 
 def reconcile(source: DropSource, sync: SyncOptions, deps_for: Callable[[], SyncDeps],
@@ -122,85 +130,116 @@ def reconcile(source: DropSource, sync: SyncOptions, deps_for: Callable[[], Sync
               on_outcome: Callable[[Outcome], None] | None = None) -> ReconcileSummary:
     """Process what needs it; ``deps_for`` makes the per-drop deps (one claim owner each), and
     ``on_outcome`` hears of each drop's outcome (the handler forgets cached lookups with it)."""
-    summary = ReconcileSummary()
-    lock = threading.Lock()
-    pause_until = [0.0]
-    started = time.monotonic()
-    state = deps_for().state
+    return Reconciler(source, sync, deps_for, options, progress, on_outcome).run()
 
-    def out_of_time() -> bool:
-        return options.deadline_seconds is not None and \
-            time.monotonic() - started > options.deadline_seconds
 
-    def defer(name: str) -> None:
-        """Left for the next run, which starts no later than here (the lock is held)."""
-        summary.deferred += 1
-        left.append(name)
+class Reconciler:
+    """One walk over the drop container: a listing thread that selects drops, and at most
+    ``workers`` drops in flight. A throttled drop pauses the start of new ones until its
+    ``Retry-After``; a deadline stops new starts. Every drop left undone is remembered, so a
+    resumed walk starts again no later than the first of them."""
 
-    def run(listing: Listing) -> None:
-        wait = pause_until[0] - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
-        if out_of_time():  # queued before the deadline, not started: the next run does it
-            with lock:
-                defer(listing.name)
-                summary.stopped_early = True
-            return
+    def __init__(self, source: DropSource, sync: SyncOptions, deps_for: Callable[[], SyncDeps],
+                 options: ReconcileOptions,
+                 progress: Callable[[ReconcileSummary], None] | None = None,
+                 on_outcome: Callable[[Outcome], None] | None = None) -> None:
+        self._source, self._sync, self._deps_for = source, sync, deps_for
+        self._options, self._progress, self._on_outcome = options, progress, on_outcome
         deps = deps_for()
+        self._state, self._clock = deps.state, deps.clock
+        self.summary = ReconcileSummary()
+        self._lock = threading.Lock()  # guards the summary, ``_left`` and ``_pause_until``
+        self._left: list[str] = []  # deferred or not reached: the next run starts no later
+        self._pause_until = 0.0  # monotonic: no drop starts before it (throttling)
+        self._started = self._clock.monotonic()
+        self._slots = threading.BoundedSemaphore(max(1, options.workers))
+
+    def run(self) -> ReconcileSummary:
+        options = self._options
+        cursor = WalkCursor(self._state, options.prefix) if options.resume else None
+        start = cursor.position() if cursor else None
+        records: dict[str, DropRecord] | None = None  # read once the container answers
+        with ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
+            for listing in self._source.list(options.prefix):
+                if start is not None and listing.name < start:
+                    continue  # done by an earlier run (listings come in name order)
+                if self._stop_listing():
+                    self._left.append(listing.name)  # the first one not examined
+                    break
+                self.summary.scanned += 1
+                if records is None:
+                    records = {r.name: r for r in self._state.drops(options.prefix)}
+                record = records.get(listing.name)
+                if needs_work(listing, record, options, self._sync, self._state,
+                              self._clock.now()):
+                    self.summary.selected += 1
+                    self._slots.acquire()  # queue no more than the workers can start
+                    # forced only when its record is of this very version (a reject retried,
+                    # a photo repaired); a changed blob is for the sync to tell apart
+                    pool.submit(self._in_slot, listing,
+                                record is not None and record.describes(listing.etag))
+        if cursor:
+            cursor.move(min(self._left, default=None))
+        return self.summary
+
+    def _stop_listing(self) -> bool:
+        limit = self._options.limit
+        if limit is not None and self.summary.selected >= limit:
+            return True
+        if self._out_of_time():
+            self.summary.stopped_early = True
+            return True
+        return False
+
+    def _out_of_time(self) -> bool:
+        deadline = self._options.deadline_seconds
+        return deadline is not None and self._clock.monotonic() - self._started > deadline
+
+    def _in_slot(self, listing: Listing, force: bool) -> None:
         try:
-            drop = source.open(listing.name)
-            outcome = sync_drop(drop, sync, deps, force=listing.recorded is not None)
-            if on_outcome:
-                on_outcome(outcome)
+            self._run(listing, force)
+        finally:
+            self._slots.release()
+
+    def _run(self, listing: Listing, force: bool) -> None:
+        wait = self._pause_until - self._clock.monotonic()
+        if wait > 0:
+            self._clock.sleep(wait)
+        if self._out_of_time():  # queued before the deadline, not started: the next run does it
+            with self._lock:
+                self._defer(listing.name)
+                self.summary.stopped_early = True
+            return
+        try:
+            drop = self._source.open(listing.name)
+            outcome = sync_drop(drop, self._sync, self._deps_for(), force=force)
+            if self._on_outcome:
+                self._on_outcome(outcome)
             key = outcome.status.value + (f" ({outcome.reason})" if outcome.reason else "")
-            with lock:
-                summary.outcomes[key] += 1
+            with self._lock:
+                self.summary.outcomes[key] += 1
         except Throttled as exc:
-            with lock:
-                defer(listing.name)
-                pause = min(exc.retry_after or 5.0, MAX_PAUSE_SECONDS)
-                pause_until[0] = max(pause_until[0], time.monotonic() + pause)
+            pause = min(exc.retry_after or 5.0, BUDGET.max_throttle_pause)
+            with self._lock:
+                self._defer(listing.name)
+                self._pause_until = max(self._pause_until, self._clock.monotonic() + pause)
         except TransientError as exc:
             logger.warning("reconcile: %s deferred: %s", listing.name, exc.message)
-            with lock:
-                defer(listing.name)
+            with self._lock:
+                self._defer(listing.name)
         except Exception:
             logger.exception("reconcile: %s failed", listing.name)
-            with lock:
-                summary.failed += 1  # not kept in ``left``: a blob that fails every time
-                # would hold the walk at itself every night
-        if progress:
-            progress(summary)
+            with self._lock:
+                # not kept in ``_left``: a blob that fails every time would hold the walk at
+                # itself every night
+                self.summary.failed += 1
+        if self._progress:
+            self._progress(self.summary)
 
-    workers = max(1, options.workers)
-    slots = threading.BoundedSemaphore(workers)  # queue no more than the workers can start
-
-    def run_in_slot(listing: Listing) -> None:
-        try:
-            run(listing)
-        finally:
-            slots.release()
-
-    cursor = WalkCursor(state, options.prefix) if options.resume else None
-    start = cursor.position() if cursor else None
-    left: list[str] = []  # deferred or not reached: the next run must not start after them
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for listing in source.list(options.prefix):
-            if start is not None and listing.name < start:
-                continue  # done by an earlier run (listings come in name order)
-            if (options.limit is not None and summary.selected >= options.limit) or \
-                    out_of_time():
-                summary.stopped_early = out_of_time()
-                left.append(listing.name)  # the first one not examined
-                break
-            summary.scanned += 1
-            if needs_work(listing, options, sync, state):
-                summary.selected += 1
-                slots.acquire()
-                pool.submit(run_in_slot, listing)
-    if cursor:
-        cursor.move(min(left, default=None))
-    return summary
+    def _defer(self, name: str) -> None:
+        """Left for the next run, which starts no later than here (the lock is held)."""
+        self.summary.deferred += 1
+        self._left.append(name)
 
 
 class WalkCursor:

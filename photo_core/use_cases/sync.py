@@ -4,82 +4,60 @@ Order matters and is deliberate: the name is checked before anything is read, th
 the download, the per-user claim before the upload, and the outcome is written on the blob only
 if the blob is still the version that was processed. Permanent failures become ``rejected``
 outcomes; transient ones propagate so the platform delivers the drop again.
+
+Whether a drop was processed already, and when its content was written, come only from the
+state table and from storage's own properties (``photo_core.use_cases.ordering``): an HR
+uploader can write a blob's metadata and tags, so what the blob says about itself is never
+evidence.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
 
+from photo_core.domain.clock import not_after
 from photo_core.domain.errors import PermanentError
-from photo_core.domain.naming import NameRejection, NamingRules, UserRef, parse_blob_name
+from photo_core.domain.naming import NameRejection, UserRef, parse_blob_name
 from photo_core.domain.outcomes import Outcome, Status
-from photo_core.domain.retry import Deadline, within
+from photo_core.domain.retry import within
 from photo_core.domain.sizes import file_too_large
-from photo_core.photos import ImagePolicy, PreparedPhoto, prepare_photo
+from photo_core.photos import prepare_photo
 from photo_core.use_cases.claims import (
-    Claimant,
+    Claimed,
     Superseded,
     UserBusy,
     claim,
-    release,
-    release_quietly,
+    patiently,
 )
-from photo_core.use_cases.directory import Resolver, UserResolver
-from photo_core.use_cases.dry_run import as_dry_run, would_reject
-from photo_core.use_cases.lease import Lease
+from photo_core.use_cases.deletions import remove_photo
+from photo_core.use_cases.directory import MappingChanged, Resolution, Resolver
+from photo_core.use_cases.drop_context import SyncDeps, SyncOptions, append_to_log, claimant
+from photo_core.use_cases.drop_version import DropVersion, describe, outcome_for, rejected
+from photo_core.use_cases.dry_run import would_reject
+from photo_core.use_cases.finish import already_processed, finish
+from photo_core.use_cases.lease import ClaimLost, Lease
+from photo_core.use_cases.ordering import content_time, reference_now, same_drop
 from photo_core.use_cases.ports import (
-    Disposal,
     Drop,
     DropChanged,
     DropGone,
     DropInfo,
-    OutcomeLog,
-    PhotoApi,
-    RecordedOutcome,
-    StateStore,
     UserState,
 )
+from photo_core.use_cases.release import mark_unknown, release, release_quietly
+from photo_core.use_cases.repair import repair_photo
 
 __all__ = ["SyncDeps", "SyncOptions", "UserBusy", "append_to_log", "claimant", "sync_drop"]
 
 logger = logging.getLogger(__name__)
 
-@dataclass(frozen=True)
-class SyncOptions:
-    naming: NamingRules
-    image: ImagePolicy
-    processed: Disposal = Disposal.KEEP
-    processed_container: str | None = None
-    rejected: Disposal = Disposal.KEEP
-    rejected_container: str | None = None
-    # The claim is a lease renewed every third of this while its holder lives, so a crashed
-    # holder's claim frees within it; waiting drops wait longer than that before giving up.
-    lock_seconds: float = 30.0
-    lock_wait_seconds: float = 45.0
-    dry_run: bool = False
-
-
-@dataclass(frozen=True)
-class SyncDeps:
-    api: PhotoApi
-    state: StateStore
-    now: Callable[[], datetime]
-    sleep: Callable[[float], None]
-    owner: str  # this invocation's id, written into the per-user claim
-    log: OutcomeLog | None = None  # where reports read outcomes from
-    resolver: UserResolver | None = None  # employee and HR ids; uncached by default
-    # The deadline one drop's photo API calls share (the resolution and the upload), made when
-    # the first is about to be sent: the claim wait and the download do not spend it.
-    api_deadline: Callable[[], Deadline] | None = None
-
 
 def sync_drop(drop: Drop, options: SyncOptions, deps: SyncDeps, *, force: bool = False) -> Outcome:
     """Process one drop to its outcome, record it, and dispose of the blob as configured.
 
-    ``force`` processes a drop even though an outcome is recorded on it (reconcile uses it to
+    ``force`` processes a drop even though an outcome is recorded for it (reconcile uses it to
     retry rejects and to repair users whose photo is not the one recorded).
 
     A blob that changes while it is processed is processed again, once, as it now is: an edit
@@ -93,7 +71,8 @@ def sync_drop(drop: Drop, options: SyncOptions, deps: SyncDeps, *, force: bool =
     if isinstance(outcome, _Changed):
         logger.info("drop %s was overwritten while processing; its new version follows",
                     outcome.info.name)
-        return _overwritten(outcome.info, deps, outcome.ref)
+        return outcome_for(DropVersion(outcome.info, None), deps, Status.UNCHANGED,
+                           "overwritten", "a newer upload replaced it", outcome.ref)
     return outcome
 
 
@@ -111,215 +90,165 @@ def _sync_version(drop: Drop, options: SyncOptions, deps: SyncDeps,
         info = drop.info()
     except DropGone as gone:
         logger.info("drop %s no longer exists; nothing to do", gone.name)
-        return Outcome(status=Status.UNCHANGED, blob_name=gone.name, at=deps.now(),
+        return Outcome(status=Status.UNCHANGED, blob_name=gone.name, at=deps.clock.now(),
                        reason="gone", message="the blob was gone before it was processed")
-    if not force and info.recorded is not None and info.recorded.blob_name == info.name:
-        # Our own marker survives only while the content is unchanged: nothing to do again.
-        if not options.dry_run:
-            drop.ensure_tags(info.recorded)
-            _dispose_recorded(drop, info.recorded, options)
-        return _already_recorded(info, deps.now())
+    # the first state-table read: a table that does not answer for a moment is waited for,
+    # and what that costs comes out of the claim's wait (one patience per drop)
+    asked = deps.clock.monotonic()
+    version = DropVersion(info, patiently(claimant(deps, options),
+                                          lambda: deps.state.get_drop(info.name), asked))
+    waited = deps.clock.monotonic() - asked
+    if not force and version.record is not None and version.record.describes(info.etag):
+        return already_processed(drop, version, deps, options)
     ref = parse_blob_name(info.name, options.naming)
     if isinstance(ref, NameRejection):
-        rejected = _rejected(info, deps, ref.code, ref.message)
-        return _finish(drop, info, deps, rejected, options, None)
+        return finish(drop, version, deps, rejected(version, deps, ref.code, ref.message),
+                      options)
     if info.size > options.image.max_input_bytes:  # refused before any byte is downloaded
         too_large = file_too_large(info.size, options.image.max_input_bytes)
-        rejected = _rejected(info, deps, too_large.code, too_large.message, ref)
-        return _finish(drop, info, deps, rejected, options, None)
-    if options.dry_run:
-        return _dry_run(drop, info, ref, options, deps)
-    claimed = claim(claimant(deps, options), ref.key, info)
-    if isinstance(claimed, Superseded):
-        return _superseded(drop, info, deps, _superseded_outcome(info, deps), options, ref)
-    state, version = claimed
-    lease = Lease(deps.state, state, version, seconds=options.lock_seconds, now=deps.now).start()
-    content: bytes | None = None
+        return finish(drop, version, deps, rejected(version, deps, too_large.code,
+                                                    too_large.message, ref), options)
     try:
         content = drop.read()
-        outcome = _process(content, ref, lease.state, lambda: lease.lost, info, options, deps)
     except DropChanged:
-        release(deps.state, *lease.stop(), None)
         return _Changed(info, ref)
+    raw = hashlib.sha256(content).hexdigest()
+    if not force and same_drop(info, version.record, raw):
+        return already_processed(drop, version, deps, options)  # only its metadata was edited
+    version = replace(version, content=content, raw_sha256=raw,
+                      made=content_time(info, version.record, raw))
+    if options.dry_run:
+        return _dry_run(drop, version, ref, options, deps)
+    claimed = claim(claimant(deps, options), ref.key, version.key, version.made,
+                    since=deps.clock.monotonic() - waited)
+    if isinstance(claimed, Superseded):
+        if claimed.state.photo_unknown:  # the photo of the drop that won may not be live
+            repair_photo(ref.key, options, deps)
+        return _superseded(drop, version, ref, options, deps)
+    return _under_claim(drop, version, ref, claimed, options, deps)
+
+
+def _under_claim(drop: Drop, version: DropVersion, ref: UserRef, claimed: Claimed,
+                 options: SyncOptions, deps: SyncDeps) -> Outcome:
+    lease = Lease(deps.state, claimed.state, claimed.version, seconds=options.lock_seconds,
+                  clock=deps.clock, since=claimed.since).start()
+    try:
+        outcome = _process(version, ref, lease.state, lease, options, deps)
+        shown = drop.record(outcome)  # while the claim is held
+        if shown.gone and outcome.status is Status.UPLOADED and outcome.target and \
+                options.delete_on_blob_delete:
+            # HR deleted the drop during its upload: its deletion's event found it was not
+            # the photo's source yet, so the photo goes now, under the same claim.
+            lease.intend("delete", version.key, None)
+            outcome = remove_photo(version.name, ref, outcome.target, deps)
     except BaseException:
         release_quietly(deps.state, *lease.stop())
         raise
-    release(deps.state, *lease.stop(), outcome if outcome.is_final else None, info)
-    return _finish(drop, info, deps, outcome, options, content)
+    changed = outcome.status in (Status.UPLOADED, Status.PHOTO_DELETED)
+    release(deps.state, *lease.stop(), outcome, version.info,
+            answered=lease.answered(replaced=changed))
+    return finish(drop, version, deps, outcome, options, shown)
 
 
-def _dry_run(drop: Drop, info: DropInfo, ref: UserRef, options: SyncOptions,
-             deps: SyncDeps) -> Outcome | _Changed:
+def _dry_run(drop: Drop, version: DropVersion, ref: UserRef, options: SyncOptions,
+             deps: SyncDeps) -> Outcome:
     """Every step but the upload, reading the user's state without claiming it: a dry run
     writes nothing anywhere but the outcome log."""
     current = deps.state.get(ref.key)
     state = current[0] if current else UserState(user=ref.key)
-    if state.source_modified and info.last_modified < state.source_modified:
-        return _superseded(drop, info, deps, _superseded_outcome(info, deps), options, ref)
-    try:
-        content = drop.read()
-    except DropChanged:
-        return _Changed(info, ref)
-    outcome = _process(content, ref, state, lambda: False, info, options, deps)
-    return _finish(drop, info, deps, outcome, options, content)
+    newest = not_after(state.source_modified,
+                       state.now(reference_now(deps.clock.now(), version.info)))
+    if newest is not None and version.time < newest:
+        return _superseded(drop, version, ref, options, deps)
+    return finish(drop, version, deps, _process(version, ref, state, None, options, deps),
+                  options)
 
 
-def _superseded_outcome(info: DropInfo, deps: SyncDeps) -> Outcome:
-    return _outcome(info, deps, Status.UNCHANGED, "superseded",
-                    "a newer drop for this user was already processed", None)
-
-
-def claimant(deps: SyncDeps, options: SyncOptions) -> Claimant:
-    """Who claims a user for a drop (or a deletion): this invocation, with the options'
-    claim timings."""
-    return Claimant(store=deps.state, owner=deps.owner, now=deps.now, sleep=deps.sleep,
-                    seconds=options.lock_seconds, wait_seconds=options.lock_wait_seconds)
-
-
-def _superseded(drop: Drop, info: DropInfo, deps: SyncDeps, superseded: Outcome,
-                options: SyncOptions, ref: UserRef) -> Outcome:
+def _superseded(drop: Drop, version: DropVersion, ref: UserRef, options: SyncOptions,
+                deps: SyncDeps) -> Outcome:
     """A newer drop already won, but HR still learns when this file was broken."""
+    assert version.content is not None
     try:
-        content = drop.read()
-        prepare_photo(content, options.image)
-    except DropChanged:
-        return _overwritten(info, deps, ref)
+        prepare_photo(version.content, options.image)
     except PermanentError as exc:
-        return _finish(drop, info, deps, _rejected(info, deps, exc.code, exc.message, ref),
-                       options, content)
-    return _finish(drop, info, deps, superseded, options, None)
+        return finish(drop, version, deps, rejected(version, deps, exc.code, exc.message, ref),
+                      options)
+    return finish(drop, version, deps, outcome_for(
+        version, deps, Status.UNCHANGED, "superseded",
+        "a newer drop for this user was already processed", ref), options)
 
 
-def _overwritten(info: DropInfo, deps: SyncDeps, ref: UserRef) -> Outcome:
-    return _outcome(info, deps, Status.UNCHANGED, "overwritten", "a newer upload replaced it",
-                    ref)
-
-
-def _process(content: bytes, ref: UserRef, state: UserState, lost: Callable[[], bool],
-             info: DropInfo, options: SyncOptions, deps: SyncDeps) -> Outcome:
+def _process(version: DropVersion, ref: UserRef, state: UserState, lease: Lease | None,
+             options: SyncOptions, deps: SyncDeps) -> Outcome:
     """Check, resolve and upload one downloaded drop; ``state`` is the user's as claimed and
-    ``lost`` says whether the claim was taken over meanwhile."""
+    ``lease`` the claim (none in a dry run, which uploads nothing)."""
+    assert version.content is not None
     try:
-        prepared = prepare_photo(content, options.image)
+        prepared = prepare_photo(version.content, options.image)
         deadline = deps.api_deadline() if deps.api_deadline else None  # from the first API call
         with within(deadline):
-            target = (deps.resolver or Resolver(deps.api, employee_ttl=0)).resolve(ref)
+            resolver = deps.resolver or Resolver(deps.api, employee_ttl=0)
+            resolution = resolver.resolve_for_upload(ref)
+        _check_mapping(version, resolution, state)
     except PermanentError as exc:
-        return _rejected(info, deps, exc.code, exc.message, ref)
-    actions = tuple(a.code for a in prepared.actions)
+        return rejected(version, deps, exc.code, exc.message, ref,
+                        retry_later=exc.retry_later)
+    target = resolution.user
     # The photo on record went to this same user (an id may name someone else by now: then
-    # the photo has not reached whom it names, whatever its hash).
+    # the photo has not reached whom it names, whatever its hash). A call that went out
+    # unanswered (or an upload that may have landed late) leaves the live photo unknown: then
+    # nothing the row says about it is a reason not to upload.
     recorded_target = UserRef.parse(state.photo_target) if state.photo_target else None
-    same_user = recorded_target is None or recorded_target.key == target.key
-    if same_user and (state.last_blob_name, state.last_blob_etag, state.last_status) == \
-            (info.name, info.etag, Status.UPLOADED.value) and \
-            state.content_sha256 == prepared.sha256:
-        # This very drop uploaded it: an earlier attempt stored its outcome in the user's state
-        # and stopped before writing it on the blob. It is that outcome, not "same content".
-        return _outcome(info, deps, Status.UPLOADED, None, _describe(prepared), ref, prepared,
-                        actions, target)
-    if same_user and state.content_sha256 == prepared.sha256 and \
-            state.last_status in ("uploaded", "unchanged"):
-        return _outcome(info, deps, Status.UNCHANGED, "same_content",
-                        "the same photo was already uploaded for this user", ref, prepared, actions,
-                        target)
+    trusted = (recorded_target is None or recorded_target.key == target.key) and \
+        not state.photo_unknown
+    if trusted and state.content_sha256 == prepared.sha256:
+        if (state.photo_blob, state.photo_etag) == (version.name, version.info.etag) or \
+                (state.last_blob_name, state.last_blob_etag, state.last_status) == \
+                (version.name, version.info.etag, Status.UPLOADED.value):
+            # This very drop uploaded it: an earlier attempt stored its outcome in the user's
+            # state and stopped before recording it. It is that outcome, not "same content".
+            return outcome_for(version, deps, Status.UPLOADED, None, describe(prepared), ref,
+                               prepared, resolution)
+        if state.last_status in ("uploaded", "unchanged"):
+            return outcome_for(version, deps, Status.UNCHANGED, "same_content",
+                               "the same photo was already uploaded for this user", ref,
+                               prepared, resolution)
     if options.dry_run:
         refusal = would_reject(deps.api, target, deadline)  # what the service would answer
         if refusal is not None:
-            return _rejected(info, deps, refusal.code, refusal.message, ref)
-        return _outcome(info, deps, Status.WOULD_UPLOAD, None, _describe(prepared), ref, prepared,
-                        actions)
-    if lost():
-        raise UserBusy(f"the claim on {ref.key} was taken over; retrying later")
+            return rejected(version, deps, refusal.code, refusal.message, ref)
+        return outcome_for(version, deps, Status.WOULD_UPLOAD, None, describe(prepared), ref,
+                           prepared)
+    assert lease is not None, "only a dry run has no claim, and it returned above"
+    lease.intend("upload", version.key, prepared.sha256)
     try:
         with within(deadline):
             deps.api.set_photo(target, prepared.data)
     except PermanentError as exc:
-        return _rejected(info, deps, exc.code, exc.message, ref)
-    return _outcome(info, deps, Status.UPLOADED, None, _describe(prepared), ref, prepared, actions,
-                    target)
+        return rejected(version, deps, exc.code, exc.message, ref,
+                        retry_later=exc.retry_later)
+    if lease.lost:
+        # The claim lapsed or was taken over while the upload was out: it may have landed
+        # after another drop's. It cannot be fenced, so it is never recorded as uploaded.
+        mark_unknown(deps.state, ref.key, version.key, prepared.sha256, deps.clock)
+        raise ClaimLost(f"the claim on {ref.key} lapsed while its photo was being uploaded; "
+                        "the photo is marked unknown and the drop will be decided again")
+    return outcome_for(version, deps, Status.UPLOADED, None, describe(prepared), ref, prepared,
+                       resolution)
 
 
-def _finish(drop: Drop, info: DropInfo, deps: SyncDeps, outcome: Outcome,
-            options: SyncOptions, content: bytes | None) -> Outcome:
-    outcome = as_dry_run(outcome) if options.dry_run else outcome
-    logger.info("drop %s: %s%s", info.name, outcome.status.value,
-                f" ({outcome.reason})" if outcome.reason else "")
-    if options.dry_run:
-        # Nothing is written on the blob, moved or deleted, and the user's state is left as it
-        # was: a real run afterwards processes every drop. The report shows what it would do.
-        append_to_log(deps, outcome)
-        return outcome
-    if outcome.is_final:
-        drop.record(outcome)
-    append_to_log(deps, outcome)
-    if not outcome.is_final:
-        return outcome
-    _dispose(drop, outcome.status, outcome.reason, options, content)
-    return outcome
-
-
-def _dispose(drop: Drop, status: Status, reason: str | None, options: SyncOptions,
-             content: bytes | None) -> None:
-    if status is Status.REJECTED:
-        drop.dispose(options.rejected, options.rejected_container, content)
-    elif reason not in ("superseded", "overwritten"):
-        drop.dispose(options.processed, options.processed_container, content)
-
-
-def _dispose_recorded(drop: Drop, recorded: RecordedOutcome, options: SyncOptions) -> None:
-    """Finish the disposal of a drop whose outcome was recorded by an invocation that died (or
-    failed) before moving or deleting it; nothing happens when drops are kept (the default)."""
-    rejected = recorded.status is Status.REJECTED
-    disposal = options.rejected if rejected else options.processed
-    if disposal is Disposal.KEEP:
+def _check_mapping(version: DropVersion, resolution: Resolution, state: UserState) -> None:
+    """Raise :class:`MappingChanged` when the drop was made before the mapping version that
+    resolved its HR id, and that version gave the id to someone else than it named before
+    (as this process saw the earlier version, or as the user's last photo went)."""
+    if resolution.since is None or version.time >= resolution.since:
         return
-    content = None
-    if disposal is Disposal.MOVE:
-        try:
-            content = drop.read()
-        except DropChanged:
-            return  # HR replaced it: the new version gets its own outcome and disposal
-    _dispose(drop, recorded.status, recorded.reason, options, content)
-
-
-def append_to_log(deps: SyncDeps, outcome: Outcome) -> None:
-    """Append to the outcome log. The outcome is already on the blob and in the user's state,
-    so a failing log costs a report line, never the drop: logged, not raised (raising would
-    only have the platform deliver again a drop or deletion whose work is already done)."""
-    if deps.log is None:
+    before = resolution.before or (UserRef.parse(state.photo_target)
+                                   if state.photo_target else None)
+    if before is None or before.key == resolution.user.key:
         return
-    try:
-        deps.log.append(outcome)
-    except Exception:
-        logger.exception("could not append the outcome of %s to the outcome log",
-                         outcome.blob_name)
-
-
-def _rejected(info: DropInfo, deps: SyncDeps, code: str, message: str,
-              ref: UserRef | None = None) -> Outcome:
-    return _outcome(info, deps, Status.REJECTED, code, message, ref)
-
-
-def _outcome(info: DropInfo, deps: SyncDeps, status: Status, reason: str | None, message: str,
-             ref: UserRef | None, prepared: PreparedPhoto | None = None,
-             actions: tuple[str, ...] = (), target: UserRef | None = None) -> Outcome:
-    return Outcome(
-        status=status, blob_name=info.name, message=message, at=deps.now(), reason=reason,
-        user=ref.value if ref else None, blob_etag=info.etag,
-        content_sha256=prepared.sha256 if prepared else None, actions=actions,
-        source_modified=info.last_modified, target=target,
-    )
-
-
-def _already_recorded(info: DropInfo, now: datetime) -> Outcome:
-    recorded = info.recorded
-    assert recorded is not None
-    return Outcome(status=recorded.status, blob_name=info.name, at=now, reason=recorded.reason,
-                   message="already processed; outcome recorded on the blob",
-                   blob_etag=info.etag, content_sha256=recorded.content_sha256)
-
-
-def _describe(prepared: PreparedPhoto) -> str:
-    done = "; ".join(a.reason for a in prepared.actions) or "uploaded as provided"
-    return f"{prepared.width}x{prepared.height}, {len(prepared.data)} bytes: {done}"
+    raise MappingChanged(
+        f"this file was dropped at {version.time.isoformat()}, when its HR id named "
+        f"{before.value}; the mapping file changed at {resolution.since.isoformat()} and names "
+        f"{resolution.user.value} now. Drop the file again if it is {resolution.user.value}'s "
+        "photo")

@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 from photo_core.domain.dialects import Dialect
 from photo_core.domain.naming import NamingRules, UserRef, user_path
 from photo_core.domain.outcomes import Outcome
-from photo_core.photos.imaging import ImagePolicy
+from photo_core.photos import ImagePolicy
 from photo_core.use_cases.ports import DirectoryUser
 from photo_core.use_cases.sync import SyncDeps, SyncOptions, sync_drop
 from tests.unit.fakes import FakeClock, FakeDrop, FakePhotoApi, FakeStateStore
@@ -74,7 +74,7 @@ def run_sync(
     clock, api, state = FakeClock(), FakePhotoApi(), FakeStateStore()
     for employee_id, object_id in (employees or {}).items():
         api.employees[employee_id] = [DirectoryUser(object_id, f"{object_id}@contoso.com")]
-    deps = SyncDeps(api=api, state=state, now=clock.now, sleep=clock.sleep, owner="adversarial")
+    deps = SyncDeps(api=api, state=state, clock=clock, owner="adversarial")
     options = SyncOptions(naming=naming or NamingRules(), image=policy or ImagePolicy())
     drop = FakeDrop(name, content)
     outcome = sync_drop(drop, options, deps)

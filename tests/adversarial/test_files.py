@@ -15,8 +15,7 @@ from PIL import Image
 
 from photo_core.domain.errors import InvalidPhoto
 from photo_core.domain.outcomes import Status
-from photo_core.photos import imaging_codec
-from photo_core.photos.imaging import Action, ImagePolicy, PreparedPhoto, prepare_photo
+from photo_core.photos import Action, ImagePolicy, PreparedPhoto, imaging_codec, prepare_photo
 from photo_core.photos.jpeg import read_structure
 from tests.adversarial.file_catalogue import FILES, FileCase, hand_written_gray
 from tests.adversarial.support import JANE, calls_to, measured, outcome_of, run_sync

@@ -18,8 +18,7 @@ from hypothesis import strategies as st
 from photo_core.domain.dialects import Dialect
 from photo_core.domain.errors import InvalidPhoto
 from photo_core.domain.naming import NameRejection, UserRef, UserRefKind, parse_blob_name
-from photo_core.photos import imaging_codec
-from photo_core.photos.imaging import ImagePolicy, prepare_photo
+from photo_core.photos import ImagePolicy, imaging_codec, prepare_photo
 from photo_core.photos.jpeg import JpegInfo, read_structure, sniff_format
 from tests.adversarial.file_catalogue import segment
 from tests.adversarial.name_catalogue import RULES, Mode

@@ -231,3 +231,32 @@ def test_same_seed_same_faults(emu: dict[str, Any], graph: Graph) -> None:
     faults(emu, seed=7)  # posting the seed reseeds
     assert run() == first
     assert set(first) == {200, 429}
+
+
+def test_a_lost_answer_applies_the_upload_and_then_drops_the_connection(
+        emu: dict[str, Any], graph: Graph) -> None:
+    """As a timeout after the service did the work would: the caller cannot tell the upload
+    landed, and only a read shows that it did."""
+    photo = small_jpeg()
+    faults(emu, script=[{"lose_answer": True, "method": "PATCH"}])
+    with pytest.raises(requests.ConnectionError):
+        graph.upload(photo)
+    assert graph.photo(ALEX).status_code == 200  # the upload was applied
+    with emulator_session(emu) as s:
+        stored = s.get(f"{emu['admin_base']}/users/{ALEX}/photo", timeout=10)
+    assert stored.content == photo
+    faults(emu, lost_answer_rate=1.0)
+    assert graph.photo().status_code == 200  # reads are answered: only writes lose answers
+    with pytest.raises(requests.ConnectionError):
+        graph.upload(photo)
+    assert stats(emu)["faults"]["lost_answer"] == 1
+
+
+def test_a_script_step_can_match_the_calling_application(emu: dict[str, Any],
+                                                         graph: Graph) -> None:
+    """Two instances signed in as two applications: a step for one leaves the other alone."""
+    faults(emu, script=[{"status": 503, "method": "PATCH", "app": "another-client-id"},
+                        {"status": 429, "method": "PATCH", "app": emu["client_id"]}])
+    assert graph.upload(small_jpeg()).status_code == 429
+    assert graph.upload(small_jpeg()).status_code == 200
+    assert [s.get("app") for s in faults(emu)["script"]] == ["another-client-id"]

@@ -16,7 +16,7 @@ from devstack.emulator.limits import (
     FaultSettings,
     Limiter,
 )
-from tests.unit.fakes import FakeMonotonic
+from tests.unit.fakes import FakeClock
 
 
 @given(st.text(min_size=0, max_size=40))
@@ -55,27 +55,27 @@ def test_unsupported_filters(text: str) -> None:
 
 
 def test_request_window_slides_and_reports_the_wait() -> None:
-    clock = FakeMonotonic()
-    limiter = Limiter(clock)
+    clock = FakeClock()
+    limiter = Limiter(clock.monotonic)
     s = FaultSettings(mailbox_request_limit=2, mailbox_window_s=10)
     for _ in range(2):
         assert limiter.acquire(s, "app", "mbx", 0) is None
         limiter.release("app", "mbx")
-    clock.now += 4
+    clock.advance(4)
     refused = limiter.acquire(s, "app", "mbx", 0)
     assert refused is not None
     assert (refused.limit, refused.retry_after) == ("mailbox_requests", 6)
-    clock.now += 6
+    clock.advance(6)
     assert limiter.acquire(s, "app", "mbx", 0) is None
 
 
 def test_upload_window_frees_bytes_as_entries_expire() -> None:
-    clock = FakeMonotonic()
-    limiter = Limiter(clock)
+    clock = FakeClock()
+    limiter = Limiter(clock.monotonic)
     s = FaultSettings(upload_bytes_limit=100, upload_window_s=60)
     assert limiter.acquire(s, "app", "mbx", 60) is None
     limiter.release("app", "mbx")
-    clock.now += 30
+    clock.advance(30)
     assert limiter.acquire(s, "app", "mbx", 30) is None
     limiter.release("app", "mbx")
     refused = limiter.acquire(s, "app", "mbx", 50)
@@ -87,7 +87,7 @@ def test_upload_window_frees_bytes_as_entries_expire() -> None:
 
 
 def test_concurrency_counts_in_flight_requests() -> None:
-    limiter = Limiter(FakeMonotonic())
+    limiter = Limiter(FakeClock().monotonic)
     s = FaultSettings(concurrency_limit=2)
     assert limiter.acquire(s, "app", "mbx", 0) is None
     assert limiter.acquire(s, "app", "mbx", 0) is None

@@ -398,18 +398,19 @@ def test_configuration_failures_are_502_and_logged_for_what_they_are(
     assert "upstream" not in line and "not-the-secret" not in line
 
 
-def test_an_untrusted_certificate_rejects_the_drop_instead_of_retrying_it(
+def test_an_untrusted_certificate_defers_the_drop_instead_of_retrying_it(
         functions: Functions, azurite: Azurite, container_name: str,
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """A CA bundle that does not hold the servers' CA (here: a stranger's) will never verify
-    them: the drop is rejected at once, where retrying would only end in the poison queue."""
+    them: the drop is deferred at once for reconcile to retry once the bundle is fixed, where
+    retrying each delivery would only end in the poison queue."""
     stranger, _ = self_signed_certificate(tmp_path)
     monkeypatch.setenv("PHOTO_CA_BUNDLE", str(stranger))
     reset_app_services()
     client = drop(azurite, container_name, "alex.wilber@contoso.com.jpg", jpeg())
     functions["sync_photo"](client)
     tags = client.get_blob_tags()
-    assert (tags["photosync-status"], tags["photosync-reason"]) == ("rejected", "tls_untrusted")
+    assert (tags["photosync-status"], tags["photosync-reason"]) == ("deferred", "tls_untrusted")
     assert "PHOTO_CA_BUNDLE" in client.get_blob_properties().metadata["photosync_message"]
     lookup = get(functions, "photo_lookup", "", "adele.vance@contoso.com")
     assert (lookup.status_code, body(lookup)["error"]["code"]) == (502, "tls_untrusted")

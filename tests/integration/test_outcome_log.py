@@ -11,6 +11,7 @@ from azure.data.tables import TableClient
 
 from devstack.azurite import Azurite
 from photo_core.adapters.outcome_log import TableOutcomeLog
+from photo_core.domain.naming import UserRef, UserRefKind
 from photo_core.domain.outcomes import Outcome, Status
 
 pytestmark = pytest.mark.integration
@@ -33,3 +34,13 @@ def test_the_first_outcome_of_a_new_deployment_is_kept(azurite: Azurite) -> None
                        reason="invalid_characters"))
     found = list(log.between(at - timedelta(minutes=1), at + timedelta(minutes=1)))
     assert [(o.blob_name, o.reason) for o in found] == [("bad name.jpg", "invalid_characters")]
+
+
+def test_an_outcome_keeps_whom_the_photo_went_to_and_by_which_mapping(azurite: Azurite) -> None:
+    log = TableOutcomeLog(fresh_table(azurite))
+    at = datetime.now(UTC)
+    bob = UserRef(UserRefKind.UPN, "bob@contoso.com")
+    log.append(Outcome(Status.UPLOADED, "HR-7.jpg", "done", at, user="HR-7", target=bob,
+                       mapping_version='"0x8DC1"'))
+    [found] = log.between(at - timedelta(minutes=1), at + timedelta(minutes=1))
+    assert (found.user, found.target, found.mapping_version) == ("HR-7", bob, '"0x8DC1"')

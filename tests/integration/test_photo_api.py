@@ -14,6 +14,7 @@ from PIL import Image
 from photo_core.adapters.auth import MsalTokenProvider
 from photo_core.adapters.photo_api import HttpPhotoApi
 from photo_core.bootstrap import build_session
+from photo_core.domain.clock import SystemClock
 from photo_core.domain.errors import (
     AmbiguousUser,
     AuthFailure,
@@ -27,7 +28,7 @@ from photo_core.domain.errors import (
     UserNotFound,
 )
 from photo_core.domain.naming import UserRef, UserRefKind
-from photo_core.domain.retry import Deadline, RetryPolicy, SystemClock, within
+from photo_core.domain.retry import Deadline, RetryPolicy, within
 from photo_core.settings import Settings
 from tests.integration.emulator_fixture import emulator_session
 from tests.photos import jpeg

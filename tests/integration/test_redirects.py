@@ -10,9 +10,10 @@ import pytest
 from photo_core.adapters.photo_api import HttpPhotoApi
 from photo_core.adapters.photo_api_settings import ApiSettings
 from photo_core.bootstrap import build_session
+from photo_core.domain.clock import SystemClock
 from photo_core.domain.errors import RejectedByService, ServiceUnavailable
 from photo_core.domain.naming import UserRef, UserRefKind
-from photo_core.domain.retry import RetryPolicy, SystemClock
+from photo_core.domain.retry import RetryPolicy
 from tests.integration.loopback import RecordingServer
 
 pytestmark = pytest.mark.integration

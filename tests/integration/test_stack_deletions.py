@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from devstack.stack import LocalStack, StackInfo
+from tests.integration.emulator_fixture import emulator_session
 from tests.integration.test_stack_e2e import container, emulator_get, wait_for_tag
 from tests.photos import jpeg
 from tests.waiting import wait_for
@@ -52,3 +53,25 @@ def test_deleting_an_older_drop_keeps_the_photo(stack: LocalStack,
              what="the deletion to be delivered")
     assert "old/lee.gu@contoso.com.jpg is not the source" in caplog.text  # it was delivered
     assert emulator_get(info, "/users/lee.gu@contoso.com/photo").status_code == 200
+
+
+def emulator_post(info: StackInfo, path: str, body: dict[str, object]) -> None:
+    with emulator_session(info.emulator) as session:
+        session.post(f"{info.emulator['admin_base']}{path}", json=body,
+                     timeout=10).raise_for_status()
+
+
+def test_a_drop_deleted_while_its_photo_is_being_uploaded_leaves_no_photo(
+        stack: LocalStack) -> None:
+    """The upload is held at the photo API while HR deletes the file: the deletion's event
+    comes while the drop still holds the user's claim. Whichever way they interleave, the
+    photo that file gave must not stay."""
+    info: StackInfo = stack.info  # type: ignore[assignment]
+    name, upn = "adele.vance@contoso.com.jpg", "adele.vance@contoso.com"
+    emulator_post(info, "/faults", {"script": [{"delay_ms": 4000, "method": "PATCH"}]})
+    container(info).upload_blob(name, jpeg("#abcdef"), overwrite=True)
+    wait_for(lambda: emulator_get(info, "/stats").json()["delayed"] > 0, timeout=30,
+             interval=0.05, what="the upload to be held at the photo API")
+    container(info).delete_blob(name)
+    wait_for(lambda: emulator_get(info, f"/users/{upn}/photo").status_code == 404, timeout=45,
+             interval=0.2, what="the photo of the deleted drop to go")

@@ -1,6 +1,8 @@
-"""A small version of ``make soak`` for every ``make test``: about 60 drops, every fault kind,
-an Azurite restart and a host kill, then the soak's own checks and a leak check over every
-log line (the host's, the emulator's, and all logging in this process)."""
+"""A small version of ``make soak`` for every ``make test``: about 60 drops, every fault kind
+(lost answers included), an Azurite restart, a state table stall under an upload in flight, a
+host kill, a second host whose clock is off, a mapping edit and deletions, then the soak's own
+checks and a leak check over every log line (the hosts', the emulator's, and all logging in
+this process)."""
 
 from __future__ import annotations
 
@@ -39,7 +41,7 @@ def soak(tmp_path_factory: pytest.TempPathFactory) -> tuple[SoakResult, list[str
     try:
         state: Path = tmp_path_factory.mktemp("soak")
         result = run_soak(SoakConfig(drops=DROPS, users=20, uploaders=4, seed=7, rate=3.0,
-                                     deadline_s=360.0, state_dir=state))
+                                     deadline_s=420.0, state_dir=state))
     finally:
         root.removeHandler(recorder)
         root.setLevel(previous)

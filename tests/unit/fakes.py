@@ -3,79 +3,96 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from photo_core.domain.dialects import PhotoMetadata
 from photo_core.domain.errors import PhotoSyncError, ServiceUnavailable, UserNotFound
 from photo_core.domain.naming import UserRef
-from photo_core.domain.outcomes import Outcome
+from photo_core.domain.outcomes import Outcome, Status
 from photo_core.use_cases.ports import (
     DirectoryUser,
     Disposal,
     DropChanged,
+    DropGone,
     DropInfo,
+    DropRecord,
     PhotoContent,
+    Shown,
     StateConflict,
     UserState,
 )
 
 
 class FakeClock:
-    """Wall time that only moves when told to (or when something sleeps)."""
+    """The one fake of the ``Clock`` port: wall time and monotonic time that move only when told
+    to (``advance``) or when something sleeps, both by the same amount. ``offset`` is added to
+    wall time only, as a machine whose clock is off would read it."""
 
-    def __init__(self, start: datetime | None = None) -> None:
+    def __init__(self, start: datetime | None = None, monotonic: float = 1000.0) -> None:
         self.current = start or datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+        self.seconds = monotonic
         self.slept: list[float] = []
+        self.offset = timedelta(0)
+        # Called with each sleep's seconds before time moves: what happens meanwhile elsewhere.
+        self.on_sleep: Callable[[float], None] | None = None
 
     def now(self) -> datetime:
-        return self.current
+        return self.current + self.offset
+
+    def monotonic(self) -> float:
+        return self.seconds
 
     def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
+        if self.on_sleep is not None:
+            self.on_sleep(seconds)
+        self.advance(seconds)
+
+    def advance(self, seconds: float) -> None:
         self.current += timedelta(seconds=seconds)
-
-
-class FakeMonotonic:
-    """A monotonic clock for code that takes ``clock: Callable[[], float]``: it reads ``now``
-    (seconds), which only moves when the test moves it."""
-
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+        self.seconds += seconds
 
 
 @dataclass
 class FakeDrop:
+    """A drop blob. ``created`` is its creation time (None: storage gave none, and its
+    Last-Modified orders it); ``recorded`` is the outcome last written on it for operators."""
+
     name: str
     content: bytes
     etag: str = '"0x1"'
     last_modified: datetime = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+    created: datetime | None = None
     changed_before_read: bool = False
+    gone: bool = False
     recorded: Outcome | None = None
-    marker: object = None
     reads: int = 0
     disposed: list[tuple[Disposal, str | None]] = field(default_factory=list)
-    tags_ensured: bool = False
+    tags: tuple[Status, str | None] | None = None
 
     def info(self) -> DropInfo:
+        if self.gone:
+            raise DropGone(self.name)
         return DropInfo(self.name, len(self.content), self.etag, self.last_modified,
-                        recorded=self.marker)  # type: ignore[arg-type]
+                        self.created)
 
     def read(self) -> bytes:
         self.reads += 1
-        if self.changed_before_read:
+        if self.changed_before_read or self.gone:
             raise DropChanged(self.name)
         return self.content
 
-    def record(self, outcome: Outcome) -> None:
+    def record(self, outcome: Outcome) -> Shown:
+        if self.gone:
+            return Shown(gone=True)
         self.recorded = outcome
+        self.tags = (outcome.status, outcome.reason)
+        return Shown(etag=self.etag)
 
-    def ensure_tags(self, recorded: object) -> None:
-        self.tags_ensured = True
+    def ensure_tags(self, status: Status, reason: str | None) -> None:
+        self.tags = (status, reason)
 
     def dispose(self, disposal: Disposal, target_container: str | None,
                 content: bytes | None) -> None:
@@ -83,12 +100,26 @@ class FakeDrop:
 
 
 class FakeStateStore:
-    """Optimistic concurrency like a table: every write gets a new version."""
+    """Optimistic concurrency like a table: every write gets a new version. Drop records are
+    kept by name, last writer wins."""
 
     def __init__(self) -> None:
         self.rows: dict[str, tuple[UserState, str]] = {}
+        self.records: dict[str, DropRecord] = {}
+        # storage's own clock, which stamps each row it writes (as a table's Timestamp)
+        self.storage_time: Callable[[], datetime] | None = None
         self._versions = itertools.count(1)
         self.writes = 0
+
+    def get_drop(self, name: str) -> DropRecord | None:
+        return self.records.get(name)
+
+    def put_drop(self, record: DropRecord) -> None:
+        self.records[record.name] = record
+
+    def drops(self, prefix: str | None) -> Iterator[DropRecord]:
+        return iter([r for n, r in sorted(self.records.items())
+                     if prefix is None or n.startswith(prefix)])
 
     def get(self, user: str) -> tuple[UserState, str] | None:
         return self.rows.get(user)
@@ -98,6 +129,8 @@ class FakeStateStore:
         if (current is None) != (version is None) or (current and current[1] != version):
             raise StateConflict(state.user)
         new_version = f"v{next(self._versions)}"
+        if self.storage_time is not None:
+            state = replace(state, written=self.storage_time())
         self.rows[state.user] = (state, new_version)
         self.writes += 1
         return new_version

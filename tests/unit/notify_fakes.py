@@ -19,9 +19,9 @@ from photo_core.use_cases.notify_ports import (
     NoticeRecord,
     NoticeState,
 )
-from photo_core.use_cases.ports import DropGone, DropInfo, RecordedOutcome
+from photo_core.use_cases.ports import DropGone, DropInfo, DropRecord
 from photo_core.use_cases.reconcile import Listing
-from tests.unit.fakes import FakeDrop
+from tests.unit.fakes import FakeDrop, FakeStateStore
 
 
 class FakeNoticeBook:
@@ -122,28 +122,38 @@ class FakeBlob:
 
 
 class FakeDropSource:
-    """The drop container, listed without content; ``listings`` counts the walks."""
+    """The drop container, listed without content; ``listings`` counts the walks. A blob with a
+    ``status`` has a drop record for its version in ``state``, as photo-sync keeps them."""
 
-    def __init__(self, blobs: Sequence[FakeBlob] = ()) -> None:
+    def __init__(self, blobs: Sequence[FakeBlob] = (),
+                 state: FakeStateStore | None = None) -> None:
         self.blobs = {b.name: b for b in blobs}
+        self.state = state or FakeStateStore()
         self.listings = 0
+        for blob in blobs:
+            self.record(blob)
 
-    def _recorded(self, blob: FakeBlob) -> RecordedOutcome | None:
-        if blob.status is None:
-            return None
-        return RecordedOutcome(blob.status, blob.name, None, None, blob.written)
+    def add(self, blob: FakeBlob) -> None:
+        self.blobs[blob.name] = blob
+        self.record(blob)
+
+    def record(self, blob: FakeBlob) -> None:
+        if blob.status is not None:
+            self.state.put_drop(DropRecord(
+                name=blob.name, etag=blob.etag, raw_sha256=None, created=blob.written,
+                made=blob.written, status=blob.status, reason=None, message="",
+                at=blob.written))
 
     def list(self, prefix: str | None) -> Iterator[Listing]:
         self.listings += 1
         for blob in sorted(self.blobs.values(), key=lambda b: b.name):
-            yield Listing(blob.name, blob.written, self._recorded(blob))
+            yield Listing(blob.name, blob.etag, blob.written, blob.written)
 
     def open(self, name: str) -> FakeDrop:
         blob = self.blobs.get(name)
         if blob is None:
             return GoneDrop(name, b"")
-        return FakeDrop(blob.name, b"x" * 100, blob.etag, blob.written,
-                        marker=self._recorded(blob))
+        return FakeDrop(blob.name, b"x" * 100, blob.etag, blob.written, blob.written)
 
 
 class GoneDrop(FakeDrop):

@@ -298,12 +298,11 @@ def test_a_file_over_the_cap_is_reported_at_its_true_size_unread(tmp_path: Path)
 def test_check_and_the_drop_path_state_an_oversized_file_in_the_same_words(
         tmp_path: Path) -> None:
     from dataclasses import replace
-    from datetime import UTC, datetime
 
     from photo_core.domain.naming import NamingRules
     from photo_core.use_cases.ports import DropInfo
     from photo_core.use_cases.sync import SyncDeps, SyncOptions, sync_drop
-    from tests.unit.fakes import FakeDrop, FakePhotoApi, FakeStateStore
+    from tests.unit.fakes import FakeClock, FakeDrop, FakePhotoApi, FakeStateStore
 
     class CameraBlob(FakeDrop):
         def info(self) -> DropInfo:
@@ -314,8 +313,7 @@ def test_check_and_the_drop_path_state_an_oversized_file_in_the_same_words(
         handle.truncate(CAMERA_FILE_BYTES)
     _, [line], _ = run("check", str(path))
     blob = CameraBlob("jane.doe@contoso.com.jpg", b"")
-    deps = SyncDeps(api=FakePhotoApi(), state=FakeStateStore(), owner="t", sleep=lambda _: None,
-                    now=lambda: datetime(2026, 11, 28, tzinfo=UTC))
+    deps = SyncDeps(api=FakePhotoApi(), state=FakeStateStore(), owner="t", clock=FakeClock())
     outcome = sync_drop(blob, SyncOptions(naming=NamingRules(), image=ImagePolicy()), deps)
     assert blob.reads == 0  # refused from its size alone
     assert (outcome.reason, outcome.message) == (line["reason"]["code"],

@@ -12,6 +12,7 @@ from photo_core.domain.naming import NamingRules, UserRef, UserRefKind
 from photo_core.domain.outcomes import Status
 from photo_core.photos import ImagePolicy
 from photo_core.use_cases.deletions import BLOB_DELETED, DeletionOptions, blob_deleted
+from photo_core.use_cases.directory import Resolution
 from photo_core.use_cases.ports import UserState
 from photo_core.use_cases.sync import SyncDeps, SyncOptions, sync_drop
 from tests.photos import jpeg
@@ -36,8 +37,8 @@ def subject(name: str, container: str = "hr-photos") -> str:
 @pytest.fixture
 def deps() -> SyncDeps:
     clock = FakeClock()
-    return SyncDeps(api=FakePhotoApi(), state=FakeStateStore(), now=clock.now, sleep=clock.sleep,
-                    owner="t", log=FakeOutcomeLog())
+    return SyncDeps(api=FakePhotoApi(), state=FakeStateStore(), clock=clock, owner="t",
+                    log=FakeOutcomeLog())
 
 
 def synced(deps: SyncDeps, name: str) -> None:
@@ -118,6 +119,9 @@ class FakeMapping:
             return UserRef(UserRefKind.UPN, self.rows[ref.value])
         return ref
 
+    def resolve_for_upload(self, ref: UserRef) -> Resolution:
+        return Resolution(self.resolve(ref))
+
 
 def test_the_photo_is_removed_from_whom_it_went_to_even_after_the_mapping_was_corrected(
     deps: SyncDeps,
@@ -150,9 +154,9 @@ def test_a_deletion_waits_for_a_drop_in_progress_and_then_leaves_its_newer_photo
     synced(deps, f"{JANE}.jpg")
     row, version = deps.state.get(f"upn:{JANE}")  # type: ignore[misc]
     newer = f"2026/{JANE}.jpg"
+    expires = deps.clock.now() + timedelta(seconds=30)
     version = deps.state.put(replace(row, lock_owner="sync-of-a-newer-drop",
-                                     lock_drop=f"{newer}|x",
-                                     lock_expires=deps.now() + timedelta(seconds=30)), version)
+                                     lock_drop=f"{newer}|x", lock_expires=expires), version)
     waited: list[float] = []
 
     def newer_drop_finishes(seconds: float) -> None:
@@ -160,10 +164,11 @@ def test_a_deletion_waits_for_a_drop_in_progress_and_then_leaves_its_newer_photo
         current, at = deps.state.get(f"upn:{JANE}")  # type: ignore[misc]
         if current.lock_owner == "sync-of-a-newer-drop":
             deps.state.put(replace(current, lock_owner=None, lock_drop=None, lock_expires=None,
-                                   last_blob_name=newer, last_status="uploaded"), at)
+                                   last_blob_name=newer, last_status="uploaded",
+                                   photo_blob=newer, photo_etag="x"), at)
 
-    outcome = blob_deleted(BLOB_DELETED, subject(f"{JANE}.jpg"), ON,
-                           replace(deps, sleep=newer_drop_finishes), gone)
+    deps.clock.on_sleep = newer_drop_finishes  # type: ignore[attr-defined]
+    outcome = blob_deleted(BLOB_DELETED, subject(f"{JANE}.jpg"), ON, deps, gone)
     assert outcome is None and waited
     assert deps.api.deletions == []  # type: ignore[attr-defined]
     assert deps.state.get(f"upn:{JANE}")[0].last_blob_name == newer  # type: ignore[index]
@@ -204,15 +209,102 @@ def test_a_deletion_leaves_the_photo_of_the_same_name_uploaded_again_meanwhile(
     synced(deps, f"{JANE}.jpg")
     row, version = deps.state.get(f"upn:{JANE}")  # type: ignore[misc]
     deps.state.put(replace(row, lock_owner="sync-of-the-re-upload", lock_drop=f"{JANE}.jpg|new",
-                           lock_expires=deps.now() + timedelta(seconds=30)), version)
+                           lock_expires=deps.clock.now() + timedelta(seconds=30)), version)
 
     def re_upload_finishes(seconds: float) -> None:
         current, at = deps.state.get(f"upn:{JANE}")  # type: ignore[misc]
         if current.lock_owner == "sync-of-the-re-upload":
             deps.state.put(replace(current, lock_owner=None, lock_drop=None, lock_expires=None,
-                                   last_blob_etag='"new"', last_status="uploaded"), at)
+                                   last_blob_etag='"new"', last_status="uploaded",
+                                   photo_etag='"new"'), at)
 
-    outcome = blob_deleted(BLOB_DELETED, subject(f"{JANE}.jpg"), ON,
-                           replace(deps, sleep=re_upload_finishes), gone)
+    deps.clock.on_sleep = re_upload_finishes  # type: ignore[attr-defined]
+    outcome = blob_deleted(BLOB_DELETED, subject(f"{JANE}.jpg"), ON, deps, gone)
     assert outcome is None
     assert deps.api.deletions == []  # type: ignore[attr-defined]
+
+
+def test_a_deletion_during_the_upload_of_that_very_drop_waits_for_it_and_removes_its_photo(
+    deps: SyncDeps,
+) -> None:
+    """The event comes while the drop's claim is held: the row still names the previous drop
+    as the photo's source, but the drop in flight is about to become it."""
+    synced(deps, f"2025/{JANE}.jpg")
+    row, version = deps.state.get(f"upn:{JANE}")  # type: ignore[misc]
+    expires = deps.clock.now() + timedelta(seconds=30)
+    deps.state.put(replace(row, lock_owner="sync-of-the-deleted-drop", lock_expires=expires,
+                           lock_drop=f"{JANE}.jpg|new"), version)
+
+    def upload_finishes(seconds: float) -> None:
+        current, at = deps.state.get(f"upn:{JANE}")  # type: ignore[misc]
+        if current.lock_owner == "sync-of-the-deleted-drop":
+            deps.api.photos[JANE] = b"the new photo"  # type: ignore[attr-defined]
+            deps.state.put(replace(current, lock_owner=None, lock_drop=None, lock_expires=None,
+                                   last_blob_name=f"{JANE}.jpg", last_blob_etag="new",
+                                   photo_blob=f"{JANE}.jpg", photo_etag="new",
+                                   last_status="uploaded"), at)
+
+    deps.clock.on_sleep = upload_finishes  # type: ignore[attr-defined]
+    outcome = blob_deleted(BLOB_DELETED, subject(f"{JANE}.jpg"), ON, deps, gone)
+    assert outcome is not None and outcome.status is Status.PHOTO_DELETED
+    assert deps.api.deletions == [JANE]  # type: ignore[attr-defined]
+
+
+def test_a_drop_deleted_while_its_photo_was_uploaded_has_the_photo_removed_with_it(
+    deps: SyncDeps,
+) -> None:
+    """Writing the outcome on the blob, under the claim, finds it gone: with deletion sync on,
+    the photo it just gave goes too, under the same claim."""
+    drop = FakeDrop(f"{JANE}.jpg", jpeg())
+
+    class DeletedMeanwhile(FakePhotoApi):
+        def set_photo(self, user: UserRef, data: bytes) -> None:
+            super().set_photo(user, data)
+            drop.gone = True  # HR deletes the file; its event finds nothing to do yet
+
+    api = DeletedMeanwhile()
+    options = replace(ON.sync, delete_on_blob_delete=True)
+    outcome = sync_drop(drop, options, replace(deps, api=api))
+    assert outcome.status is Status.PHOTO_DELETED
+    assert api.uploads and api.deletions == [JANE] and JANE not in api.photos
+    row = deps.state.get(f"upn:{JANE}")[0]  # type: ignore[index]
+    assert (row.last_status, row.photo_blob, row.lock_owner) == ("photo-deleted", None, None)
+
+
+def test_deleting_a_duplicate_of_the_photo_keeps_the_photo_whose_drop_still_exists(
+    deps: SyncDeps,
+) -> None:
+    photo = jpeg()
+    sync_drop(FakeDrop(f"{JANE}.jpg", photo), ON.sync, deps)
+    duplicate = sync_drop(FakeDrop(f"copy/{JANE}.jpg", photo, etag='"copy"'), ON.sync, deps)
+    assert duplicate.reason == "same_content"
+    assert blob_deleted(BLOB_DELETED, subject(f"copy/{JANE}.jpg"), ON, deps, gone) is None
+    assert deps.api.deletions == []  # type: ignore[attr-defined]
+
+
+def test_a_deletion_seconds_after_an_upload_is_not_taken_for_an_older_event(
+    deps: SyncDeps,
+) -> None:
+    """Storage dated the upload; this instance's clock is behind it. A deletion is not
+    ordered against drops by time at all."""
+    deps.clock.offset = -timedelta(seconds=20)  # type: ignore[attr-defined]
+    now = deps.clock.current  # type: ignore[attr-defined]
+    sync_drop(FakeDrop(f"{JANE}.jpg", jpeg(), created=now, last_modified=now), ON.sync, deps)
+    outcome = blob_deleted(BLOB_DELETED, subject(f"{JANE}.jpg"), ON, deps, gone)
+    assert outcome is not None and outcome.status is Status.PHOTO_DELETED
+
+
+def test_deleting_a_drop_whose_upload_went_out_unanswered_removes_the_photo_it_may_have_given(
+    deps: SyncDeps,
+) -> None:
+    """Its upload landed, but the table never heard (the release failed): the row still names
+    the previous drop and marks the photo unknown, with the deleted drop as the pending one."""
+    synced(deps, f"2025/{JANE}.jpg")
+    row, version = deps.state.get(f"upn:{JANE}")  # type: ignore[misc]
+    deps.state.put(row.with_pending("upload", f'{JANE}.jpg|"new"', "n" * 64, "m1",
+                                    deps.clock.now()), version)
+    deps.api.photos[JANE] = b"the new photo"  # type: ignore[attr-defined]
+    outcome = blob_deleted(BLOB_DELETED, subject(f"{JANE}.jpg"), ON, deps, gone)
+    assert outcome is not None and outcome.status is Status.PHOTO_DELETED
+    assert JANE not in deps.api.photos  # type: ignore[attr-defined]
+    assert not deps.state.get(f"upn:{JANE}")[0].photo_unknown  # type: ignore[index]

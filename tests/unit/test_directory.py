@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime
+
 import pytest
 
 from photo_core.domain.errors import AmbiguousUser
@@ -14,7 +17,7 @@ from photo_core.use_cases.directory import (
     parse_mapping,
 )
 from photo_core.use_cases.ports import DirectoryUser
-from tests.unit.fakes import FakeMonotonic, FakePhotoApi
+from tests.unit.fakes import FakeClock, FakePhotoApi
 
 
 class CountingApi(FakePhotoApi):
@@ -28,14 +31,14 @@ class CountingApi(FakePhotoApi):
 
 
 def test_employee_ids_are_looked_up_once_per_ttl() -> None:
-    api, clock = CountingApi(), FakeMonotonic(0.0)
+    api, clock = CountingApi(), FakeClock()
     api.employees["123"] = [DirectoryUser("id-1", "jane@contoso.com")]
     resolver = Resolver(api, employee_ttl=60, clock=clock)
     ref = UserRef(UserRefKind.EMPLOYEE_ID, "123")
     assert resolver.resolve(ref) == UserRef(UserRefKind.OBJECT_ID, "id-1")
     resolver.resolve(ref)
     assert api.lookups == 1
-    clock.now = 61
+    clock.advance(61)
     resolver.resolve(ref)
     assert api.lookups == 2
 
@@ -68,7 +71,7 @@ def test_unmapped_ambiguous_or_broken_entries_are_refused(hr_id: str,
 
 
 def test_the_mapping_is_refetched_after_its_ttl_and_kept_when_unchanged() -> None:
-    clock, seen = FakeMonotonic(0.0), []
+    clock, seen = FakeClock(), []
 
     def fetch(version: str | None) -> MappingSnapshot | None:
         seen.append(version)
@@ -79,7 +82,7 @@ def test_the_mapping_is_refetched_after_its_ttl_and_kept_when_unchanged() -> Non
     ref = UserRef(UserRefKind.HR_ID, "A-1")
     resolver.resolve(ref)
     resolver.resolve(ref)
-    clock.now = 31
+    clock.advance(31)
     assert resolver.resolve(ref).value == "jane@contoso.com"
     assert seen == [None, '"v1"']
 
@@ -129,7 +132,7 @@ def test_a_mapping_file_csv_cannot_read_is_unavailable_naming_the_line(
         parse_mapping(data, None)
 
 
-def test_a_drop_resolved_through_an_unreadable_mapping_is_rejected_with_a_reason() -> None:
+def test_a_drop_resolved_through_an_unreadable_mapping_is_deferred_with_a_reason() -> None:
     from photo_core.domain.naming import NamingRules
     from photo_core.domain.outcomes import Status
     from photo_core.photos import ImagePolicy
@@ -140,10 +143,70 @@ def test_a_drop_resolved_through_an_unreadable_mapping_is_rejected_with_a_reason
     unreadable = b"id,upn\n12345," + b"x" * 200_000 + b"\n"
     clock, api, log = FakeClock(), FakePhotoApi(), FakeOutcomeLog()
     resolver = Resolver(api, employee_ttl=0, mapping=lambda v: parse_mapping(unreadable, '"1"'))
-    deps = SyncDeps(api=api, state=FakeStateStore(), now=clock.now, sleep=clock.sleep,
-                    owner="x", log=log, resolver=resolver)
+    deps = SyncDeps(api=api, state=FakeStateStore(), clock=clock, owner="x", log=log,
+                    resolver=resolver)
     drop = FakeDrop("12345.jpg", jpeg())
     outcome = sync_drop(drop, SyncOptions(naming=NamingRules(mapping_mode=True),
                                           image=ImagePolicy()), deps)
-    assert (outcome.status, outcome.reason) == (Status.REJECTED, "mapping_unavailable")
+    # the mapping file is photo-sync's configuration: fixed, the drop is tried again
+    assert (outcome.status, outcome.reason) == (Status.DEFERRED, "mapping_unavailable")
     assert "line 2" in outcome.message
+
+
+class MappingFile:
+    """The mapping blob, whose content HR replaces: a conditional read answers ``None`` when
+    the version asked for is still the current one."""
+
+    def __init__(self, text: str, modified: datetime) -> None:
+        self.versions = [(text, modified)]
+        self.reads = 0
+
+    def change(self, text: str, modified: datetime) -> None:
+        self.versions.append((text, modified))
+
+    def __call__(self, known: str | None) -> MappingSnapshot | None:
+        self.reads += 1
+        current = f'"v{len(self.versions)}"'
+        if known == current:
+            return None
+        text, modified = self.versions[-1]
+        return replace(parse_mapping(text.encode(), current), modified=modified)
+
+
+def test_a_mapping_re_pointed_within_its_ttl_is_seen_right_before_an_upload() -> None:
+    clock = FakeClock()
+    mapping = MappingFile("id,upn\nHR-1,a@contoso.com\n", clock.current)
+    resolver = Resolver(FakePhotoApi(), employee_ttl=0, mapping=mapping, mapping_ttl=300,
+                        clock=clock)
+    ref = UserRef(UserRefKind.HR_ID, "HR-1")
+    assert resolver.resolve(ref).value == "a@contoso.com"
+    mapping.change("id,upn\nHR-1,b@contoso.com\n", clock.current)
+    assert resolver.resolve(ref).value == "a@contoso.com"  # a lookup: cached for the TTL
+    resolved = resolver.resolve_for_upload(ref)
+    assert (resolved.user.value, resolved.version) == ("b@contoso.com", '"v2"')
+
+
+def test_an_id_missing_from_the_cached_mapping_is_asked_again_before_it_is_refused() -> None:
+    clock = FakeClock()
+    mapping = MappingFile("id,upn\nHR-1,a@contoso.com\n", clock.current)
+    resolver = Resolver(FakePhotoApi(), employee_ttl=0, mapping=mapping, mapping_ttl=300,
+                        clock=clock)
+    resolver.resolve(UserRef(UserRefKind.HR_ID, "HR-1"))
+    mapping.change("id,upn\nHR-1,a@contoso.com\nHR-9,new.hire@contoso.com\n", clock.current)
+    assert resolver.resolve(UserRef(UserRefKind.HR_ID, "HR-9")).value == "new.hire@contoso.com"
+    with pytest.raises(NotInMapping):
+        resolver.resolve(UserRef(UserRefKind.HR_ID, "HR-404"))
+    assert mapping.reads == 3  # once, then once per miss (a conditional read)
+
+
+def test_an_upload_resolution_says_what_the_id_named_before_the_mapping_last_changed() -> None:
+    clock = FakeClock()
+    mapping = MappingFile("id,upn\nHR-1,a@contoso.com\nHR-2,c@contoso.com\n", clock.current)
+    resolver = Resolver(FakePhotoApi(), employee_ttl=0, mapping=mapping, clock=clock)
+    resolver.resolve(UserRef(UserRefKind.HR_ID, "HR-1"))
+    clock.advance(600)
+    mapping.change("id,upn\nHR-1,b@contoso.com\nHR-2,c@contoso.com\n", clock.current)
+    moved = resolver.resolve_for_upload(UserRef(UserRefKind.HR_ID, "HR-1"))
+    kept = resolver.resolve_for_upload(UserRef(UserRefKind.HR_ID, "HR-2"))
+    assert moved.before == UserRef(UserRefKind.UPN, "a@contoso.com")
+    assert moved.since == clock.current and kept.before is None

@@ -10,12 +10,12 @@ import pytest
 
 from photo_core.entrypoints import handlers
 from photo_core.entrypoints.shared_result import SharedResult
-from tests.unit.fakes import FakeMonotonic
+from tests.unit.fakes import FakeClock
 
 
 def test_a_result_is_kept_for_its_ttl_then_computed_again() -> None:
-    clock = FakeMonotonic()
-    shared = SharedResult[int](5.0, clock)
+    clock = FakeClock()
+    shared = SharedResult[int](5.0, clock.monotonic)
     computed: list[int] = []
 
     def compute() -> int:
@@ -23,15 +23,15 @@ def test_a_result_is_kept_for_its_ttl_then_computed_again() -> None:
         return len(computed)
 
     assert [shared.get(compute) for _ in range(100)] == [1] * 100
-    clock.now += 4.9
+    clock.advance(4.9)
     assert shared.get(compute) == 1
-    clock.now += 0.2
+    clock.advance(0.2)
     assert shared.get(compute) == 2
     assert len(computed) == 2
 
 
 def test_a_failure_is_not_kept() -> None:
-    shared = SharedResult[int](5.0, FakeMonotonic())
+    shared = SharedResult[int](5.0, FakeClock().monotonic)
     calls: list[int] = []
 
     def failing() -> int:
@@ -46,7 +46,7 @@ def test_a_failure_is_not_kept() -> None:
 
 
 def test_concurrent_callers_share_one_computation() -> None:
-    shared = SharedResult[str](5.0, FakeMonotonic())
+    shared = SharedResult[str](5.0, FakeClock().monotonic)
     started, release = threading.Event(), threading.Event()
     computed: list[int] = []
 
@@ -95,16 +95,16 @@ class Services:
 
 def test_many_health_requests_make_one_table_read_and_one_token_request(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    services, clock = Services(), FakeMonotonic()
+    services, clock = Services(), FakeClock()
     monkeypatch.setattr(handlers, "app_services", lambda: services)
     monkeypatch.setattr(handlers, "_health", [])
-    results = [handlers.handle_health(clock) for _ in range(50)]
+    results = [handlers.handle_health(clock.monotonic) for _ in range(50)]
     assert all(r.ok for r in results)
     assert (services.state.reads, services.tokens.fetched) == (1, 1)
-    clock.now += handlers.HEALTH_CACHE_SECONDS
-    handlers.handle_health(clock)
+    clock.advance(handlers.HEALTH_CACHE_SECONDS)
+    handlers.handle_health(clock.monotonic)
     assert (services.state.reads, services.tokens.fetched) == (2, 2)
     fresh = Services()  # the app reloaded its settings: probe those, not the old answer
     monkeypatch.setattr(handlers, "app_services", lambda: fresh)
-    handlers.handle_health(clock)
+    handlers.handle_health(clock.monotonic)
     assert (fresh.state.reads, fresh.tokens.fetched) == (1, 1)

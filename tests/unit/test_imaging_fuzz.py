@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 
 from photo_core.domain.errors import InvalidPhoto
-from photo_core.photos.imaging import ImagePolicy, prepare_photo
+from photo_core.photos import ImagePolicy, prepare_photo
 from photo_core.photos.jpeg import read_structure
 from tests.cpu import cpu_budget
 from tests.photo_codes import PHOTO_CODES

@@ -12,8 +12,7 @@ import pytest
 from PIL import Image, ImageFile, ImageOps
 
 from photo_core.domain.errors import InvalidPhoto
-from photo_core.photos import imaging_codec
-from photo_core.photos.imaging import ImagePolicy, PreparedPhoto, prepare_photo
+from photo_core.photos import ImagePolicy, PreparedPhoto, imaging_codec, prepare_photo
 from photo_core.photos.jpeg import read_structure
 from tests.unit import jpeg_corpus as corpus
 

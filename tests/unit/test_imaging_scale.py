@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from photo_core.photos.imaging import ImagePolicy, PreparedPhoto, prepare_photo
+from photo_core.photos import ImagePolicy, PreparedPhoto, prepare_photo
 from photo_core.photos.jpeg import read_structure
 from tests.unit import jpeg_corpus as corpus
 

@@ -41,14 +41,9 @@ class WatchedApi(FakePhotoApi):
         return super().get_photo(user, size)
 
 
-class MonotonicFakeClock(FakeClock):
-    def monotonic(self) -> float:
-        return 0.0
-
-
 def test_every_call_of_a_lookup_runs_under_its_deadline() -> None:
     api = WatchedApi()
-    deadline = Deadline.after(10, MonotonicFakeClock())
+    deadline = Deadline.after(10, FakeClock())
     result = lookup_photo("100002", NAMING, api, FakeStateStore(),
                           Resolver(api, employee_ttl=0), deadline=deadline)
     assert result.sizes == ("120x120",)
@@ -59,7 +54,7 @@ def test_every_call_of_a_lookup_runs_under_its_deadline() -> None:
 
 def test_the_photo_itself_is_read_under_the_deadline_too() -> None:
     api = WatchedApi()
-    deadline = Deadline.after(10, MonotonicFakeClock())
+    deadline = Deadline.after(10, FakeClock())
     photo_bytes("100002", None, NAMING, api, Resolver(api, employee_ttl=0), deadline=deadline)
     assert api.calls == [("resolve", deadline), ("photo", deadline)]
     assert current_deadline() is None

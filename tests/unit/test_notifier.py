@@ -46,7 +46,8 @@ class World:
 
     def deps(self) -> NotifyDeps:
         return NotifyDeps(log=self.log, book=self.book, webhook=self.webhook,
-                          now=self.clock.now, drops=self.drops, poison=self.poison)
+                          now=self.clock.now, drops=self.drops, poison=self.poison,
+                          state=self.drops.state)
 
     def reject(self, blob: str, etag: str = '"0x1"', reason: str = "not_jpeg",
                user: str | None = "jane@contoso.com", ago: float = 0.0) -> Outcome:
@@ -209,10 +210,9 @@ def test_a_429_asking_for_longer_than_the_budget_holds_every_run_until_then() ->
 def test_a_poison_message_is_told_once_while_its_drop_is_still_without_an_outcome() -> None:
     world = json_world(kinds=frozenset({NoticeKind.REJECTED, NoticeKind.POISON}))
     now = world.clock.now()
-    world.drops.blobs["stuck@contoso.com.jpg"] = FakeBlob("stuck@contoso.com.jpg", '"0x5"', now)
-    world.drops.blobs["done@contoso.com.jpg"] = FakeBlob("done@contoso.com.jpg", '"0x6"', now,
-                                                         Status.UPLOADED)
-    world.drops.blobs["newer@contoso.com.jpg"] = FakeBlob("newer@contoso.com.jpg", '"0x8"', now)
+    world.drops.add(FakeBlob("stuck@contoso.com.jpg", '"0x5"', now))
+    world.drops.add(FakeBlob("done@contoso.com.jpg", '"0x6"', now, Status.UPLOADED))
+    world.drops.add(FakeBlob("newer@contoso.com.jpg", '"0x8"', now))
     world.poison.messages = [("stuck@contoso.com.jpg", "0x5"), ("done@contoso.com.jpg", "0x6"),
                              ("gone@contoso.com.jpg", "0x7"), ("newer@contoso.com.jpg", "0x7")]
     world.run()
@@ -226,12 +226,10 @@ def test_a_poison_message_is_told_once_while_its_drop_is_still_without_an_outcom
 def test_drops_a_day_old_without_an_outcome_are_told_and_the_container_listed_hourly() -> None:
     world = json_world(kinds=frozenset({NoticeKind.WAITING}))
     now = world.clock.now()
-    world.drops.blobs["stuck@contoso.com.jpg"] = FakeBlob(
-        "stuck@contoso.com.jpg", '"0x5"', now - timedelta(days=2))
-    world.drops.blobs["fresh@contoso.com.jpg"] = FakeBlob(
-        "fresh@contoso.com.jpg", '"0x6"', now - timedelta(hours=1))
-    world.drops.blobs["done@contoso.com.jpg"] = FakeBlob(
-        "done@contoso.com.jpg", '"0x7"', now - timedelta(days=2), Status.REJECTED)
+    world.drops.add(FakeBlob("stuck@contoso.com.jpg", '"0x5"', now - timedelta(days=2)))
+    world.drops.add(FakeBlob("fresh@contoso.com.jpg", '"0x6"', now - timedelta(hours=1)))
+    world.drops.add(FakeBlob("done@contoso.com.jpg", '"0x7"', now - timedelta(days=2),
+                             Status.REJECTED))
     for _ in range(5):
         world.run()
     assert world.drops.listings == 1

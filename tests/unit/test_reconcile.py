@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 
-from photo_core.domain.errors import NoMailbox, Throttled, UserNotFound
+from photo_core.domain.clock import SystemClock
+from photo_core.domain.errors import AuthFailure, NoMailbox, Throttled, UserNotFound
 from photo_core.domain.naming import NamingRules, UserRef
 from photo_core.domain.outcomes import Status
-from photo_core.domain.retry import Deadline, SystemClock, current_deadline
+from photo_core.domain.retry import Deadline, current_deadline
 from photo_core.photos import ImagePolicy
-from photo_core.use_cases.ports import RecordedOutcome, UserState
+from photo_core.use_cases.ports import UserState
 from photo_core.use_cases.reconcile import Listing, ReconcileOptions, reconcile
 from photo_core.use_cases.sync import SyncDeps, SyncOptions
 from tests.photos import jpeg
@@ -30,20 +30,10 @@ class FakeDropSource:
     def list(self, prefix: str | None) -> Iterator[Listing]:
         for drop in self.drops.values():
             if prefix is None or drop.name.startswith(prefix):
-                yield Listing(drop.name, drop.last_modified, self._marker(drop))
+                yield Listing(drop.name, drop.etag, drop.last_modified, drop.created)
 
     def open(self, name: str) -> FakeDrop:
-        drop = self.drops[name]
-        drop.marker = self._marker(drop)
-        return drop
-
-    @staticmethod
-    def _marker(drop: FakeDrop) -> RecordedOutcome | None:
-        """What a real blob carries: the outcome last written on it."""
-        if drop.recorded is not None:
-            return RecordedOutcome(drop.recorded.status, drop.name, drop.recorded.reason,
-                                   drop.recorded.content_sha256)
-        return drop.marker if isinstance(drop.marker, RecordedOutcome) else None
+        return self.drops[name]
 
 
 @pytest.fixture
@@ -56,7 +46,7 @@ def run(source: FakeDropSource, world: tuple[FakePhotoApi, FakeStateStore, FakeC
     api, state, clock = world
 
     def deps() -> SyncDeps:
-        return SyncDeps(api=api, state=state, now=clock.now, sleep=clock.sleep, owner="r")
+        return SyncDeps(api=api, state=state, clock=clock, owner="r")
 
     summary = reconcile(source, SYNC, deps, ReconcileOptions(workers=1, **options))  # type: ignore[arg-type]
     return dict(summary.outcomes) | {"selected": summary.selected, "deferred": summary.deferred}
@@ -108,6 +98,7 @@ def test_limit_and_prefix_bound_the_walk(world: World) -> None:
     assert run(source, world, prefix="y/", limit=2)["selected"] == 2
     assert sum(1 for d in drops if d.recorded) == 2
     assert all(d.name.startswith("y/") for d in drops if d.recorded)
+    assert sorted(world[1].records) == sorted(d.name for d in drops if d.recorded)
 
 
 def test_throttling_defers_the_drop_and_pauses_new_work(world: World) -> None:
@@ -124,8 +115,8 @@ def test_dry_run_reports_would_upload_and_changes_nothing(world: World) -> None:
     api, _, clock = world
     source = FakeDropSource([FakeDrop("a@contoso.com.jpg", jpeg())])
     dry = SyncOptions(naming=NamingRules(), image=ImagePolicy(), dry_run=True)
-    summary = reconcile(source, dry, lambda: SyncDeps(api=api, state=world[1], now=clock.now,
-                                                      sleep=clock.sleep, owner="r"),
+    summary = reconcile(source, dry, lambda: SyncDeps(api=api, state=world[1], clock=clock,
+                                                      owner="r"),
                         ReconcileOptions(workers=1))
     assert dict(summary.outcomes) == {Status.WOULD_UPLOAD.value: 1}
     assert api.uploads == []
@@ -144,8 +135,8 @@ def test_a_dry_run_of_rejected_drops_counts_would_upload_and_would_reject_by_rea
     assert run(source, world)["rejected (no_mailbox)"] == 2
     del api.errors["alex@contoso.com"]  # an admin gave Alex a mailbox: a retry would upload
     dry = SyncOptions(naming=NamingRules(), image=ImagePolicy(), dry_run=True)
-    summary = reconcile(source, dry, lambda: SyncDeps(api=api, state=state, now=clock.now,
-                                                      sleep=clock.sleep, owner="r"),
+    summary = reconcile(source, dry, lambda: SyncDeps(api=api, state=state, clock=clock,
+                                                      owner="r"),
                         ReconcileOptions(workers=1, retry_rejected=True))
     assert dict(summary.outcomes) == {"would-upload": 1, "would-reject (user_not_found)": 2,
                                       "would-reject (no_mailbox)": 1}
@@ -155,24 +146,24 @@ def test_a_dry_run_of_rejected_drops_counts_would_upload_and_would_reject_by_rea
 
 
 class SlowPhotoApi(FakePhotoApi):
-    """Each upload takes ``seconds`` of real time (the deadline is on the monotonic clock)."""
+    """Each upload takes ``seconds`` on ``clock`` (the deadline is on its monotonic time)."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, clock: FakeClock, seconds: float) -> None:
         super().__init__()
-        self.seconds = seconds
+        self.clock, self.seconds = clock, seconds
 
     def set_photo(self, user: UserRef, jpeg: bytes) -> None:
-        time.sleep(self.seconds)
+        self.clock.advance(self.seconds)
         super().set_photo(user, jpeg)
 
 
 def test_the_deadline_also_stops_drops_listed_but_not_started(world: World) -> None:
     _, state, clock = world
-    api = SlowPhotoApi(0.1)
+    api = SlowPhotoApi(clock, 0.1)
     source = FakeDropSource([FakeDrop(f"u{i:02d}@contoso.com.jpg", jpeg()) for i in range(20)])
 
     def deps() -> SyncDeps:
-        return SyncDeps(api=api, state=state, now=clock.now, sleep=clock.sleep, owner="r")
+        return SyncDeps(api=api, state=state, clock=clock, owner="r")
 
     summary = reconcile(source, SYNC, deps, ReconcileOptions(workers=2, deadline_seconds=0.3))
     assert summary.stopped_early
@@ -186,7 +177,7 @@ def test_a_limit_counts_only_what_was_examined(world: World) -> None:
     source = FakeDropSource([FakeDrop(f"u{i}@contoso.com.jpg", jpeg()) for i in range(5)])
 
     def deps() -> SyncDeps:
-        return SyncDeps(api=api, state=state, now=clock.now, sleep=clock.sleep, owner="r")
+        return SyncDeps(api=api, state=state, clock=clock, owner="r")
 
     summary = reconcile(source, SYNC, deps, ReconcileOptions(workers=1, limit=2))
     assert (summary.scanned, summary.selected) == (2, 2)
@@ -200,7 +191,7 @@ def test_a_resumed_walk_carries_on_where_the_last_run_stopped_and_starts_over_wh
     source = FakeDropSource([FakeDrop(name, jpeg()) for name in names])
 
     def deps() -> SyncDeps:
-        return SyncDeps(api=api, state=state, now=clock.now, sleep=clock.sleep, owner="r")
+        return SyncDeps(api=api, state=state, clock=clock, owner="r")
 
     def night() -> list[str]:
         before = len(api.uploads)
@@ -211,7 +202,7 @@ def test_a_resumed_walk_carries_on_where_the_last_run_stopped_and_starts_over_wh
     assert night() == ["u3@contoso.com", "u4@contoso.com", "u5@contoso.com"]
     assert night() == ["u6@contoso.com"]
     assert state.get("reconcile:")[0].last_blob_name is None  # type: ignore[index]
-    source.drops[names[1]].recorded = None  # its outcome was lost: the next walk starts over
+    del state.records[names[1]]  # its record was lost: the next walk starts over
     again = reconcile(source, SYNC, deps, ReconcileOptions(workers=1, limit=3, resume=True))
     assert (again.scanned, again.selected) == (7, 1)  # from the start: u1 found again
 
@@ -229,7 +220,7 @@ def test_each_drop_in_a_worker_thread_runs_under_its_api_deadline(world: World) 
     source = FakeDropSource([FakeDrop(f"u{i}@contoso.com.jpg", jpeg()) for i in range(4)])
 
     def deps() -> SyncDeps:
-        return SyncDeps(api=api, state=state, now=clock.now, sleep=clock.sleep, owner="r",
+        return SyncDeps(api=api, state=state, clock=clock, owner="r",
                         api_deadline=lambda: Deadline.after(60, SystemClock()))
 
     reconcile(source, SYNC, deps, ReconcileOptions(workers=2))
@@ -241,7 +232,7 @@ def test_a_resumed_walk_starts_again_at_a_drop_its_last_run_deferred(world: Worl
     source = FakeDropSource([FakeDrop(f"u{i}@contoso.com.jpg", jpeg()) for i in range(5)])
 
     def deps() -> SyncDeps:
-        return SyncDeps(api=api, state=state, now=clock.now, sleep=clock.sleep, owner="r")
+        return SyncDeps(api=api, state=state, clock=clock, owner="r")
 
     api.errors["u1@contoso.com"] = Throttled("slow down", retry_after=0.01)
     first = reconcile(source, SYNC, deps, ReconcileOptions(workers=1, limit=3, resume=True))
@@ -264,8 +255,36 @@ def test_a_drop_that_fails_every_night_does_not_hold_the_walk_at_itself(world: W
             api.set_photo(user, jpeg)
 
     def deps() -> SyncDeps:
-        return SyncDeps(api=Broken(), state=state, now=clock.now, sleep=clock.sleep, owner="r")
+        return SyncDeps(api=Broken(), state=state, clock=clock, owner="r")
 
     for _ in range(3):
         reconcile(source, SYNC, deps, ReconcileOptions(workers=1, limit=2, resume=True))
     assert sorted(user for user, _ in api.uploads) == [f"u{i}@contoso.com" for i in range(4)]
+
+
+def test_a_deferred_drop_is_retried_by_every_run_until_it_ends(world: World) -> None:
+    api = world[0]
+    api.errors["a@contoso.com"] = AuthFailure("the client secret expired (invalid_client)")
+    source = FakeDropSource([FakeDrop("a@contoso.com.jpg", jpeg())])
+    assert run(source, world) == {"deferred (auth_failed)": 1, "selected": 1, "deferred": 0}
+    assert run(source, world)["selected"] == 1  # still deferred: selected again
+    del api.errors["a@contoso.com"]  # the secret was rotated
+    assert run(source, world)["uploaded"] == 1
+    assert run(source, world)["selected"] == 0
+
+
+def test_a_user_whose_photo_is_unknown_has_it_put_back_from_its_drop(world: World) -> None:
+    """A call went out for the user and its answer never came (the invocation died): the row
+    says the live photo is unknown. Reconcile uploads the photo's own drop again."""
+    api, state, clock = world
+    drop = FakeDrop("a@contoso.com.jpg", jpeg())
+    source = FakeDropSource([drop])
+    run(source, world)
+    row, version = state.rows["upn:a@contoso.com"]
+    state.put(row.with_pending("upload", "b@contoso.com.jpg|x", "f" * 64, "lost", clock.now()),
+              version)
+    api.photos["a@contoso.com"] = b"whatever landed"
+    assert run(source, world)["uploaded"] == 1
+    assert api.photos["a@contoso.com"] == api.uploads[0][1]
+    assert not state.rows["upn:a@contoso.com"][0].photo_unknown
+    assert run(source, world)["selected"] == 0

@@ -19,21 +19,6 @@ from tests.unit.fakes import FakeClock
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 
 
-class SteppingClock(FakeClock):
-    """A FakeClock with the monotonic reading a ``Deadline`` needs; sleeping moves both."""
-
-    def __init__(self) -> None:
-        super().__init__(NOW)
-        self.seconds = 100.0
-
-    def monotonic(self) -> float:
-        return self.seconds
-
-    def sleep(self, seconds: float) -> None:
-        super().sleep(seconds)
-        self.seconds += seconds
-
-
 @pytest.mark.parametrize(
     ("header", "seconds"),
     [
@@ -129,7 +114,7 @@ def test_a_wait_that_ends_exactly_at_the_deadline_leaves_no_time_to_retry() -> N
 
 
 def test_a_deadline_counts_down_on_its_clock_and_never_below_zero() -> None:
-    clock = SteppingClock()
+    clock = FakeClock(NOW)
     deadline = Deadline.after(10, clock)
     assert (deadline.seconds, deadline.remaining()) == (10, 10)
     clock.sleep(7)
@@ -139,7 +124,7 @@ def test_a_deadline_counts_down_on_its_clock_and_never_below_zero() -> None:
 
 
 def test_within_sets_the_deadline_for_the_block_only() -> None:
-    deadline = Deadline.after(10, SteppingClock())
+    deadline = Deadline.after(10, FakeClock(NOW))
     assert current_deadline() is None
     with within(deadline):
         assert current_deadline() is deadline
@@ -147,7 +132,7 @@ def test_within_sets_the_deadline_for_the_block_only() -> None:
 
 
 def test_a_nested_deadline_cannot_outlast_the_enclosing_one() -> None:
-    clock = SteppingClock()
+    clock = FakeClock(NOW)
     outer, later, sooner = (Deadline.after(s, clock) for s in (10, 60, 2))
     with within(outer):
         with within(later) as effective:

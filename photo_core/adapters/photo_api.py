@@ -355,7 +355,10 @@ def _raise_for_status(resp: requests.Response, *, method: str, read: bool, permi
         _raise_for_mailbox(code, detail)
     if status == 404:
         if code in USER_NOT_FOUND_CODES or not read:
-            raise UserNotFound(f"the directory has no such user: {detail}")
+            raise UserNotFound(
+                "the directory has no such user: check that the file is named after the "
+                "person's sign-in name (or object id) and that their account exists; the "
+                f"service answered {detail}")
         return
     if status == 401:
         raise AuthFailure(

@@ -8,7 +8,7 @@ invocations. Nothing here runs at import time.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -28,6 +28,7 @@ from photo_core.use_cases.drop_context import SyncOptions
 from photo_core.use_cases.lookup import LookupResult
 from photo_core.use_cases.lookup_cache import LookupCache
 from photo_core.use_cases.ports import OutcomeLog, PhotoApi, StateStore
+from photo_core.use_cases.turns import Turns
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
@@ -72,6 +73,8 @@ class AppServices(Services):
     blobs: BlobServiceClient  # one pool and credential for every container
     drop_container: ContainerClient
     sync_options: SyncOptions
+    # The drops of this process waiting for each user's claim, shared by its invocations.
+    turns: Turns = field(default_factory=Turns)
 
 
 def build_session(api: ApiSettings) -> requests.Session:

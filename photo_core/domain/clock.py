@@ -19,6 +19,14 @@ from typing import Protocol
 CLOCK_TOLERANCE = timedelta(seconds=5)
 
 
+class Signal(Protocol):
+    """What a wait can be cut short by (a ``threading.Event``, set by another thread)."""
+
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
 class Clock(Protocol):
     """Port: wall time for records, monotonic time for durations, and waiting. Tests pass a
     fake that moves only when told to (or when something sleeps), so no test waits for real."""
@@ -32,6 +40,11 @@ class Clock(Protocol):
         ...
 
     def sleep(self, seconds: float) -> None: ...
+
+    def wait(self, event: Signal, seconds: float) -> bool:
+        """Wait until ``event`` is set or ``seconds`` pass, whichever is first; whether it was
+        set. A wait another thread of this process can cut short (a claim released here)."""
+        ...
 
 
 class SystemClock:
@@ -51,6 +64,9 @@ class SystemClock:
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
+
+    def wait(self, event: Signal, seconds: float) -> bool:
+        return event.wait(seconds)
 
 
 SYSTEM_CLOCK = SystemClock()

@@ -96,7 +96,8 @@ def drop_deps(ends_by: Deadline | None = None) -> SyncDeps:
                     api_deadline=lambda: services.drop_deadline().sooner(ends_by),
                     drops=lambda name: AzureBlobDrop(
                         services.drop_container.get_blob_client(name),
-                        services.blobs.get_container_client))
+                        services.blobs.get_container_client),
+                    turns=services.turns)
 
 
 def handle_reconcile(options: ReconcileOptions | None = None,

@@ -25,6 +25,7 @@ from photo_core.use_cases.ports import (
     StateUnavailable,
     UserState,
 )
+from photo_core.use_cases.turns import Ticket, Turns
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -50,13 +51,15 @@ class Superseded:
 class Claimant:
     """Who claims, and how patiently: ``seconds`` is the claim's lifetime (renewed while its
     holder lives, so a crashed holder's claim frees within it), ``wait_seconds`` how long a
-    drop waits for another drop's live claim before giving up (longer than ``seconds``)."""
+    drop waits for another drop's live claim before giving up (longer than ``seconds``);
+    ``turns``, the process's drops waiting for a user, newest first (none: no preference)."""
 
     store: StateStore
     owner: str  # the invocation's id, written into the claim
     clock: Clock
     seconds: float
     wait_seconds: float
+    turns: Turns | None = None
 
 
 class Claimed(NamedTuple):
@@ -69,15 +72,22 @@ class Claimed(NamedTuple):
 
 
 def claim(who: Claimant, user: str, key: str, made: datetime | None, *,
-          since: float | None = None) -> Claimed | Superseded:
+          since: float | None = None, ticket: Ticket | None = None) -> Claimed | Superseded:
     """Take ``user``'s claim for ``key`` (the drop's name and ETag): the claim, or
     :class:`Superseded` when ``made`` (the drop's content time) is older than the newest drop
     already applied for the user (``None``: no ordering, as for a deletion or a repair).
 
     Raises :class:`UserBusy` after waiting ``wait_seconds`` (counted from ``since``, when the
     drop began waiting on the table, if earlier) for another drop's claim, or when the row
-    keeps changing under us."""
+    keeps changing under us. While a newer drop for the user is in flight in this process
+    (``who.turns``), it waits for that one to go first; ``ticket`` is this drop's place there,
+    which wakes it when this process releases the user's claim."""
     started = who.clock.monotonic() if since is None else since
+    return _claim(who, user, key, made, started, ticket)
+
+
+def _claim(who: Claimant, user: str, key: str, made: datetime | None, started: float,
+           ticket: Ticket | None) -> Claimed | Superseded:
     watch = _Watch(who.seconds)
     conflicts = 0
     while True:
@@ -93,11 +103,12 @@ def claim(who: Claimant, user: str, key: str, made: datetime | None, *,
         newest = not_after(state.source_modified, state.now(max(now, made) if made else now))
         if made is not None and newest is not None and made < newest:
             return Superseded(state)
-        if held_by_other(state, who.owner, now) and \
-                not watch.unrenewed(version, who.clock.monotonic()):
+        busy = held_by_other(state, who.owner, now) and \
+            not watch.unrenewed(version, who.clock.monotonic())
+        if busy or _newer_in_line(who, user, made):
             if who.clock.monotonic() - started >= who.wait_seconds:
                 raise UserBusy(f"another drop for {user} is in progress")
-            who.clock.sleep(BUDGET.claim_poll)
+            _pause(who, ticket)
             continue
         since = who.clock.monotonic()
         claimed = replace(state, lock_owner=who.owner, lock_drop=key,
@@ -111,6 +122,20 @@ def claim(who: Claimant, user: str, key: str, made: datetime | None, *,
             conflicts += 1
             if conflicts >= MAX_CLAIM_CONFLICTS:
                 raise UserBusy(f"could not claim {user}: its state keeps changing") from None
+
+
+def _newer_in_line(who: Claimant, user: str, made: datetime | None) -> bool:
+    """Whether a newer drop for ``user`` waits in this process: it goes first."""
+    return who.turns is not None and made is not None and who.turns.newer_waiting(user, made)
+
+
+def _pause(who: Claimant, ticket: Ticket | None) -> None:
+    """Until the next look at the table: the poll interval, cut short when this process
+    releases the user's claim."""
+    if ticket is None:
+        who.clock.sleep(BUDGET.claim_poll)
+    else:
+        Turns.pause(ticket, BUDGET.claim_poll, who.clock)
 
 
 def patiently(who: Claimant, call: Callable[[], T], since: float) -> T:

@@ -16,6 +16,7 @@ from photo_core.photos import ImagePolicy
 from photo_core.use_cases.claims import Claimant
 from photo_core.use_cases.directory import UserResolver
 from photo_core.use_cases.ports import Disposal, Drop, OutcomeLog, PhotoApi, StateStore
+from photo_core.use_cases.turns import Turns
 
 logger = logging.getLogger(__name__)
 
@@ -51,13 +52,16 @@ class SyncDeps:
     # Opens another drop of the container by name: to put a user's photo back when the live
     # one is unknown (without it, that is left to the next reconcile).
     drops: Callable[[str], Drop] | None = None
+    # The process's drops waiting for each user's claim: newest first (``use_cases.turns``).
+    turns: Turns | None = None
 
 
 def claimant(deps: SyncDeps, options: SyncOptions) -> Claimant:
     """Who claims a user for a drop (or a deletion): this invocation, with the options'
     claim timings."""
     return Claimant(store=deps.state, owner=deps.owner, clock=deps.clock,
-                    seconds=options.lock_seconds, wait_seconds=options.lock_wait_seconds)
+                    seconds=options.lock_seconds, wait_seconds=options.lock_wait_seconds,
+                    turns=deps.turns)
 
 
 def append_to_log(deps: SyncDeps, outcome: Outcome) -> None:

@@ -13,8 +13,11 @@ evidence.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 from photo_core.domain.clock import not_after
@@ -48,6 +51,7 @@ from photo_core.use_cases.ports import (
 )
 from photo_core.use_cases.release import mark_unknown, release, release_quietly
 from photo_core.use_cases.repair import repair_photo
+from photo_core.use_cases.turns import Ticket
 
 __all__ = ["SyncDeps", "SyncOptions", "UserBusy", "append_to_log", "claimant", "sync_drop"]
 
@@ -108,6 +112,28 @@ def _sync_version(drop: Drop, options: SyncOptions, deps: SyncDeps,
         too_large = file_too_large(info.size, options.image.max_input_bytes)
         return finish(drop, version, deps, rejected(version, deps, too_large.code,
                                                     too_large.message, ref), options)
+    with _in_flight(deps, options, ref, version) as ticket:
+        return _read_and_apply(drop, version, ref, ticket, since=deps.clock.monotonic() - waited,
+                               options=options, deps=deps, force=force)
+
+
+@contextmanager
+def _in_flight(deps: SyncDeps, options: SyncOptions, ref: UserRef,
+               version: DropVersion) -> Iterator[Ticket | None]:
+    """The drop counts among this process's drops for its user from before its download
+    until its outcome is recorded (``photo_core.use_cases.turns``): the newest goes first."""
+    if deps.turns is None or options.dry_run:
+        yield None
+        return
+    with deps.turns.in_flight(ref.key, version.time) as ticket:
+        yield ticket
+
+
+def _read_and_apply(drop: Drop, version: DropVersion, ref: UserRef, ticket: Ticket | None, *,
+                    since: float, options: SyncOptions, deps: SyncDeps,
+                    force: bool) -> Outcome | _Changed:
+    """Download the drop, then claim its user and apply it, or find it superseded."""
+    info = version.info
     try:
         content = drop.read()
     except DropChanged:
@@ -119,21 +145,44 @@ def _sync_version(drop: Drop, options: SyncOptions, deps: SyncDeps,
                       made=content_time(info, version.record, raw))
     if options.dry_run:
         return _dry_run(drop, version, ref, options, deps)
-    claimed = claim(claimant(deps, options), ref.key, version.key, version.made,
-                    since=deps.clock.monotonic() - waited)
-    if isinstance(claimed, Superseded):
-        if claimed.state.photo_unknown:  # the photo of the drop that won may not be live
-            repair_photo(ref.key, options, deps)
-        return _superseded(drop, version, ref, options, deps)
-    return _under_claim(drop, version, ref, claimed, options, deps)
+    if ticket is not None and deps.turns is not None:
+        deps.turns.retime(ticket, version.time)
+    if deps.api_deadline is not None:  # one API budget, however often it gives way
+        deps = replace(deps, api_deadline=functools.cache(deps.api_deadline))
+    for turn in range(MAX_GIVE_WAY + 1):
+        claimed = claim(claimant(deps, options), ref.key, version.key, version.made,
+                        since=since, ticket=ticket)
+        if isinstance(claimed, Superseded):
+            if claimed.state.photo_unknown:  # the photo of the drop that won may not be live
+                repair_photo(ref.key, options, deps)
+            return _superseded(drop, version, ref, options, deps)
+        outcome = _under_claim(drop, version, ref, claimed, options, deps,
+                               give_way=turn < MAX_GIVE_WAY)
+        if outcome is not None:
+            return outcome
+        # it gave the claim up to a newer drop for the user; it waits for its turn again
+    raise AssertionError("the last turn never gives way")
+
+
+#: How often a drop gives its claim up to newer ones before it uploads whatever turns up
+#: (each time, a newer drop for the user was in flight; this only bounds a pathological run).
+MAX_GIVE_WAY = 8
+
+
+class _GiveWay(Exception):
+    """A newer drop for the same user waits in this process: the holder lets it upload first
+    (this one then ends superseded, or uploads after it if the newer one is rejected)."""
 
 
 def _under_claim(drop: Drop, version: DropVersion, ref: UserRef, claimed: Claimed,
-                 options: SyncOptions, deps: SyncDeps) -> Outcome:
+                 options: SyncOptions, deps: SyncDeps, *, give_way: bool) -> Outcome | None:
+    """Process the drop under its claim; ``None`` when it gave the claim up unprocessed (only
+    if ``give_way``)."""
     lease = Lease(deps.state, claimed.state, claimed.version, seconds=options.lock_seconds,
                   clock=deps.clock, since=claimed.since).start()
     try:
-        outcome = _process(version, ref, lease.state, lease, options, deps)
+        outcome = _process(version, ref, lease.state, lease, options,
+                           deps if give_way else replace(deps, turns=None))
         shown = drop.record(outcome)  # while the claim is held
         if shown.gone and outcome.status is Status.UPLOADED and outcome.target and \
                 options.delete_on_blob_delete:
@@ -141,13 +190,25 @@ def _under_claim(drop: Drop, version: DropVersion, ref: UserRef, claimed: Claime
             # the photo's source yet, so the photo goes now, under the same claim.
             lease.intend("delete", version.key, None)
             outcome = remove_photo(version.name, ref, outcome.target, deps)
+    except _GiveWay:
+        release(deps.state, *lease.stop(), None, answered=lease.answered(replaced=False))
+        _next_turn(deps, ref)
+        return None
     except BaseException:
         release_quietly(deps.state, *lease.stop())
+        _next_turn(deps, ref)
         raise
     changed = outcome.status in (Status.UPLOADED, Status.PHOTO_DELETED)
     release(deps.state, *lease.stop(), outcome, version.info,
             answered=lease.answered(replaced=changed))
+    _next_turn(deps, ref)
     return finish(drop, version, deps, outcome, options, shown)
+
+
+def _next_turn(deps: SyncDeps, ref: UserRef) -> None:
+    """The claim is free: this process's drops waiting for the user look again now."""
+    if deps.turns is not None:
+        deps.turns.changed(ref.key)
 
 
 def _dry_run(drop: Drop, version: DropVersion, ref: UserRef, options: SyncOptions,
@@ -220,6 +281,8 @@ def _process(version: DropVersion, ref: UserRef, state: UserState, lease: Lease 
         return outcome_for(version, deps, Status.WOULD_UPLOAD, None, describe(prepared), ref,
                            prepared)
     assert lease is not None, "only a dry run has no claim, and it returned above"
+    if deps.turns is not None and deps.turns.newer_waiting(ref.key, version.time):
+        raise _GiveWay(ref.key)
     lease.intend("upload", version.key, prepared.sha256)
     try:
         with within(deadline):

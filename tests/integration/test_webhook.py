@@ -14,6 +14,7 @@ import requests
 
 from devstack.webhook_receiver import WebhookReceiver
 from photo_core.adapters.webhook import HttpWebhook, redact_in_http_logs
+from photo_core.domain.clock import Signal
 from photo_core.domain.retry import RetryPolicy
 from photo_core.use_cases.notify_settings import NOTICE_RETRY
 from tests.waiting import wait_for
@@ -37,6 +38,11 @@ class SleeplessClock:
 
     def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
+
+    def wait(self, event: Signal, seconds: float) -> bool:
+        if not event.is_set():
+            self.sleep(seconds)
+        return event.is_set()
 
     def now(self) -> datetime:
         return datetime.now(UTC)

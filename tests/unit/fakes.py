@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+from photo_core.domain.clock import Signal
 from photo_core.domain.dialects import PhotoMetadata
 from photo_core.domain.errors import PhotoSyncError, ServiceUnavailable, UserNotFound
 from photo_core.domain.naming import UserRef
@@ -49,6 +50,13 @@ class FakeClock:
         if self.on_sleep is not None:
             self.on_sleep(seconds)
         self.advance(seconds)
+
+    def wait(self, event: Signal, seconds: float) -> bool:
+        """A wait that nothing cuts short unless the event is set already (or set by
+        ``on_sleep``): it sleeps, so time moves as in :meth:`sleep`."""
+        if not event.is_set():
+            self.sleep(seconds)
+        return event.is_set()
 
     def advance(self, seconds: float) -> None:
         self.current += timedelta(seconds=seconds)

@@ -1,0 +1,92 @@
+"""Whose turn it is, among the drops for one user waiting in this process: the newest first.
+
+An HR re-export can deliver several drops for one user together. The state table's claim lets
+one of them upload at a time, and a drop older than the user's newest applied one is superseded
+instead of uploaded, so whatever order they run in, the newest wins. But the order decides what
+it costs: the oldest first means an upload per drop, each waiting for the one before (and the
+API's per-mailbox limits bite); the newest first means one upload, and the older ones end
+superseded at once. So drops for the same user in the same process take turns newest first:
+
+* a drop counts as in flight for its user from before its download to its recorded outcome
+  (:meth:`Turns.in_flight`);
+* a drop does not take the user's claim while a newer drop for the user is in flight here
+  too (:meth:`Turns.newer_waiting`);
+* a holder that finds a newer drop in flight before its upload gives the claim up to it and
+  waits again (``photo_core.use_cases.sync``, a bounded number of times);
+* a released claim wakes this process's waiters at once (:meth:`Turns.changed`), rather than
+  at their next look at the table.
+
+This is only an order of preference inside one process: the claim in the state table still
+decides who uploads, across instances too, and a drop whose newer rival goes away (rejected,
+or given up) is simply next. Drops from other processes are seen at each look at the table.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from photo_core.domain.clock import Clock
+
+
+@dataclass(eq=False)
+class Ticket:
+    """One drop in flight for a user: when its content was made, and what wakes it."""
+
+    user: str
+    made: datetime
+    woken: threading.Event = field(default_factory=threading.Event)
+
+
+class Turns:
+    """The drops in flight for each user in this process; one per process, shared by its
+    invocations (the bootstrap builds it). Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: dict[str, list[Ticket]] = {}
+
+    @contextmanager
+    def in_flight(self, user: str, made: datetime) -> Iterator[Ticket]:
+        """Count a drop made at ``made`` as in flight for ``user`` while the block runs: from
+        before its download (storage's time for it until then) to its recorded outcome."""
+        ticket = Ticket(user, made)
+        with self._lock:
+            self._waiting.setdefault(user, []).append(ticket)
+        try:
+            yield ticket
+        finally:
+            with self._lock:
+                tickets = self._waiting[user]
+                tickets.remove(ticket)
+                if not tickets:
+                    del self._waiting[user]
+            self.changed(user)  # the drop it held back may go now
+
+    def retime(self, ticket: Ticket, made: datetime) -> None:
+        """The drop's content time, now that its content was read."""
+        with self._lock:
+            ticket.made = made
+
+    def newer_waiting(self, user: str, made: datetime) -> bool:
+        """Whether a drop for ``user`` made later than ``made`` is in flight in this process."""
+        with self._lock:
+            return any(t.made > made for t in self._waiting.get(user, ()))
+
+    def changed(self, user: str) -> None:
+        """``user``'s claim was released, or a drop for the user finished: wake the drops
+        waiting for it to look again."""
+        with self._lock:
+            tickets = list(self._waiting.get(user, ()))
+        for ticket in tickets:
+            ticket.woken.set()
+
+    @staticmethod
+    def pause(ticket: Ticket, seconds: float, clock: Clock) -> None:
+        """Wait ``seconds`` for the table to change, or less if this process releases the
+        user's claim (or a drop ahead stops waiting) meanwhile."""
+        clock.wait(ticket.woken, seconds)
+        ticket.woken.clear()

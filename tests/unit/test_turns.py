@@ -1,0 +1,148 @@
+"""Drops for one user in one process take turns newest first: the newest uploads, the older
+ones end superseded, and an older one still uploads when the newer one is rejected."""
+
+from __future__ import annotations
+
+import threading
+from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
+
+from photo_core.domain.clock import SystemClock
+from photo_core.domain.naming import NamingRules
+from photo_core.domain.outcomes import Status
+from photo_core.photos import ImagePolicy
+from photo_core.use_cases.ports import UserState
+from photo_core.use_cases.sync import SyncDeps, SyncOptions, sync_drop
+from photo_core.use_cases.turns import Turns
+from tests.photos import jpeg
+from tests.unit.fakes import FakeClock, FakeDrop, FakePhotoApi, FakeStateStore
+
+JANE = "jane.doe@contoso.com"
+KEY = f"upn:{JANE}"
+OPTIONS = SyncOptions(naming=NamingRules(), image=ImagePolicy())
+OLD = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+NEW = OLD + timedelta(minutes=1)
+
+
+def older_drop() -> FakeDrop:
+    return FakeDrop(f"a/{JANE}.jpg", jpeg("#112233"), etag='"old"', created=OLD,
+                    last_modified=OLD)
+
+
+def newer_drop(content: bytes | None = None) -> FakeDrop:
+    return FakeDrop(f"b/{JANE}.jpg", jpeg("#445566") if content is None else content,
+                    etag='"new"', created=NEW, last_modified=NEW)
+
+
+def deps(api: FakePhotoApi, state: FakeStateStore, clock: FakeClock, turns: Turns,
+         owner: str) -> SyncDeps:
+    return SyncDeps(api=api, state=state, clock=clock, owner=owner, turns=turns)
+
+
+class NewerArrives:
+    """A newer drop for Jane is in flight in this process (announced on ``turns``) from
+    :meth:`announce` until the older drop's first wait, which runs it to its outcome."""
+
+    def __init__(self, drop: FakeDrop, api: FakePhotoApi, state: FakeStateStore,
+                 clock: FakeClock, turns: Turns) -> None:
+        self.drop, self.api, self.state, self.clock, self.turns = drop, api, state, clock, turns
+        self.outcome: Status | None = None
+        self._announced = ExitStack()
+        clock.on_sleep = self._run
+
+    def announce(self) -> None:
+        self._announced.enter_context(self.turns.in_flight(KEY, NEW))
+
+    def _run(self, seconds: float) -> None:
+        if self.outcome is None:
+            self.outcome = sync_drop(self.drop, OPTIONS, deps(
+                self.api, self.state, self.clock, self.turns, "newer")).status
+            self._announced.close()
+
+
+class AnnouncesOnClaim(FakeStateStore):
+    """The newer drop turns up just after the older one took Jane's claim."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.on_claim: NewerArrives | None = None
+
+    def put(self, state: UserState, version: str | None) -> str:
+        written = super().put(state, version)
+        if state.lock_owner == "older" and self.on_claim is not None:
+            self.on_claim.announce()
+            self.on_claim = None
+        return written
+
+
+def test_an_older_drop_does_not_take_the_claim_while_a_newer_one_is_in_flight_here() -> None:
+    api, state, clock, turns = FakePhotoApi(), FakeStateStore(), FakeClock(), Turns()
+    newer = NewerArrives(newer_drop(), api, state, clock, turns)
+    newer.announce()
+    outcome = sync_drop(older_drop(), OPTIONS, deps(api, state, clock, turns, "older"))
+    assert newer.outcome is Status.UPLOADED
+    assert (outcome.status, outcome.reason) == (Status.UNCHANGED, "superseded")
+    assert api.uploads == [(JANE, api.photos[JANE])] and len(api.uploads) == 1
+
+
+def test_a_holder_gives_its_claim_to_a_newer_drop_that_turns_up_before_its_upload() -> None:
+    api, clock, turns = FakePhotoApi(), FakeClock(), Turns()
+    state = AnnouncesOnClaim()
+    state.on_claim = NewerArrives(newer_drop(), api, state, clock, turns)
+    newer = state.on_claim
+    outcome = sync_drop(older_drop(), OPTIONS, deps(api, state, clock, turns, "older"))
+    assert newer.outcome is Status.UPLOADED
+    assert (outcome.status, outcome.reason) == (Status.UNCHANGED, "superseded")
+    assert len(api.uploads) == 1
+    row, _ = state.rows[KEY]
+    assert row.lock_owner is None and row.source_modified == NEW
+
+
+def test_an_older_drop_uploads_after_a_newer_one_that_is_rejected() -> None:
+    api, state, clock, turns = FakePhotoApi(), FakeStateStore(), FakeClock(), Turns()
+    newer = NewerArrives(newer_drop(b"not a jpeg"), api, state, clock, turns)
+    newer.announce()
+    older = older_drop()
+    outcome = sync_drop(older, OPTIONS, deps(api, state, clock, turns, "older"))
+    assert newer.outcome is Status.REJECTED
+    assert outcome.status is Status.UPLOADED
+    assert [user for user, _ in api.uploads] == [JANE]
+
+
+def test_without_turns_both_drops_upload_oldest_first() -> None:
+    """What the turns save: the same interleaving with no preference uploads twice."""
+    api, clock = FakePhotoApi(), FakeClock()
+    state = AnnouncesOnClaim()
+    outcome = sync_drop(older_drop(), OPTIONS, SyncDeps(api=api, state=state, clock=clock,
+                                                       owner="older"))
+    later = sync_drop(newer_drop(), OPTIONS, SyncDeps(api=api, state=state, clock=clock,
+                                                     owner="newer"))
+    assert (outcome.status, later.status) == (Status.UPLOADED, Status.UPLOADED)
+    assert len(api.uploads) == 2
+
+
+def test_a_released_claim_wakes_the_drops_waiting_for_it_at_once() -> None:
+    turns, woken = Turns(), threading.Event()
+
+    def wait_a_long_poll() -> None:
+        with turns.in_flight(KEY, OLD) as ticket:
+            Turns.pause(ticket, 3600.0, SystemClock())
+            woken.set()
+
+    waiter = threading.Thread(target=wait_a_long_poll, daemon=True)
+    waiter.start()
+    for _ in range(6000):  # until the waiter is in line
+        if turns.newer_waiting(KEY, OLD - timedelta(seconds=1)):
+            break
+        threading.Event().wait(0.01)
+    turns.changed(KEY)
+    assert woken.wait(60.0), "the waiter slept on through the release"
+
+
+def test_only_a_strictly_newer_drop_goes_first() -> None:
+    turns = Turns()
+    with turns.in_flight(KEY, NEW):
+        assert turns.newer_waiting(KEY, OLD)
+        assert not turns.newer_waiting(KEY, NEW)  # the same time: the table's order decides
+        assert not turns.newer_waiting("upn:someone.else@contoso.com", OLD)
+    assert not turns.newer_waiting(KEY, OLD)

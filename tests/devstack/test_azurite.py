@@ -89,6 +89,10 @@ def test_a_debug_log_names_every_request_from_a_given_offset(tmp_path: Path) -> 
     with Azurite(tmp_path / "data", debug_log=log) as azurite:
         container = BlobServiceClient.from_connection_string(
             azurite.connection_string).create_container("box")
+        # Azurite writes its log behind its answers: the offset is taken once the container's
+        # request is in it, or that request would be counted among those after the offset
+        wait_for(lambda: ("PUT", "/devstoreaccount1/box?restype=container")
+                 in logged_requests(log) or None, what="the container's request in the log")
         offset = log.stat().st_size
         container.upload_blob("a b.txt", b"hello")
         container.get_blob_client("a b.txt").get_blob_properties()

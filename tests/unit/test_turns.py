@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from photo_core.domain.clock import SystemClock
 from photo_core.domain.naming import NamingRules
 from photo_core.domain.outcomes import Status
+from photo_core.domain.retry import Deadline
 from photo_core.photos import ImagePolicy
 from photo_core.use_cases.ports import UserState
 from photo_core.use_cases.sync import SyncDeps, SyncOptions, sync_drop
@@ -146,3 +147,23 @@ def test_only_a_strictly_newer_drop_goes_first() -> None:
         assert not turns.newer_waiting(KEY, NEW)  # the same time: the table's order decides
         assert not turns.newer_waiting("upn:someone.else@contoso.com", OLD)
     assert not turns.newer_waiting(KEY, OLD)
+
+
+def test_a_drop_that_gave_way_keeps_the_api_deadline_it_started() -> None:
+    """Its photo API calls share one budget however often it waits, so they still end inside
+    the function timeout."""
+    api, clock, turns = FakePhotoApi(), FakeClock(), Turns()
+    state = AnnouncesOnClaim()
+    state.on_claim = NewerArrives(newer_drop(b"not a jpeg"), api, state, clock, turns)
+    newer = state.on_claim
+    made: list[Deadline] = []
+
+    def deadline() -> Deadline:
+        made.append(Deadline.after(240.0, clock))
+        return made[-1]
+
+    older = SyncDeps(api=api, state=state, clock=clock, owner="older", turns=turns,
+                     api_deadline=deadline)
+    outcome = sync_drop(older_drop(), OPTIONS, older)
+    assert newer.outcome is Status.REJECTED and outcome.status is Status.UPLOADED
+    assert len(made) == 1

@@ -105,7 +105,9 @@ def _claim(who: Claimant, user: str, key: str, made: datetime | None, started: f
             return Superseded(state)
         busy = held_by_other(state, who.owner, now) and \
             not watch.unrenewed(version, who.clock.monotonic())
-        if busy or _newer_in_line(who, user, made):
+        # a claim of ours on the row (a write whose answer was lost) is taken again at once:
+        # deferring with it in place would hold off the very drop we defer to
+        if busy or (state.lock_owner != who.owner and _newer_in_line(who, user, made)):
             if who.clock.monotonic() - started >= who.wait_seconds:
                 raise UserBusy(f"another drop for {user} is in progress")
             _pause(who, ticket)

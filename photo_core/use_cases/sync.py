@@ -113,8 +113,8 @@ def _sync_version(drop: Drop, options: SyncOptions, deps: SyncDeps,
         return finish(drop, version, deps, rejected(version, deps, too_large.code,
                                                     too_large.message, ref), options)
     with _in_flight(deps, options, ref, version) as ticket:
-        return _read_and_apply(drop, version, ref, ticket, since=deps.clock.monotonic() - waited,
-                               options=options, deps=deps, force=force)
+        return _read_and_apply(drop, version, ref, ticket, waited=waited, options=options,
+                               deps=deps, force=force)
 
 
 @contextmanager
@@ -130,14 +130,17 @@ def _in_flight(deps: SyncDeps, options: SyncOptions, ref: UserRef,
 
 
 def _read_and_apply(drop: Drop, version: DropVersion, ref: UserRef, ticket: Ticket | None, *,
-                    since: float, options: SyncOptions, deps: SyncDeps,
+                    waited: float, options: SyncOptions, deps: SyncDeps,
                     force: bool) -> Outcome | _Changed:
-    """Download the drop, then claim its user and apply it, or find it superseded."""
+    """Download the drop, then claim its user and apply it, or find it superseded. ``waited``:
+    what the first state-table read already took of the claim's patience (the download takes
+    none of it)."""
     info = version.info
     try:
         content = drop.read()
     except DropChanged:
         return _Changed(info, ref)
+    since = deps.clock.monotonic() - waited
     raw = hashlib.sha256(content).hexdigest()
     if not force and same_drop(info, version.record, raw):
         return already_processed(drop, version, deps, options)  # only its metadata was edited
@@ -160,7 +163,9 @@ def _read_and_apply(drop: Drop, version: DropVersion, ref: UserRef, ticket: Tick
                                give_way=turn < MAX_GIVE_WAY)
         if outcome is not None:
             return outcome
-        # it gave the claim up to a newer drop for the user; it waits for its turn again
+        # It gave the claim up to a newer drop for the user and waits for its turn again, with
+        # its patience anew (it gives way only while its API deadline leaves room for that).
+        since = deps.clock.monotonic()
     raise AssertionError("the last turn never gives way")
 
 
@@ -170,8 +175,10 @@ MAX_GIVE_WAY = 8
 
 
 class _GiveWay(Exception):
-    """A newer drop for the same user waits in this process: the holder lets it upload first
-    (this one then ends superseded, or uploads after it if the newer one is rejected)."""
+    """A newer drop for the same user is in flight in this process: the holder lets it upload
+    first (this one then ends superseded, or uploads after it if the newer one is rejected).
+    Only while the drop's API deadline leaves room for a whole claim wait, so that waiting
+    again with its patience anew still ends inside the function timeout."""
 
 
 def _under_claim(drop: Drop, version: DropVersion, ref: UserRef, claimed: Claimed,
@@ -281,7 +288,8 @@ def _process(version: DropVersion, ref: UserRef, state: UserState, lease: Lease 
         return outcome_for(version, deps, Status.WOULD_UPLOAD, None, describe(prepared), ref,
                            prepared)
     assert lease is not None, "only a dry run has no claim, and it returned above"
-    if deps.turns is not None and deps.turns.newer_waiting(ref.key, version.time):
+    if deps.turns is not None and deps.turns.newer_waiting(ref.key, version.time) and \
+            (deadline is None or deadline.remaining() >= options.lock_wait_seconds):
         raise _GiveWay(ref.key)
     lease.intend("upload", version.key, prepared.sha256)
     try:

@@ -7,8 +7,8 @@ import threading
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 
-from photo_core.domain.clock import SystemClock
-from photo_core.domain.naming import NamingRules
+from photo_core.domain.clock import Signal, SystemClock
+from photo_core.domain.naming import NamingRules, UserRef
 from photo_core.domain.outcomes import Status
 from photo_core.domain.retry import Deadline
 from photo_core.photos import ImagePolicy
@@ -167,3 +167,55 @@ def test_a_drop_that_gave_way_keeps_the_api_deadline_it_started() -> None:
     outcome = sync_drop(older_drop(), OPTIONS, older)
     assert newer.outcome is Status.REJECTED and outcome.status is Status.UPLOADED
     assert len(made) == 1
+
+
+class WokenOnlyClock(SystemClock):
+    """Real time, except that a wait on a drop's turn lasts until it is woken (at most a
+    minute) and records whether it was: a drop that is never woken shows as not woken."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: list[bool] = []
+        self.waiting = threading.Event()
+
+    def wait(self, event: Signal, seconds: float) -> bool:
+        self.waiting.set()
+        woken = event.wait(60.0)
+        self.waits.append(woken)
+        return woken
+
+
+class UploadHeld(FakePhotoApi):
+    """Uploads wait for ``go``; ``uploading`` says one has started."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.uploading, self.go = threading.Event(), threading.Event()
+
+    def set_photo(self, user: UserRef, jpeg: bytes) -> None:
+        self.uploading.set()
+        assert self.go.wait(60.0)
+        super().set_photo(user, jpeg)
+
+
+def test_a_drop_waiting_for_the_claim_is_woken_when_its_holder_releases_it() -> None:
+    """Not at its next look at the table: the holder's release wakes it, and it finds itself
+    superseded by the photo just uploaded."""
+    api, state, clock, turns = UploadHeld(), FakeStateStore(), WokenOnlyClock(), Turns()
+    outcomes: dict[str, Status] = {}
+
+    def run(drop: FakeDrop, owner: str) -> None:
+        outcomes[owner] = sync_drop(drop, OPTIONS, SyncDeps(
+            api=api, state=state, clock=clock, owner=owner, turns=turns)).status
+
+    holder = threading.Thread(target=run, args=(newer_drop(), "newer"), daemon=True)
+    holder.start()
+    assert api.uploading.wait(60.0)
+    waiter = threading.Thread(target=run, args=(older_drop(), "older"), daemon=True)
+    waiter.start()
+    assert clock.waiting.wait(60.0)  # the older drop waits for the claim
+    api.go.set()
+    holder.join(60.0)
+    waiter.join(60.0)
+    assert outcomes == {"newer": Status.UPLOADED, "older": Status.UNCHANGED}
+    assert clock.waits and all(clock.waits), "a waiting drop was not woken by the release"

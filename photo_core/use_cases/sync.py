@@ -164,21 +164,34 @@ def _read_and_apply(drop: Drop, version: DropVersion, ref: UserRef, ticket: Tick
         if outcome is not None:
             return outcome
         # It gave the claim up to a newer drop for the user and waits for its turn again, with
-        # its patience anew (it gives way only while its API deadline leaves room for that).
-        since = deps.clock.monotonic()
+        # its patience anew, but never past its API deadline (after which it could not upload).
+        since = _patience_anew(deps, options)
     raise AssertionError("the last turn never gives way")
 
 
 #: How often a drop gives its claim up to newer ones before it uploads whatever turns up
 #: (each time, a newer drop for the user was in flight; this only bounds a pathological run).
 MAX_GIVE_WAY = 8
+#: A holder gives way only with this much of its API deadline left: room for the newer drop's
+#: upload and, if that one is rejected, its own.
+GIVE_WAY_ROOM = 5.0
+
+
+def _patience_anew(deps: SyncDeps, options: SyncOptions) -> float:
+    """The ``since`` of a drop's next claim after it gave way: a whole claim wait from now, or
+    up to its API deadline if that comes sooner."""
+    now = deps.clock.monotonic()
+    if deps.api_deadline is None:
+        return now
+    left = min(options.lock_wait_seconds, deps.api_deadline().remaining())
+    return now - (options.lock_wait_seconds - left)
 
 
 class _GiveWay(Exception):
     """A newer drop for the same user is in flight in this process: the holder lets it upload
     first (this one then ends superseded, or uploads after it if the newer one is rejected).
-    Only while the drop's API deadline leaves room for a whole claim wait, so that waiting
-    again with its patience anew still ends inside the function timeout."""
+    Only while the drop's API deadline leaves it room (``GIVE_WAY_ROOM``); it then waits again
+    at most until that deadline, so it still ends inside the function timeout."""
 
 
 def _under_claim(drop: Drop, version: DropVersion, ref: UserRef, claimed: Claimed,
@@ -289,7 +302,7 @@ def _process(version: DropVersion, ref: UserRef, state: UserState, lease: Lease 
                            prepared)
     assert lease is not None, "only a dry run has no claim, and it returned above"
     if deps.turns is not None and deps.turns.newer_waiting(ref.key, version.time) and \
-            (deadline is None or deadline.remaining() >= options.lock_wait_seconds):
+            (deadline is None or deadline.remaining() >= GIVE_WAY_ROOM):
         raise _GiveWay(ref.key)
     lease.intend("upload", version.key, prepared.sha256)
     try:

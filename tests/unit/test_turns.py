@@ -7,13 +7,15 @@ import threading
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from photo_core.domain.clock import Signal, SystemClock
 from photo_core.domain.naming import NamingRules, UserRef
 from photo_core.domain.outcomes import Status
 from photo_core.domain.retry import Deadline
 from photo_core.photos import ImagePolicy
 from photo_core.use_cases.ports import UserState
-from photo_core.use_cases.sync import SyncDeps, SyncOptions, sync_drop
+from photo_core.use_cases.sync import SyncDeps, SyncOptions, UserBusy, sync_drop
 from photo_core.use_cases.turns import Turns
 from tests.photos import jpeg
 from tests.unit.fakes import FakeClock, FakeDrop, FakePhotoApi, FakeStateStore
@@ -219,3 +221,35 @@ def test_a_drop_waiting_for_the_claim_is_woken_when_its_holder_releases_it() -> 
     waiter.join(60.0)
     assert outcomes == {"newer": Status.UPLOADED, "older": Status.UNCHANGED}
     assert clock.waits and all(clock.waits), "a waiting drop was not woken by the release"
+
+
+def test_a_holder_with_its_api_deadline_nearly_spent_uploads_instead_of_giving_way() -> None:
+    api, clock, turns = FakePhotoApi(), FakeClock(), Turns()
+    state = AnnouncesOnClaim()
+    state.on_claim = NewerArrives(newer_drop(), api, state, clock, turns)
+    older = SyncDeps(api=api, state=state, clock=clock, owner="older", turns=turns,
+                     api_deadline=lambda: Deadline.after(2.0, clock))
+    outcome = sync_drop(older_drop(), OPTIONS, older)
+    assert outcome.status is Status.UPLOADED and len(api.uploads) == 1
+
+
+class NeverFinishes(NewerArrives):
+    """A newer drop that stays in flight (a long download, say) and never claims."""
+
+    def _run(self, seconds: float) -> None:
+        return None
+
+
+def test_a_drop_that_gave_way_waits_no_longer_than_its_api_deadline() -> None:
+    """Its next claim gives up when the deadline passes (it could not upload after it); the
+    platform delivers it again."""
+    api, clock, turns = FakePhotoApi(), FakeClock(), Turns()
+    state = AnnouncesOnClaim()
+    state.on_claim = NeverFinishes(newer_drop(), api, state, clock, turns)
+    began = clock.monotonic()
+    older = SyncDeps(api=api, state=state, clock=clock, owner="older", turns=turns,
+                     api_deadline=lambda: Deadline.after(20.0, clock))
+    with pytest.raises(UserBusy):
+        sync_drop(older_drop(), OPTIONS, older)
+    assert 20.0 <= clock.monotonic() - began < OPTIONS.lock_wait_seconds
+    assert not api.uploads

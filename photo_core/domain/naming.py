@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from photo_core.domain.dialects import Dialect
+from photo_core.domain.inert_text import printable
 
 PHOTO_EXTENSIONS = (".jpg", ".jpeg")
 MAX_BLOB_NAME_LENGTH = 1024  # Azure's own limit for a blob name
@@ -116,7 +117,7 @@ def parse_blob_name(name: str, rules: NamingRules | None = None) -> UserRef | Na
         return NameRejection("empty_name", "blob name ends with '/' and names no file")
     stem, extension = _split_extension(file_name)
     if extension is None:
-        shown = file_name.rsplit(".", 1)[-1] if "." in file_name else ""
+        shown = printable(file_name.rsplit(".", 1)[-1]) if "." in file_name else ""
         what = f"ends in .{shown}" if shown else "has no file extension"
         return NameRejection(
             "wrong_extension", f"{file_name!r} {what}; photo-sync takes .jpg or .jpeg files"

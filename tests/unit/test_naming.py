@@ -190,3 +190,10 @@ def test_upn_like_names_with_url_metacharacters_stay_in_one_segment(
     if isinstance(result, UserRef):
         assert not set(result.value) & set("/?%&=+ \\")
         _assert_one_user_segment(result, dialect)
+
+
+def test_a_wrong_extension_is_quoted_printably_in_its_message() -> None:
+    """An unassigned or control character in the extension shows as an escape, never raw."""
+    result = parse_blob_name(".\U000116ca", NamingRules())
+    assert isinstance(result, NameRejection) and result.code == "wrong_extension"
+    assert result.message.isprintable(), result.message

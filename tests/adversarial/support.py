@@ -86,7 +86,7 @@ def run_sync(
 
 @dataclass
 class Cost:
-    seconds: float = 0.0
+    cpu_seconds: float = 0.0  # process CPU time, never wall time
     peak_bytes: int = 0
 
 
@@ -104,7 +104,7 @@ def measured() -> Iterator[Cost]:
     try:
         yield cost
     finally:
-        cost.seconds = time.process_time() - start
+        cost.cpu_seconds = time.process_time() - start
         cost.peak_bytes = max(0, tracemalloc.get_traced_memory()[1] - base)
         if not was_tracing:
             tracemalloc.stop()

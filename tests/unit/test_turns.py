@@ -43,23 +43,41 @@ def deps(api: FakePhotoApi, state: FakeStateStore, clock: FakeClock, turns: Turn
 
 
 class NewerArrives:
-    """A newer drop for Jane is in flight in this process (announced on ``turns``) from
-    :meth:`announce` until the older drop's first wait, which runs it to its outcome."""
+    """A newer drop for Jane in this process: announced in flight by :meth:`announce`, then run
+    to its outcome in the older drop's next wait after ``skip`` more (once; its own waits do not
+    run it again), as another thread would."""
 
     def __init__(self, drop: FakeDrop, api: FakePhotoApi, state: FakeStateStore,
-                 clock: FakeClock, turns: Turns) -> None:
+                 clock: FakeClock, turns: Turns, skip: int = 0) -> None:
+        self.skip = skip
         self.drop, self.api, self.state, self.clock, self.turns = drop, api, state, clock, turns
         self.outcome: Status | None = None
+        self.started_at: float | None = None
+        self.ended_at: float | None = None
         self._announced = ExitStack()
+        self._armed = False
+        self._running = False
         clock.on_sleep = self._run
 
     def announce(self) -> None:
         self._announced.enter_context(self.turns.in_flight(KEY, NEW))
+        self._armed = True
 
     def _run(self, seconds: float) -> None:
-        if self.outcome is None:
-            self.outcome = sync_drop(self.drop, OPTIONS, deps(
-                self.api, self.state, self.clock, self.turns, "newer")).status
+        if not self._armed or self._running or self.outcome is not None:
+            return
+        if self.skip > 0:
+            self.skip -= 1
+            return
+        self._running = True
+        self.started_at = self.clock.monotonic()
+        try:
+            self.outcome = sync_drop(self.drop, OPTIONS, SyncDeps(
+                api=self.api, state=self.state, clock=self.clock, owner="newer",
+                turns=self.turns)).status
+        finally:
+            self.ended_at = self.clock.monotonic()
+            self._running = False
             self._announced.close()
 
 

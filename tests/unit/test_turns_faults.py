@@ -4,74 +4,26 @@ fake clock's ``on_sleep``), as another thread would."""
 
 from __future__ import annotations
 
-from contextlib import ExitStack
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from photo_core.domain.budget import BUDGET
-from photo_core.domain.naming import NamingRules, UserRef
+from photo_core.domain.naming import UserRef
 from photo_core.domain.outcomes import Status
-from photo_core.photos import ImagePolicy
 from photo_core.use_cases.directory import Resolution
 from photo_core.use_cases.ports import StateUnavailable, UserState
-from photo_core.use_cases.sync import SyncDeps, SyncOptions, sync_drop
+from photo_core.use_cases.sync import SyncDeps, sync_drop
 from photo_core.use_cases.turns import Turns
 from tests.photos import jpeg
 from tests.unit.fakes import FakeClock, FakeDrop, FakePhotoApi, FakeStateStore
-
-JANE = "jane.doe@contoso.com"
-KEY = f"upn:{JANE}"
-OPTIONS = SyncOptions(naming=NamingRules(), image=ImagePolicy())
-OLD = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
-NEW = OLD + timedelta(minutes=1)
-
-
-def older_drop() -> FakeDrop:
-    return FakeDrop(f"a/{JANE}.jpg", jpeg("#112233"), etag='"old"', created=OLD,
-                    last_modified=OLD)
-
-
-def newer_drop(content: bytes | None = None) -> FakeDrop:
-    return FakeDrop(f"b/{JANE}.jpg", jpeg("#445566") if content is None else content,
-                    etag='"new"', created=NEW, last_modified=NEW)
-
-
-class Rival:
-    """A newer drop for Jane in this process: announced in flight by :meth:`announce`, then run
-    to its outcome in the older drop's next wait after ``skip`` more (once; its own waits do not
-    run it again)."""
-
-    def __init__(self, drop: FakeDrop, api: FakePhotoApi, state: FakeStateStore,
-                 clock: FakeClock, turns: Turns, skip: int = 0) -> None:
-        self.skip = skip
-        self.drop, self.api, self.state, self.clock, self.turns = drop, api, state, clock, turns
-        self.outcome: Status | None = None
-        self.started_at: float | None = None
-        self.ended_at: float | None = None
-        self._announced = ExitStack()
-        self._armed = False
-        self._running = False
-        clock.on_sleep = self._run
-
-    def announce(self) -> None:
-        self._announced.enter_context(self.turns.in_flight(KEY, NEW))
-        self._armed = True
-
-    def _run(self, seconds: float) -> None:
-        if not self._armed or self._running or self.outcome is not None:
-            return
-        if self.skip > 0:
-            self.skip -= 1
-            return
-        self._running = True
-        self.started_at = self.clock.monotonic()
-        try:
-            self.outcome = sync_drop(self.drop, OPTIONS, SyncDeps(
-                api=self.api, state=self.state, clock=self.clock, owner="newer",
-                turns=self.turns)).status
-        finally:
-            self.ended_at = self.clock.monotonic()
-            self._running = False
-            self._announced.close()
+from tests.unit.test_turns import (
+    JANE,
+    KEY,
+    OLD,
+    OPTIONS,
+    NewerArrives,
+    newer_drop,
+    older_drop,
+)
 
 
 class ClaimAnswerLost(FakeStateStore):
@@ -80,7 +32,7 @@ class ClaimAnswerLost(FakeStateStore):
 
     def __init__(self) -> None:
         super().__init__()
-        self.rival: Rival | None = None
+        self.rival: NewerArrives | None = None
 
     def put(self, state: UserState, version: str | None) -> str:
         written = super().put(state, version)
@@ -99,7 +51,7 @@ def test_an_older_drop_whose_claim_landed_unanswered_does_not_hold_the_newer_one
     state = ClaimAnswerLost()
     # the older drop's first wait is for the table (renewal_retry); the newer one runs in the
     # next, once the older has looked at the row again
-    newer = Rival(newer_drop(), api, state, clock, turns, skip=1)
+    newer = NewerArrives(newer_drop(), api, state, clock, turns, skip=1)
     state.rival = newer
     outcome = sync_drop(older_drop(), OPTIONS, SyncDeps(api=api, state=state, clock=clock,
                                                        owner="older", turns=turns))
@@ -131,7 +83,7 @@ class HeldElsewhere(FakeStateStore):
     def __init__(self, clock: FakeClock, free_at: float) -> None:
         super().__init__()
         self.clock, self.free_at = clock, free_at
-        self.rival: Rival | None = None
+        self.rival: NewerArrives | None = None
         super().put(UserState(user=KEY, lock_owner="elsewhere", lock_drop="c/x.jpg|\"x\"",
                               lock_expires=clock.now() + timedelta(seconds=30)), None)
 
@@ -159,7 +111,7 @@ def test_a_holder_that_gives_way_late_in_its_wait_still_waits_for_the_newer_drop
     without an outcome."""
     api, clock, turns = FakePhotoApi(), FakeClock(), Turns()
     state = HeldElsewhere(clock, free_at=clock.monotonic() + 28.0)
-    newer = Rival(newer_drop(b"not a jpeg"), api, state, clock, turns)
+    newer = NewerArrives(newer_drop(b"not a jpeg"), api, state, clock, turns)
     state.rival = newer
     deps = SyncDeps(api=api, state=state, clock=clock, owner="older", turns=turns,
                     resolver=SlowResolver(clock, 18.0))

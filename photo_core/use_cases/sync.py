@@ -201,8 +201,8 @@ def _under_claim(drop: Drop, version: DropVersion, ref: UserRef, claimed: Claime
     lease = Lease(deps.state, claimed.state, claimed.version, seconds=options.lock_seconds,
                   clock=deps.clock, since=claimed.since).start()
     try:
-        outcome = _process(version, ref, lease.state, lease, options,
-                           deps if give_way else replace(deps, turns=None))
+        outcome = _process(version, ref, lease.state, lease, options, deps,
+                           give_way=give_way)
         shown = drop.record(outcome)  # while the claim is held
         if shown.gone and outcome.status is Status.UPLOADED and outcome.target and \
                 options.delete_on_blob_delete:
@@ -260,9 +260,11 @@ def _superseded(drop: Drop, version: DropVersion, ref: UserRef, options: SyncOpt
 
 
 def _process(version: DropVersion, ref: UserRef, state: UserState, lease: Lease | None,
-             options: SyncOptions, deps: SyncDeps) -> Outcome:
+             options: SyncOptions, deps: SyncDeps, *, give_way: bool = False) -> Outcome:
     """Check, resolve and upload one downloaded drop; ``state`` is the user's as claimed and
-    ``lease`` the claim (none in a dry run, which uploads nothing)."""
+    ``lease`` the claim (none in a dry run, which uploads nothing). With ``give_way``, a newer
+    drop for the user in flight in this process makes it raise :class:`_GiveWay` instead of
+    uploading."""
     assert version.content is not None
     try:
         prepared = prepare_photo(version.content, options.image)
@@ -301,7 +303,8 @@ def _process(version: DropVersion, ref: UserRef, state: UserState, lease: Lease 
         return outcome_for(version, deps, Status.WOULD_UPLOAD, None, describe(prepared), ref,
                            prepared)
     assert lease is not None, "only a dry run has no claim, and it returned above"
-    if deps.turns is not None and deps.turns.newer_waiting(ref.key, version.time) and \
+    if give_way and deps.turns is not None and \
+            deps.turns.newer_waiting(ref.key, version.time) and \
             (deadline is None or deadline.remaining() >= GIVE_WAY_ROOM):
         raise _GiveWay(ref.key)
     lease.intend("upload", version.key, prepared.sha256)

@@ -95,6 +95,35 @@ class HangUpServer:
         self._listener.close()
 
 
+class SilentServer:
+    """Accepts connections, reads what each client sends first and never answers (a hung front
+    end); ``requests`` counts the connections that sent something."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self.url = f"https://127.0.0.1:{self.port}"
+        self._held: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:  # closed
+                return
+            self._held.append(conn)
+            with contextlib.suppress(OSError):
+                if conn.recv(65536):
+                    self.requests += 1
+
+    def close(self) -> None:
+        self._listener.close()
+        for conn in self._held:
+            conn.close()
+
+
 def self_signed_certificate(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
     """A new key and a self-signed certificate for ``host`` (an IP address or a DNS name),
     written as ``<host>.crt`` and ``<host>.key`` PEM files in ``directory``. The certificate is

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 import uuid
 from dataclasses import replace
@@ -25,9 +23,11 @@ from photo_core.domain.outcomes import Outcome, Status
 from photo_core.photos import ImagePolicy
 from photo_core.use_cases.ports import Disposal, DropChanged, StateConflict, UserState
 from photo_core.use_cases.sync import SyncDeps, SyncOptions, sync_drop
+from tests.integration.loopback import SilentServer
 from tests.integration.test_photo_api import admin, settings_for
 from tests.photos import jpeg
 from tests.unit.fakes import FakePhotoApi
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -319,33 +319,6 @@ def test_a_drop_processed_by_an_instance_whose_clock_is_behind_storage_is_not_pr
     assert len(api.uploads) == 1
 
 
-class SilentTable:
-    """A table endpoint that accepts connections, reads the request and never answers."""
-
-    def __init__(self) -> None:
-        self.requests = 0
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        self._open: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self._listener.accept()
-            except OSError:
-                return
-            self._open.append(conn)
-            if conn.recv(65536):
-                self.requests += 1
-
-    def close(self) -> None:
-        self._listener.close()
-        for conn in self._open:
-            conn.close()
-
-
 def test_a_state_table_that_stops_answering_is_given_up_on_inside_a_claims_lifetime() -> None:
     """The claim is renewed through this client: with the SDK's default timeouts and retries a
     renewal could hang for minutes while the claim lapses. The budget bounds it instead."""
@@ -355,7 +328,7 @@ def test_a_state_table_that_stops_answering_is_given_up_on_inside_a_claims_lifet
     from photo_core.domain.budget import TimeBudget
     from photo_core.settings import StorageSettings
 
-    silent = SilentTable()
+    silent = SilentServer()  # a table endpoint that reads the request and never answers
     try:
         endpoint = f"http://127.0.0.1:{silent.port}/{DEV_ACCOUNT}"
         storage = StorageSettings(connection_string=(
@@ -366,6 +339,9 @@ def test_a_state_table_that_stops_answering_is_given_up_on_inside_a_claims_lifet
         table = build_table_client(storage, budget)
         with pytest.raises(AzureError):
             table.get_entity("upn:jane@contoso.com", "state")  # a read: retried, once
+        # the server's thread may read the last request after the client gave up on it
+        wait_for(lambda: silent.requests > budget.storage_retries or None,
+                 what="the retried request at the silent table")
         assert silent.requests == budget.storage_retries + 1
     finally:
         silent.close()

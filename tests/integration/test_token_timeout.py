@@ -3,7 +3,6 @@ sockets): MSAL sets no timeout on a session it is given, so photo-sync sets its 
 
 from __future__ import annotations
 
-import socket
 import threading
 from urllib.parse import urlsplit
 
@@ -13,31 +12,9 @@ from photo_core.adapters.auth import MsalTokenProvider
 from photo_core.bootstrap import build_session
 from photo_core.domain.errors import ServiceUnavailable
 from photo_core.settings import Settings
+from tests.integration.loopback import SilentServer
 
 pytestmark = pytest.mark.integration
-
-
-class SilentServer:
-    """Accepts connections and never says a word (a hung front end)."""
-
-    def __init__(self) -> None:
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"https://127.0.0.1:{self._listener.getsockname()[1]}"
-        self._held: list[socket.socket] = []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self._listener.accept()
-            except OSError:
-                return
-            self._held.append(conn)
-
-    def close(self) -> None:
-        self._listener.close()
-        for conn in self._held:
-            conn.close()
 
 
 def test_a_silent_identity_platform_is_service_unavailable_within_the_timeouts() -> None:

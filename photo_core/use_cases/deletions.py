@@ -60,22 +60,31 @@ def blob_deleted(event_type: str, subject: str, options: DeletionOptions, deps: 
     state = current[0] if current else UserState(user=ref.key)
     in_flight = _drop_in_flight(state, name, deps)
     mine = [v for v in _live_versions(state) if v[0] == name]
-    if not in_flight and not mine:
+    # An earlier attempt of this deletion that claimed the user and never released (it died,
+    # or the table did not answer its release): only a delivery of this deletion releases it.
+    unfinished = state.lock_drop == _deletion_key(name) and state.lock_owner != deps.owner
+    if not in_flight and not mine and not unfinished:
         logger.info("deleted drop %s is not the source of %s's photo; nothing removed",
                     name, ref.value)
         return None
-    if blob_exists(name):
-        logger.info("drop %s was uploaded again after its deletion; photo kept", name)
+    if options.sync.dry_run or (blob_exists(name) and not unfinished):
+        if options.sync.dry_run:
+            logger.info("dry run: drop %s was deleted; the photo of %s would be removed", name,
+                        ref.value)
+        else:
+            logger.info("drop %s was uploaded again after its deletion; photo kept", name)
         return None
-    if options.sync.dry_run:
-        logger.info("dry run: drop %s was deleted; the photo of %s would be removed", name,
-                    ref.value)
-        return None
-    # The version whose deletion this is: the photo's source as read (or the upload of it whose
-    # answer never came), or the drop whose claim is held (it may become the source once its
-    # upload is done: decided under the claim).
-    etag = state.lock_drop.partition("|")[2] if in_flight and state.lock_drop else mine[0][1]
-    return _remove_under_claim(name, ref, etag, options, deps, blob_exists)
+    # The version whose deletion this is: the drop whose claim is held (it may become the
+    # source once its upload is done: decided under the claim), or the photo's source as read
+    # (or the upload of it whose answer never came); none: only the claim is left to release.
+    version = (name, state.lock_drop.partition("|")[2]) if in_flight and state.lock_drop \
+        else mine[0] if mine else None
+    return _remove_under_claim(name, ref, version, options, deps, blob_exists)
+
+
+def _deletion_key(name: str) -> str:
+    """What a deletion writes as the drop of its claim: no drop version, only the name."""
+    return f"{name}|deleted"
 
 
 def _live_versions(state: UserState) -> list[tuple[str, str | None]]:
@@ -90,27 +99,30 @@ def _live_versions(state: UserState) -> list[tuple[str, str | None]]:
 
 
 def _drop_in_flight(state: UserState, name: str, deps: SyncDeps) -> bool:
-    """Whether another invocation holds the user's claim for a version of this very blob."""
+    """Whether another invocation holds the user's claim for a version of this very blob (a
+    drop's claim, not an earlier attempt of this deletion)."""
     return bool(state.lock_drop and state.lock_drop.partition("|")[0] == name and
+                state.lock_drop != _deletion_key(name) and
                 held_by_other(state, deps.owner, deps.clock.now()))
 
 
-def _remove_under_claim(name: str, ref: UserRef, etag: str | None, options: DeletionOptions,
-                        deps: SyncDeps, blob_exists: Callable[[str], bool]) -> Outcome | None:
+def _remove_under_claim(name: str, ref: UserRef, version: tuple[str, str | None] | None,
+                        options: DeletionOptions, deps: SyncDeps,
+                        blob_exists: Callable[[str], bool]) -> Outcome | None:
     # A deletion is not ordered against drops by time (an instance's clock against storage's
     # would misjudge one made seconds after an upload): under the claim, the row says whether
     # the deleted drop is still the source of the photo.
-    claimed = claim(claimant(deps, options.sync), ref.key, f"{name}|deleted", None)
+    claimed = claim(claimant(deps, options.sync), ref.key, _deletion_key(name), None)
     assert not isinstance(claimed, Superseded), "a claim without a time is never superseded"
     lease = Lease(deps.state, claimed.state, claimed.version, seconds=options.sync.lock_seconds,
                   clock=deps.clock, since=claimed.since).start()
     try:
         # Meanwhile a newer drop may have been applied, or the same name uploaded again.
         target = _photo_target(lease.state, ref)
-        live = (name, etag) in _live_versions(lease.state)
-        if not live or blob_exists(name) or target is None:
+        live = version if version in _live_versions(lease.state) else None
+        if live is None or blob_exists(name) or target is None:
             release(deps.state, *lease.stop(), None)
-            if target is None and live:
+            if target is None and live is not None:
                 logger.warning("deleted drop %s gave %s's photo before photo-sync kept who it "
                                "went to; not removed (remove it by hand if it should go)",
                                name, ref.value)
@@ -118,10 +130,11 @@ def _remove_under_claim(name: str, ref: UserRef, etag: str | None, options: Dele
                 logger.info("deleted drop %s is not (or no longer) %s's photo source; nothing "
                             "removed", name, ref.value)
             return None
+        etag = live[1]
         lease.intend("delete", f"{name}|{etag}", None)
         outcome = remove_photo(name, ref, target, deps)
         if lease.lost:  # the removal may have landed after a newer drop's upload
-            mark_unknown(deps.state, ref.key, f"{name}|deleted", None, deps.clock)
+            mark_unknown(deps.state, ref.key, _deletion_key(name), None, deps.clock)
             raise ClaimLost(f"the claim on {ref.key} lapsed while its photo was being removed")
     except BaseException:
         release_quietly(deps.state, *lease.stop())

@@ -13,7 +13,7 @@ from photo_core.domain.outcomes import Status
 from photo_core.photos import ImagePolicy
 from photo_core.use_cases.deletions import BLOB_DELETED, DeletionOptions, blob_deleted
 from photo_core.use_cases.directory import Resolution
-from photo_core.use_cases.ports import UserState
+from photo_core.use_cases.ports import StateUnavailable, UserState
 from photo_core.use_cases.sync import SyncDeps, SyncOptions, sync_drop
 from tests.photos import jpeg
 from tests.unit.fakes import (
@@ -308,3 +308,59 @@ def test_deleting_a_drop_whose_upload_went_out_unanswered_removes_the_photo_it_m
     assert outcome is not None and outcome.status is Status.PHOTO_DELETED
     assert JANE not in deps.api.photos  # type: ignore[attr-defined]
     assert not deps.state.get(f"upn:{JANE}")[0].photo_unknown  # type: ignore[index]
+
+
+class ReleaseLost(FakeStateStore):
+    """The table stops answering right after a claim is written: the next write fails."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fail_after_claim = False
+
+    def put(self, state: UserState, version: str | None) -> str:
+        if self.fail_after_claim and state.lock_owner is None:
+            raise StateUnavailable("the table does not answer")
+        return super().put(state, version)
+
+
+def test_a_deletion_whose_release_failed_is_finished_by_its_redelivery_though_the_blob_is_back(
+    deps: SyncDeps,
+) -> None:
+    """HR uploads the file again while its deletion runs, and the table stops answering before
+    the claim is released. The redelivery finds the blob back, so there is nothing to remove,
+    but the claim its first attempt left is still its to release: nobody else would."""
+    store = ReleaseLost()
+    run = replace(deps, state=store)
+    synced(run, f"{JANE}.jpg")
+    store.fail_after_claim = True
+    looks: list[str] = []
+
+    def uploaded_again_under_the_claim(name: str) -> bool:
+        looks.append(name)
+        return len(looks) > 1
+
+    with pytest.raises(StateUnavailable):
+        blob_deleted(BLOB_DELETED, subject(f"{JANE}.jpg"), ON, run, uploaded_again_under_the_claim)
+    assert store.get(f"upn:{JANE}")[0].lock_drop == f"{JANE}.jpg|deleted"  # type: ignore[index]
+    store.fail_after_claim = False
+    again = blob_deleted(BLOB_DELETED, subject(f"{JANE}.jpg"), ON, replace(run, owner="t2"),
+                         lambda n: True)
+    assert again is None and deps.api.deletions == []  # type: ignore[attr-defined]
+    row = store.get(f"upn:{JANE}")[0]  # type: ignore[index]
+    assert (row.lock_owner, row.lock_drop) == (None, None)
+
+
+def test_a_deletion_redelivered_after_its_first_attempt_died_under_the_claim_removes_the_photo(
+    deps: SyncDeps,
+) -> None:
+    """The first attempt claimed the user and died before the removal: the claim it left names
+    the deletion, not a drop version, and the photo it was to remove is still the drop's."""
+    synced(deps, f"{JANE}.jpg")
+    row, version = deps.state.get(f"upn:{JANE}")  # type: ignore[misc]
+    deps.state.put(replace(row, lock_owner="a-deletion-that-died", lock_drop=f"{JANE}.jpg|deleted",
+                           lock_expires=deps.clock.now() + timedelta(seconds=30)), version)
+    outcome = blob_deleted(BLOB_DELETED, subject(f"{JANE}.jpg"), ON, deps, gone)
+    assert outcome is not None and outcome.status is Status.PHOTO_DELETED
+    assert deps.api.deletions == [JANE]  # type: ignore[attr-defined]
+    row = deps.state.get(f"upn:{JANE}")[0]  # type: ignore[index]
+    assert (row.lock_owner, row.photo_blob) == (None, None)

@@ -143,15 +143,19 @@ class Uploaders:
     def redrop(self, name: str) -> DropRecord | None:
         """HR uploads the blob's last content again, now, between that user's batches (the same
         order and spacing rules): a new version of the blob, same bytes. The soak does this to
-        the blobs in flight when it kills the host."""
+        the blobs in flight when it kills the host. Not for an HR id's blob (None): a drop by
+        HR id is for whom the mapping names when it is made, and the mapping may have been
+        edited since the blob's last upload."""
         with self._lock:
-            done = [r for r in self.records if r.uploaded and r.drop.name == name and
-                    not r.drop.deletion]
-            if not done:
-                return None
-            last = max(done, key=lambda r: r.seq)
-            key = self._keys[last.drop.batch]
-            while key in self._running:
+            while True:  # the blob's last upload: after any of its batches still running
+                done = [r for r in self.records if r.uploaded and r.drop.name == name and
+                        not r.drop.deletion]
+                if not done or any(r.drop.kind == "hr_id" for r in done):
+                    return None
+                last = max(done, key=lambda r: r.seq)
+                key = self._keys[last.drop.batch]
+                if key not in self._running:
+                    break
                 if not self._lock.wait(max(0.0, self._deadline - time.monotonic())):
                     return None
             self._running.add(key)

@@ -317,8 +317,9 @@ class Stack:
                   owner: Callable[[str], str | None]) -> None:
         """Kill the host while one of its uploads is in flight (held for 10 s at the photo
         API, so its invocation surely holds a user's claim); while it is down, HR re-uploads
-        (same bytes, new version) that blob and at most one other that was in flight, so their
-        redeliveries find the blob changed and the dead claims in their way."""
+        (same bytes, new version) two of the blobs that were in flight, that one first (none
+        by HR id: ``Uploaders.redrop``), so their redeliveries find the blob changed and the
+        dead claims in their way."""
         assert self.host is not None
         self.events.script_done_before_kill = not self.admin("/faults")["script"]
         running = self.hold_upload_in("host", owner, 10000)
@@ -330,8 +331,8 @@ class Stack:
         self.host.kill()
         self.events.host_killed = down = datetime.now()
         self.admin("/release", {})
-        for name in running[:2]:
-            if redrop(name) is not None:
+        for name in running:
+            if len(self.events.redropped) < 2 and redrop(name) is not None:
                 self.events.redropped.append(name)
         # drops made while it is down are found by the watcher's re-scan at start
         time.sleep(max(0.0, downtime - (datetime.now() - down).total_seconds()))

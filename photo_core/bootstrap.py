@@ -7,6 +7,7 @@ invocations. Nothing here runs at import time.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -100,9 +101,16 @@ def build_session(api: ApiSettings) -> requests.Session:
     return session
 
 
+#: The storage SDK logs every request and response, headers included, at INFO: the level the
+#: Python worker sets on the root logger and ships to Application Insights. A dozen such lines
+#: per drop would drown its own and be paid for; its warnings and errors still come through.
+SDK_REQUEST_LOGGER = "azure.core.pipeline.policies.http_logging_policy"
+
+
 def bootstrap(settings: Settings | None = None) -> Services:
     """Wire the photo API client. Reads the environment when no settings are given."""
     settings = settings or Settings.from_env()
+    logging.getLogger(SDK_REQUEST_LOGGER).setLevel(logging.WARNING)
     session = build_session(settings.api)
     tokens = MsalTokenProvider(settings.auth, settings.api, session)
     clock = clocks.SYSTEM_CLOCK  # read here, not at import: a local host may set its own

@@ -99,6 +99,34 @@ def test_a_drop_is_synced_and_its_outcome_tagged(functions: Functions, azurite: 
     assert admin(emu, "GET", "/users/alex.wilber@contoso.com/photo").content == photo
 
 
+SDK_REQUEST_LOG = "azure.core.pipeline.policies.http_logging_policy"
+
+
+@pytest.fixture
+def sdk_request_log_as_installed() -> Iterator[logging.Logger]:
+    """The storage SDK's request logger at the level it comes with (nothing set on it)."""
+    logger = logging.getLogger(SDK_REQUEST_LOG)
+    before = logger.level
+    logger.setLevel(logging.NOTSET)
+    yield logger
+    logger.setLevel(before)
+
+
+def test_at_the_workers_info_level_a_drop_logs_its_outcome_not_each_storage_request(
+        functions: Functions, azurite: Azurite, container_name: str,
+        sdk_request_log_as_installed: logging.Logger,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The Python worker sets the root logger to INFO and ships every record to Application
+    Insights: the SDK's request and response headers, a dozen per drop, would drown the
+    drop's own lines and be paid for."""
+    client = drop(azurite, container_name, "alex.wilber@contoso.com.jpg", jpeg())
+    caplog.set_level(logging.INFO)
+    functions["sync_photo"](client)
+    assert any("uploaded" in r.getMessage() for r in caplog.records
+               if r.name.startswith("photo_core"))
+    assert [r.getMessage()[:60] for r in caplog.records if r.name == SDK_REQUEST_LOG] == []
+
+
 def test_permanent_failures_return_normally_as_rejections(functions: Functions,
                                                           azurite: Azurite,
                                                           container_name: str) -> None:

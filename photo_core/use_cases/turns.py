@@ -67,9 +67,14 @@ class Turns:
             self.changed(user)  # the drop it held back may go now
 
     def retime(self, ticket: Ticket, made: datetime) -> None:
-        """The drop's content time, now that its content was read."""
+        """The drop's content time, now that its content was read. It may be older than
+        storage's time for it (an edited copy of content seen before): the drops that deferred
+        to it look again now."""
         with self._lock:
             ticket.made = made
+            others = [t for t in self._waiting.get(ticket.user, ()) if t is not ticket]
+        for other in others:
+            other.woken.set()
 
     def newer_waiting(self, user: str, made: datetime) -> bool:
         """Whether a drop for ``user`` made later than ``made`` is in flight in this process."""

@@ -169,6 +169,20 @@ def test_only_a_strictly_newer_drop_goes_first() -> None:
     assert not turns.newer_waiting(KEY, OLD)
 
 
+def test_a_drop_whose_content_turns_out_older_wakes_the_drops_deferring_to_it() -> None:
+    """Until its content is read, a drop counts with storage's time for it; once read, an
+    edited copy of content seen before takes the older time it was first seen at. A drop that
+    deferred to it is next, and is told so at once rather than at its next look at the table."""
+    turns = Turns()
+    with turns.in_flight(KEY, NEW) as edited, turns.in_flight(KEY, OLD) as waiting:
+        waiting.woken.clear()
+        assert turns.newer_waiting(KEY, OLD)
+        turns.retime(edited, OLD - timedelta(minutes=1))
+        assert not turns.newer_waiting(KEY, OLD)
+        assert waiting.woken.is_set()
+        assert not edited.woken.is_set()  # its own next look is not cut short
+
+
 def test_a_drop_that_gave_way_keeps_the_api_deadline_it_started() -> None:
     """Its photo API calls share one budget however often it waits, so they still end inside
     the function timeout."""

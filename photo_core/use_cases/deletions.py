@@ -67,12 +67,15 @@ def blob_deleted(event_type: str, subject: str, options: DeletionOptions, deps: 
         logger.info("deleted drop %s is not the source of %s's photo; nothing removed",
                     name, ref.value)
         return None
-    if options.sync.dry_run or (blob_exists(name) and not unfinished):
-        if options.sync.dry_run:
-            logger.info("dry run: drop %s was deleted; the photo of %s would be removed", name,
-                        ref.value)
-        else:
-            logger.info("drop %s was uploaded again after its deletion; photo kept", name)
+    back = blob_exists(name)
+    if back and (options.sync.dry_run or not unfinished):
+        logger.info("%sdrop %s was uploaded again after its deletion; photo kept",
+                    "dry run: " if options.sync.dry_run else "", name)
+        return None
+    if options.sync.dry_run:
+        logger.info("dry run: drop %s was deleted; %s", name,
+                    f"the photo of {ref.value} would be removed" if in_flight or mine else
+                    "an unfinished earlier attempt's claim would be released")
         return None
     # The version whose deletion this is: the drop whose claim is held (it may become the
     # source once its upload is done: decided under the claim), or the photo's source as read

@@ -184,6 +184,17 @@ def test_a_dry_run_removes_and_writes_nothing(deps: SyncDeps) -> None:
     assert deps.state.get(f"upn:{JANE}") == before
 
 
+def test_a_dry_run_of_a_deletion_whose_blob_is_back_says_the_photo_stays(
+    deps: SyncDeps, caplog: pytest.LogCaptureFixture,
+) -> None:
+    synced(deps, f"{JANE}.jpg")
+    caplog.set_level("INFO")
+    dry = replace(ON, sync=replace(ON.sync, dry_run=True))
+    assert blob_deleted(BLOB_DELETED, subject(f"{JANE}.jpg"), dry, deps, lambda n: True) is None
+    assert "uploaded again after its deletion; photo kept" in caplog.text
+    assert "would be removed" not in caplog.text
+
+
 def test_the_same_photo_dropped_again_for_an_id_that_now_names_someone_else_goes_to_them(
     deps: SyncDeps,
 ) -> None:

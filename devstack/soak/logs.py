@@ -146,7 +146,7 @@ def host_activity(records: Iterable[Record]) -> HostActivity:
         elif record.level == "WARNING" and _RETRY.search(record.message):
             activity.in_call_retries += 1
         elif record.logger == "photo_core.use_cases.release" and \
-                "outlived its claim" in record.message:
+                "an upload for" in record.message and "outlived its claim" in record.message:
             activity.lapsed_claims += 1
         elif record.logger == "photo_core.use_cases.finish" and record.message.startswith("drop "):
             status = record.message.rsplit(": ", 1)[-1].split(" ")[0]

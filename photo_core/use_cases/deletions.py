@@ -74,8 +74,11 @@ def blob_deleted(event_type: str, subject: str, options: DeletionOptions, deps: 
         return None
     if options.sync.dry_run:
         logger.info("dry run: drop %s was deleted; %s", name,
-                    f"the photo of {ref.value} would be removed" if in_flight or mine else
-                    "an unfinished earlier attempt's claim would be released")
+                    "an unfinished earlier attempt's claim would be released"
+                    if not in_flight and not mine else
+                    f"the photo of {ref.value} would be removed"
+                    if in_flight or _photo_target(state, ref) is not None else
+                    "it gave the photo before photo-sync kept who it went to: not removed")
         return None
     # The version whose deletion this is: the drop whose claim is held (it may become the
     # source once its upload is done: decided under the claim), or the photo's source as read
@@ -137,7 +140,7 @@ def _remove_under_claim(name: str, ref: UserRef, version: tuple[str, str | None]
         lease.intend("delete", f"{name}|{etag}", None)
         outcome = remove_photo(name, ref, target, deps)
         if lease.lost:  # the removal may have landed after a newer drop's upload
-            mark_unknown(deps.state, ref.key, _deletion_key(name), None, deps.clock)
+            mark_unknown(deps.state, ref.key, f"{name}|{etag}", None, deps.clock, op="delete")
             raise ClaimLost(f"the claim on {ref.key} lapsed while its photo was being removed")
     except BaseException:
         release_quietly(deps.state, *lease.stop())

@@ -87,19 +87,20 @@ def _released(state: UserState, outcome: Outcome | None, info: DropInfo | None,
 
 
 def mark_unknown(store: StateStore, user: str, drop: str, sha256: str | None,
-                 clock: Clock) -> None:
-    """Write into the user's row, whoever holds it, that an upload for ``drop`` may have landed
-    at any time (its claim lapsed while it was out): the live photo is unknown until someone
-    uploads after this mark. A live holder keeps the mark (``release``); if storage fails here
-    too, the mark written before the upload is what remains."""
+                 clock: Clock, op: str = "upload") -> None:
+    """Write into the user's row, whoever holds it, that a call (``op``: an upload, or a
+    deletion's removal) for ``drop`` may have landed at any time (its claim lapsed while it was
+    out): the live photo is unknown until someone uploads after this mark. A live holder keeps
+    the mark (``release``); if storage fails here too, the mark written before the call is what
+    remains. Only an upload's mark makes its drop a possible source of the live photo."""
     for _ in range(MAX_CLAIM_CONFLICTS):
         current = store.get(user)
         state, version = current if current else (UserState(user=user), None)
-        marked = state.with_pending("upload", drop, sha256, uuid.uuid4().hex, clock.now())
+        marked = state.with_pending(op, drop, sha256, uuid.uuid4().hex, clock.now())
         try:
             store.put(marked, version)
-            logger.warning("the photo of %s is unknown: an upload for %s outlived its claim",
-                           user, drop)
+            logger.warning("the photo of %s is unknown: %s for %s outlived its claim", user,
+                           "an upload" if op == "upload" else "a removal", drop)
             return
         except StateConflict:
             continue

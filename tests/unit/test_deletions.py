@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -13,6 +13,7 @@ from photo_core.domain.outcomes import Status
 from photo_core.photos import ImagePolicy
 from photo_core.use_cases.deletions import BLOB_DELETED, DeletionOptions, blob_deleted
 from photo_core.use_cases.directory import Resolution
+from photo_core.use_cases.lease import ClaimLost
 from photo_core.use_cases.ports import StateUnavailable, UserState
 from photo_core.use_cases.sync import SyncDeps, SyncOptions, sync_drop
 from tests.photos import jpeg
@@ -375,3 +376,42 @@ def test_a_deletion_redelivered_after_its_first_attempt_died_under_the_claim_rem
     assert deps.api.deletions == [JANE]  # type: ignore[attr-defined]
     row = deps.state.get(f"upn:{JANE}")[0]  # type: ignore[index]
     assert (row.lock_owner, row.photo_blob) == (None, None)
+
+
+def test_a_removal_that_outlived_its_claim_never_makes_its_redelivery_remove_a_newer_photo(
+    deps: SyncDeps,
+) -> None:
+    """The removal lands, but its answer comes only after the claim lapsed and a newer drop
+    took it over and uploaded. The photo is marked unknown; the deleted drop is not made a
+    possible source of it, so the redelivery leaves the newer drop's photo alone."""
+    newer = f"2026/{JANE}.jpg"
+    later = datetime(2026, 11, 28, 8, 30, tzinfo=UTC)
+
+    class AnsweredLate(FakePhotoApi):
+        def delete_photo(self, user: UserRef) -> None:
+            super().delete_photo(user)
+            sync_drop(FakeDrop(newer, jpeg("#0000ff"), etag='"n"', created=later,
+                               last_modified=later), ON.sync, replace(run, owner="newer"))
+
+    run = replace(deps, api=AnsweredLate())
+    synced(run, f"{JANE}.jpg")
+    with pytest.raises(ClaimLost):
+        blob_deleted(BLOB_DELETED, subject(f"{JANE}.jpg"), ON, run, gone)
+    row = deps.state.get(f"upn:{JANE}")[0]  # type: ignore[index]
+    assert row.photo_blob == newer and row.photo_unknown
+    again = blob_deleted(BLOB_DELETED, subject(f"{JANE}.jpg"), ON, replace(run, owner="t2"),
+                         gone)
+    assert again is None and JANE in run.api.photos  # type: ignore[attr-defined]
+    assert deps.state.get(f"upn:{JANE}")[0].photo_unknown  # type: ignore[index]
+
+
+def test_a_dry_run_of_a_deletion_says_a_photo_without_its_recorded_target_stays(
+    deps: SyncDeps, caplog: pytest.LogCaptureFixture,
+) -> None:
+    deps.state.put(UserState(user="hr_id:hr-0042", last_status="uploaded",
+                             last_blob_name="HR-0042.jpg"), None)
+    run = replace(deps, resolver=FakeMapping({"HR-0042": "alice@contoso.com"}))
+    caplog.set_level("INFO")
+    dry = replace(HR_ON, sync=replace(HR_ON.sync, dry_run=True))
+    assert blob_deleted(BLOB_DELETED, subject("HR-0042.jpg"), dry, run, gone) is None
+    assert "not removed" in caplog.text and "would be removed" not in caplog.text

@@ -94,14 +94,15 @@ def _deletion_key(name: str) -> str:
 
 
 def _live_versions(state: UserState) -> list[tuple[str, str | None]]:
-    """The drop versions the live photo may have come from: its recorded source, and the drop
-    of an upload that went out without an answer (it may have landed; it was the newest drop
-    then, or it would not have been sent)."""
-    versions = [v for v in (photo_version(state),) if v is not None]
+    """The drop versions whose deletion removes the live photo: its recorded source, or, while
+    an upload went out without an answer, that upload's drop alone. It may have landed (it was
+    the newest drop then, or it would not have been sent), so the recorded source is no longer
+    known to be live, and deleting it must not remove what may be the newer drop's photo."""
+    recorded = photo_version(state)
     if state.pending_op == "upload" and state.pending_drop:
         pending, _, etag = state.pending_drop.partition("|")
-        versions.append((pending, etag))
-    return versions
+        return [(pending, etag)]
+    return [recorded] if recorded is not None else []
 
 
 def _drop_in_flight(state: UserState, name: str, deps: SyncDeps) -> bool:

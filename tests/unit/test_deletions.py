@@ -415,3 +415,19 @@ def test_a_dry_run_of_a_deletion_says_a_photo_without_its_recorded_target_stays(
     dry = replace(HR_ON, sync=replace(HR_ON.sync, dry_run=True))
     assert blob_deleted(BLOB_DELETED, subject("HR-0042.jpg"), dry, run, gone) is None
     assert "not removed" in caplog.text and "would be removed" not in caplog.text
+
+
+def test_deleting_the_recorded_source_keeps_a_photo_a_newer_drops_unanswered_upload_may_have_given(
+    deps: SyncDeps,
+) -> None:
+    """The row names the deleted drop as the photo's source, but a newer drop's upload went
+    out since and its answer was lost: the live photo may be the newer drop's. A missing photo
+    is worse than a stale one, so it stays (the newer drop's redelivery uploads it again)."""
+    synced(deps, f"{JANE}.jpg")
+    row, version = deps.state.get(f"upn:{JANE}")  # type: ignore[misc]
+    deps.state.put(row.with_pending("upload", f'2026/{JANE}.jpg|"n"', "n" * 64, "m1",
+                                    deps.clock.now()), version)
+    deps.api.photos[JANE] = b"the newer drop's photo, landed"  # type: ignore[attr-defined]
+    assert blob_deleted(BLOB_DELETED, subject(f"{JANE}.jpg"), ON, deps, gone) is None
+    assert JANE in deps.api.photos  # type: ignore[attr-defined]
+    assert deps.state.get(f"upn:{JANE}")[0].photo_unknown  # type: ignore[index]

@@ -74,11 +74,7 @@ def blob_deleted(event_type: str, subject: str, options: DeletionOptions, deps: 
         return None
     if options.sync.dry_run:
         logger.info("dry run: drop %s was deleted; %s", name,
-                    "an unfinished earlier attempt's claim would be released"
-                    if not in_flight and not mine else
-                    f"the photo of {ref.value} would be removed"
-                    if in_flight or _photo_target(state, ref) is not None else
-                    "it gave the photo before photo-sync kept who it went to: not removed")
+                    _would(state, ref, in_flight=in_flight, source=bool(mine)))
         return None
     # The version whose deletion this is: the drop whose claim is held (it may become the
     # source once its upload is done: decided under the claim), or the photo's source as read
@@ -86,6 +82,16 @@ def blob_deleted(event_type: str, subject: str, options: DeletionOptions, deps: 
     version = (name, state.lock_drop.partition("|")[2]) if in_flight and state.lock_drop \
         else mine[0] if mine else None
     return _remove_under_claim(name, ref, version, options, deps, blob_exists)
+
+
+def _would(state: UserState, ref: UserRef, *, in_flight: bool, source: bool) -> str:
+    """What the real run would do, for a dry run's log: the deleted drop is in flight (it may
+    become the photo's source), or is its ``source``, or neither."""
+    if not in_flight and not source:
+        return "an unfinished earlier attempt's claim would be released"
+    if not in_flight and _photo_target(state, ref) is None:
+        return "it gave the photo before photo-sync kept who it went to: not removed"
+    return f"the photo of {ref.value} would be removed"
 
 
 def _deletion_key(name: str) -> str:
@@ -98,10 +104,10 @@ def _live_versions(state: UserState) -> list[tuple[str, str | None]]:
     an upload went out without an answer, that upload's drop alone. It may have landed (it was
     the newest drop then, or it would not have been sent), so the recorded source is no longer
     known to be live, and deleting it must not remove what may be the newer drop's photo."""
-    recorded = photo_version(state)
     if state.pending_op == "upload" and state.pending_drop:
         pending, _, etag = state.pending_drop.partition("|")
         return [(pending, etag)]
+    recorded = photo_version(state)
     return [recorded] if recorded is not None else []
 
 

@@ -71,8 +71,9 @@ class Turns:
         storage's time for it (an edited copy of content seen before): the drops that deferred
         to it look again now."""
         with self._lock:
-            ticket.made = made
-            others = [t for t in self._waiting.get(ticket.user, ()) if t is not ticket]
+            earlier, ticket.made = made < ticket.made, made
+            others = [t for t in self._waiting.get(ticket.user, ()) if t is not ticket] \
+                if earlier else []
         for other in others:
             other.woken.set()
 

@@ -176,6 +176,8 @@ def test_a_drop_whose_content_turns_out_older_wakes_the_drops_deferring_to_it() 
     turns = Turns()
     with turns.in_flight(KEY, NEW) as edited, turns.in_flight(KEY, OLD) as waiting:
         waiting.woken.clear()
+        turns.retime(edited, NEW)  # the usual case: the time it had; nobody looks again
+        assert not waiting.woken.is_set()
         assert turns.newer_waiting(KEY, OLD)
         turns.retime(edited, OLD - timedelta(minutes=1))
         assert not turns.newer_waiting(KEY, OLD)

@@ -140,6 +140,13 @@ class Uploaders:
         """The directory user a blob name was dropped for (None: nobody's)."""
         return next((r.drop.user for r in self.records if r.drop.name == name), None)
 
+    def redroppable(self, name: str) -> bool:
+        """Whether ``redrop`` would upload the blob ``name`` again (see there)."""
+        with self._lock:
+            done = [r for r in self.records if r.drop.name == name and not r.drop.deletion]
+            return any(r.uploaded for r in done) and \
+                not any(r.drop.kind == "hr_id" for r in done)
+
     def redrop(self, name: str) -> DropRecord | None:
         """HR uploads the blob's last content again, now, between that user's batches (the same
         order and spacing rules): a new version of the blob, same bytes. The soak does this to

@@ -38,7 +38,7 @@ from azure.storage.blob import ContainerClient
 from azure.storage.queue import QueueClient
 
 from devstack.azurite import Azurite
-from devstack.host.blob_queue import QUEUE_PREFIX
+from devstack.host.blob_queue import QUEUE_PREFIX, BlobTriggerStore, BlobWorkItem
 from devstack.soak import procs as procs
 from devstack.soak.checks import Observed
 from devstack.soak.config import MAPPING_BLOB, SoakConfig
@@ -50,6 +50,8 @@ from devstack.stack import DROP_CONTAINER
 from photo_core.adapters.blob_drop import TAG_STATUS
 
 logger = logging.getLogger("devstack.soak")
+SYNC_FUNCTION = "sync_photo"  # the blob-trigger function of function_app.py
+KILL_HOLDS = 4  # uploads held in turn until one in flight at the kill can be re-dropped
 _OWNED = ("azurite", "azurite.log", "host", "host2", "emulator.log", "host.log", "host2.log",
           "soak.log", "directory.json", "local.settings.json", "local.settings.host2.json",
           "host.json", "fault-script.json")
@@ -272,7 +274,8 @@ class Stack:
         """Freeze the first host (SIGSTOP) for ``seconds`` while one of its uploads is out:
         nothing of it runs, its claims go unrenewed and lapse, and when it runs again it finds
         its upload answered after its claim ended (the photo is marked unknown, the drop
-        decided again). Meanwhile the second host goes on, and may take the lapsed claims."""
+        decided again). Meanwhile the second host goes on, and takes the lapsed claims: at
+        least the frozen upload's, whose blob is delivered again (``deliver_again``)."""
         assert self.host is not None
         running = self.hold_upload_in("host", owner, 3000)
         self.events.host_frozen = bool(running)
@@ -283,10 +286,27 @@ class Stack:
                     running[0])
         self.events.frozen = datetime.now()
         self.host.freeze()
-        time.sleep(seconds)
+        self.deliver_again(running[0])
+        time.sleep(max(0.0, seconds - (datetime.now() - self.events.frozen).total_seconds()))
         self.host.thaw()
         self.events.thawed = datetime.now()
         logger.info("disruption: the host runs again")
+
+    def deliver_again(self, name: str) -> None:
+        """Event Grid delivers at least once: a second delivery of the blob ``name`` goes into
+        the hosts' shared work queue. Sent only while the first host is frozen (a host drops a
+        duplicate of what it is running itself), so the second host takes it, waits out the
+        frozen holder's claim and takes it over: the frozen upload surely outlives its claim,
+        whatever other drops happen to be queued for that user."""
+        assert self.host is not None
+        try:
+            etag = str(self.container().get_blob_client(name).get_blob_properties().etag)
+            store = BlobTriggerStore(self.azurite.connection_string, self.host.info["host_id"])
+            store.enqueue(BlobWorkItem(f"Host.Functions.{SYNC_FUNCTION}", DROP_CONTAINER, name,
+                                       etag))
+        except AzureError as exc:
+            self.events.errors.append(f"the frozen upload's blob could not be delivered again: "
+                                      f"{type(exc).__name__}")
 
     def edit_mapping(self, hr: Uploaders, deadline: float) -> None:
         """Once every HR id drop of the first phase has an outcome, give the ids to others
@@ -313,16 +333,21 @@ class Stack:
         time.sleep(1.1)  # the next drops are a storage second younger than the edit
         hr.mapping_edited.set()
 
-    def kill_host(self, downtime: float, redrop: Callable[[str], object],
-                  owner: Callable[[str], str | None]) -> None:
+    def kill_host(self, downtime: float, hr: Uploaders) -> None:
         """Kill the host while one of its uploads is in flight (held for 10 s at the photo
         API, so its invocation surely holds a user's claim); while it is down, HR re-uploads
         (same bytes, new version) two of the blobs that were in flight, that one first (none
         by HR id: ``Uploaders.redrop``), so their redeliveries find the blob changed and the
-        dead claims in their way."""
+        dead claims in their way. With only HR ids' blobs in flight, the held upload is let go
+        and the next one held instead (a few times at most)."""
         assert self.host is not None
         self.events.script_done_before_kill = not self.admin("/faults")["script"]
-        running = self.hold_upload_in("host", owner, 10000)
+        running: list[str] = []
+        for _ in range(KILL_HOLDS):
+            running = self.hold_upload_in("host", hr.owner, 10000)
+            if not running or any(hr.redroppable(name) for name in running):
+                break
+            self.admin("/release", {})
         if not running:
             self.events.errors.append("the host had nothing in flight when it was killed")
         self.events.killed_in_flight = len(running)
@@ -332,7 +357,7 @@ class Stack:
         self.events.host_killed = down = datetime.now()
         self.admin("/release", {})
         for name in running:
-            if len(self.events.redropped) < 2 and redrop(name) is not None:
+            if len(self.events.redropped) < 2 and hr.redrop(name) is not None:
                 self.events.redropped.append(name)
         # drops made while it is down are found by the watcher's re-scan at start
         time.sleep(max(0.0, downtime - (datetime.now() - down).total_seconds()))
@@ -348,7 +373,7 @@ def disrupt(stack: Stack, hr: Uploaders, marks: list[threading.Event], deadline:
         if config.restart_azurite and first.wait(max(0.0, deadline - time.monotonic())):
             stack.restart_azurite()
         if config.kill_host and middle.wait(max(0.0, deadline - time.monotonic())):
-            stack.kill_host(downtime=2.0, redrop=hr.redrop, owner=hr.owner)
+            stack.kill_host(downtime=2.0, hr=hr)
             hr.resume()
         if config.stall_table_s and second.wait(max(0.0, deadline - time.monotonic())):
             stack.stall_table(config.stall_table_s, config.stalled_upload_ms)

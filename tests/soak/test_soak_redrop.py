@@ -33,6 +33,7 @@ def test_an_hr_id_blob_is_never_re_dropped() -> None:
     record = next(r for r in hr.records if r.drop.kind == "hr_id")
     hr._record(record, hr._upload(None, record))
     planned = len(hr.records)
+    assert not hr.redroppable(record.drop.name)  # the kill holds another upload instead
     assert hr.redrop(record.drop.name) is None
     assert len(hr.records) == planned
 
@@ -42,7 +43,9 @@ def test_a_re_drop_waits_for_the_blobs_running_batch_and_copies_its_last_upload(
     burst = next(b for b in hr._batches if len(b.drops) >= 2 and
                  len({d.name for d in b.drops}) == 1 and b.drops[0].kind == "overwrite")
     first, last = (hr.records[d.index] for d in (burst.drops[0], burst.drops[-1]))
+    assert not hr.redroppable(first.drop.name)  # never uploaded: nothing to upload again
     hr._record(first, hr._upload(None, first))
+    assert hr.redroppable(first.drop.name)
     hr._running.add(burst.key)  # the burst is uploading: its first version is done
     redropped: list[DropRecord | None] = []
     worker = threading.Thread(target=lambda: redropped.append(hr.redrop(first.drop.name)))

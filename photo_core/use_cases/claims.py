@@ -83,11 +83,6 @@ def claim(who: Claimant, user: str, key: str, made: datetime | None, *,
     (``who.turns``), it waits for that one to go first; ``ticket`` is this drop's place there,
     which wakes it when this process releases the user's claim."""
     started = who.clock.monotonic() if since is None else since
-    return _claim(who, user, key, made, started, ticket)
-
-
-def _claim(who: Claimant, user: str, key: str, made: datetime | None, started: float,
-           ticket: Ticket | None) -> Claimed | Superseded:
     watch = _Watch(who.seconds)
     conflicts = 0
     while True:
@@ -137,7 +132,7 @@ def _pause(who: Claimant, ticket: Ticket | None) -> None:
     if ticket is None:
         who.clock.sleep(BUDGET.claim_poll)
     else:
-        Turns.pause(ticket, BUDGET.claim_poll, who.clock)
+        ticket.pause(BUDGET.claim_poll, who.clock)
 
 
 def patiently(who: Claimant, call: Callable[[], T], since: float) -> T:

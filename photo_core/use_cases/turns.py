@@ -40,6 +40,12 @@ class Ticket:
     made: datetime
     woken: threading.Event = field(default_factory=threading.Event)
 
+    def pause(self, seconds: float, clock: Clock) -> None:
+        """Wait ``seconds`` for the table to change, or less if this process releases the
+        user's claim (or a drop ahead stops waiting) meanwhile."""
+        clock.wait(self.woken, seconds)
+        self.woken.clear()
+
 
 class Turns:
     """The drops in flight for each user in this process; one per process, shared by its
@@ -72,10 +78,8 @@ class Turns:
         to it look again now."""
         with self._lock:
             earlier, ticket.made = made < ticket.made, made
-            others = [t for t in self._waiting.get(ticket.user, ()) if t is not ticket] \
-                if earlier else []
-        for other in others:
-            other.woken.set()
+        if earlier:
+            self._wake(ticket.user, but=ticket)
 
     def newer_waiting(self, user: str, made: datetime) -> bool:
         """Whether a drop for ``user`` made later than ``made`` is in flight in this process."""
@@ -85,14 +89,10 @@ class Turns:
     def changed(self, user: str) -> None:
         """``user``'s claim was released, or a drop for the user finished: wake the drops
         waiting for it to look again."""
+        self._wake(user)
+
+    def _wake(self, user: str, but: Ticket | None = None) -> None:
         with self._lock:
-            tickets = list(self._waiting.get(user, ()))
+            tickets = [t for t in self._waiting.get(user, ()) if t is not but]
         for ticket in tickets:
             ticket.woken.set()
-
-    @staticmethod
-    def pause(ticket: Ticket, seconds: float, clock: Clock) -> None:
-        """Wait ``seconds`` for the table to change, or less if this process releases the
-        user's claim (or a drop ahead stops waiting) meanwhile."""
-        clock.wait(ticket.woken, seconds)
-        ticket.woken.clear()

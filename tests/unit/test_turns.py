@@ -147,7 +147,7 @@ def test_a_released_claim_wakes_the_drops_waiting_for_it_at_once() -> None:
 
     def wait_a_long_poll() -> None:
         with turns.in_flight(KEY, OLD) as ticket:
-            Turns.pause(ticket, 3600.0, SystemClock())
+            ticket.pause(3600.0, SystemClock())
             woken.set()
 
     waiter = threading.Thread(target=wait_a_long_poll, daemon=True)

@@ -144,10 +144,11 @@ def _remove_under_claim(name: str, ref: UserRef, version: tuple[str, str | None]
                             "removed", name, ref.value)
             return None
         etag = live[1]
-        lease.intend("delete", f"{name}|{etag}", None)
+        removing = f"{name}|{etag}"
+        lease.intend("delete", removing, None)
         outcome = remove_photo(name, ref, target, deps)
         if lease.lost:  # the removal may have landed after a newer drop's upload
-            mark_unknown(deps.state, ref.key, f"{name}|{etag}", None, deps.clock, op="delete")
+            mark_unknown(deps.state, ref.key, removing, None, deps.clock, op="delete")
             raise ClaimLost(f"the claim on {ref.key} lapsed while its photo was being removed")
     except BaseException:
         release_quietly(deps.state, *lease.stop())

@@ -85,8 +85,13 @@ class FunctionSpec:
 
     @property
     def function_id(self) -> str:
-        """The id the host uses in webhook URLs, queue messages and blob receipts."""
-        return f"Host.Functions.{self.name}"
+        return function_id(self.name)
+
+
+def function_id(name: str) -> str:
+    """The id the host uses for the function ``name`` in webhook URLs, queue messages and blob
+    receipts."""
+    return f"Host.Functions.{name}"
 
 
 def blob_sdk_converter() -> Any:

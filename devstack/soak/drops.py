@@ -143,9 +143,13 @@ class Uploaders:
     def redroppable(self, name: str) -> bool:
         """Whether ``redrop`` would upload the blob ``name`` again (see there)."""
         with self._lock:
-            done = [r for r in self.records if r.drop.name == name and not r.drop.deletion]
-            return any(r.uploaded for r in done) and \
-                not any(r.drop.kind == "hr_id" for r in done)
+            return bool(self._uploads_to_redrop(name))
+
+    def _uploads_to_redrop(self, name: str) -> list[DropRecord]:
+        """The blob's uploads so far; none for an HR id's blob (under the lock)."""
+        done = [r for r in self.records if r.uploaded and r.drop.name == name and
+                not r.drop.deletion]
+        return [] if any(r.drop.kind == "hr_id" for r in done) else done
 
     def redrop(self, name: str) -> DropRecord | None:
         """HR uploads the blob's last content again, now, between that user's batches (the same
@@ -155,9 +159,8 @@ class Uploaders:
         edited since the blob's last upload."""
         with self._lock:
             while True:  # the blob's last upload: after any of its batches still running
-                done = [r for r in self.records if r.uploaded and r.drop.name == name and
-                        not r.drop.deletion]
-                if not done or any(r.drop.kind == "hr_id" for r in done):
+                done = self._uploads_to_redrop(name)
+                if not done:
                     return None
                 last = max(done, key=lambda r: r.seq)
                 key = self._keys[last.drop.batch]

@@ -38,6 +38,7 @@ from azure.storage.blob import ContainerClient
 from azure.storage.queue import QueueClient
 
 from devstack.azurite import Azurite
+from devstack.host.bindings import function_id
 from devstack.host.blob_queue import QUEUE_PREFIX, BlobTriggerStore, BlobWorkItem
 from devstack.soak import procs as procs
 from devstack.soak.checks import Observed
@@ -302,8 +303,7 @@ class Stack:
         try:
             etag = str(self.container().get_blob_client(name).get_blob_properties().etag)
             store = BlobTriggerStore(self.azurite.connection_string, self.host.info["host_id"])
-            store.enqueue(BlobWorkItem(f"Host.Functions.{SYNC_FUNCTION}", DROP_CONTAINER, name,
-                                       etag))
+            store.enqueue(BlobWorkItem(function_id(SYNC_FUNCTION), DROP_CONTAINER, name, etag))
         except AzureError as exc:
             self.events.errors.append(f"the frozen upload's blob could not be delivered again: "
                                       f"{type(exc).__name__}")

@@ -68,39 +68,15 @@ class RecordingServer(Generic[T]):
         self._server.server_close()
 
 
-class HangUpServer:
-    """Accepts every connection, reads what the client sends first (a TLS ClientHello) and
-    closes it without answering: a handshake cut off half-way, as a reset or an overloaded front
-    end leaves it."""
-
-    def __init__(self) -> None:
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"https://127.0.0.1:{self._listener.getsockname()[1]}"
-        self.accepted = 0
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self._listener.accept()
-            except OSError:  # closed
-                return
-            self.accepted += 1
-            with conn:
-                conn.settimeout(5)
-                with contextlib.suppress(OSError):
-                    conn.recv(4096)
-
-    def close(self) -> None:
-        self._listener.close()
-
-
 class SilentServer:
-    """Accepts connections, reads what each client sends first and never answers (a hung front
-    end); ``requests`` counts the connections that sent something."""
+    """Accepts connections, reads what each client sends first and never answers: it holds
+    each connection open (a hung front end), or with ``hang_up`` closes it (a handshake cut off
+    half-way after the TLS ClientHello, as a reset or an overloaded front end leaves it).
+    ``accepted`` counts the connections, ``requests`` those that sent something."""
 
-    def __init__(self) -> None:
-        self.requests = 0
+    def __init__(self, *, hang_up: bool = False) -> None:
+        self.accepted = self.requests = 0
+        self._hang_up = hang_up
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self.url = f"https://127.0.0.1:{self.port}"
@@ -113,10 +89,16 @@ class SilentServer:
                 conn, _ = self._listener.accept()
             except OSError:  # closed
                 return
-            self._held.append(conn)
+            self.accepted += 1
+            if self._hang_up:
+                conn.settimeout(5)
+            else:
+                self._held.append(conn)
             with contextlib.suppress(OSError):
                 if conn.recv(65536):
                     self.requests += 1
+            if self._hang_up:
+                conn.close()
 
     def close(self) -> None:
         self._listener.close()

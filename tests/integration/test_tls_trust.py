@@ -20,8 +20,8 @@ from photo_core.domain.naming import UserRef, UserRefKind
 from photo_core.domain.retry import RetryPolicy
 from photo_core.settings import Settings
 from tests.integration.loopback import (
-    HangUpServer,
     RecordingServer,
+    SilentServer,
     self_signed_certificate,
     tls_context,
 )
@@ -99,7 +99,7 @@ def test_a_certificate_for_another_host_is_tls_untrusted(tmp_path: Path) -> None
 def test_a_handshake_cut_off_half_way_is_transient_and_retried(api_server: tuple[Server, Path],
                                                                ) -> None:
     _, cert = api_server
-    hang_up = HangUpServer()
+    hang_up = SilentServer(hang_up=True)
     try:
         clock = RecordingClock()
         with pytest.raises(ServiceUnavailable) as raised:

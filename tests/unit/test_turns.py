@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from photo_core.domain.clock import Signal, SystemClock
+from photo_core.domain.clock import Clock, Signal, SystemClock
 from photo_core.domain.naming import NamingRules, UserRef
 from photo_core.domain.outcomes import Status
 from photo_core.domain.retry import Deadline
 from photo_core.photos import ImagePolicy
-from photo_core.use_cases.ports import UserState
+from photo_core.use_cases.ports import StateUnavailable, UserState
 from photo_core.use_cases.sync import SyncDeps, SyncOptions, UserBusy, sync_drop
 from photo_core.use_cases.turns import Turns
 from tests.photos import jpeg
@@ -37,7 +37,7 @@ def newer_drop(content: bytes | None = None) -> FakeDrop:
                     etag='"new"', created=NEW, last_modified=NEW)
 
 
-def deps(api: FakePhotoApi, state: FakeStateStore, clock: FakeClock, turns: Turns,
+def deps(api: FakePhotoApi, state: FakeStateStore, clock: Clock, turns: Turns,
          owner: str) -> SyncDeps:
     return SyncDeps(api=api, state=state, clock=clock, owner=owner, turns=turns)
 
@@ -72,9 +72,8 @@ class NewerArrives:
         self._running = True
         self.started_at = self.clock.monotonic()
         try:
-            self.outcome = sync_drop(self.drop, OPTIONS, SyncDeps(
-                api=self.api, state=self.state, clock=self.clock, owner="newer",
-                turns=self.turns)).status
+            self.outcome = sync_drop(self.drop, OPTIONS, deps(
+                self.api, self.state, self.clock, self.turns, "newer")).status
         finally:
             self.ended_at = self.clock.monotonic()
             self._running = False
@@ -82,17 +81,22 @@ class NewerArrives:
 
 
 class AnnouncesOnClaim(FakeStateStore):
-    """The newer drop turns up just after the older one took Jane's claim."""
+    """The newer drop turns up just after the older one took Jane's claim; with
+    ``lose_answer``, the claim write lands but its answer is lost (the table's client times out
+    after the server applied it)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, lose_answer: bool = False) -> None:
         super().__init__()
         self.on_claim: NewerArrives | None = None
+        self.lose_answer = lose_answer
 
     def put(self, state: UserState, version: str | None) -> str:
         written = super().put(state, version)
         if state.lock_owner == "older" and self.on_claim is not None:
             self.on_claim.announce()
             self.on_claim = None
+            if self.lose_answer:
+                raise StateUnavailable("the claim's answer was lost; the write landed")
         return written
 
 
@@ -241,8 +245,7 @@ def test_a_drop_waiting_for_the_claim_is_woken_when_its_holder_releases_it() -> 
     outcomes: dict[str, Status] = {}
 
     def run(drop: FakeDrop, owner: str) -> None:
-        outcomes[owner] = sync_drop(drop, OPTIONS, SyncDeps(
-            api=api, state=state, clock=clock, owner=owner, turns=turns)).status
+        outcomes[owner] = sync_drop(drop, OPTIONS, deps(api, state, clock, turns, owner)).status
 
     holder = threading.Thread(target=run, args=(newer_drop(), "newer"), daemon=True)
     holder.start()

@@ -4,14 +4,15 @@ fake clock's ``on_sleep``), as another thread would."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from photo_core.domain.budget import BUDGET
 from photo_core.domain.naming import UserRef
 from photo_core.domain.outcomes import Status
 from photo_core.use_cases.directory import Resolution
-from photo_core.use_cases.ports import StateUnavailable, UserState
-from photo_core.use_cases.sync import SyncDeps, sync_drop
+from photo_core.use_cases.ports import UserState
+from photo_core.use_cases.sync import sync_drop
 from photo_core.use_cases.turns import Turns
 from tests.photos import jpeg
 from tests.unit.fakes import FakeClock, FakeDrop, FakePhotoApi, FakeStateStore
@@ -20,27 +21,12 @@ from tests.unit.test_turns import (
     KEY,
     OLD,
     OPTIONS,
+    AnnouncesOnClaim,
     NewerArrives,
+    deps,
     newer_drop,
     older_drop,
 )
-
-
-class ClaimAnswerLost(FakeStateStore):
-    """The older drop's claim write lands, but its answer is lost (the table's client times out
-    after the server applied it), and just then the newer drop turns up."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.rival: NewerArrives | None = None
-
-    def put(self, state: UserState, version: str | None) -> str:
-        written = super().put(state, version)
-        if state.lock_owner == "older" and self.rival is not None:
-            self.rival.announce()
-            self.rival = None
-            raise StateUnavailable("the claim's answer was lost; the write landed")
-        return written
 
 
 def test_an_older_drop_whose_claim_landed_unanswered_does_not_hold_the_newer_one_off() -> None:
@@ -48,13 +34,12 @@ def test_an_older_drop_whose_claim_landed_unanswered_does_not_hold_the_newer_one
     it is taken again at once. Deferring to a newer drop with it still on the row would have the
     newer drop wait a whole claim lifetime (30 s) for a claim nobody keeps."""
     api, clock, turns = FakePhotoApi(), FakeClock(), Turns()
-    state = ClaimAnswerLost()
+    state = AnnouncesOnClaim(lose_answer=True)
     # the older drop's first wait is for the table (renewal_retry); the newer one runs in the
     # next, once the older has looked at the row again
-    newer = NewerArrives(newer_drop(), api, state, clock, turns, skip=1)
-    state.rival = newer
-    outcome = sync_drop(older_drop(), OPTIONS, SyncDeps(api=api, state=state, clock=clock,
-                                                       owner="older", turns=turns))
+    state.on_claim = NewerArrives(newer_drop(), api, state, clock, turns, skip=1)
+    newer = state.on_claim
+    outcome = sync_drop(older_drop(), OPTIONS, deps(api, state, clock, turns, "older"))
     assert newer.outcome is Status.UPLOADED
     assert (outcome.status, outcome.reason) == (Status.UNCHANGED, "superseded")
     assert newer.started_at is not None and newer.ended_at is not None
@@ -113,9 +98,8 @@ def test_a_holder_that_gives_way_late_in_its_wait_still_waits_for_the_newer_drop
     state = HeldElsewhere(clock, free_at=clock.monotonic() + 28.0)
     newer = NewerArrives(newer_drop(b"not a jpeg"), api, state, clock, turns)
     state.rival = newer
-    deps = SyncDeps(api=api, state=state, clock=clock, owner="older", turns=turns,
-                    resolver=SlowResolver(clock, 18.0))
-    outcome = sync_drop(older_drop(), OPTIONS, deps)
+    older = replace(deps(api, state, clock, turns, "older"), resolver=SlowResolver(clock, 18.0))
+    outcome = sync_drop(older_drop(), OPTIONS, older)
     assert newer.outcome is Status.REJECTED
     assert outcome.status is Status.UPLOADED
 
@@ -141,7 +125,6 @@ def test_the_download_does_not_count_against_the_claim_wait() -> None:
                         last_modified=OLD)
     drop.seconds, drop.clock = 20.0, clock
     state = HeldElsewhere(clock, free_at=clock.monotonic() + 20.0 + 30.0)
-    deps = SyncDeps(api=api, state=state, clock=clock, owner="older", turns=turns)
-    outcome = sync_drop(drop, OPTIONS, deps)
+    outcome = sync_drop(drop, OPTIONS, deps(api, state, clock, turns, "older"))
     assert outcome.status is Status.UPLOADED
     assert BUDGET.claim_wait > 30.0

@@ -64,6 +64,10 @@ class AzureBlobDrop:
         self._superseded = False
         self._tag_count = 0
 
+    @property
+    def name(self) -> str:
+        return str(self._blob.blob_name)
+
     def info(self) -> DropInfo:
         try:
             props = self._blob.get_blob_properties()

@@ -83,6 +83,11 @@ class Shown:
 class Drop(Protocol):
     """Port: one dropped blob."""
 
+    @property
+    def name(self) -> str:
+        """The blob's name, known before anything is read."""
+        ...
+
     def info(self) -> DropInfo:
         """Properties set by storage; no content is read."""
         ...

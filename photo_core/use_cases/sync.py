@@ -90,6 +90,25 @@ class _Changed:
 
 def _sync_version(drop: Drop, options: SyncOptions, deps: SyncDeps,
                   force: bool) -> Outcome | _Changed:
+    ref = parse_blob_name(drop.name, options.naming)
+    with _in_flight(deps, options, ref) as ticket:
+        return _sync_in_turn(drop, ref, ticket, options, deps, force)
+
+
+@contextmanager
+def _in_flight(deps: SyncDeps, options: SyncOptions,
+               ref: UserRef | NameRejection) -> Iterator[Ticket | None]:
+    """The drop counts among this process's drops for its user from the start of its delivery
+    until its outcome is recorded (``photo_core.use_cases.turns``): the newest goes first."""
+    if deps.turns is None or options.dry_run or isinstance(ref, NameRejection):
+        yield None
+        return
+    with deps.turns.in_flight(ref.key, None) as ticket:
+        yield ticket
+
+
+def _sync_in_turn(drop: Drop, ref: UserRef | NameRejection, ticket: Ticket | None,
+                  options: SyncOptions, deps: SyncDeps, force: bool) -> Outcome | _Changed:
     try:
         info = drop.info()
     except DropGone as gone:
@@ -102,9 +121,10 @@ def _sync_version(drop: Drop, options: SyncOptions, deps: SyncDeps,
     version = DropVersion(info, patiently(claimant(deps, options),
                                           lambda: deps.state.get_drop(info.name), asked))
     waited = deps.clock.monotonic() - asked
+    if ticket is not None and deps.turns is not None:
+        deps.turns.retime(ticket, version.time)  # storage's time for it, until its content's
     if not force and version.record is not None and version.record.describes(info.etag):
         return already_processed(drop, version, deps, options)
-    ref = parse_blob_name(info.name, options.naming)
     if isinstance(ref, NameRejection):
         return finish(drop, version, deps, rejected(version, deps, ref.code, ref.message),
                       options)
@@ -112,21 +132,8 @@ def _sync_version(drop: Drop, options: SyncOptions, deps: SyncDeps,
         too_large = file_too_large(info.size, options.image.max_input_bytes)
         return finish(drop, version, deps, rejected(version, deps, too_large.code,
                                                     too_large.message, ref), options)
-    with _in_flight(deps, options, ref, version) as ticket:
-        return _read_and_apply(drop, version, ref, ticket, waited=waited, options=options,
-                               deps=deps, force=force)
-
-
-@contextmanager
-def _in_flight(deps: SyncDeps, options: SyncOptions, ref: UserRef,
-               version: DropVersion) -> Iterator[Ticket | None]:
-    """The drop counts among this process's drops for its user from before its download
-    until its outcome is recorded (``photo_core.use_cases.turns``): the newest goes first."""
-    if deps.turns is None or options.dry_run:
-        yield None
-        return
-    with deps.turns.in_flight(ref.key, version.time) as ticket:
-        yield ticket
+    return _read_and_apply(drop, version, ref, ticket, waited=waited, options=options,
+                           deps=deps, force=force)
 
 
 def _read_and_apply(drop: Drop, version: DropVersion, ref: UserRef, ticket: Ticket | None, *,

@@ -7,8 +7,10 @@ it costs: the oldest first means an upload per drop, each waiting for the one be
 API's per-mailbox limits bite); the newest first means one upload, and the older ones end
 superseded at once. So drops for the same user in the same process take turns newest first:
 
-* a drop counts as in flight for its user from before its download to its recorded outcome
-  (:meth:`Turns.in_flight`);
+* a drop counts as in flight for its user from the start of its delivery to its recorded
+  outcome (:meth:`Turns.in_flight`); until its properties are read its time is unknown, and it
+  counts as newer than any (an export delivering a user's drops oldest first hands the newest
+  over last: it must be seen before an older one's upload goes out, not 20 ms later);
 * a drop does not take the user's claim while a newer drop for the user is in flight here
   too (:meth:`Turns.newer_waiting`);
 * a holder that finds a newer drop in flight before its upload gives the claim up to it and
@@ -37,7 +39,7 @@ class Ticket:
     """One drop in flight for a user: when its content was made, and what wakes it."""
 
     user: str
-    made: datetime
+    made: datetime | None  # None: not known yet, newer than any
     woken: threading.Event = field(default_factory=threading.Event)
 
     def pause(self, seconds: float, clock: Clock) -> None:
@@ -56,9 +58,10 @@ class Turns:
         self._waiting: dict[str, list[Ticket]] = {}
 
     @contextmanager
-    def in_flight(self, user: str, made: datetime) -> Iterator[Ticket]:
+    def in_flight(self, user: str, made: datetime | None) -> Iterator[Ticket]:
         """Count a drop made at ``made`` as in flight for ``user`` while the block runs: from
-        before its download (storage's time for it until then) to its recorded outcome."""
+        the start of its delivery (``None`` until its properties are read, then storage's time
+        for it until its content is) to its recorded outcome."""
         ticket = Ticket(user, made)
         with self._lock:
             self._waiting.setdefault(user, []).append(ticket)
@@ -73,18 +76,20 @@ class Turns:
             self.changed(user)  # the drop it held back may go now
 
     def retime(self, ticket: Ticket, made: datetime) -> None:
-        """The drop's content time, now that its content was read. It may be older than
-        storage's time for it (an edited copy of content seen before): the drops that deferred
-        to it look again now."""
+        """The drop's time, now that its properties (then its content) were read. It may be
+        older than what it counted as until now (unknown, or storage's time for an edited copy
+        of content seen before): the drops that deferred to it look again now."""
         with self._lock:
-            earlier, ticket.made = made < ticket.made, made
+            earlier = ticket.made is None or made < ticket.made
+            ticket.made = made
         if earlier:
             self._wake(ticket.user, but=ticket)
 
     def newer_waiting(self, user: str, made: datetime) -> bool:
-        """Whether a drop for ``user`` made later than ``made`` is in flight in this process."""
+        """Whether a drop for ``user`` made later than ``made`` (or not known yet) is in flight
+        in this process."""
         with self._lock:
-            return any(t.made > made for t in self._waiting.get(user, ()))
+            return any(t.made is None or t.made > made for t in self._waiting.get(user, ()))
 
     def changed(self, user: str) -> None:
         """``user``'s claim was released, or a drop for the user finished: wake the drops

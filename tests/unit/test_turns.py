@@ -14,7 +14,7 @@ from photo_core.domain.naming import NamingRules, UserRef
 from photo_core.domain.outcomes import Status
 from photo_core.domain.retry import Deadline
 from photo_core.photos import ImagePolicy
-from photo_core.use_cases.ports import StateUnavailable, UserState
+from photo_core.use_cases.ports import DropInfo, StateUnavailable, UserState
 from photo_core.use_cases.sync import SyncDeps, SyncOptions, UserBusy, sync_drop
 from photo_core.use_cases.turns import Turns
 from tests.photos import jpeg
@@ -25,6 +25,7 @@ KEY = f"upn:{JANE}"
 OPTIONS = SyncOptions(naming=NamingRules(), image=ImagePolicy())
 OLD = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 NEW = OLD + timedelta(minutes=1)
+FUTURE = NEW + timedelta(days=3650)
 
 
 def older_drop() -> FakeDrop:
@@ -43,13 +44,14 @@ def deps(api: FakePhotoApi, state: FakeStateStore, clock: Clock, turns: Turns,
 
 
 class NewerArrives:
-    """A newer drop for Jane in this process: announced in flight by :meth:`announce`, then run
-    to its outcome in the older drop's next wait after ``skip`` more (once; its own waits do not
-    run it again), as another thread would."""
+    """A newer drop for Jane in this process: announced in flight by :meth:`announce` (with its
+    time, or, unless ``known``, before its properties are read), then run to its outcome in the
+    older drop's next wait after ``skip`` more (once; its own waits do not run it again), as
+    another thread would."""
 
     def __init__(self, drop: FakeDrop, api: FakePhotoApi, state: FakeStateStore,
-                 clock: FakeClock, turns: Turns, skip: int = 0) -> None:
-        self.skip = skip
+                 clock: FakeClock, turns: Turns, skip: int = 0, *, known: bool = True) -> None:
+        self.skip, self.known = skip, known
         self.drop, self.api, self.state, self.clock, self.turns = drop, api, state, clock, turns
         self.outcome: Status | None = None
         self.started_at: float | None = None
@@ -60,7 +62,7 @@ class NewerArrives:
         clock.on_sleep = self._run
 
     def announce(self) -> None:
-        self._announced.enter_context(self.turns.in_flight(KEY, NEW))
+        self._announced.enter_context(self.turns.in_flight(KEY, NEW if self.known else None))
         self._armed = True
 
     def _run(self, seconds: float) -> None:
@@ -71,13 +73,13 @@ class NewerArrives:
             return
         self._running = True
         self.started_at = self.clock.monotonic()
+        self._announced.close()  # its delivery goes on: counted in flight by sync_drop itself
         try:
             self.outcome = sync_drop(self.drop, OPTIONS, deps(
                 self.api, self.state, self.clock, self.turns, "newer")).status
         finally:
             self.ended_at = self.clock.monotonic()
             self._running = False
-            self._announced.close()
 
 
 class AnnouncesOnClaim(FakeStateStore):
@@ -121,6 +123,44 @@ def test_a_holder_gives_its_claim_to_a_newer_drop_that_turns_up_before_its_uploa
     assert len(api.uploads) == 1
     row, _ = state.rows[KEY]
     assert row.lock_owner is None and row.source_modified == NEW
+
+
+def test_a_holder_gives_way_to_a_drop_for_its_user_whose_properties_are_not_read_yet() -> None:
+    """An export that delivers a user's drops oldest first hands the newest one over last: it
+    counts from the start of its delivery, as possibly the newest, so the holder's upload does
+    not go out just before it is known (one upload for the user, not two)."""
+    api, clock, turns = FakePhotoApi(), FakeClock(), Turns()
+    state = AnnouncesOnClaim()
+    state.on_claim = NewerArrives(newer_drop(), api, state, clock, turns, known=False)
+    newer = state.on_claim
+    outcome = sync_drop(older_drop(), OPTIONS, deps(api, state, clock, turns, "older"))
+    assert newer.outcome is Status.UPLOADED
+    assert (outcome.status, outcome.reason) == (Status.UNCHANGED, "superseded")
+    assert len(api.uploads) == 1
+
+
+class LooksAtTurns(FakeDrop):
+    """A drop whose properties, when read, note whether it already counts as in flight for its
+    user ahead of any other drop."""
+
+    turns: Turns | None = None
+    counted_before_its_properties: bool | None = None
+
+    def info(self) -> DropInfo:
+        if self.counted_before_its_properties is None and self.turns is not None:
+            self.counted_before_its_properties = self.turns.newer_waiting(KEY, FUTURE)
+        return super().info()
+
+
+def test_a_drop_counts_in_flight_for_its_user_before_its_properties_are_read() -> None:
+    turns = Turns()
+    drop = LooksAtTurns(f"b/{JANE}.jpg", jpeg("#445566"), created=NEW, last_modified=NEW)
+    drop.turns = turns
+    outcome = sync_drop(drop, OPTIONS, deps(FakePhotoApi(), FakeStateStore(), FakeClock(),
+                                            turns, "newer"))
+    assert outcome.status is Status.UPLOADED
+    assert drop.counted_before_its_properties is True
+    assert not turns.newer_waiting(KEY, OLD)  # and no longer once it ended
 
 
 def test_an_older_drop_uploads_after_a_newer_one_that_is_rejected() -> None:
@@ -171,6 +211,16 @@ def test_only_a_strictly_newer_drop_goes_first() -> None:
         assert not turns.newer_waiting(KEY, NEW)  # the same time: the table's order decides
         assert not turns.newer_waiting("upn:someone.else@contoso.com", OLD)
     assert not turns.newer_waiting(KEY, OLD)
+
+
+def test_a_drop_whose_time_is_not_known_yet_goes_first_until_it_is() -> None:
+    turns = Turns()
+    with turns.in_flight(KEY, NEW) as holder, turns.in_flight(KEY, None) as unknown:
+        assert turns.newer_waiting(KEY, FUTURE)
+        holder.woken.clear()
+        turns.retime(unknown, OLD)  # it turned out older: the holder goes on, told at once
+        assert not turns.newer_waiting(KEY, NEW)
+        assert holder.woken.is_set()
 
 
 def test_a_drop_whose_content_turns_out_older_wakes_the_drops_deferring_to_it() -> None:

@@ -78,12 +78,16 @@ class Turns:
     def retime(self, ticket: Ticket, made: datetime) -> None:
         """The drop's time, now that its properties (then its content) were read. It may be
         older than what it counted as until now (unknown, or storage's time for an edited copy
-        of content seen before): the drops that deferred to it look again now."""
+        of content seen before): the drops that deferred to it and no longer do look again now
+        (and only they: an export's drops for one user each become known at once, and waking
+        every waiter at each would send a table read per waiter for nothing)."""
         with self._lock:
-            earlier = ticket.made is None or made < ticket.made
-            ticket.made = made
-        if earlier:
-            self._wake(ticket.user, but=ticket)
+            before, ticket.made = ticket.made, made
+            freed = [t for t in self._waiting.get(ticket.user, ())
+                     if t is not ticket and t.made is not None and t.made >= made
+                     and (before is None or t.made < before)]
+        for waiter in freed:
+            waiter.woken.set()
 
     def newer_waiting(self, user: str, made: datetime) -> bool:
         """Whether a drop for ``user`` made later than ``made`` (or not known yet) is in flight
@@ -94,10 +98,7 @@ class Turns:
     def changed(self, user: str) -> None:
         """``user``'s claim was released, or a drop for the user finished: wake the drops
         waiting for it to look again."""
-        self._wake(user)
-
-    def _wake(self, user: str, but: Ticket | None = None) -> None:
         with self._lock:
-            tickets = [t for t in self._waiting.get(user, ()) if t is not but]
+            tickets = list(self._waiting.get(user, ()))
         for ticket in tickets:
             ticket.woken.set()

@@ -223,6 +223,19 @@ def test_a_drop_whose_time_is_not_known_yet_goes_first_until_it_is() -> None:
         assert holder.woken.is_set()
 
 
+def test_a_drop_whose_time_becomes_known_wakes_only_the_drops_it_no_longer_holds_back() -> None:
+    """A re-export's drops for one user each read their properties at about the same time;
+    a drop still older than the one that became known stays asleep (it still defers to it)."""
+    turns = Turns()
+    with turns.in_flight(KEY, OLD) as older, turns.in_flight(KEY, NEW) as newer, \
+            turns.in_flight(KEY, None) as unknown:
+        older.woken.clear()
+        newer.woken.clear()
+        turns.retime(unknown, OLD + timedelta(seconds=30))
+        assert not older.woken.is_set()
+        assert newer.woken.is_set()
+
+
 def test_a_drop_whose_content_turns_out_older_wakes_the_drops_deferring_to_it() -> None:
     """Until its content is read, a drop counts with storage's time for it; once read, an
     edited copy of content seen before takes the older time it was first seen at. A drop that

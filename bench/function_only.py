@@ -7,6 +7,8 @@ the ``BlobClient`` the blob extension gives it: the extension's own converter
 (``BlobClientConverter.decode``) applied to the ``model_binding_data`` the host sends, so each
 invocation pays for a new client as it does on Azure. No queue, no receipts, no webhook: only
 what runs in the Python worker, against Azurite and the emulator (at the run's API latency).
+Logging is the worker's too: the root logger at INFO, and every record formatted for the host
+(which the worker then sends it; here it is dropped).
 
 One drop per user is warmed up first (imports, the token, the connection pools), then the clock
 runs from the first invocation to the last one's return. Every request each invocation makes is
@@ -20,6 +22,7 @@ the function's time goes.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import threading
@@ -39,6 +42,7 @@ def child(names_file: str, parallelism: int, api_port: int) -> int:
     from devstack.host.invoke import blob_argument
 
     trace.install({api_port})
+    logging.basicConfig(level=logging.INFO, handlers=[_ToTheHost()])
     document = json.loads(Path(names_file).read_text())
     loaded = load_app("function_app:app")
     spec = next(f for f in loaded.functions if f.name == "sync_photo")
@@ -76,6 +80,14 @@ def child(names_file: str, parallelism: int, api_port: int) -> int:
         "parallelism": parallelism, "cpu_ms_per_drop": round(1000 * cpu / count, 2),
         "per_drop": summarise(spans), "by_call": by_call(spans), "series": series}) + "\n")
     return 0
+
+
+class _ToTheHost(logging.Handler):
+    """The worker's handler formats each record and sends it to the host; this one formats it
+    and drops it."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.format(record)
 
 
 def by_call(spans: list[dict[str, Any]]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -75,7 +75,7 @@ class AppServices(Services):
     drop_container: ContainerClient
     sync_options: SyncOptions
     # The drops of this process waiting for each user's claim, shared by its invocations.
-    turns: Turns = field(default_factory=Turns)
+    turns: Turns
 
 
 def build_session(api: ApiSettings) -> requests.Session:
@@ -162,7 +162,7 @@ def bootstrap_app(settings: Settings | None = None) -> AppServices:
         resolver=resolver,
         lookup_cache=LookupCache(settings.lookup_cache_seconds, clock=core.clock), table=table,
         blobs=blobs, drop_container=blobs.get_container_client(storage.drop_container),
-        sync_options=options,
+        sync_options=options, turns=Turns(core.clock),
     )
 
 

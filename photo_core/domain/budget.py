@@ -37,6 +37,10 @@ class TimeBudget:
     # holder's claim frees before the drops waiting for it give up.
     claim_wait: float = 45.0
     claim_poll: float = 0.5
+    # A drop counts as possibly its user's newest while its properties are read (one request:
+    # milliseconds), for this long at most: a stalled read must not hold the user's other
+    # drops for their whole claim wait.
+    unknown_turn: float = 2.0
     # The state table client's timeouts (with one retry): a renewal that stalls must give up
     # in time for the next one to land inside the claim's lifetime, or one stalled connection
     # would let the claim lapse while its holder waits on it (the SDK's defaults wait minutes).

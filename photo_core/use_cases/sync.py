@@ -115,14 +115,14 @@ def _sync_in_turn(drop: Drop, ref: UserRef | NameRejection, ticket: Ticket | Non
         logger.info("drop %s no longer exists; nothing to do", gone.name)
         return Outcome(status=Status.UNCHANGED, blob_name=gone.name, at=deps.clock.now(),
                        reason="gone", message="the blob was gone before it was processed")
+    if ticket is not None and deps.turns is not None:  # storage's time, until its content's
+        deps.turns.retime(ticket, DropVersion(info, None).time)
     # the first state-table read: a table that does not answer for a moment is waited for,
     # and what that costs comes out of the claim's wait (one patience per drop)
     asked = deps.clock.monotonic()
     version = DropVersion(info, patiently(claimant(deps, options),
                                           lambda: deps.state.get_drop(info.name), asked))
     waited = deps.clock.monotonic() - asked
-    if ticket is not None and deps.turns is not None:
-        deps.turns.retime(ticket, version.time)  # storage's time for it, until its content's
     if not force and version.record is not None and version.record.describes(info.etag):
         return already_processed(drop, version, deps, options)
     if isinstance(ref, NameRejection):
@@ -311,7 +311,7 @@ def _process(version: DropVersion, ref: UserRef, state: UserState, lease: Lease 
                            prepared)
     assert lease is not None, "only a dry run has no claim, and it returned above"
     if give_way and deps.turns is not None and \
-            deps.turns.newer_waiting(ref.key, version.time) and \
+            deps.turns.newer_known(ref.key, version.time) and \
             (deadline is None or deadline.remaining() >= GIVE_WAY_ROOM):
         raise _GiveWay(ref.key)
     lease.intend("upload", version.key, prepared.sha256)

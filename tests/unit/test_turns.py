@@ -9,14 +9,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from photo_core.domain.budget import BUDGET
 from photo_core.domain.clock import Clock, Signal, SystemClock
 from photo_core.domain.naming import NamingRules, UserRef
 from photo_core.domain.outcomes import Status
 from photo_core.domain.retry import Deadline
 from photo_core.photos import ImagePolicy
-from photo_core.use_cases.ports import DropInfo, StateUnavailable, UserState
+from photo_core.use_cases.ports import DropInfo, DropRecord, StateUnavailable, UserState
 from photo_core.use_cases.sync import SyncDeps, SyncOptions, UserBusy, sync_drop
-from photo_core.use_cases.turns import Turns
+from photo_core.use_cases.turns import Ticket, Turns
 from tests.photos import jpeg
 from tests.unit.fakes import FakeClock, FakeDrop, FakePhotoApi, FakeStateStore
 
@@ -57,16 +58,21 @@ class NewerArrives:
         self.started_at: float | None = None
         self.ended_at: float | None = None
         self._announced = ExitStack()
+        self._ticket: Ticket | None = None
         self._armed = False
         self._running = False
         clock.on_sleep = self._run
 
     def announce(self) -> None:
-        self._announced.enter_context(self.turns.in_flight(KEY, NEW if self.known else None))
+        self._ticket = self._announced.enter_context(
+            self.turns.in_flight(KEY, NEW if self.known else None))
         self._armed = True
 
     def _run(self, seconds: float) -> None:
         if not self._armed or self._running or self.outcome is not None:
+            return
+        if self._ticket is not None and self._ticket.made is None:  # its properties are read
+            self.turns.retime(self._ticket, NEW)
             return
         if self.skip > 0:
             self.skip -= 1
@@ -103,7 +109,8 @@ class AnnouncesOnClaim(FakeStateStore):
 
 
 def test_an_older_drop_does_not_take_the_claim_while_a_newer_one_is_in_flight_here() -> None:
-    api, state, clock, turns = FakePhotoApi(), FakeStateStore(), FakeClock(), Turns()
+    api, state, clock = FakePhotoApi(), FakeStateStore(), FakeClock()
+    turns = Turns(clock)
     newer = NewerArrives(newer_drop(), api, state, clock, turns)
     newer.announce()
     outcome = sync_drop(older_drop(), OPTIONS, deps(api, state, clock, turns, "older"))
@@ -113,7 +120,8 @@ def test_an_older_drop_does_not_take_the_claim_while_a_newer_one_is_in_flight_he
 
 
 def test_a_holder_gives_its_claim_to_a_newer_drop_that_turns_up_before_its_upload() -> None:
-    api, clock, turns = FakePhotoApi(), FakeClock(), Turns()
+    api, clock = FakePhotoApi(), FakeClock()
+    turns = Turns(clock)
     state = AnnouncesOnClaim()
     state.on_claim = NewerArrives(newer_drop(), api, state, clock, turns)
     newer = state.on_claim
@@ -129,7 +137,8 @@ def test_a_holder_gives_way_to_a_drop_for_its_user_whose_properties_are_not_read
     """An export that delivers a user's drops oldest first hands the newest one over last: it
     counts from the start of its delivery, as possibly the newest, so the holder's upload does
     not go out just before it is known (one upload for the user, not two)."""
-    api, clock, turns = FakePhotoApi(), FakeClock(), Turns()
+    api, clock = FakePhotoApi(), FakeClock()
+    turns = Turns(clock)
     state = AnnouncesOnClaim()
     state.on_claim = NewerArrives(newer_drop(), api, state, clock, turns, known=False)
     newer = state.on_claim
@@ -153,7 +162,7 @@ class LooksAtTurns(FakeDrop):
 
 
 def test_a_drop_counts_in_flight_for_its_user_before_its_properties_are_read() -> None:
-    turns = Turns()
+    turns = Turns(FakeClock())
     drop = LooksAtTurns(f"b/{JANE}.jpg", jpeg("#445566"), created=NEW, last_modified=NEW)
     drop.turns = turns
     outcome = sync_drop(drop, OPTIONS, deps(FakePhotoApi(), FakeStateStore(), FakeClock(),
@@ -163,8 +172,84 @@ def test_a_drop_counts_in_flight_for_its_user_before_its_properties_are_read() -
     assert not turns.newer_waiting(KEY, OLD)  # and no longer once it ended
 
 
+class LateDelivery(FakeStateStore):
+    """Another delivery for Jane turns up as the holder takes her claim; its properties are
+    read during the holder's next wait, and show it was made at ``made``."""
+
+    def __init__(self, turns: Turns, clock: FakeClock, made: datetime) -> None:
+        super().__init__()
+        self.turns, self.made = turns, made
+        self.late = ExitStack()
+        self.ticket: Ticket | None = None
+        clock.on_sleep = self._read_its_properties
+
+    def put(self, state: UserState, version: str | None) -> str:
+        written = super().put(state, version)
+        if state.lock_owner == "holder" and self.ticket is None:
+            self.ticket = self.late.enter_context(self.turns.in_flight(KEY, None))
+        return written
+
+    def _read_its_properties(self, seconds: float) -> None:
+        if self.ticket is not None and self.ticket.made is None:
+            self.turns.retime(self.ticket, self.made)
+
+
+@pytest.mark.parametrize("made", [OLD, NEW], ids=["older", "the same drop again"])
+def test_a_holder_keeps_its_claim_when_a_late_delivery_turns_out_not_newer(
+        made: datetime) -> None:
+    """It waits the few milliseconds the other delivery's properties take, rather than giving
+    its claim up and taking it again."""
+    api, clock = FakePhotoApi(), FakeClock()
+    turns = Turns(clock)
+    state = LateDelivery(turns, clock, made)
+    outcome = sync_drop(newer_drop(), OPTIONS, deps(api, state, clock, turns, "holder"))
+    state.late.close()
+    assert outcome.status is Status.UPLOADED and len(api.uploads) == 1
+    row, _ = state.rows[KEY]
+    assert row.attempts == 1  # claimed once
+
+
+def test_a_drop_whose_properties_read_stalls_holds_its_users_drops_back_only_briefly() -> None:
+    """A drop counts as possibly the newest for ``BUDGET.unknown_turn`` at most: a read that
+    stalls (the blob service's client waits minutes) does not make the user's newest drop
+    wait out its whole claim patience and fail."""
+    api, state, clock = FakePhotoApi(), FakeStateStore(), FakeClock()
+    turns = Turns(clock)
+    began = clock.monotonic()
+    with turns.in_flight(KEY, None):  # never read
+        outcome = sync_drop(newer_drop(), OPTIONS, deps(api, state, clock, turns, "newer"))
+    assert outcome.status is Status.UPLOADED
+    assert clock.monotonic() - began <= BUDGET.unknown_turn + BUDGET.claim_poll
+
+
+class LooksAtTurnsOnItsRecord(FakeStateStore):
+    """Notes, when a drop's record is read, whether a drop made before NEW would defer."""
+
+    def __init__(self, turns: Turns) -> None:
+        super().__init__()
+        self.turns = turns
+        self.older_defers: bool | None = None
+        self.newer_defers: bool | None = None
+
+    def get_drop(self, name: str) -> DropRecord | None:
+        self.older_defers = self.turns.newer_waiting(KEY, OLD)
+        self.newer_defers = self.turns.newer_waiting(KEY, FUTURE)
+        return super().get_drop(name)
+
+
+def test_a_drop_counts_with_storages_time_for_it_from_when_its_properties_are_read() -> None:
+    """Not from after its drop record is read too: a table that stalls then must not make it
+    count as possibly the newest."""
+    clock = FakeClock()
+    turns = Turns(clock)
+    state = LooksAtTurnsOnItsRecord(turns)
+    sync_drop(newer_drop(), OPTIONS, deps(FakePhotoApi(), state, clock, turns, "newer"))
+    assert (state.older_defers, state.newer_defers) == (True, False)
+
+
 def test_an_older_drop_uploads_after_a_newer_one_that_is_rejected() -> None:
-    api, state, clock, turns = FakePhotoApi(), FakeStateStore(), FakeClock(), Turns()
+    api, state, clock = FakePhotoApi(), FakeStateStore(), FakeClock()
+    turns = Turns(clock)
     newer = NewerArrives(newer_drop(b"not a jpeg"), api, state, clock, turns)
     newer.announce()
     older = older_drop()
@@ -187,7 +272,7 @@ def test_without_turns_both_drops_upload_oldest_first() -> None:
 
 
 def test_a_released_claim_wakes_the_drops_waiting_for_it_at_once() -> None:
-    turns, woken = Turns(), threading.Event()
+    turns, woken = Turns(SystemClock()), threading.Event()
 
     def wait_a_long_poll() -> None:
         with turns.in_flight(KEY, OLD) as ticket:
@@ -205,7 +290,7 @@ def test_a_released_claim_wakes_the_drops_waiting_for_it_at_once() -> None:
 
 
 def test_only_a_strictly_newer_drop_goes_first() -> None:
-    turns = Turns()
+    turns = Turns(FakeClock())
     with turns.in_flight(KEY, NEW):
         assert turns.newer_waiting(KEY, OLD)
         assert not turns.newer_waiting(KEY, NEW)  # the same time: the table's order decides
@@ -214,7 +299,7 @@ def test_only_a_strictly_newer_drop_goes_first() -> None:
 
 
 def test_a_drop_whose_time_is_not_known_yet_goes_first_until_it_is() -> None:
-    turns = Turns()
+    turns = Turns(FakeClock())
     with turns.in_flight(KEY, NEW) as holder, turns.in_flight(KEY, None) as unknown:
         assert turns.newer_waiting(KEY, FUTURE)
         holder.woken.clear()
@@ -226,7 +311,7 @@ def test_a_drop_whose_time_is_not_known_yet_goes_first_until_it_is() -> None:
 def test_a_drop_whose_time_becomes_known_wakes_only_the_drops_it_no_longer_holds_back() -> None:
     """A re-export's drops for one user each read their properties at about the same time;
     a drop still older than the one that became known stays asleep (it still defers to it)."""
-    turns = Turns()
+    turns = Turns(FakeClock())
     with turns.in_flight(KEY, OLD) as older, turns.in_flight(KEY, NEW) as newer, \
             turns.in_flight(KEY, None) as unknown:
         older.woken.clear()
@@ -240,7 +325,7 @@ def test_a_drop_whose_content_turns_out_older_wakes_the_drops_deferring_to_it() 
     """Until its content is read, a drop counts with storage's time for it; once read, an
     edited copy of content seen before takes the older time it was first seen at. A drop that
     deferred to it is next, and is told so at once rather than at its next look at the table."""
-    turns = Turns()
+    turns = Turns(FakeClock())
     with turns.in_flight(KEY, NEW) as edited, turns.in_flight(KEY, OLD) as waiting:
         waiting.woken.clear()
         turns.retime(edited, NEW)  # the usual case: the time it had; nobody looks again
@@ -255,7 +340,8 @@ def test_a_drop_whose_content_turns_out_older_wakes_the_drops_deferring_to_it() 
 def test_a_drop_that_gave_way_keeps_the_api_deadline_it_started() -> None:
     """Its photo API calls share one budget however often it waits, so they still end inside
     the function timeout."""
-    api, clock, turns = FakePhotoApi(), FakeClock(), Turns()
+    api, clock = FakePhotoApi(), FakeClock()
+    turns = Turns(clock)
     state = AnnouncesOnClaim()
     state.on_claim = NewerArrives(newer_drop(b"not a jpeg"), api, state, clock, turns)
     newer = state.on_claim
@@ -304,7 +390,8 @@ class UploadHeld(FakePhotoApi):
 def test_a_drop_waiting_for_the_claim_is_woken_when_its_holder_releases_it() -> None:
     """Not at its next look at the table: the holder's release wakes it, and it finds itself
     superseded by the photo just uploaded."""
-    api, state, clock, turns = UploadHeld(), FakeStateStore(), WokenOnlyClock(), Turns()
+    api, state, clock = UploadHeld(), FakeStateStore(), WokenOnlyClock()
+    turns = Turns(clock)
     outcomes: dict[str, Status] = {}
 
     def run(drop: FakeDrop, owner: str) -> None:
@@ -324,7 +411,8 @@ def test_a_drop_waiting_for_the_claim_is_woken_when_its_holder_releases_it() -> 
 
 
 def test_a_holder_with_its_api_deadline_nearly_spent_uploads_instead_of_giving_way() -> None:
-    api, clock, turns = FakePhotoApi(), FakeClock(), Turns()
+    api, clock = FakePhotoApi(), FakeClock()
+    turns = Turns(clock)
     state = AnnouncesOnClaim()
     state.on_claim = NewerArrives(newer_drop(), api, state, clock, turns)
     older = SyncDeps(api=api, state=state, clock=clock, owner="older", turns=turns,
@@ -343,7 +431,8 @@ class NeverFinishes(NewerArrives):
 def test_a_drop_that_gave_way_waits_no_longer_than_its_api_deadline() -> None:
     """Its next claim gives up when the deadline passes (it could not upload after it); the
     platform delivers it again."""
-    api, clock, turns = FakePhotoApi(), FakeClock(), Turns()
+    api, clock = FakePhotoApi(), FakeClock()
+    turns = Turns(clock)
     state = AnnouncesOnClaim()
     state.on_claim = NeverFinishes(newer_drop(), api, state, clock, turns)
     began = clock.monotonic()

@@ -33,7 +33,8 @@ def test_an_older_drop_whose_claim_landed_unanswered_does_not_hold_the_newer_one
     """A claim write whose answer was lost may have landed: the next read shows it as ours, and
     it is taken again at once. Deferring to a newer drop with it still on the row would have the
     newer drop wait a whole claim lifetime (30 s) for a claim nobody keeps."""
-    api, clock, turns = FakePhotoApi(), FakeClock(), Turns()
+    api, clock = FakePhotoApi(), FakeClock()
+    turns = Turns(clock)
     state = AnnouncesOnClaim(lose_answer=True)
     # the older drop's first wait is for the table (renewal_retry); the newer one runs in the
     # next, once the older has looked at the row again
@@ -94,7 +95,8 @@ def test_a_holder_that_gives_way_late_in_its_wait_still_waits_for_the_newer_drop
     gives the claim way to a newer drop with its patience anew: it waits for the newer drop's
     outcome (here a reject) and uploads, instead of giving up at once and ending this delivery
     without an outcome."""
-    api, clock, turns = FakePhotoApi(), FakeClock(), Turns()
+    api, clock = FakePhotoApi(), FakeClock()
+    turns = Turns(clock)
     state = HeldElsewhere(clock, free_at=clock.monotonic() + 28.0)
     newer = NewerArrives(newer_drop(b"not a jpeg"), api, state, clock, turns)
     state.rival = newer
@@ -120,7 +122,8 @@ def test_the_download_does_not_count_against_the_claim_wait() -> None:
     """A drop whose download took 20 s still waits the whole 45 s for another drop's claim
     (longer than a claim's 30 s lifetime, so a crashed holder's claim frees first): here the
     other claim frees after 30 s of waiting."""
-    api, clock, turns = FakePhotoApi(), FakeClock(), Turns()
+    api, clock = FakePhotoApi(), FakeClock()
+    turns = Turns(clock)
     drop = SlowDownload(f"a/{JANE}.jpg", jpeg("#112233"), etag='"old"', created=OLD,
                         last_modified=OLD)
     drop.seconds, drop.clock = 20.0, clock

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from azure.storage.blob import ContainerClient
 from devstack import notices
 from devstack.stack import LocalStack, StackInfo
 from devstack.webhook_receiver import WebhookReceiver
+from photo_core.bootstrap import app_services
 from photo_core.entrypoints.notify_handlers import handle_notices
 from tests.photos import jpeg
 from tests.waiting import wait_for
@@ -57,6 +59,8 @@ def drop(info: StackInfo, name: str, data: bytes) -> None:
 
 
 def outcome(info: StackInfo, name: str) -> tuple[str, str]:
+    """The drop's outcome, once it is in the outcome log the notifier reads too (the blob's
+    tags are written first: a notifier run between the two would not see it yet)."""
     blob = ContainerClient.from_connection_string(
         info.connection_string, info.drop_container).get_blob_client(name)
 
@@ -64,7 +68,13 @@ def outcome(info: StackInfo, name: str) -> tuple[str, str]:
         found = blob.get_blob_tags()
         return dict(found) if "photosync-status" in found else None
 
+    def logged() -> bool:
+        now = datetime.now(UTC)
+        return any(o.blob_name == name
+                   for o in app_services().log.between(now - timedelta(hours=1), now))
+
     found = wait_for(tags, timeout=60, interval=0.2, what=f"an outcome for {name}")
+    wait_for(logged, timeout=60, interval=0.2, what=f"the outcome of {name} in the log")
     return found["photosync-status"], found.get("photosync-reason", "none")
 
 
@@ -116,7 +126,7 @@ def test_a_failing_webhook_changes_no_drop_outcome_and_its_notice_is_not_lost(
     run = handle_notices()
     drop(info, good, jpeg({"500": "#aa0000", "429": "#00aa00", "hang": "#0000aa"}[mode]))
     drop(info, later, b"not a photo")
-    assert (run.new, run.sent, run.problem) == (1, False, problem)
+    assert (run.new, run.sent, run.problem, run.skipped) == (1, False, problem, None)
     assert receiver.attempts >= 1 and receiver.messages() == []
     # The drops around the failure ended as they would have anyway.
     assert outcome(info, good) == ("uploaded", "none")

@@ -121,11 +121,9 @@ class Turns:
         while True:
             now = self._clock.monotonic()
             with self._lock:
-                tickets = list(self._waiting.get(user, ()))
-            if any(t.made is not None and t.made > made for t in tickets):
-                return True
-            if not any(t.made is None and t.ahead_of(made, now) for t in tickets):
-                return False
+                ahead = [t for t in self._waiting.get(user, ()) if t.ahead_of(made, now)]
+            if not ahead or any(t.made is not None for t in ahead):
+                return bool(ahead)
             self._clock.sleep(UNKNOWN_POLL)
 
     def changed(self, user: str) -> None:

@@ -20,7 +20,7 @@ from PIL import Image
 
 from devstack.azurite import Azurite
 from devstack.stack import local_settings_values
-from photo_core.bootstrap import reset_app_services
+from photo_core.bootstrap import SDK_REQUEST_LOGGER, reset_app_services
 from photo_core.domain.errors import Throttled
 from photo_core.entrypoints import handlers
 from tests.integration.emulator_fixture import emulator_session
@@ -99,13 +99,10 @@ def test_a_drop_is_synced_and_its_outcome_tagged(functions: Functions, azurite: 
     assert admin(emu, "GET", "/users/alex.wilber@contoso.com/photo").content == photo
 
 
-SDK_REQUEST_LOG = "azure.core.pipeline.policies.http_logging_policy"
-
-
 @pytest.fixture
 def sdk_request_log_as_installed() -> Iterator[logging.Logger]:
     """The storage SDK's request logger at the level it comes with (nothing set on it)."""
-    logger = logging.getLogger(SDK_REQUEST_LOG)
+    logger = logging.getLogger(SDK_REQUEST_LOGGER)
     before = logger.level
     logger.setLevel(logging.NOTSET)
     yield logger
@@ -124,7 +121,7 @@ def test_at_the_workers_info_level_a_drop_logs_its_outcome_not_each_storage_requ
     functions["sync_photo"](client)
     assert any("uploaded" in r.getMessage() for r in caplog.records
                if r.name.startswith("photo_core"))
-    assert [r.getMessage()[:60] for r in caplog.records if r.name == SDK_REQUEST_LOG] == []
+    assert [r.getMessage()[:60] for r in caplog.records if r.name == SDK_REQUEST_LOGGER] == []
 
 
 def test_permanent_failures_return_normally_as_rejections(functions: Functions,

@@ -162,11 +162,12 @@ class LooksAtTurns(FakeDrop):
 
 
 def test_a_drop_counts_in_flight_for_its_user_before_its_properties_are_read() -> None:
-    turns = Turns(FakeClock())
+    clock = FakeClock()
+    turns = Turns(clock)
     drop = LooksAtTurns(f"b/{JANE}.jpg", jpeg("#445566"), created=NEW, last_modified=NEW)
     drop.turns = turns
-    outcome = sync_drop(drop, OPTIONS, deps(FakePhotoApi(), FakeStateStore(), FakeClock(),
-                                            turns, "newer"))
+    outcome = sync_drop(drop, OPTIONS, deps(FakePhotoApi(), FakeStateStore(), clock, turns,
+                                            "newer"))
     assert outcome.status is Status.UPLOADED
     assert drop.counted_before_its_properties is True
     assert not turns.newer_waiting(KEY, OLD)  # and no longer once it ended

@@ -40,6 +40,8 @@ import requests
 
 logger = logging.getLogger(__name__)
 
+#: Beside the watcher's state file: the dead-lettered events, one JSON object per line.
+DEAD_LETTER_FILE = "eventgrid-deadletter.jsonl"
 #: Event Grid does not retry these answers of a WebHook endpoint; it dead-letters at once.
 NOT_RETRIED = frozenset({400, 401, 403, 413})
 MAX_BACKOFF = 60.0
@@ -225,3 +227,22 @@ def _outcome(status: int) -> str:
         return "Delivered"
     return {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
             413: "RequestEntityTooLarge", 503: "Busy"}.get(status, "GenericError")
+
+
+def deliveries_on_disk(state_path: Path) -> tuple[list[str], list[str]]:
+    """For a process outside the host (the soak): the subjects of the events a host, running or
+    not, still has to deliver (retries included) and of those it dead-lettered, read from the
+    watcher's state file ``state_path`` (replaced whole on every change) and the dead-letter
+    file beside it."""
+    try:
+        document = json.loads(state_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        document = {}
+    outbox = document.get("outbox") if isinstance(document, dict) else None
+    pending = [str(p.get("event", {}).get("subject")) for p in outbox or []]
+    try:
+        lines = state_path.with_name(DEAD_LETTER_FILE).read_text(encoding="utf-8")
+    except OSError:
+        lines = ""
+    dead = [str(json.loads(line).get("subject")) for line in lines.splitlines() if line]
+    return pending, dead

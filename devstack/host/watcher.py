@@ -49,7 +49,7 @@ from azure.storage.blob import BlobProperties, ContainerClient
 
 from devstack.host.bindings import BlobTrigger, FunctionSpec
 from devstack.host.blob_queue import BlobWorkItem, normalize_etag
-from devstack.host.event_outbox import EventOutbox
+from devstack.host.event_outbox import DEAD_LETTER_FILE, EventOutbox
 from devstack.host.eventgrid import blob_created_event, blob_deleted_event, validation_event
 from devstack.host.storage import StorageSettingError, watch_blob_service
 
@@ -121,7 +121,7 @@ class Watcher:
         if self._eventgrid_targets:
             self._outbox = EventOutbox(
                 lock=self._lock, persist=self._save, post=self._post_event,
-                dead_letter_path=state_path.with_name("eventgrid-deadletter.jsonl"),
+                dead_letter_path=state_path.with_name(DEAD_LETTER_FILE),
                 max_attempts=max_delivery_attempts, retry_delay=retry_delay)
         self._seen: dict[str, dict[str, str]] = {}
         self._listed: dict[str, _Listing] = {}

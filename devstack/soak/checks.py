@@ -53,6 +53,9 @@ class Observed:
     work_queue: int | None
     # the product's outcome log (state table, ``log-*`` partitions): (blob, ETag) -> outcome
     outcome_log: dict[tuple[str, str], tuple[str, str | None]] = field(default_factory=dict)
+    # the subjects of the host's Event Grid deliveries (deletions) still pending, dead-lettered
+    deliveries_pending: list[str] = field(default_factory=list)
+    dead_lettered: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -209,6 +212,10 @@ def verdict(records: list[DropRecord], users: list[str], seen: Observed) -> Verd
                     f"{'it has an outcome' if tagged else 'no outcome: lost'}")
     if seen.work_queue:
         queue.fail(f"{seen.work_queue} message(s) still in the host's work queue")
+    for subject in seen.deliveries_pending:
+        queue.fail(f"deletion event not delivered yet: {subject}")
+    for subject in seen.dead_lettered:
+        queue.fail(f"deletion event dead-lettered (never handled): {subject}")
     extra = sorted(set(seen.blobs) - set(final))
     if extra:
         content.fail(f"{len(extra)} blob(s) nobody dropped, e.g. {extra[:3]}")

@@ -26,13 +26,15 @@ STATE_TABLE = "photosyncstate"
 
 
 def settle(stack: Stack, records: list[DropRecord], until: float, quiet_s: float) -> bool:
-    """Wait until every final version has an outcome and the work queue is empty; or until the
-    queue has been empty with nothing changing for ``quiet_s`` (what is missing then will not
+    """Wait until every final version has an outcome, the work queue is empty and every
+    deletion's Event Grid delivery was made; or until the queue has been empty, with no
+    delivery pending and nothing changing, for ``quiet_s`` (what is missing then will not
     come: ``quiet_s`` exceeds the visibility timeout of a message whose invocation died); or
-    until ``until``. While messages are queued the host is still working (retrying, or on
-    its way to the poison queue), so the soak waits for it."""
+    until ``until``. While messages are queued or deliveries wait for a retry the host is
+    still working (retrying, or on its way to the poison queue or the dead letters), so the
+    soak waits for it: a deletion whose delivery is still being retried holds its claim."""
     names = set(final_versions(records))
-    last_change, last_state = time.monotonic(), (-1, -1)
+    last_change, last_state = time.monotonic(), (-1, -1, -1)
     while time.monotonic() < until:
         try:
             tagged = sum(1 for b in stack.container().list_blobs(include=["tags"])
@@ -43,13 +45,14 @@ def settle(stack: Stack, records: list[DropRecord], until: float, quiet_s: float
             logger.warning("settle: storage not answering (%s)", type(exc).__name__)
             time.sleep(2.0)
             continue
-        if (tagged, queued) != last_state:
-            logger.info("settle: %d/%d drops have an outcome, %d queued", tagged, len(names),
-                        queued)
-            last_state, last_change = (tagged, queued), time.monotonic()
-        if tagged == len(names) and queued == 0:
+        pending = len(stack.eventgrid_deliveries()[0])
+        if (tagged, queued, pending) != last_state:
+            logger.info("settle: %d/%d drops have an outcome, %d queued, %d deletion "
+                        "deliveries pending", tagged, len(names), queued, pending)
+            last_state, last_change = (tagged, queued, pending), time.monotonic()
+        if tagged == len(names) and queued == 0 and pending == 0:
             return True
-        if queued == 0 and time.monotonic() - last_change > quiet_s:
+        if queued == 0 and pending == 0 and time.monotonic() - last_change > quiet_s:
             logger.warning("settle: no progress for %.0fs; checking what there is", quiet_s)
             return False
         time.sleep(2.0)
@@ -87,8 +90,9 @@ def observe(stack: Stack) -> Observed:
     except ResourceNotFoundError:
         poison = []
     queued = stack.work_queue().get_queue_properties().approximate_message_count
+    pending, dead = stack.eventgrid_deliveries()
     return Observed(blobs, rows, users, stack.admin("/uploads")["value"], poison,
-                    int(queued or 0), log)
+                    int(queued or 0), log, pending, dead)
 
 
 def guarded(step: Callable[[], Any], errors: list[str], what: str) -> Any:

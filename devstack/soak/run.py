@@ -40,6 +40,7 @@ from azure.storage.queue import QueueClient
 from devstack.azurite import Azurite
 from devstack.host.bindings import function_id
 from devstack.host.blob_queue import QUEUE_PREFIX, BlobTriggerStore, BlobWorkItem
+from devstack.host.event_outbox import deliveries_on_disk
 from devstack.soak import procs as procs
 from devstack.soak.checks import Observed
 from devstack.soak.config import MAPPING_BLOB, SoakConfig
@@ -209,6 +210,11 @@ class Stack:
                 session.post(url, json=post, timeout=30)
             answer.raise_for_status()
             return answer.json()
+
+    def eventgrid_deliveries(self) -> tuple[list[str], list[str]]:
+        """The first host's ``BlobDeleted`` deliveries not made yet and those dead-lettered, by
+        subject (the second host watches nothing)."""
+        return deliveries_on_disk(self.state / "host" / "watcher.json")
 
     def work_queue(self) -> QueueClient:
         assert self.host is not None

@@ -14,6 +14,7 @@ import requests
 from azure.storage.blob import ContentSettings
 
 from devstack.host import RunningHost
+from devstack.host.event_outbox import deliveries_on_disk
 from devstack.host.eventgrid import blob_deleted_event, validation_event
 from tests.devstack.conftest import AppFiles, start_sample_host
 from tests.waiting import wait_for
@@ -222,6 +223,8 @@ def test_the_watcher_retries_a_failed_delivery_then_dead_letters(app_files: AppF
     assert dead["deadLetterReason"] == "MaxDeliveryAttemptsExceeded"
     assert dead["deliveryAttempts"] == 4
     assert dead["lastHttpStatusCode"] == 500
+    pending, dead_subjects = deliveries_on_disk(app_files.state_dir / "watcher.json")
+    assert pending == [] and dead_subjects == [dead["subject"]]
 
 
 def test_a_deletion_while_the_host_was_down_is_delivered_after_restart(
@@ -256,10 +259,13 @@ def test_a_pending_retry_survives_a_restart(app_files: AppFiles) -> None:
     state = json.loads((app_files.state_dir / "watcher.json").read_text())
     [pending] = state["outbox"]
     assert pending["function"] == "OnEvent" and pending["attempts"] == 1
+    assert deliveries_on_disk(app_files.state_dir / "watcher.json") == (
+        [pending["event"]["subject"]], [])
 
     with watching(app_files) as host:
         wait_for(lambda: app_files.records("event", name))
         settled(host)
+    assert deliveries_on_disk(app_files.state_dir / "watcher.json") == ([], [])
     assert len(app_files.records("event-attempt", name)) == 3
     assert len(app_files.records("event", name)) == 1
     assert len(app_files.records("event-too", name)) == 1

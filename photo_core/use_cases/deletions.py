@@ -22,7 +22,13 @@ from photo_core.domain.outcomes import Outcome, Status
 from photo_core.use_cases.claims import Superseded, claim, held_by_other
 from photo_core.use_cases.drop_context import SyncDeps, SyncOptions, append_to_log, claimant
 from photo_core.use_cases.lease import ClaimLost, Lease
-from photo_core.use_cases.ports import DropInfo, UserState
+from photo_core.use_cases.ports import (
+    PENDING_LATE_REMOVAL,
+    PENDING_REMOVAL,
+    PENDING_UPLOAD,
+    DropInfo,
+    UserState,
+)
 from photo_core.use_cases.release import mark_unknown, release, release_quietly
 from photo_core.use_cases.repair import photo_version
 
@@ -103,8 +109,11 @@ def _live_versions(state: UserState) -> list[tuple[str, str | None]]:
     """The drop versions whose deletion removes the live photo: its recorded source, or, while
     an upload went out without an answer, that upload's drop alone. It may have landed (it was
     the newest drop then, or it would not have been sent), so the recorded source is no longer
-    known to be live, and deleting it must not remove what may be the newer drop's photo."""
-    if state.pending_op == "upload" and state.pending_drop:
+    known to be live, and deleting it must not remove what may be the newer drop's photo. A
+    removal sent under the claim without an answer (its intent replaced the upload's mark)
+    leaves its drop's photo possibly live, and so its drop alone too: the deletion's
+    redelivery sends the removal again."""
+    if state.pending_op in (PENDING_UPLOAD, PENDING_REMOVAL) and state.pending_drop:
         pending, _, etag = state.pending_drop.partition("|")
         return [(pending, etag)]
     recorded = photo_version(state)
@@ -145,10 +154,11 @@ def _remove_under_claim(name: str, ref: UserRef, version: tuple[str, str | None]
             return None
         etag = live[1]
         removing = f"{name}|{etag}"
-        lease.intend("delete", removing, None)
+        lease.intend(PENDING_REMOVAL, removing, None)
         outcome = remove_photo(name, ref, target, deps)
         if lease.lost:  # the removal may have landed after a newer drop's upload
-            mark_unknown(deps.state, ref.key, removing, None, deps.clock, op="delete")
+            mark_unknown(deps.state, ref.key, removing, None, deps.clock,
+                         op=PENDING_LATE_REMOVAL)
             raise ClaimLost(f"the claim on {ref.key} lapsed while its photo was being removed")
     except BaseException:
         release_quietly(deps.state, *lease.stop())

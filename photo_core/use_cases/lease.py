@@ -91,8 +91,9 @@ class Lease:
             return self._state, self._version
 
     def intend(self, op: str, drop: str | None, sha256: str | None) -> None:
-        """Write into the claimed row that ``op`` ("upload" or "delete") is about to be sent for
-        ``drop``. Raises :class:`ClaimLost` if the claim is no longer this holder's."""
+        """Write into the claimed row that ``op`` (``PENDING_UPLOAD``, ``PENDING_REMOVAL``) is
+        about to be sent for ``drop``. Raises :class:`ClaimLost` if the claim is no longer this
+        holder's."""
         with self._lock:
             if self.lost:
                 raise ClaimLost(f"the claim on {self._state.user} was taken over")

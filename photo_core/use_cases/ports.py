@@ -120,6 +120,17 @@ class DropChanged(Exception):
     """The blob changed while it was being processed; its newer version will be handled."""
 
 
+#: ``UserState.pending_op``: which call went out without a known answer, and so which drop's
+#: photo may be live. An upload: its drop's. A removal sent under the claim: still its drop's,
+#: if the removal did not land, so only that drop's deletion finishes it. A removal that
+#: outlived its claim: not its drop's (a newer holder came after it), but maybe none at all.
+#: Rows written before the removal's two kinds were told apart say "delete" for both, and are
+#: read as the late kind.
+PENDING_UPLOAD = "upload"
+PENDING_REMOVAL = "remove"
+PENDING_LATE_REMOVAL = "delete"
+
+
 class DropGone(Exception):
     """The blob no longer exists (HR deleted it, or a duplicate delivery already moved or deleted
     it): there is nothing left to process, and retrying would only end in the poison queue."""
@@ -155,7 +166,7 @@ class UserState:
     photo_etag: str | None = None
     # An operation on the live photo that was started and whose result is not known (written
     # before the call, cleared once it is answered): while set, the live photo is unknown.
-    pending_op: str | None = None  # "upload" or "delete"
+    pending_op: str | None = None  # PENDING_UPLOAD, PENDING_REMOVAL, PENDING_LATE_REMOVAL
     pending_drop: str | None = None  # the drop (name and ETag) it was for
     pending_sha256: str | None = None  # the photo it was to upload
     pending_id: str | None = None  # tells one such mark from another

@@ -17,7 +17,13 @@ from photo_core.domain.clock import Clock, not_after
 from photo_core.domain.outcomes import Outcome, Status
 from photo_core.use_cases.claims import MAX_CLAIM_CONFLICTS, UserBusy
 from photo_core.use_cases.lease import still_held
-from photo_core.use_cases.ports import DropInfo, StateConflict, StateStore, UserState
+from photo_core.use_cases.ports import (
+    PENDING_UPLOAD,
+    DropInfo,
+    StateConflict,
+    StateStore,
+    UserState,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -87,12 +93,13 @@ def _released(state: UserState, outcome: Outcome | None, info: DropInfo | None,
 
 
 def mark_unknown(store: StateStore, user: str, drop: str, sha256: str | None,
-                 clock: Clock, op: str = "upload") -> None:
+                 clock: Clock, op: str = PENDING_UPLOAD) -> None:
     """Write into the user's row, whoever holds it, that a call (``op``: an upload, or a
-    deletion's removal) for ``drop`` may have landed at any time (its claim lapsed while it was
-    out): the live photo is unknown until someone uploads after this mark. A live holder keeps
-    the mark (``release``); if storage fails here too, the mark written before the call is what
-    remains. Only an upload's mark makes its drop a possible source of the live photo."""
+    removal, ``PENDING_LATE_REMOVAL``) for ``drop`` may have landed at any time (its claim
+    lapsed while it was out): the live photo is unknown until someone uploads after this mark.
+    A live holder keeps the mark (``release``); if storage fails here too, the mark written
+    before the call is what remains. Only an upload's late mark makes its drop a possible
+    source of the live photo: a newer holder came after the late removal."""
     for _ in range(MAX_CLAIM_CONFLICTS):
         current = store.get(user)
         state, version = current if current else (UserState(user=user), None)

@@ -19,7 +19,7 @@ from photo_core.photos import prepare_photo
 from photo_core.use_cases.claims import Superseded, claim, drop_key
 from photo_core.use_cases.drop_context import SyncDeps, SyncOptions, append_to_log, claimant
 from photo_core.use_cases.lease import ClaimLost, Lease
-from photo_core.use_cases.ports import DropChanged, DropGone, UserState
+from photo_core.use_cases.ports import PENDING_UPLOAD, DropChanged, DropGone, UserState
 from photo_core.use_cases.release import mark_unknown, release, release_quietly
 
 logger = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ def _put_back(lease: Lease, options: SyncOptions, deps: SyncDeps) -> Outcome | N
         logger.info("drop %s changed since it gave %s's photo; its new version is processed on "
                     "its own", source, state.user)
         return None
-    lease.intend("upload", drop_key(info), prepared.sha256)
+    lease.intend(PENDING_UPLOAD, drop_key(info), prepared.sha256)
     deadline = deps.api_deadline() if deps.api_deadline else None
     with within(deadline):
         deps.api.set_photo(target, prepared.data)

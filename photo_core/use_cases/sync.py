@@ -43,6 +43,8 @@ from photo_core.use_cases.finish import already_processed, finish
 from photo_core.use_cases.lease import ClaimLost, Lease
 from photo_core.use_cases.ordering import content_time, reference_now, same_drop
 from photo_core.use_cases.ports import (
+    PENDING_REMOVAL,
+    PENDING_UPLOAD,
     Drop,
     DropChanged,
     DropGone,
@@ -215,7 +217,7 @@ def _under_claim(drop: Drop, version: DropVersion, ref: UserRef, claimed: Claime
                 options.delete_on_blob_delete:
             # HR deleted the drop during its upload: its deletion's event found it was not
             # the photo's source yet, so the photo goes now, under the same claim.
-            lease.intend("delete", version.key, None)
+            lease.intend(PENDING_REMOVAL, version.key, None)
             outcome = remove_photo(version.name, ref, outcome.target, deps)
     except _GiveWay:
         release(deps.state, *lease.stop(), None, answered=lease.answered(replaced=False))
@@ -314,7 +316,7 @@ def _process(version: DropVersion, ref: UserRef, state: UserState, lease: Lease 
             deps.turns.newer_known(ref.key, version.time) and \
             (deadline is None or deadline.remaining() >= GIVE_WAY_ROOM):
         raise _GiveWay(ref.key)
-    lease.intend("upload", version.key, prepared.sha256)
+    lease.intend(PENDING_UPLOAD, version.key, prepared.sha256)
     try:
         with within(deadline):
             deps.api.set_photo(target, prepared.data)

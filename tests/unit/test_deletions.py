@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from photo_core.domain.errors import UserNotFound
+from photo_core.domain.errors import Throttled, UserNotFound
 from photo_core.domain.naming import NamingRules, UserRef, UserRefKind
 from photo_core.domain.outcomes import Status
 from photo_core.photos import ImagePolicy
@@ -320,6 +320,35 @@ def test_deleting_a_drop_whose_upload_went_out_unanswered_removes_the_photo_it_m
     assert outcome is not None and outcome.status is Status.PHOTO_DELETED
     assert JANE not in deps.api.photos  # type: ignore[attr-defined]
     assert not deps.state.get(f"upn:{JANE}")[0].photo_unknown  # type: ignore[index]
+
+
+@pytest.mark.parametrize("source", [None, f"2025/{JANE}.jpg"])
+def test_a_removal_left_unanswered_is_sent_again_by_the_deletions_redelivery(
+    deps: SyncDeps, source: str | None,
+) -> None:
+    """The deleted drop's upload went out unanswered (the row marks it pending, and names an
+    older drop as the source, or none). The removal is throttled past its budget: its intent
+    replaced the upload's mark. The deleted drop's photo may still be live, so the redelivery
+    sends the removal again."""
+    if source is not None:
+        synced(deps, source)
+    else:
+        deps.state.put(UserState(user=f"upn:{JANE}"), None)
+    row, version = deps.state.get(f"upn:{JANE}")  # type: ignore[misc]
+    deps.state.put(row.with_pending("upload", f'{JANE}.jpg|"new"', "n" * 64, "m1",
+                                    deps.clock.now()), version)
+    deps.api.photos[JANE] = b"the deleted drop's photo, landed"  # type: ignore[attr-defined]
+    deps.api.errors[JANE] = Throttled("photo API throttled the request",  # type: ignore[attr-defined]
+                                    retry_after=None)
+    with pytest.raises(Throttled):
+        blob_deleted(BLOB_DELETED, subject(f"{JANE}.jpg"), ON, deps, gone)
+    del deps.api.errors[JANE]  # type: ignore[attr-defined]
+    again = blob_deleted(BLOB_DELETED, subject(f"{JANE}.jpg"), ON, replace(deps, owner="t2"),
+                         gone)
+    assert again is not None and again.status is Status.PHOTO_DELETED
+    assert JANE not in deps.api.photos  # type: ignore[attr-defined]
+    row = deps.state.get(f"upn:{JANE}")[0]  # type: ignore[index]
+    assert (row.lock_owner, row.photo_unknown) == (None, False)
 
 
 class ReleaseLost(FakeStateStore):

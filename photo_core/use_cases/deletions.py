@@ -19,13 +19,15 @@ from dataclasses import dataclass
 from photo_core.domain.errors import PermanentError
 from photo_core.domain.naming import UserRef, UserRefKind, parse_blob_name
 from photo_core.domain.outcomes import Outcome, Status
-from photo_core.use_cases.claims import Superseded, claim, held_by_other
+from photo_core.use_cases.claims import Superseded, claim, held_by_other, patiently
 from photo_core.use_cases.drop_context import SyncDeps, SyncOptions, append_to_log, claimant
 from photo_core.use_cases.lease import ClaimLost, Lease
 from photo_core.use_cases.ports import (
     PENDING_LATE_REMOVAL,
     PENDING_REMOVAL,
     PENDING_UPLOAD,
+    Drop,
+    DropGone,
     DropInfo,
     UserState,
 )
@@ -87,7 +89,35 @@ def blob_deleted(event_type: str, subject: str, options: DeletionOptions, deps: 
     # (or the upload of it whose answer never came); none: only the claim is left to release.
     version = (name, state.lock_drop.partition("|")[2]) if in_flight and state.lock_drop \
         else mine[0] if mine else None
-    return _remove_under_claim(name, ref, version, options, deps, blob_exists)
+    return _remove_under_claim(name, ref, version, options.sync, deps, blob_exists)
+
+
+def finish_removal(drop: Drop, ref: UserRef, options: SyncOptions,
+                   deps: SyncDeps) -> Outcome | None:
+    """For a redelivered drop that finds its blob gone: if the drop's own removal of the photo
+    it gave (HR deleted it during its upload) went out without an answer, the row still holds
+    that removal's mark, and nobody else would send it again (the deletion's event found the
+    drop not yet the photo's source, and ended). Send it again under the claim, as a deletion's
+    redelivery does; ``None`` when there is no such mark, or deletion sync is off."""
+    if not options.delete_on_blob_delete or options.dry_run:
+        return None
+    who = claimant(deps, options)
+    current = patiently(who, lambda: deps.state.get(ref.key), deps.clock.monotonic())
+    state = current[0] if current else None
+    if state is None or state.pending_op != PENDING_REMOVAL or not state.pending_drop:
+        return None
+    name, _, etag = state.pending_drop.partition("|")
+    if name != drop.name:
+        return None
+
+    def exists(_: str) -> bool:
+        try:
+            drop.info()
+        except DropGone:
+            return False
+        return True
+
+    return _remove_under_claim(name, ref, (name, etag), options, deps, exists)
 
 
 def _would(state: UserState, ref: UserRef, *, in_flight: bool, source: bool) -> str:
@@ -129,14 +159,14 @@ def _drop_in_flight(state: UserState, name: str, deps: SyncDeps) -> bool:
 
 
 def _remove_under_claim(name: str, ref: UserRef, version: tuple[str, str | None] | None,
-                        options: DeletionOptions, deps: SyncDeps,
+                        options: SyncOptions, deps: SyncDeps,
                         blob_exists: Callable[[str], bool]) -> Outcome | None:
     # A deletion is not ordered against drops by time (an instance's clock against storage's
     # would misjudge one made seconds after an upload): under the claim, the row says whether
     # the deleted drop is still the source of the photo.
-    claimed = claim(claimant(deps, options.sync), ref.key, _deletion_key(name), None)
+    claimed = claim(claimant(deps, options), ref.key, _deletion_key(name), None)
     assert not isinstance(claimed, Superseded), "a claim without a time is never superseded"
-    lease = Lease(deps.state, claimed.state, claimed.version, seconds=options.sync.lock_seconds,
+    lease = Lease(deps.state, claimed.state, claimed.version, seconds=options.lock_seconds,
                   clock=deps.clock, since=claimed.since).start()
     try:
         # Meanwhile a newer drop may have been applied, or the same name uploaded again.

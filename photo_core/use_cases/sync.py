@@ -34,7 +34,7 @@ from photo_core.use_cases.claims import (
     claim,
     patiently,
 )
-from photo_core.use_cases.deletions import remove_photo
+from photo_core.use_cases.deletions import finish_removal, remove_photo
 from photo_core.use_cases.directory import MappingChanged, Resolution, Resolver
 from photo_core.use_cases.drop_context import SyncDeps, SyncOptions, append_to_log, claimant
 from photo_core.use_cases.drop_version import DropVersion, describe, outcome_for, rejected
@@ -114,6 +114,10 @@ def _sync_in_turn(drop: Drop, ref: UserRef | NameRejection, ticket: Ticket | Non
     try:
         info = drop.info()
     except DropGone as gone:
+        removed = None if isinstance(ref, NameRejection) else \
+            finish_removal(drop, ref, options, deps)
+        if removed is not None:
+            return removed
         logger.info("drop %s no longer exists; nothing to do", gone.name)
         return Outcome(status=Status.UNCHANGED, blob_name=gone.name, at=deps.clock.now(),
                        reason="gone", message="the blob was gone before it was processed")

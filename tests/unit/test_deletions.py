@@ -283,6 +283,43 @@ def test_a_drop_deleted_while_its_photo_was_uploaded_has_the_photo_removed_with_
     assert (row.last_status, row.photo_blob, row.lock_owner) == ("photo-deleted", None, None)
 
 
+def test_a_drop_whose_own_removal_went_unanswered_sends_it_again_on_its_redelivery(
+    deps: SyncDeps,
+) -> None:
+    """HR deleted the drop during its upload, and its deletion's event found nothing to do yet.
+    The drop's own removal of the photo is throttled past its budget: the drop fails, and its
+    redelivery, finding the blob gone, sends the removal again (nobody else would)."""
+    drop = FakeDrop(f"{JANE}.jpg", jpeg())
+
+    class DeletedMeanwhile(FakePhotoApi):
+        def set_photo(self, user: UserRef, data: bytes) -> None:
+            super().set_photo(user, data)
+            drop.gone = True
+            self.errors[JANE] = Throttled("photo API throttled the request", retry_after=None)
+
+    api = DeletedMeanwhile()
+    options = replace(ON.sync, delete_on_blob_delete=True)
+    with pytest.raises(Throttled):
+        sync_drop(drop, options, replace(deps, api=api))
+    assert JANE in api.photos
+    del api.errors[JANE]
+    again = sync_drop(drop, options, replace(deps, api=api, owner="t2"))
+    assert again.status is Status.PHOTO_DELETED and JANE not in api.photos
+    row = deps.state.get(f"upn:{JANE}")[0]  # type: ignore[index]
+    assert (row.photo_unknown, row.photo_blob, row.lock_owner) == (False, None, None)
+
+
+def test_a_redelivered_drop_that_finds_its_blob_gone_removes_nothing_without_its_removal_mark(
+    deps: SyncDeps,
+) -> None:
+    synced(deps, f"{JANE}.jpg")
+    drop = FakeDrop(f"{JANE}.jpg", jpeg())
+    drop.gone = True
+    options = replace(ON.sync, delete_on_blob_delete=True)
+    assert sync_drop(drop, options, replace(deps, owner="t2")).reason == "gone"
+    assert deps.api.deletions == []  # type: ignore[attr-defined]
+
+
 def test_deleting_a_duplicate_of_the_photo_keeps_the_photo_whose_drop_still_exists(
     deps: SyncDeps,
 ) -> None:

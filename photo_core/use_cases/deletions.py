@@ -170,8 +170,8 @@ def _remove_under_claim(name: str, ref: UserRef, version: tuple[str, str | None]
                   clock=deps.clock, since=claimed.since).start()
     try:
         # Meanwhile a newer drop may have been applied, or the same name uploaded again.
-        target = _photo_target(lease.state, ref)
         live = version if version in _live_versions(lease.state) else None
+        target = _removal_target(lease.state, ref)
         if live is None or blob_exists(name) or target is None:
             release(deps.state, *lease.stop(), None)
             if target is None and live is not None:
@@ -184,11 +184,11 @@ def _remove_under_claim(name: str, ref: UserRef, version: tuple[str, str | None]
             return None
         etag = live[1]
         removing = f"{name}|{etag}"
-        lease.intend(PENDING_REMOVAL, removing, None)
+        lease.intend(PENDING_REMOVAL, removing, None, target.stored)
         outcome = remove_photo(name, ref, target, deps)
         if lease.lost:  # the removal may have landed after a newer drop's upload
             mark_unknown(deps.state, ref.key, removing, None, deps.clock,
-                         op=PENDING_LATE_REMOVAL)
+                         op=PENDING_LATE_REMOVAL, target=target.stored)
             raise ClaimLost(f"the claim on {ref.key} lapsed while its photo was being removed")
     except BaseException:
         release_quietly(deps.state, *lease.stop())
@@ -221,3 +221,14 @@ def _photo_target(state: UserState, ref: UserRef) -> UserRef | None:
     if ref.kind in (UserRefKind.UPN, UserRefKind.OBJECT_ID):
         return ref
     return None
+
+
+def _removal_target(state: UserState, ref: UserRef) -> UserRef | None:
+    """Whom the live version's photo went to: the pending mark's own target while the live
+    version is a pending upload or removal (the row's photo_target is the previous photo's);
+    a mark without one (rows written before) only for a reference naming the user itself."""
+    if state.pending_op in (PENDING_UPLOAD, PENDING_REMOVAL) and state.pending_drop:
+        if state.pending_target:
+            return UserRef.parse(state.pending_target)
+        return ref if ref.kind in (UserRefKind.UPN, UserRefKind.OBJECT_ID) else None
+    return _photo_target(state, ref)

@@ -90,7 +90,8 @@ class Lease:
         with self._lock:
             return self._state, self._version
 
-    def intend(self, op: str, drop: str | None, sha256: str | None) -> None:
+    def intend(self, op: str, drop: str | None, sha256: str | None,
+               target: str | None = None) -> None:
         """Write into the claimed row that ``op`` (``PENDING_UPLOAD``, ``PENDING_REMOVAL``) is
         about to be sent for ``drop``. Raises :class:`ClaimLost` if the claim is no longer this
         holder's."""
@@ -98,7 +99,7 @@ class Lease:
             if self.lost:
                 raise ClaimLost(f"the claim on {self._state.user} was taken over")
             mark = uuid.uuid4().hex
-            intended = self._state.with_pending(op, drop, sha256, mark, self._clock.now())
+            intended = self._state.with_pending(op, drop, sha256, mark, self._clock.now(), target)
             for _ in range(_INTENT_ATTEMPTS):
                 sent = self._clock.monotonic()
                 try:
@@ -115,7 +116,8 @@ class Lease:
                         return
                     intended = replace(self._state, pending_op=op, pending_drop=drop,
                                        pending_sha256=sha256, pending_id=mark,
-                                       pending_at=intended.pending_at)
+                                       pending_at=intended.pending_at,
+                                       pending_target=target)
             raise ClaimLost(f"could not write the intent into {self._state.user}'s claim")
 
     def answered(self, *, replaced: bool) -> frozenset[str]:

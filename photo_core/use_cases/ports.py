@@ -170,6 +170,7 @@ class UserState:
     pending_drop: str | None = None  # the drop (name and ETag) it was for
     pending_sha256: str | None = None  # the photo it was to upload
     pending_id: str | None = None  # tells one such mark from another
+    pending_target: str | None = None  # whom the call was for (UserRef.stored)
     pending_at: datetime | None = None
     # When storage last wrote the row (the table's own timestamp; never written by photo-sync):
     # a time storage vouches has passed, whatever this instance's clock says.
@@ -187,13 +188,13 @@ class UserState:
         return self.pending_id is not None
 
     def with_pending(self, op: str, drop: str | None, sha256: str | None, mark: str,
-                     at: datetime) -> UserState:
+                     at: datetime, target: str | None = None) -> UserState:
         return replace(self, pending_op=op, pending_drop=drop, pending_sha256=sha256,
-                       pending_id=mark, pending_at=at)
+                       pending_id=mark, pending_at=at, pending_target=target)
 
     def without_pending(self) -> UserState:
         return replace(self, pending_op=None, pending_drop=None, pending_sha256=None,
-                       pending_id=None, pending_at=None)
+                       pending_id=None, pending_at=None, pending_target=None)
 
 
 class StateStore(Protocol):

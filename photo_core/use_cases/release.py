@@ -48,7 +48,8 @@ def release(store: StateStore, state: UserState, version: str, outcome: Outcome 
         if row.pending_id not in (state.pending_id, None) and row.pending_id not in answered:
             released = replace(released, pending_op=row.pending_op,
                                pending_drop=row.pending_drop, pending_sha256=row.pending_sha256,
-                               pending_id=row.pending_id, pending_at=row.pending_at)
+                               pending_id=row.pending_id, pending_at=row.pending_at,
+                               pending_target=row.pending_target)
         store.put(released, at)
 
 
@@ -93,7 +94,7 @@ def _released(state: UserState, outcome: Outcome | None, info: DropInfo | None,
 
 
 def mark_unknown(store: StateStore, user: str, drop: str, sha256: str | None,
-                 clock: Clock, op: str = PENDING_UPLOAD) -> None:
+                 clock: Clock, op: str = PENDING_UPLOAD, target: str | None = None) -> None:
     """Write into the user's row, whoever holds it, that a call (``op``: an upload, or a
     removal, ``PENDING_LATE_REMOVAL``) for ``drop`` may have landed at any time (its claim
     lapsed while it was out): the live photo is unknown until someone uploads after this mark.
@@ -103,7 +104,7 @@ def mark_unknown(store: StateStore, user: str, drop: str, sha256: str | None,
     for _ in range(MAX_CLAIM_CONFLICTS):
         current = store.get(user)
         state, version = current if current else (UserState(user=user), None)
-        marked = state.with_pending(op, drop, sha256, uuid.uuid4().hex, clock.now())
+        marked = state.with_pending(op, drop, sha256, uuid.uuid4().hex, clock.now(), target)
         try:
             store.put(marked, version)
             logger.warning("the photo of %s is unknown: %s for %s outlived its claim", user,

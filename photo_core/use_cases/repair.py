@@ -88,12 +88,13 @@ def _put_back(lease: Lease, options: SyncOptions, deps: SyncDeps) -> Outcome | N
         logger.info("drop %s changed since it gave %s's photo; its new version is processed on "
                     "its own", source, state.user)
         return None
-    lease.intend(PENDING_UPLOAD, drop_key(info), prepared.sha256)
+    lease.intend(PENDING_UPLOAD, drop_key(info), prepared.sha256, target.stored)
     deadline = deps.api_deadline() if deps.api_deadline else None
     with within(deadline):
         deps.api.set_photo(target, prepared.data)
     if lease.lost:
-        mark_unknown(deps.state, state.user, drop_key(info), prepared.sha256, deps.clock)
+        mark_unknown(deps.state, state.user, drop_key(info), prepared.sha256, deps.clock,
+                     target=target.stored)
         raise ClaimLost(f"the claim on {state.user} lapsed while its photo was put back")
     logger.info("the photo of %s was unknown; put back from %s", state.user, source)
     return Outcome(Status.UPLOADED, source, "the user's photo was uploaded again from this drop: "

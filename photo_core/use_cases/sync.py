@@ -43,6 +43,7 @@ from photo_core.use_cases.finish import already_processed, finish
 from photo_core.use_cases.lease import ClaimLost, Lease
 from photo_core.use_cases.ordering import content_time, reference_now, same_drop
 from photo_core.use_cases.ports import (
+    PENDING_LATE_REMOVAL,
     PENDING_REMOVAL,
     PENDING_UPLOAD,
     Drop,
@@ -219,10 +220,7 @@ def _under_claim(drop: Drop, version: DropVersion, ref: UserRef, claimed: Claime
         shown = drop.record(outcome)  # while the claim is held
         if shown.gone and outcome.status is Status.UPLOADED and outcome.target and \
                 options.delete_on_blob_delete:
-            # HR deleted the drop during its upload: its deletion's event found it was not
-            # the photo's source yet, so the photo goes now, under the same claim.
-            lease.intend(PENDING_REMOVAL, version.key, None)
-            outcome = remove_photo(version.name, ref, outcome.target, deps)
+            outcome = _remove_own_photo(version, ref, outcome.target, lease, deps)
     except _GiveWay:
         release(deps.state, *lease.stop(), None, answered=lease.answered(replaced=False))
         _next_turn(deps, ref)
@@ -236,6 +234,20 @@ def _under_claim(drop: Drop, version: DropVersion, ref: UserRef, claimed: Claime
             answered=lease.answered(replaced=changed))
     _next_turn(deps, ref)
     return finish(drop, version, deps, outcome, options, shown)
+
+
+def _remove_own_photo(version: DropVersion, ref: UserRef, target: UserRef, lease: Lease,
+                      deps: SyncDeps) -> Outcome:
+    """HR deleted the drop during its upload: its deletion's event found it was not the photo's
+    source yet, so the photo goes now, under the same claim. The removal's mark names the drop
+    and ``target``, so that a redelivery can send it again (``deletions.finish_removal``)."""
+    lease.intend(PENDING_REMOVAL, version.key, None, target.stored)
+    outcome = remove_photo(version.name, ref, target, deps)
+    if lease.lost:  # the removal may have landed after a newer drop's upload
+        mark_unknown(deps.state, ref.key, version.key, None, deps.clock,
+                     op=PENDING_LATE_REMOVAL, target=target.stored)
+        raise ClaimLost(f"the claim on {ref.key} lapsed while its photo was being removed")
+    return outcome
 
 
 def _next_turn(deps: SyncDeps, ref: UserRef) -> None:
@@ -320,7 +332,7 @@ def _process(version: DropVersion, ref: UserRef, state: UserState, lease: Lease 
             deps.turns.newer_known(ref.key, version.time) and \
             (deadline is None or deadline.remaining() >= GIVE_WAY_ROOM):
         raise _GiveWay(ref.key)
-    lease.intend(PENDING_UPLOAD, version.key, prepared.sha256)
+    lease.intend(PENDING_UPLOAD, version.key, prepared.sha256, target.stored)
     try:
         with within(deadline):
             deps.api.set_photo(target, prepared.data)
@@ -330,7 +342,8 @@ def _process(version: DropVersion, ref: UserRef, state: UserState, lease: Lease 
     if lease.lost:
         # The claim lapsed or was taken over while the upload was out: it may have landed
         # after another drop's. It cannot be fenced, so it is never recorded as uploaded.
-        mark_unknown(deps.state, ref.key, version.key, prepared.sha256, deps.clock)
+        mark_unknown(deps.state, ref.key, version.key, prepared.sha256, deps.clock,
+                     target=target.stored)
         raise ClaimLost(f"the claim on {ref.key} lapsed while its photo was being uploaded; "
                         "the photo is marked unknown and the drop will be decided again")
     return outcome_for(version, deps, Status.UPLOADED, None, describe(prepared), ref, prepared,

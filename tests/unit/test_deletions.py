@@ -497,3 +497,86 @@ def test_deleting_the_recorded_source_keeps_a_photo_a_newer_drops_unanswered_upl
     assert blob_deleted(BLOB_DELETED, subject(f"{JANE}.jpg"), ON, deps, gone) is None
     assert JANE in deps.api.photos  # type: ignore[attr-defined]
     assert deps.state.get(f"upn:{JANE}")[0].photo_unknown  # type: ignore[index]
+
+
+BOB, ALICE = "bob@contoso.com", "alice@contoso.com"
+HR_SYNC = SyncOptions(naming=NamingRules(mapping_mode=True), image=ImagePolicy(),
+                      delete_on_blob_delete=True)
+
+
+def hr_drop_deleted_during_its_upload(to: str, drop: FakeDrop) -> FakePhotoApi:
+    """HR deletes ``drop`` while its photo goes to ``to``; the removal that follows is
+    throttled past its budget until the test lifts it."""
+
+    class DeletedMeanwhile(FakePhotoApi):
+        def set_photo(self, user: UserRef, data: bytes) -> None:
+            super().set_photo(user, data)
+            if user.value == to and not drop.gone:
+                drop.gone = True
+                self.errors[to] = Throttled("photo API throttled the request", retry_after=None)
+
+    return DeletedMeanwhile()
+
+
+def test_a_removal_sent_again_goes_to_whom_the_deleted_drop_gave_its_photo_not_the_last_target(
+    deps: SyncDeps,
+) -> None:
+    """An older drop gave bob the photo while HR-0042 named him; HR corrected the row to alice
+    and dropped again, then deleted that drop during its upload. The row still names bob as
+    the photo's target (the new drop's outcome never reached it): the removal goes to alice,
+    as recorded in its own mark, and bob keeps the photo of a drop that still exists."""
+    later = datetime(2026, 11, 28, 8, 30, tzinfo=UTC)
+    drop = FakeDrop("HR-0042.jpg", jpeg("#0000ff"), etag='"x"', created=later,
+                    last_modified=later)
+    api = hr_drop_deleted_during_its_upload(ALICE, drop)
+    mapping = FakeMapping({"HR-0042": BOB})
+    run = replace(deps, api=api, resolver=mapping)
+    sync_drop(FakeDrop("2025/HR-0042.jpg", jpeg()), HR_SYNC, run)
+    mapping.rows["HR-0042"] = ALICE
+    with pytest.raises(Throttled):
+        sync_drop(drop, HR_SYNC, run)
+    del api.errors[ALICE]
+    again = sync_drop(drop, HR_SYNC, replace(run, owner="t2"))
+    assert again.status is Status.PHOTO_DELETED
+    assert api.deletions == [ALICE] and BOB in api.photos and ALICE not in api.photos
+
+
+def test_a_removal_sent_again_reaches_an_hr_ids_first_photo(deps: SyncDeps) -> None:
+    """No earlier photo, so the row names no target, and an HR id is never resolved again:
+    the target comes from the removal's own mark."""
+    drop = FakeDrop("HR-0042.jpg", jpeg())
+    api = hr_drop_deleted_during_its_upload(ALICE, drop)
+    run = replace(deps, api=api, resolver=FakeMapping({"HR-0042": ALICE}))
+    with pytest.raises(Throttled):
+        sync_drop(drop, HR_SYNC, run)
+    del api.errors[ALICE]
+    again = sync_drop(drop, HR_SYNC, replace(run, owner="t2"))
+    assert again.status is Status.PHOTO_DELETED and ALICE not in api.photos
+
+
+def test_a_drops_own_removal_answered_after_its_claim_lapsed_marks_the_photo_unknown(
+    deps: SyncDeps,
+) -> None:
+    """HR deleted the drop during its upload; its removal is answered only after its claim
+    lapsed and a newer drop uploaded, so it may have removed the newer photo. It is not
+    recorded as done: the photo is marked unknown, for the next drop or reconcile to put back."""
+    drop = FakeDrop(f"{JANE}.jpg", jpeg())
+    newer = f"2026/{JANE}.jpg"
+    later = datetime(2026, 11, 28, 8, 30, tzinfo=UTC)
+    options = replace(ON.sync, delete_on_blob_delete=True)
+
+    class AnsweredLate(FakePhotoApi):
+        def set_photo(self, user: UserRef, data: bytes) -> None:
+            super().set_photo(user, data)
+            drop.gone = True
+
+        def delete_photo(self, user: UserRef) -> None:
+            sync_drop(FakeDrop(newer, jpeg("#0000ff"), etag='"n"', created=later,
+                               last_modified=later), options, replace(run, owner="newer"))
+            super().delete_photo(user)
+
+    run = replace(deps, api=AnsweredLate())
+    with pytest.raises(ClaimLost):
+        sync_drop(drop, options, run)
+    row = deps.state.get(f"upn:{JANE}")[0]  # type: ignore[index]
+    assert row.photo_blob == newer and row.photo_unknown and row.lock_owner is None

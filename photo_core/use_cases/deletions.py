@@ -24,6 +24,7 @@ from photo_core.use_cases.drop_context import SyncDeps, SyncOptions, append_to_l
 from photo_core.use_cases.lease import ClaimLost, Lease
 from photo_core.use_cases.ports import (
     PENDING_LATE_REMOVAL,
+    PENDING_LATE_UPLOAD,
     PENDING_REMOVAL,
     PENDING_UPLOAD,
     Drop,
@@ -94,17 +95,20 @@ def blob_deleted(event_type: str, subject: str, options: DeletionOptions, deps: 
 
 def finish_removal(drop: Drop, ref: UserRef, options: SyncOptions,
                    deps: SyncDeps) -> Outcome | None:
-    """For a redelivered drop that finds its blob gone: if the drop's own removal of the photo
-    it gave (HR deleted it during its upload) went out without an answer, the row still holds
-    that removal's mark, and nobody else would send it again (the deletion's event found the
-    drop not yet the photo's source, and ended). Send it again under the claim, as a deletion's
-    redelivery does; ``None`` when there is no such mark, or deletion sync is off."""
+    """For a redelivered drop that finds its blob gone (HR deleted it during an earlier
+    attempt): if that attempt's upload, or its removal of the photo it gave, went out under
+    the claim without an answer, the row still holds its mark, the photo may be the deleted
+    drop's, and nobody else would remove it (the deletion's event found the drop not yet the
+    photo's source, and ended). Remove it under the claim, as a deletion's redelivery does;
+    ``None`` when there is no such mark, or deletion sync is off. (Deletion sync needs HR's
+    drops kept, so a gone blob was deleted by HR, not by photo-sync.)"""
     if not options.delete_on_blob_delete or options.dry_run:
         return None
     who = claimant(deps, options)
     current = patiently(who, lambda: deps.state.get(ref.key), deps.clock.monotonic())
     state = current[0] if current else None
-    if state is None or state.pending_op != PENDING_REMOVAL or not state.pending_drop:
+    if state is None or state.pending_op not in (PENDING_UPLOAD, PENDING_REMOVAL) or \
+            not state.pending_drop:
         return None
     name, _, etag = state.pending_drop.partition("|")
     if name != drop.name:
@@ -142,10 +146,13 @@ def _live_versions(state: UserState) -> list[tuple[str, str | None]]:
     known to be live, and deleting it must not remove what may be the newer drop's photo. A
     removal sent under the claim without an answer (its intent replaced the upload's mark)
     leaves its drop's photo possibly live, and so its drop alone too: the deletion's
-    redelivery sends the removal again."""
+    redelivery sends the removal again. An upload that outlived its claim leaves none: the
+    photo may be its drop's or the newer holder's, and removing it could remove the newer."""
     if state.pending_op in (PENDING_UPLOAD, PENDING_REMOVAL) and state.pending_drop:
         pending, _, etag = state.pending_drop.partition("|")
         return [(pending, etag)]
+    if state.pending_op == PENDING_LATE_UPLOAD:
+        return []
     recorded = photo_version(state)
     return [recorded] if recorded is not None else []
 

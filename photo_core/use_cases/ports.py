@@ -121,12 +121,15 @@ class DropChanged(Exception):
 
 
 #: ``UserState.pending_op``: which call went out without a known answer, and so which drop's
-#: photo may be live. An upload: its drop's. A removal sent under the claim: still its drop's,
-#: if the removal did not land, so only that drop's deletion finishes it. A removal that
-#: outlived its claim: not its drop's (a newer holder came after it), but maybe none at all.
-#: Rows written before the removal's two kinds were told apart say "delete" for both, and are
-#: read as the late kind.
+#: photo may be live. An upload sent under the claim: its drop's. A removal sent under the
+#: claim: still its drop's, if the removal did not land, so only that drop's deletion finishes
+#: it. A call that outlived its claim (a newer holder came after it): an upload's drop or the
+#: newer holder's, a removal's none or the newer holder's; no deletion acts on either, and the
+#: next drop or reconcile puts the photo back. Rows written before these kinds were told apart
+#: say "upload" for both uploads (read as sent under the claim) and "delete" for both removals
+#: (read as the late kind).
 PENDING_UPLOAD = "upload"
+PENDING_LATE_UPLOAD = "late-upload"
 PENDING_REMOVAL = "remove"
 PENDING_LATE_REMOVAL = "delete"
 
@@ -166,7 +169,7 @@ class UserState:
     photo_etag: str | None = None
     # An operation on the live photo that was started and whose result is not known (written
     # before the call, cleared once it is answered): while set, the live photo is unknown.
-    pending_op: str | None = None  # PENDING_UPLOAD, PENDING_REMOVAL, PENDING_LATE_REMOVAL
+    pending_op: str | None = None  # one of the PENDING_* kinds above
     pending_drop: str | None = None  # the drop (name and ETag) it was for
     pending_sha256: str | None = None  # the photo it was to upload
     pending_id: str | None = None  # tells one such mark from another

@@ -18,7 +18,7 @@ from photo_core.domain.outcomes import Outcome, Status
 from photo_core.use_cases.claims import MAX_CLAIM_CONFLICTS, UserBusy
 from photo_core.use_cases.lease import still_held
 from photo_core.use_cases.ports import (
-    PENDING_UPLOAD,
+    PENDING_LATE_UPLOAD,
     DropInfo,
     StateConflict,
     StateStore,
@@ -94,13 +94,13 @@ def _released(state: UserState, outcome: Outcome | None, info: DropInfo | None,
 
 
 def mark_unknown(store: StateStore, user: str, drop: str, sha256: str | None,
-                 clock: Clock, op: str = PENDING_UPLOAD, target: str | None = None) -> None:
-    """Write into the user's row, whoever holds it, that a call (``op``: an upload, or a
-    removal, ``PENDING_LATE_REMOVAL``) for ``drop`` may have landed at any time (its claim
-    lapsed while it was out): the live photo is unknown until someone uploads after this mark.
-    A live holder keeps the mark (``release``); if storage fails here too, the mark written
-    before the call is what remains. Only an upload's late mark makes its drop a possible
-    source of the live photo: a newer holder came after the late removal."""
+                 clock: Clock, op: str, target: str | None = None) -> None:
+    """Write into the user's row, whoever holds it, that a call (``op``:
+    ``PENDING_LATE_UPLOAD`` or ``PENDING_LATE_REMOVAL``) for ``drop`` may have landed at any
+    time (its claim lapsed while it was out): the live photo is unknown until someone uploads
+    after this mark. A live holder keeps the mark (``release``); if storage fails here too, the
+    mark written before the call is what remains. No deletion acts on such a mark: a newer
+    holder came after the call, and the photo may be its."""
     for _ in range(MAX_CLAIM_CONFLICTS):
         current = store.get(user)
         state, version = current if current else (UserState(user=user), None)
@@ -108,7 +108,7 @@ def mark_unknown(store: StateStore, user: str, drop: str, sha256: str | None,
         try:
             store.put(marked, version)
             logger.warning("the photo of %s is unknown: %s for %s outlived its claim", user,
-                           "an upload" if op == "upload" else "a removal", drop)
+                           "an upload" if op == PENDING_LATE_UPLOAD else "a removal", drop)
             return
         except StateConflict:
             continue

@@ -19,7 +19,13 @@ from photo_core.photos import prepare_photo
 from photo_core.use_cases.claims import Superseded, claim, drop_key
 from photo_core.use_cases.drop_context import SyncDeps, SyncOptions, append_to_log, claimant
 from photo_core.use_cases.lease import ClaimLost, Lease
-from photo_core.use_cases.ports import PENDING_UPLOAD, DropChanged, DropGone, UserState
+from photo_core.use_cases.ports import (
+    PENDING_LATE_UPLOAD,
+    PENDING_UPLOAD,
+    DropChanged,
+    DropGone,
+    UserState,
+)
 from photo_core.use_cases.release import mark_unknown, release, release_quietly
 
 logger = logging.getLogger(__name__)
@@ -94,7 +100,7 @@ def _put_back(lease: Lease, options: SyncOptions, deps: SyncDeps) -> Outcome | N
         deps.api.set_photo(target, prepared.data)
     if lease.lost:
         mark_unknown(deps.state, state.user, drop_key(info), prepared.sha256, deps.clock,
-                     target=target.stored)
+                     op=PENDING_LATE_UPLOAD, target=target.stored)
         raise ClaimLost(f"the claim on {state.user} lapsed while its photo was put back")
     logger.info("the photo of %s was unknown; put back from %s", state.user, source)
     return Outcome(Status.UPLOADED, source, "the user's photo was uploaded again from this drop: "

@@ -44,6 +44,7 @@ from photo_core.use_cases.lease import ClaimLost, Lease
 from photo_core.use_cases.ordering import content_time, reference_now, same_drop
 from photo_core.use_cases.ports import (
     PENDING_LATE_REMOVAL,
+    PENDING_LATE_UPLOAD,
     PENDING_REMOVAL,
     PENDING_UPLOAD,
     Drop,
@@ -343,7 +344,7 @@ def _process(version: DropVersion, ref: UserRef, state: UserState, lease: Lease 
         # The claim lapsed or was taken over while the upload was out: it may have landed
         # after another drop's. It cannot be fenced, so it is never recorded as uploaded.
         mark_unknown(deps.state, ref.key, version.key, prepared.sha256, deps.clock,
-                     target=target.stored)
+                     op=PENDING_LATE_UPLOAD, target=target.stored)
         raise ClaimLost(f"the claim on {ref.key} lapsed while its photo was being uploaded; "
                         "the photo is marked unknown and the drop will be decided again")
     return outcome_for(version, deps, Status.UPLOADED, None, describe(prepared), ref, prepared,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from photo_core.domain.errors import Throttled, UserNotFound
+from photo_core.domain.errors import ServiceUnavailable, Throttled, UserNotFound
 from photo_core.domain.naming import NamingRules, UserRef, UserRefKind
 from photo_core.domain.outcomes import Status
 from photo_core.photos import ImagePolicy
@@ -580,3 +580,56 @@ def test_a_drops_own_removal_answered_after_its_claim_lapsed_marks_the_photo_unk
         sync_drop(drop, options, run)
     row = deps.state.get(f"upn:{JANE}")[0]  # type: ignore[index]
     assert row.photo_blob == newer and row.photo_unknown and row.lock_owner is None
+
+
+def test_an_upload_that_outlived_its_claim_makes_no_deletion_remove_what_may_be_newer(
+    deps: SyncDeps,
+) -> None:
+    """The drop's upload lands only after its claim lapsed and a newer drop uploaded: the live
+    photo may be either. Deleting the older drop removes nothing (a missing photo is worse
+    than a stale one); the photo stays unknown, for the next drop or reconcile to put back."""
+    newer = f"2026/{JANE}.jpg"
+    later = datetime(2026, 11, 28, 8, 30, tzinfo=UTC)
+
+    class LandedLate(FakePhotoApi):
+        held = False
+
+        def set_photo(self, user: UserRef, data: bytes) -> None:
+            if not self.held:
+                self.held = True
+                sync_drop(FakeDrop(newer, jpeg("#0000ff"), etag='"n"', created=later,
+                                   last_modified=later), ON.sync, replace(run, owner="newer"))
+            super().set_photo(user, data)
+
+    run = replace(deps, api=LandedLate())
+    with pytest.raises(ClaimLost):
+        sync_drop(FakeDrop(f"{JANE}.jpg", jpeg()), ON.sync, run)
+    assert deps.state.get(f"upn:{JANE}")[0].photo_unknown  # type: ignore[index]
+    assert blob_deleted(BLOB_DELETED, subject(f"{JANE}.jpg"), ON, run, gone) is None
+    assert run.api.deletions == [] and JANE in run.api.photos  # type: ignore[attr-defined]
+
+
+def test_a_drop_deleted_while_its_upload_went_unanswered_has_its_photo_removed_on_redelivery(
+    deps: SyncDeps,
+) -> None:
+    """HR deleted the drop during its upload, whose answer was lost: the drop fails before it
+    can see the blob gone, and the deletion's event had found nothing to do yet. The
+    redelivery finds the blob gone and the upload's intent in the row: the photo may be the
+    deleted drop's, so it is removed."""
+    drop = FakeDrop(f"{JANE}.jpg", jpeg())
+
+    class AnswerLost(FakePhotoApi):
+        def set_photo(self, user: UserRef, data: bytes) -> None:
+            super().set_photo(user, data)
+            if not drop.gone:
+                drop.gone = True
+                raise ServiceUnavailable("the connection was reset")
+
+    api = AnswerLost()
+    options = replace(ON.sync, delete_on_blob_delete=True)
+    with pytest.raises(ServiceUnavailable):
+        sync_drop(drop, options, replace(deps, api=api))
+    again = sync_drop(drop, options, replace(deps, api=api, owner="t2"))
+    assert again.status is Status.PHOTO_DELETED and JANE not in api.photos
+    row = deps.state.get(f"upn:{JANE}")[0]  # type: ignore[index]
+    assert (row.photo_unknown, row.lock_owner) == (False, None)

@@ -101,14 +101,16 @@ def finish_removal(drop: Drop, ref: UserRef, options: SyncOptions,
     drop's, and nobody else would remove it (the deletion's event found the drop not yet the
     photo's source, and ended). Remove it under the claim, as a deletion's redelivery does;
     ``None`` when there is no such mark, or deletion sync is off. (Deletion sync needs HR's
-    drops kept, so a gone blob was deleted by HR, not by photo-sync.)"""
+    drops kept, so a gone blob was deleted by HR, not by photo-sync.) A mark without its
+    target was written by an earlier version, whose "upload" may be a late one (a newer drop
+    may have uploaded after it): it is left for the next drop or reconcile."""
     if not options.delete_on_blob_delete or options.dry_run:
         return None
     who = claimant(deps, options)
     current = patiently(who, lambda: deps.state.get(ref.key), deps.clock.monotonic())
     state = current[0] if current else None
     if state is None or state.pending_op not in (PENDING_UPLOAD, PENDING_REMOVAL) or \
-            not state.pending_drop:
+            not state.pending_drop or not state.pending_target:
         return None
     name, _, etag = state.pending_drop.partition("|")
     if name != drop.name:

@@ -104,6 +104,10 @@ def mark_unknown(store: StateStore, user: str, drop: str, sha256: str | None,
     for _ in range(MAX_CLAIM_CONFLICTS):
         current = store.get(user)
         state, version = current if current else (UserState(user=user), None)
+        if op == PENDING_LATE_UPLOAD and _already_live(state, drop, sha256, target):
+            logger.info("an upload for %s outlived its claim, but the photo of %s is that "
+                        "drop's already; nothing is unknown", drop, user)
+            return
         marked = state.with_pending(op, drop, sha256, uuid.uuid4().hex, clock.now(), target)
         try:
             store.put(marked, version)
@@ -113,6 +117,16 @@ def mark_unknown(store: StateStore, user: str, drop: str, sha256: str | None,
         except StateConflict:
             continue
     raise UserBusy(f"could not mark the photo of {user} unknown: its state keeps changing")
+
+
+def _already_live(state: UserState, drop: str, sha256: str | None, target: str | None) -> bool:
+    """Whether the row already records ``drop``'s photo, for ``target``, as the live one, with
+    no call out since (another delivery of the same drop uploaded it and released): a late
+    upload of the same photo to the same person changed nothing, wherever it landed."""
+    name, _, etag = drop.partition("|")
+    return state.pending_id is None and (state.photo_blob, state.photo_etag) == (name, etag) \
+        and sha256 is not None and state.content_sha256 == sha256 \
+        and target is not None and state.photo_target == target
 
 
 def release_quietly(store: StateStore, state: UserState, version: str) -> None:

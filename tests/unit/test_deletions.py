@@ -633,3 +633,48 @@ def test_a_drop_deleted_while_its_upload_went_unanswered_has_its_photo_removed_o
     assert again.status is Status.PHOTO_DELETED and JANE not in api.photos
     row = deps.state.get(f"upn:{JANE}")[0]  # type: ignore[index]
     assert (row.photo_unknown, row.lock_owner) == (False, None)
+
+
+def test_a_duplicate_deliverys_late_upload_of_the_recorded_photo_leaves_it_known(
+    deps: SyncDeps,
+) -> None:
+    """Two deliveries of one drop: the first one's upload is slow and its claim lapses; the
+    second uploads the same photo and records it. The first one's late upload changed nothing,
+    so the photo is not marked unknown, and HR's deletion of the drop removes it."""
+    drop = FakeDrop(f"{JANE}.jpg", jpeg())
+
+    class Slow(FakePhotoApi):
+        calls = 0
+
+        def set_photo(self, user: UserRef, data: bytes) -> None:
+            self.calls += 1
+            if self.calls == 1:
+                sync_drop(drop, ON.sync, replace(run, owner="b"))
+            super().set_photo(user, data)
+
+    run = replace(deps, api=Slow())
+    with pytest.raises(ClaimLost):
+        sync_drop(drop, ON.sync, run)
+    row = deps.state.get(f"upn:{JANE}")[0]  # type: ignore[index]
+    assert row.photo_blob == drop.name and not row.photo_unknown and row.lock_owner is None
+    outcome = blob_deleted(BLOB_DELETED, subject(drop.name), ON, replace(run, owner="d"), gone)
+    assert outcome is not None and outcome.status is Status.PHOTO_DELETED
+    assert JANE not in run.api.photos  # type: ignore[attr-defined]
+
+
+def test_a_gone_drops_redelivery_leaves_an_upload_mark_an_earlier_version_wrote_alone(
+    deps: SyncDeps,
+) -> None:
+    """An earlier version wrote "upload" both for an upload sent under the claim and for one
+    that outlived it, and no target. Here it was a late one: a newer drop uploaded since, and
+    HR then deleted the old drop. Its redelivery, finding the blob gone, removes nothing: the
+    live photo is the newer drop's."""
+    synced(deps, f"2026/{JANE}.jpg")
+    row, version = deps.state.get(f"upn:{JANE}")  # type: ignore[misc]
+    deps.state.put(row.with_pending("upload", f'{JANE}.jpg|"old"', "o" * 64, "m1",
+                                    deps.clock.now()), version)
+    drop = FakeDrop(f"{JANE}.jpg", jpeg())
+    drop.gone = True
+    options = replace(ON.sync, delete_on_blob_delete=True)
+    assert sync_drop(drop, options, replace(deps, owner="t2")).reason == "gone"
+    assert deps.api.deletions == [] and JANE in deps.api.photos  # type: ignore[attr-defined]

@@ -131,7 +131,7 @@ def _would(state: UserState, ref: UserRef, *, in_flight: bool, source: bool) -> 
     become the photo's source), or is its ``source``, or neither."""
     if not in_flight and not source:
         return "an unfinished earlier attempt's claim would be released"
-    if not in_flight and _photo_target(state, ref) is None:
+    if not in_flight and _removal_target(state, ref) is None:
         return "it gave the photo before photo-sync kept who it went to: not removed"
     return f"the photo of {ref.value} would be removed"
 
@@ -149,8 +149,11 @@ def _live_versions(state: UserState) -> list[tuple[str, str | None]]:
     removal sent under the claim without an answer (its intent replaced the upload's mark)
     leaves its drop's photo possibly live, and so its drop alone too: the deletion's
     redelivery sends the removal again. An upload that outlived its claim leaves none: the
-    photo may be its drop's or the newer holder's, and removing it could remove the newer."""
+    photo may be its drop's or the newer holder's, and removing it could remove the newer.
+    Neither does an earlier version's upload mark, which names no target: it may be late."""
     if state.pending_op in (PENDING_UPLOAD, PENDING_REMOVAL) and state.pending_drop:
+        if not state.pending_target:  # an earlier version's mark: maybe a late upload
+            return []
         pending, _, etag = state.pending_drop.partition("|")
         return [(pending, etag)]
     if state.pending_op == PENDING_LATE_UPLOAD:
@@ -234,10 +237,7 @@ def _photo_target(state: UserState, ref: UserRef) -> UserRef | None:
 
 def _removal_target(state: UserState, ref: UserRef) -> UserRef | None:
     """Whom the live version's photo went to: the pending mark's own target while the live
-    version is a pending upload or removal (the row's photo_target is the previous photo's);
-    a mark without one (rows written before) only for a reference naming the user itself."""
-    if state.pending_op in (PENDING_UPLOAD, PENDING_REMOVAL) and state.pending_drop:
-        if state.pending_target:
-            return UserRef.parse(state.pending_target)
-        return ref if ref.kind in (UserRefKind.UPN, UserRefKind.OBJECT_ID) else None
+    version is a pending upload or removal (the row's photo_target is the previous photo's)."""
+    if state.pending_op in (PENDING_UPLOAD, PENDING_REMOVAL) and state.pending_target:
+        return UserRef.parse(state.pending_target)
     return _photo_target(state, ref)

@@ -19,6 +19,8 @@ from photo_core.use_cases.claims import MAX_CLAIM_CONFLICTS, UserBusy
 from photo_core.use_cases.lease import still_held
 from photo_core.use_cases.ports import (
     PENDING_LATE_UPLOAD,
+    PENDING_REMOVAL,
+    PENDING_UPLOAD,
     DropInfo,
     StateConflict,
     StateStore,
@@ -100,15 +102,16 @@ def mark_unknown(store: StateStore, user: str, drop: str, sha256: str | None,
     time (its claim lapsed while it was out): the live photo is unknown until someone uploads
     after this mark. A live holder keeps the mark (``release``); if storage fails here too, the
     mark written before the call is what remains. No deletion acts on such a mark: a newer
-    holder came after the call, and the photo may be its."""
+    holder came after the call, and the photo may be its (but see ``_late_upload_kind``)."""
     for _ in range(MAX_CLAIM_CONFLICTS):
         current = store.get(user)
         state, version = current if current else (UserState(user=user), None)
-        if op == PENDING_LATE_UPLOAD and _already_live(state, drop, sha256, target):
-            logger.info("an upload for %s outlived its claim, but the photo of %s is that "
-                        "drop's already; nothing is unknown", drop, user)
+        kind = _late_upload_kind(state, drop, target) if op == PENDING_LATE_UPLOAD else op
+        if kind is None:
+            logger.info("an upload for %s outlived its claim; the row of %s already says what "
+                        "it may have done", drop, user)
             return
-        marked = state.with_pending(op, drop, sha256, uuid.uuid4().hex, clock.now(), target)
+        marked = state.with_pending(kind, drop, sha256, uuid.uuid4().hex, clock.now(), target)
         try:
             store.put(marked, version)
             logger.warning("the photo of %s is unknown: %s for %s outlived its claim", user,
@@ -119,14 +122,31 @@ def mark_unknown(store: StateStore, user: str, drop: str, sha256: str | None,
     raise UserBusy(f"could not mark the photo of {user} unknown: its state keeps changing")
 
 
-def _already_live(state: UserState, drop: str, sha256: str | None, target: str | None) -> bool:
-    """Whether the row already records ``drop``'s photo, for ``target``, as the live one, with
-    no call out since (another delivery of the same drop uploaded it and released): a late
-    upload of the same photo to the same person changed nothing, wherever it landed."""
+def _late_upload_kind(state: UserState, drop: str, target: str | None) -> str | None:
+    """What a late upload of ``drop`` to ``target`` leaves in the row as it is now. Only another
+    delivery of the same drop can have made the row say so (its version is in the key):
+
+    * nothing, when the row says it already: it records that drop's photo for ``target`` with
+      nothing out since, or holds the open mark of that drop's upload or removal for
+      ``target`` (the drop's photo may be live, and its deletion acts on that);
+    * the mark of an upload sent under the claim, when the row records that drop's removal and
+      nothing since: the only photo that can be live is the deleted drop's, which the late
+      upload put back, and the drop's redelivery, finding its blob gone, removes it again;
+    * otherwise the late mark: a newer drop's photo may be live, and no deletion acts on it."""
     name, _, etag = drop.partition("|")
-    return state.pending_id is None and (state.photo_blob, state.photo_etag) == (name, etag) \
-        and sha256 is not None and state.content_sha256 == sha256 \
-        and target is not None and state.photo_target == target
+    if target is None:
+        return PENDING_LATE_UPLOAD
+    if state.pending_id is None:
+        if (state.photo_blob, state.photo_etag, state.photo_target) == (name, etag, target):
+            return None
+        if state.photo_blob is None and state.last_status == Status.PHOTO_DELETED.value and \
+                (state.last_blob_name, state.last_blob_etag) == (name, etag):
+            return PENDING_UPLOAD
+        return PENDING_LATE_UPLOAD
+    if state.pending_op in (PENDING_UPLOAD, PENDING_REMOVAL) and \
+            (state.pending_drop, state.pending_target) == (drop, target):
+        return None
+    return PENDING_LATE_UPLOAD
 
 
 def release_quietly(store: StateStore, state: UserState, version: str) -> None:

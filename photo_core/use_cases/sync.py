@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 from photo_core.domain.clock import not_after
-from photo_core.domain.errors import PermanentError
+from photo_core.domain.errors import PermanentError, TransientError
 from photo_core.domain.naming import NameRejection, UserRef, parse_blob_name
 from photo_core.domain.outcomes import Outcome, Status
 from photo_core.domain.retry import within
@@ -340,6 +340,11 @@ def _process(version: DropVersion, ref: UserRef, state: UserState, lease: Lease 
     except PermanentError as exc:
         return rejected(version, deps, exc.code, exc.message, ref,
                         retry_later=exc.retry_later)
+    except TransientError:
+        if lease.lost:  # no answer, and the claim lapsed meanwhile: as late as an answer
+            mark_unknown(deps.state, ref.key, version.key, prepared.sha256, deps.clock,
+                         op=PENDING_LATE_UPLOAD, target=target.stored)
+        raise
     if lease.lost:
         # The claim lapsed or was taken over while the upload was out: it may have landed
         # after another drop's. It cannot be fenced, so it is never recorded as uploaded.

@@ -351,7 +351,7 @@ def test_deleting_a_drop_whose_upload_went_out_unanswered_removes_the_photo_it_m
     synced(deps, f"2025/{JANE}.jpg")
     row, version = deps.state.get(f"upn:{JANE}")  # type: ignore[misc]
     deps.state.put(row.with_pending("upload", f'{JANE}.jpg|"new"', "n" * 64, "m1",
-                                    deps.clock.now()), version)
+                                    deps.clock.now(), f"upn:{JANE}"), version)
     deps.api.photos[JANE] = b"the new photo"  # type: ignore[attr-defined]
     outcome = blob_deleted(BLOB_DELETED, subject(f"{JANE}.jpg"), ON, deps, gone)
     assert outcome is not None and outcome.status is Status.PHOTO_DELETED
@@ -373,7 +373,7 @@ def test_a_removal_left_unanswered_is_sent_again_by_the_deletions_redelivery(
         deps.state.put(UserState(user=f"upn:{JANE}"), None)
     row, version = deps.state.get(f"upn:{JANE}")  # type: ignore[misc]
     deps.state.put(row.with_pending("upload", f'{JANE}.jpg|"new"', "n" * 64, "m1",
-                                    deps.clock.now()), version)
+                                    deps.clock.now(), f"upn:{JANE}"), version)
     deps.api.photos[JANE] = b"the deleted drop's photo, landed"  # type: ignore[attr-defined]
     deps.api.errors[JANE] = Throttled("photo API throttled the request",  # type: ignore[attr-defined]
                                     retry_after=None)
@@ -492,7 +492,7 @@ def test_deleting_the_recorded_source_keeps_a_photo_a_newer_drops_unanswered_upl
     synced(deps, f"{JANE}.jpg")
     row, version = deps.state.get(f"upn:{JANE}")  # type: ignore[misc]
     deps.state.put(row.with_pending("upload", f'2026/{JANE}.jpg|"n"', "n" * 64, "m1",
-                                    deps.clock.now()), version)
+                                    deps.clock.now(), f"upn:{JANE}"), version)
     deps.api.photos[JANE] = b"the newer drop's photo, landed"  # type: ignore[attr-defined]
     assert blob_deleted(BLOB_DELETED, subject(f"{JANE}.jpg"), ON, deps, gone) is None
     assert JANE in deps.api.photos  # type: ignore[attr-defined]

@@ -127,11 +127,12 @@ def _late_upload_kind(state: UserState, drop: str, target: str | None) -> str | 
     delivery of the same drop can have made the row say so (its version is in the key):
 
     * nothing, when the row says it already: it records that drop's photo for ``target`` with
-      nothing out since, or holds the open mark of that drop's upload or removal for
-      ``target`` (the drop's photo may be live, and its deletion acts on that);
-    * the mark of an upload sent under the claim, when the row records that drop's removal and
-      nothing since: the only photo that can be live is the deleted drop's, which the late
-      upload put back, and the drop's redelivery, finding its blob gone, removes it again;
+      nothing out since;
+    * the mark of an upload sent under the claim, when the only photo that can be live is that
+      drop's (or none): the row records that drop's removal and nothing since, or holds the
+      open mark of that drop's own upload or removal for ``target`` (a mark of its own, which
+      that holder's release keeps, while it clears its own). The drop's deletion, or its
+      redelivery finding the blob gone, then removes the photo;
     * otherwise the late mark: a newer drop's photo may be live, and no deletion acts on it."""
     name, _, etag = drop.partition("|")
     if target is None:
@@ -145,7 +146,7 @@ def _late_upload_kind(state: UserState, drop: str, target: str | None) -> str | 
         return PENDING_LATE_UPLOAD
     if state.pending_op in (PENDING_UPLOAD, PENDING_REMOVAL) and \
             (state.pending_drop, state.pending_target) == (drop, target):
-        return None
+        return PENDING_UPLOAD
     return PENDING_LATE_UPLOAD
 
 

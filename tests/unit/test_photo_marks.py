@@ -3,6 +3,7 @@ make of it: a deleted drop's photo goes, and never a newer drop's or another per
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -181,3 +182,77 @@ def test_a_dry_run_of_a_deletion_says_what_the_real_run_does(
     assert "would be removed" in caplog.text
     assert blob_deleted(BLOB_DELETED, subject("HR-0042.jpg"), hr_on, deps, gone) is not None
     assert deps.api.deletions == ["alice@contoso.com"]  # type: ignore[attr-defined]
+
+
+class SlowDelivery:
+    """A delivery of a drop in a thread of its own: its upload is sent, then held until
+    ``land()``, which lets it land and its own code take the late answer to the end."""
+
+    def __init__(self, drop: FakeDrop, run: SyncDeps) -> None:
+        self.sent, self.go, self.done = threading.Event(), threading.Event(), threading.Event()
+        self.error: BaseException | None = None
+
+        def body() -> None:
+            try:
+                sync_drop(drop, SYNC, run)
+            except BaseException as exc:  # its outcome, looked at by the test
+                self.error = exc
+            finally:
+                self.done.set()
+
+        self.thread = threading.Thread(target=body, name="slow-delivery")
+
+    def start(self) -> None:
+        self.thread.start()
+        assert self.sent.wait(5)
+
+    def holds(self, api: FakePhotoApi, user: UserRef, data: bytes) -> bool:
+        """Called from the API's upload: True when this is the slow delivery's call."""
+        if threading.current_thread() is not self.thread:
+            return False
+        self.sent.set()
+        assert self.go.wait(5)
+        FakePhotoApi.set_photo(api, user, data)
+        return True
+
+    def land(self) -> None:
+        self.go.set()
+        assert self.done.wait(5)
+
+
+@pytest.mark.parametrize("remover", ["its_deletion", "the_other_delivery"])
+def test_a_late_upload_landing_after_its_drops_removal_is_removed_again(
+    deps: SyncDeps, remover: str,
+) -> None:
+    """Two deliveries of one drop: the slow one's claim lapses and the other uploads the drop.
+    HR deletes it; the removal (by the deletion, or by that delivery finding its blob gone)
+    lands, then the slow upload lands and its answer comes while the removal's claim is still
+    held. The row must not say "removed, nothing unknown": the slow delivery's mark outlives
+    the removal's release, and its redelivery, finding the blob gone, removes the photo."""
+    drop = FakeDrop(f"{JANE}.jpg", jpeg())
+    slow: SlowDelivery
+
+    class Api(FakePhotoApi):
+        def set_photo(self, user: UserRef, data: bytes) -> None:
+            if slow.holds(self, user, data):
+                return
+            super().set_photo(user, data)
+            if remover == "the_other_delivery":
+                drop.gone = True
+
+        def delete_photo(self, user: UserRef) -> None:
+            super().delete_photo(user)
+            slow.land()
+
+    run = replace(deps, api=Api())
+    slow = SlowDelivery(drop, run)
+    slow.start()
+    sync_drop(drop, SYNC, replace(run, owner="b"))
+    if remover == "its_deletion":
+        drop.gone = True
+        assert blob_deleted(BLOB_DELETED, subject(drop.name), ON, replace(run, owner="x"),
+                            gone) is not None
+    assert isinstance(slow.error, ClaimLost)
+    assert JANE in run.api.photos and row(run).photo_unknown  # type: ignore[attr-defined]
+    sync_drop(drop, SYNC, replace(run, owner="a2"))  # the slow delivery's redelivery
+    assert JANE not in run.api.photos and not row(run).photo_unknown  # type: ignore[attr-defined]

@@ -36,12 +36,17 @@ def release(store: StateStore, state: UserState, version: str, outcome: Outcome 
     are the marks of unknown photo operations this holder may clear (``Lease.answered``); a
     mark someone else wrote while the claim was held is kept."""
     released = _released(state, outcome, info, answered)
-    try:
-        store.put(released, version)
-    except StateConflict:
+    at: str | None = version
+    for _ in range(MAX_CLAIM_CONFLICTS):
+        try:
+            store.put(released, at)
+            return
+        except StateConflict:
+            pass
         # The release may have met our own earlier write (a retried PUT), or a mark written
-        # meanwhile by a holder that lost this claim: if the row still holds this claim,
-        # release it at the row's version (keeping such a mark), or the outcome would be lost.
+        # meanwhile by a holder that lost this claim (late answers may keep coming): if the
+        # row still holds this claim, release it at the row's version, keeping such a mark,
+        # or the outcome would be lost and the claim held until it expires.
         current = still_held(store, state)
         if current is None:
             logger.warning("claim on %s was taken over before release", state.user)
@@ -52,7 +57,7 @@ def release(store: StateStore, state: UserState, version: str, outcome: Outcome 
                                pending_drop=row.pending_drop, pending_sha256=row.pending_sha256,
                                pending_id=row.pending_id, pending_at=row.pending_at,
                                pending_target=row.pending_target)
-        store.put(released, at)
+    raise UserBusy(f"could not release the claim on {state.user}: its row keeps changing")
 
 
 def _released(state: UserState, outcome: Outcome | None, info: DropInfo | None,

@@ -256,3 +256,31 @@ def test_a_late_upload_landing_after_its_drops_removal_is_removed_again(
     assert JANE in run.api.photos and row(run).photo_unknown  # type: ignore[attr-defined]
     sync_drop(drop, SYNC, replace(run, owner="a2"))  # the slow delivery's redelivery
     assert JANE not in run.api.photos and not row(run).photo_unknown  # type: ignore[attr-defined]
+
+
+class LateMarksDuringRelease(FakeStateStore):
+    """Late answers of other calls for the user land just before each of the holder's first
+    ``count`` attempts to release its claim: each writes its mark into the row first."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__()
+        self.count = count
+
+    def put(self, state: UserState, version: str | None) -> str:
+        current = self.rows.get(state.user)
+        if self.count and state.lock_owner is None and current and current[0].lock_owner:
+            self.count -= 1
+            mark_unknown(self, state.user, f'{JANE}.jpg|"late{self.count}"', None,
+                         FakeClock(), op=PENDING_LATE_UPLOAD, target=f"upn:{JANE}")
+        return super().put(state, version)
+
+
+def test_a_release_that_meets_late_marks_again_and_again_still_releases_and_keeps_the_last(
+    deps: SyncDeps,
+) -> None:
+    store = LateMarksDuringRelease(count=3)
+    run = replace(deps, state=store)
+    sync_drop(FakeDrop(f"2026/{JANE}.jpg", jpeg()), SYNC, run)
+    state = row(run)
+    assert (state.lock_owner, state.last_status) == (None, "uploaded")
+    assert state.photo_unknown and state.pending_drop == f'{JANE}.jpg|"late0"'

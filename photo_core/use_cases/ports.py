@@ -125,9 +125,11 @@ class DropChanged(Exception):
 #: claim: still its drop's, if the removal did not land, so only that drop's deletion finishes
 #: it. A call that outlived its claim (a newer holder came after it): an upload's drop or the
 #: newer holder's, a removal's none or the newer holder's; no deletion acts on either, and the
-#: next drop or reconcile puts the photo back. Rows written before these kinds were told apart
-#: say "upload" for both uploads (read as sent under the claim) and "delete" for both removals
-#: (read as the late kind).
+#: next drop or reconcile puts the photo back (when the newer holder was another delivery of
+#: the same drop, a late upload can say more: ``release._late_upload_kind``). Marks also name
+#: whom the call was for. Rows written before these kinds were told apart say "upload" for both
+#: uploads, with no target (read as possibly late), and "delete" for both removals (read as
+#: the late kind).
 PENDING_UPLOAD = "upload"
 PENDING_LATE_UPLOAD = "late-upload"
 PENDING_REMOVAL = "remove"

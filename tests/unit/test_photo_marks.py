@@ -204,20 +204,20 @@ class SlowDelivery:
 
     def start(self) -> None:
         self.thread.start()
-        assert self.sent.wait(5)
+        assert self.sent.wait(30)
 
     def holds(self, api: FakePhotoApi, user: UserRef, data: bytes) -> bool:
         """Called from the API's upload: True when this is the slow delivery's call."""
         if threading.current_thread() is not self.thread:
             return False
         self.sent.set()
-        assert self.go.wait(5)
+        assert self.go.wait(30)
         FakePhotoApi.set_photo(api, user, data)
         return True
 
     def land(self) -> None:
         self.go.set()
-        assert self.done.wait(5)
+        assert self.done.wait(30)
 
 
 @pytest.mark.parametrize("remover", ["its_deletion", "the_other_delivery"])

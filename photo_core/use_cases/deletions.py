@@ -108,11 +108,10 @@ def finish_removal(drop: Drop, ref: UserRef, options: SyncOptions,
         return None
     who = claimant(deps, options)
     current = patiently(who, lambda: deps.state.get(ref.key), deps.clock.monotonic())
-    state = current[0] if current else None
-    if state is None or state.pending_op not in (PENDING_UPLOAD, PENDING_REMOVAL) or \
-            not state.pending_drop or not state.pending_target:
+    call = current[0].open_call if current else None
+    if call is None:
         return None
-    name, _, etag = state.pending_drop.partition("|")
+    name, _, etag = call[0].partition("|")
     if name != drop.name:
         return None
 
@@ -151,13 +150,12 @@ def _live_versions(state: UserState) -> list[tuple[str, str | None]]:
     redelivery sends the removal again. An upload that outlived its claim leaves none: the
     photo may be its drop's or the newer holder's, and removing it could remove the newer.
     Neither does an earlier version's upload mark, which names no target: it may be late."""
-    if state.pending_op in (PENDING_UPLOAD, PENDING_REMOVAL) and state.pending_drop:
-        if not state.pending_target:  # an earlier version's mark: maybe a late upload
+    if state.pending_op in (PENDING_UPLOAD, PENDING_REMOVAL, PENDING_LATE_UPLOAD):
+        call = state.open_call
+        if call is None:
             return []
-        pending, _, etag = state.pending_drop.partition("|")
+        pending, _, etag = call[0].partition("|")
         return [(pending, etag)]
-    if state.pending_op == PENDING_LATE_UPLOAD:
-        return []
     recorded = photo_version(state)
     return [recorded] if recorded is not None else []
 
@@ -238,6 +236,5 @@ def _photo_target(state: UserState, ref: UserRef) -> UserRef | None:
 def _removal_target(state: UserState, ref: UserRef) -> UserRef | None:
     """Whom the live version's photo went to: the pending mark's own target while the live
     version is a pending upload or removal (the row's photo_target is the previous photo's)."""
-    if state.pending_op in (PENDING_UPLOAD, PENDING_REMOVAL) and state.pending_target:
-        return UserRef.parse(state.pending_target)
-    return _photo_target(state, ref)
+    call = state.open_call
+    return UserRef.parse(call[1]) if call else _photo_target(state, ref)

@@ -192,6 +192,17 @@ class UserState:
         an answer, or an upload that may have landed after a newer one)."""
         return self.pending_id is not None
 
+    @property
+    def open_call(self) -> tuple[str, str] | None:
+        """The drop key and the target of an upload or removal sent under the claim whose
+        answer never came: that drop's photo may be live, for that target. ``None`` for any
+        other mark, or none, and for an earlier version's mark (it names no target, and its
+        "upload" may be a late one)."""
+        if self.pending_op in (PENDING_UPLOAD, PENDING_REMOVAL) and self.pending_drop and \
+                self.pending_target:
+            return self.pending_drop, self.pending_target
+        return None
+
     def with_pending(self, op: str, drop: str | None, sha256: str | None, mark: str,
                      at: datetime, target: str | None = None) -> UserState:
         return replace(self, pending_op=op, pending_drop=drop, pending_sha256=sha256,

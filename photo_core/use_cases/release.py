@@ -19,7 +19,6 @@ from photo_core.use_cases.claims import MAX_CLAIM_CONFLICTS, UserBusy
 from photo_core.use_cases.lease import still_held
 from photo_core.use_cases.ports import (
     PENDING_LATE_UPLOAD,
-    PENDING_REMOVAL,
     PENDING_UPLOAD,
     DropInfo,
     StateConflict,
@@ -149,10 +148,7 @@ def _late_upload_kind(state: UserState, drop: str, target: str | None) -> str | 
                 (state.last_blob_name, state.last_blob_etag) == (name, etag):
             return PENDING_UPLOAD
         return PENDING_LATE_UPLOAD
-    if state.pending_op in (PENDING_UPLOAD, PENDING_REMOVAL) and \
-            (state.pending_drop, state.pending_target) == (drop, target):
-        return PENDING_UPLOAD
-    return PENDING_LATE_UPLOAD
+    return PENDING_UPLOAD if state.open_call == (drop, target) else PENDING_LATE_UPLOAD
 
 
 def release_quietly(store: StateStore, state: UserState, version: str) -> None:

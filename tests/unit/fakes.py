@@ -190,6 +190,25 @@ class FakePhotoApi:
             raise error
 
 
+class SlowFirstUpload(FakePhotoApi):
+    """The first upload lands only after ``meanwhile`` ran: what other deliveries did while it
+    was out (on the fake clock its claim lapses under it meanwhile). ``after`` runs once each
+    later upload has landed (its answer, or the lack of one)."""
+
+    def __init__(self, meanwhile: Callable[[FakePhotoApi], None],
+                 after: Callable[[], None] = lambda: None) -> None:
+        super().__init__()
+        self._meanwhile, self._after, self._first = meanwhile, after, True
+
+    def set_photo(self, user: UserRef, jpeg: bytes) -> None:
+        first, self._first = self._first, False
+        if first:
+            self._meanwhile(self)
+        super().set_photo(user, jpeg)
+        if not first:
+            self._after()
+
+
 class FakeOutcomeLog:
     def __init__(self) -> None:
         self.outcomes: list[Outcome] = []

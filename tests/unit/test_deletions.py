@@ -23,6 +23,7 @@ from tests.unit.fakes import (
     FakeOutcomeLog,
     FakePhotoApi,
     FakeStateStore,
+    SlowFirstUpload,
     UnavailableOutcomeLog,
 )
 
@@ -591,17 +592,11 @@ def test_an_upload_that_outlived_its_claim_makes_no_deletion_remove_what_may_be_
     newer = f"2026/{JANE}.jpg"
     later = datetime(2026, 11, 28, 8, 30, tzinfo=UTC)
 
-    class LandedLate(FakePhotoApi):
-        held = False
+    def newer_meanwhile(_: FakePhotoApi) -> None:
+        sync_drop(FakeDrop(newer, jpeg("#0000ff"), etag='"n"', created=later,
+                           last_modified=later), ON.sync, replace(run, owner="newer"))
 
-        def set_photo(self, user: UserRef, data: bytes) -> None:
-            if not self.held:
-                self.held = True
-                sync_drop(FakeDrop(newer, jpeg("#0000ff"), etag='"n"', created=later,
-                                   last_modified=later), ON.sync, replace(run, owner="newer"))
-            super().set_photo(user, data)
-
-    run = replace(deps, api=LandedLate())
+    run = replace(deps, api=SlowFirstUpload(newer_meanwhile))
     with pytest.raises(ClaimLost):
         sync_drop(FakeDrop(f"{JANE}.jpg", jpeg()), ON.sync, run)
     assert deps.state.get(f"upn:{JANE}")[0].photo_unknown  # type: ignore[index]
@@ -643,16 +638,10 @@ def test_a_duplicate_deliverys_late_upload_of_the_recorded_photo_leaves_it_known
     so the photo is not marked unknown, and HR's deletion of the drop removes it."""
     drop = FakeDrop(f"{JANE}.jpg", jpeg())
 
-    class Slow(FakePhotoApi):
-        calls = 0
+    def second_delivery_meanwhile(_: FakePhotoApi) -> None:
+        sync_drop(drop, ON.sync, replace(run, owner="b"))
 
-        def set_photo(self, user: UserRef, data: bytes) -> None:
-            self.calls += 1
-            if self.calls == 1:
-                sync_drop(drop, ON.sync, replace(run, owner="b"))
-            super().set_photo(user, data)
-
-    run = replace(deps, api=Slow())
+    run = replace(deps, api=SlowFirstUpload(second_delivery_meanwhile))
     with pytest.raises(ClaimLost):
         sync_drop(drop, ON.sync, run)
     row = deps.state.get(f"upn:{JANE}")[0]  # type: ignore[index]

@@ -18,7 +18,14 @@ from photo_core.use_cases.ports import PENDING_LATE_UPLOAD, PENDING_UPLOAD, User
 from photo_core.use_cases.release import mark_unknown
 from photo_core.use_cases.sync import SyncDeps, SyncOptions, sync_drop
 from tests.photos import jpeg
-from tests.unit.fakes import FakeClock, FakeDrop, FakeOutcomeLog, FakePhotoApi, FakeStateStore
+from tests.unit.fakes import (
+    FakeClock,
+    FakeDrop,
+    FakeOutcomeLog,
+    FakePhotoApi,
+    FakeStateStore,
+    SlowFirstUpload,
+)
 
 JANE = "jane@contoso.com"
 SYNC = SyncOptions(naming=NamingRules(), image=ImagePolicy(), delete_on_blob_delete=True)
@@ -66,41 +73,35 @@ def test_a_late_upload_keeps_the_open_mark_of_another_delivery_of_the_same_drop(
 ) -> None:
     """Two deliveries A and B of one drop. A's upload is slow and its claim lapses; B takes the
     claim over. B's upload then goes unanswered, or B records the drop and HR's deletion of it
-    is throttled, or A's answer comes while B still holds the claim. A's late answer leaves the
-    mark in the row as it is (it already says the drop's photo may be live), so the drop's
-    deletion, or its redelivery, removes the photo."""
+    is throttled, or A's answer comes while B still holds the claim. A's late answer leaves a
+    mark of its own beside that one (which B's or the deletion's release would clear), so the
+    drop's deletion, or its redelivery, removes the photo."""
     drop = FakeDrop(f"{JANE}.jpg", jpeg())
     run: SyncDeps
 
-    class Api(FakePhotoApi):
-        calls = 0
+    def while_a_is_out(api: FakePhotoApi) -> None:
+        if meanwhile == "its_answer_lost":
+            with pytest.raises(ServiceUnavailable):
+                sync_drop(drop, SYNC, replace(run, owner="b"))
+        else:
+            sync_drop(drop, SYNC, replace(run, owner="b"))
+        if meanwhile == "its_deletion_throttled":
+            drop.gone = True
+            api.errors[JANE] = Throttled("throttled", retry_after=None)
+            with pytest.raises(Throttled):
+                blob_deleted(BLOB_DELETED, subject(drop.name), ON, replace(run, owner="x"),
+                             gone)
+            del api.errors[JANE]
 
-        def set_photo(self, user: UserRef, data: bytes) -> None:
-            self.calls += 1
-            if self.calls == 1:  # A's call, answered only after all this
-                if meanwhile == "its_answer_lost":
-                    with pytest.raises(ServiceUnavailable):
-                        sync_drop(drop, SYNC, replace(run, owner="b"))
-                else:
-                    sync_drop(drop, SYNC, replace(run, owner="b"))
-                if meanwhile == "its_deletion_throttled":
-                    drop.gone = True
-                    self.errors[JANE] = Throttled("throttled", retry_after=None)
-                    with pytest.raises(Throttled):
-                        blob_deleted(BLOB_DELETED, subject(drop.name), ON,
-                                     replace(run, owner="x"), gone)
-                    del self.errors[JANE]
-                super().set_photo(user, data)
-                return
-            super().set_photo(user, data)  # B's call
-            if meanwhile == "its_answer_lost":
-                raise ServiceUnavailable("the connection was reset")
-            if meanwhile == "still_held":  # A's answer comes now
-                mark_unknown(run.state, f"upn:{JANE}", row(run).pending_drop or "",
-                             row(run).pending_sha256, run.clock, op=PENDING_LATE_UPLOAD,
-                             target=f"upn:{JANE}")
+    def after_bs_upload() -> None:
+        if meanwhile == "its_answer_lost":
+            raise ServiceUnavailable("the connection was reset")
+        if meanwhile == "still_held":  # A's answer comes now
+            mark_unknown(run.state, f"upn:{JANE}", row(run).pending_drop or "",
+                         row(run).pending_sha256, run.clock, op=PENDING_LATE_UPLOAD,
+                         target=f"upn:{JANE}")
 
-    run = replace(deps, api=Api())
+    run = replace(deps, api=SlowFirstUpload(while_a_is_out, after_bs_upload))
     with pytest.raises(ClaimLost):
         sync_drop(drop, SYNC, run)
     drop.gone = True
@@ -118,19 +119,13 @@ def test_a_late_upload_after_its_drops_deletion_is_removed_by_the_drops_redelive
     drop = FakeDrop(f"{JANE}.jpg", jpeg())
     run: SyncDeps
 
-    class Api(FakePhotoApi):
-        calls = 0
+    def while_a_is_out(_: FakePhotoApi) -> None:
+        sync_drop(drop, SYNC, replace(run, owner="b"))
+        drop.gone = True
+        assert blob_deleted(BLOB_DELETED, subject(drop.name), ON, replace(run, owner="x"),
+                            gone) is not None
 
-        def set_photo(self, user: UserRef, data: bytes) -> None:
-            self.calls += 1
-            if self.calls == 1:
-                sync_drop(drop, SYNC, replace(run, owner="b"))
-                drop.gone = True
-                assert blob_deleted(BLOB_DELETED, subject(drop.name), ON,
-                                    replace(run, owner="x"), gone) is not None
-            super().set_photo(user, data)
-
-    run = replace(deps, api=Api())
+    run = replace(deps, api=SlowFirstUpload(while_a_is_out))
     with pytest.raises(ClaimLost):
         sync_drop(drop, SYNC, run)
     assert row(run).pending_op == PENDING_UPLOAD
